@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {IAuditCheckpoints} from "./interfaces/IAuditCheckpoints.sol";
+import {IConsortium} from "./interfaces/IConsortium.sol";
+import {ConsortiumMember} from "./ConsortiumMember.sol";
+import {ROLE_LOG_OPERATOR} from "./Common.sol";
+
+/// @title AuditCheckpoints
+/// @notice Append-only checkpoints of off-chain audit logs. See {IAuditCheckpoints}.
+contract AuditCheckpoints is IAuditCheckpoints, ConsortiumMember {
+    mapping(bytes32 logId => Checkpoint[]) private _checkpoints;
+    mapping(bytes32 logId => uint32 departmentId) private _operators;
+
+    constructor(IConsortium consortium_) ConsortiumMember(consortium_) {}
+
+    /// @inheritdoc IAuditCheckpoints
+    function appendCheckpoint(bytes32 logId, uint64 treeSize, bytes32 rootHash) external returns (uint64 index) {
+        (uint32 callerId, bytes32 callerCode) = _callerDepartment(ROLE_LOG_OPERATOR);
+        if (logId == bytes32(0) || rootHash == bytes32(0)) revert CheckpointInvalid(logId, rootHash);
+        uint32 operatorId = _operators[logId];
+        if (operatorId == 0) _operators[logId] = callerId;
+        else if (operatorId != callerId) {
+            revert CheckpointNotLogOperator(logId, consortium.departmentCode(operatorId), callerCode);
+        }
+        Checkpoint[] storage checkpoints = _checkpoints[logId];
+        uint64 previousSize = checkpoints.length == 0 ? 0 : checkpoints[checkpoints.length - 1].treeSize;
+        if (treeSize <= previousSize) revert CheckpointTreeNotGrowing(logId, previousSize, treeSize);
+        index = uint64(checkpoints.length);
+        checkpoints.push(
+            Checkpoint({treeSize: treeSize, anchoredAt: _time(), anchoredBlock: uint64(block.number), rootHash: rootHash})
+        );
+        emit CheckpointAppended(logId, callerCode, index, treeSize, rootHash);
+    }
+
+    /// @inheritdoc IAuditCheckpoints
+    function checkpointCount(bytes32 logId) external view returns (uint64) {
+        return uint64(_checkpoints[logId].length);
+    }
+
+    /// @inheritdoc IAuditCheckpoints
+    function checkpoint(bytes32 logId, uint64 index) public view returns (Checkpoint memory) {
+        Checkpoint[] storage checkpoints = _checkpoints[logId];
+        if (index >= checkpoints.length) revert CheckpointUnknown(logId, index);
+        return checkpoints[index];
+    }
+
+    /// @inheritdoc IAuditCheckpoints
+    function latestCheckpoint(bytes32 logId) external view returns (Checkpoint memory) {
+        uint256 count = _checkpoints[logId].length;
+        if (count == 0) revert CheckpointUnknown(logId, 0);
+        return checkpoint(logId, uint64(count - 1));
+    }
+
+    /// @inheritdoc IAuditCheckpoints
+    function logOperator(bytes32 logId) external view returns (bytes32) {
+        uint32 operatorId = _operators[logId];
+        return operatorId == 0 ? bytes32(0) : consortium.departmentCode(operatorId);
+    }
+}

@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/// @dev Values shared by every CertNet contract. Roles are bits of one uint8 mask so that a
+/// department's roles and status share a storage slot and are read with one SLOAD.
+uint8 constant ROLE_ISSUER = 1 << 0;
+uint8 constant ROLE_RELYING_PARTY = 1 << 1;
+uint8 constant ROLE_AUDITOR = 1 << 2;
+uint8 constant ROLE_GOVERNOR = 1 << 3;
+uint8 constant ROLE_LOG_OPERATOR = 1 << 4;
+uint8 constant ALL_ROLES = ROLE_ISSUER | ROLE_RELYING_PARTY | ROLE_AUDITOR | ROLE_GOVERNOR | ROLE_LOG_OPERATOR;
+
+/// @dev Sentinel for "no role required": any active department passes.
+uint8 constant ANY_ROLE = 0;
+
+/// @dev `validUntil` value of a certificate that never expires.
+uint40 constant NO_EXPIRATION = 0;
+
+/// @dev Revocation reason recorded when a certificate is replaced by a newer one (RFC 5280 `superseded`).
+uint8 constant REASON_SUPERSEDED = 4;
+
+/// @dev Lifecycle of a consortium member. `Removed` is final: a removed code is never reused.
+enum DepartmentStatus {
+    None,
+    Active,
+    Suspended,
+    Removed
+}

@@ -1,0 +1,360 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {IConsortium} from "./interfaces/IConsortium.sol";
+import {ALL_ROLES, ROLE_GOVERNOR, DepartmentStatus} from "./Common.sol";
+
+/// @title Consortium
+/// @notice Member departments, their roles and keys, and quorum governance over them.
+/// See {IConsortium} for the API.
+contract Consortium is IConsortium {
+    /// @dev One department. Slot 0: code. Slot 1: status | roles | admittedAt | keyCount (13 bytes),
+    /// so {memberOf} reads status and roles with one SLOAD after the key lookup.
+    struct DepartmentRecord {
+        bytes32 code;
+        DepartmentStatus status;
+        uint8 roles;
+        uint40 admittedAt;
+        uint32 keyCount;
+        string name;
+    }
+
+    struct ProposalRecord {
+        bytes32 callsHash;
+        uint32 proposerId;
+        uint40 createdAt;
+        bool executed;
+        uint32[] approvers;
+    }
+
+    /// @notice Founding departments passed to the constructor.
+    struct Founder {
+        bytes32 code;
+        string name;
+        uint8 roles;
+        address[] keys;
+    }
+
+    mapping(uint32 departmentId => DepartmentRecord) private _departments;
+    mapping(bytes32 code => uint32 departmentId) private _departmentIds;
+    mapping(address key => KeyRecord) private _keys;
+    mapping(uint32 departmentId => address[]) private _keyHistory;
+    mapping(uint256 proposalId => ProposalRecord) private _proposals;
+    mapping(uint256 proposalId => mapping(uint32 departmentId => bool)) private _approved;
+
+    uint32 private _departmentCount;
+    uint8 private _quorum;
+    uint32 private _activeGovernors;
+    uint256 private _proposalCount;
+
+    modifier onlyGovernance() {
+        if (msg.sender != address(this)) revert ConsortiumOnlyGovernance(msg.sender);
+        _;
+    }
+
+    /// @param founders the first departments; those with the governor role are the first governors.
+    /// @param initialQuorum approvals a proposal needs (e.g. 2 of 3 founding governors).
+    constructor(Founder[] memory founders, uint8 initialQuorum) {
+        for (uint256 i = 0; i < founders.length; ++i) {
+            _admit(founders[i].code, founders[i].name, founders[i].roles, founders[i].keys);
+        }
+        _setQuorum(initialQuorum);
+    }
+
+    // ----- governance -----
+
+    /// @inheritdoc IConsortium
+    function propose(Call[] calldata calls, string calldata description) external returns (uint256 proposalId) {
+        (uint32 proposerId, bytes32 proposerCode) = memberOf(msg.sender, ROLE_GOVERNOR);
+        if (calls.length == 0) revert ConsortiumEmptyProposal();
+        proposalId = ++_proposalCount;
+        ProposalRecord storage record = _proposals[proposalId];
+        record.callsHash = keccak256(abi.encode(calls));
+        record.proposerId = proposerId;
+        record.createdAt = uint40(block.timestamp);
+        emit ProposalCreated(proposalId, proposerCode, calls, description);
+        _approve(proposalId, proposerId, proposerCode);
+    }
+
+    /// @inheritdoc IConsortium
+    function approve(uint256 proposalId) external {
+        (uint32 governorId, bytes32 governorCode) = memberOf(msg.sender, ROLE_GOVERNOR);
+        _openProposal(proposalId);
+        if (_approved[proposalId][governorId]) revert ConsortiumAlreadyApproved(proposalId, governorCode);
+        _approve(proposalId, governorId, governorCode);
+    }
+
+    /// @inheritdoc IConsortium
+    function execute(uint256 proposalId, Call[] calldata calls) external {
+        (, bytes32 executorCode) = memberOf(msg.sender, ROLE_GOVERNOR);
+        ProposalRecord storage record = _openProposal(proposalId);
+        bytes32 givenHash = keccak256(abi.encode(calls));
+        if (givenHash != record.callsHash) revert ConsortiumCallsMismatch(proposalId, record.callsHash, givenHash);
+        uint256 approvals = _countActiveApprovals(record.approvers);
+        if (approvals < _quorum) revert ConsortiumQuorumNotReached(proposalId, approvals, _quorum);
+
+        record.executed = true;
+        emit ProposalExecuted(proposalId, executorCode);
+        for (uint256 i = 0; i < calls.length; ++i) {
+            (bool ok, bytes memory returned) = calls[i].target.call(calls[i].data);
+            if (!ok) {
+                // Bubble the callee's own custom error so callers see why the proposal failed.
+                assembly ("memory-safe") {
+                    revert(add(returned, 32), mload(returned))
+                }
+            }
+        }
+    }
+
+    // ----- membership (governance only) -----
+
+    /// @inheritdoc IConsortium
+    function admitDepartment(bytes32 code, string calldata name, uint8 roles, address[] calldata keys)
+        external
+        onlyGovernance
+    {
+        _admit(code, name, roles, keys);
+    }
+
+    /// @inheritdoc IConsortium
+    function setRoles(bytes32 code, uint8 roles) external onlyGovernance {
+        if (roles == 0 || roles & ~ALL_ROLES != 0) revert ConsortiumInvalidRoles(roles);
+        DepartmentRecord storage record = _departments[_requireDepartment(code)];
+        if (record.status == DepartmentStatus.Removed) {
+            revert ConsortiumDepartmentNotActive(code, DepartmentStatus.Removed);
+        }
+        uint8 previousRoles = record.roles;
+        record.roles = roles;
+        if (record.status == DepartmentStatus.Active) _recountGovernor(previousRoles, roles);
+        _requireQuorumReachable();
+        emit DepartmentRolesChanged(code, previousRoles, roles);
+    }
+
+    /// @inheritdoc IConsortium
+    function setStatus(bytes32 code, DepartmentStatus status) external onlyGovernance {
+        DepartmentRecord storage record = _departments[_requireDepartment(code)];
+        DepartmentStatus previous = record.status;
+        bool allowed = (previous == DepartmentStatus.Active && status == DepartmentStatus.Suspended)
+            || (previous == DepartmentStatus.Suspended && status == DepartmentStatus.Active)
+            || (previous != DepartmentStatus.Removed && status == DepartmentStatus.Removed);
+        if (!allowed) revert ConsortiumInvalidStatusChange(code, previous, status);
+        record.status = status;
+        if (record.roles & ROLE_GOVERNOR != 0) {
+            if (previous == DepartmentStatus.Active) --_activeGovernors;
+            if (status == DepartmentStatus.Active) ++_activeGovernors;
+        }
+        _requireQuorumReachable();
+        emit DepartmentStatusChanged(code, previous, status);
+    }
+
+    /// @inheritdoc IConsortium
+    function setQuorum(uint8 newQuorum) external onlyGovernance {
+        _setQuorum(newQuorum);
+    }
+
+    // ----- keys -----
+
+    /// @inheritdoc IConsortium
+    function addKey(bytes32 code, address key) external {
+        _addKey(_authoriseKeyChange(code), code, key);
+    }
+
+    /// @inheritdoc IConsortium
+    function removeKey(bytes32 code, address key) external {
+        _removeKey(_authoriseKeyChange(code), code, key);
+    }
+
+    /// @inheritdoc IConsortium
+    function rotateKey(bytes32 code, address oldKey, address newKey) external {
+        uint32 id = _authoriseKeyChange(code);
+        _addKey(id, code, newKey);
+        _removeKey(id, code, oldKey);
+    }
+
+    // ----- views -----
+
+    /// @inheritdoc IConsortium
+    function memberOf(address account, uint8 role) public view returns (uint32 departmentId, bytes32 departmentCode) {
+        KeyRecord storage key = _keys[account];
+        departmentId = key.departmentId;
+        if (departmentId == 0 || key.removedBlock != 0) revert ConsortiumUnknownKey(account);
+        DepartmentRecord storage record = _departments[departmentId];
+        departmentCode = record.code;
+        if (record.status != DepartmentStatus.Active) {
+            revert ConsortiumDepartmentNotActive(departmentCode, record.status);
+        }
+        if (record.roles & role != role) revert ConsortiumMissingRole(departmentCode, role);
+    }
+
+    /// @inheritdoc IConsortium
+    function department(bytes32 code) external view returns (Department memory) {
+        uint32 id = _requireDepartment(code);
+        DepartmentRecord storage record = _departments[id];
+        return Department({
+            code: code,
+            id: id,
+            status: record.status,
+            roles: record.roles,
+            admittedAt: record.admittedAt,
+            keyCount: record.keyCount,
+            name: record.name
+        });
+    }
+
+    /// @inheritdoc IConsortium
+    function departmentCode(uint32 id) external view returns (bytes32) {
+        return _departments[id].code;
+    }
+
+    /// @inheritdoc IConsortium
+    function departmentId(bytes32 code) external view returns (uint32) {
+        return _requireDepartment(code);
+    }
+
+    /// @inheritdoc IConsortium
+    function departmentCount() external view returns (uint32) {
+        return _departmentCount;
+    }
+
+    /// @inheritdoc IConsortium
+    function keysOf(bytes32 code) external view returns (address[] memory) {
+        return _keyHistory[_requireDepartment(code)];
+    }
+
+    /// @inheritdoc IConsortium
+    function keyRecord(address key) external view returns (KeyRecord memory) {
+        return _keys[key];
+    }
+
+    /// @inheritdoc IConsortium
+    function wasKeyOf(address key, bytes32 code, uint64 timestamp) external view returns (bool) {
+        KeyRecord storage record = _keys[key];
+        if (record.departmentId == 0 || record.departmentId != _departmentIds[code]) return false;
+        return record.addedAt <= timestamp && (record.removedBlock == 0 || timestamp < record.removedAt);
+    }
+
+    /// @inheritdoc IConsortium
+    function quorum() external view returns (uint8) {
+        return _quorum;
+    }
+
+    /// @inheritdoc IConsortium
+    function activeGovernorCount() external view returns (uint256) {
+        return _activeGovernors;
+    }
+
+    /// @inheritdoc IConsortium
+    function proposalCount() external view returns (uint256) {
+        return _proposalCount;
+    }
+
+    /// @inheritdoc IConsortium
+    function proposal(uint256 proposalId) external view returns (ProposalState memory) {
+        ProposalRecord storage record = _proposals[proposalId];
+        if (record.proposerId == 0) revert ConsortiumUnknownProposal(proposalId);
+        return ProposalState({
+            proposer: _departments[record.proposerId].code,
+            callsHash: record.callsHash,
+            createdAt: record.createdAt,
+            executed: record.executed,
+            approvals: _countActiveApprovals(record.approvers)
+        });
+    }
+
+    // ----- internals -----
+
+    function _admit(bytes32 code, string memory name, uint8 roles, address[] memory keys) private {
+        if (code == bytes32(0) || _departmentIds[code] != 0) revert ConsortiumDepartmentExists(code);
+        if (roles == 0 || roles & ~ALL_ROLES != 0) revert ConsortiumInvalidRoles(roles);
+        if (keys.length == 0) revert ConsortiumNoKeys(code);
+        uint32 id = ++_departmentCount;
+        _departmentIds[code] = id;
+        DepartmentRecord storage record = _departments[id];
+        record.code = code;
+        record.status = DepartmentStatus.Active;
+        record.roles = roles;
+        record.admittedAt = uint40(block.timestamp);
+        record.name = name;
+        if (roles & ROLE_GOVERNOR != 0) ++_activeGovernors;
+        emit DepartmentAdmitted(code, id, name, roles);
+        for (uint256 i = 0; i < keys.length; ++i) {
+            _addKey(id, code, keys[i]);
+        }
+    }
+
+    function _addKey(uint32 id, bytes32 code, address key) private {
+        KeyRecord storage record = _keys[key];
+        if (record.departmentId != 0) {
+            revert ConsortiumKeyAlreadyRegistered(key, _departments[record.departmentId].code);
+        }
+        record.departmentId = id;
+        record.addedAt = uint40(block.timestamp);
+        record.addedBlock = uint64(block.number);
+        _keyHistory[id].push(key);
+        ++_departments[id].keyCount;
+        emit KeyAdded(code, key);
+    }
+
+    function _removeKey(uint32 id, bytes32 code, address key) private {
+        KeyRecord storage record = _keys[key];
+        if (record.departmentId != id || record.removedBlock != 0) revert ConsortiumKeyNotOfDepartment(key, code);
+        DepartmentRecord storage dept = _departments[id];
+        if (dept.keyCount == 1) revert ConsortiumLastKey(code);
+        record.removedAt = uint40(block.timestamp);
+        record.removedBlock = uint64(block.number);
+        --dept.keyCount;
+        emit KeyRemoved(code, key);
+    }
+
+    /// @dev Governance may change any department's keys (recovery); otherwise the caller must be a
+    /// current key of that same, active department.
+    function _authoriseKeyChange(bytes32 code) private view returns (uint32 id) {
+        id = _requireDepartment(code);
+        if (msg.sender == address(this)) return id;
+        (uint32 callerId,) = memberOf(msg.sender, 0);
+        if (callerId != id) revert ConsortiumUnauthorised(msg.sender, code);
+    }
+
+    function _approve(uint256 proposalId, uint32 governorId, bytes32 governorCode) private {
+        _approved[proposalId][governorId] = true;
+        _proposals[proposalId].approvers.push(governorId);
+        emit ProposalApproved(proposalId, governorCode);
+    }
+
+    function _openProposal(uint256 proposalId) private view returns (ProposalRecord storage record) {
+        record = _proposals[proposalId];
+        if (record.proposerId == 0) revert ConsortiumUnknownProposal(proposalId);
+        if (record.executed) revert ConsortiumAlreadyExecuted(proposalId);
+    }
+
+    function _countActiveApprovals(uint32[] storage approvers) private view returns (uint256 count) {
+        for (uint256 i = 0; i < approvers.length; ++i) {
+            DepartmentRecord storage record = _departments[approvers[i]];
+            if (record.status == DepartmentStatus.Active && record.roles & ROLE_GOVERNOR != 0) ++count;
+        }
+    }
+
+    function _recountGovernor(uint8 previousRoles, uint8 roles) private {
+        bool was = previousRoles & ROLE_GOVERNOR != 0;
+        bool isNow = roles & ROLE_GOVERNOR != 0;
+        if (was && !isNow) --_activeGovernors;
+        if (!was && isNow) ++_activeGovernors;
+    }
+
+    function _setQuorum(uint8 newQuorum) private {
+        if (newQuorum == 0 || newQuorum > _activeGovernors) revert ConsortiumInvalidQuorum(newQuorum, _activeGovernors);
+        uint8 previousQuorum = _quorum;
+        _quorum = newQuorum;
+        emit QuorumChanged(previousQuorum, newQuorum);
+    }
+
+    /// @dev Governance must never lock itself out: keep at least `quorum` active governors.
+    function _requireQuorumReachable() private view {
+        if (_activeGovernors < _quorum) revert ConsortiumInvalidQuorum(_quorum, _activeGovernors);
+    }
+
+    function _requireDepartment(bytes32 code) private view returns (uint32 id) {
+        id = _departmentIds[code];
+        if (id == 0) revert ConsortiumUnknownDepartment(code);
+    }
+}

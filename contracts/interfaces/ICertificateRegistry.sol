@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/// @title The certificate registry: issuance, batch anchoring, revocation and supersession.
+/// @notice A certificate is known by its hash (the document's commitment; never personal data).
+/// It is anchored alone ({issue}) or as a member of a Merkle batch ({anchorBatch}) whose leaves
+/// are hashed as OpenZeppelin's StandardMerkleTree hashes a `bytes32` value:
+/// `keccak256(bytes.concat(keccak256(abi.encode(certificateHash))))`, with sorted pairs, so
+/// an inner node of the tree can never pass as a certificate.
+interface ICertificateRegistry {
+    enum CertificateStatus {
+        Unknown,
+        Valid,
+        Expired,
+        Revoked,
+        Superseded
+    }
+
+    /// @notice Everything a verifier needs about one certificate.
+    struct CertificateState {
+        CertificateStatus status;
+        bytes32 issuer;
+        bytes32 certificateType;
+        uint32 typeVersion;
+        uint40 issuedAt;
+        uint40 issuedBlock;
+        uint40 validUntil;
+        bytes32 batchRoot;
+        uint40 revokedAt;
+        uint8 revocationReason;
+        bytes32 supersededBy;
+    }
+
+    /// @notice What was recorded when a certificate or batch was anchored.
+    struct Anchor {
+        uint32 issuerId;
+        uint32 typeId;
+        uint32 typeVersion;
+        uint40 issuedAt;
+        uint40 issuedBlock;
+        uint40 validUntil;
+        uint32 memberCount;
+    }
+
+    /// @notice A certificate was anchored on its own.
+    event CertificateIssued(
+        bytes32 indexed certificateHash,
+        bytes32 indexed issuer,
+        bytes32 indexed certificateType,
+        uint32 typeVersion,
+        uint40 validUntil
+    );
+    /// @notice A Merkle batch of certificates was anchored.
+    event BatchAnchored(
+        bytes32 indexed batchRoot,
+        bytes32 indexed issuer,
+        bytes32 indexed certificateType,
+        uint32 typeVersion,
+        uint32 memberCount,
+        uint40 validUntil
+    );
+    /// @notice A certificate (single or batch member) was revoked.
+    event CertificateRevoked(bytes32 indexed certificateHash, bytes32 indexed issuer, bytes32 indexed batchRoot, uint8 reason);
+    /// @notice A certificate was replaced by a newer one (correction or renewal).
+    event CertificateSuperseded(bytes32 indexed certificateHash, bytes32 indexed successor, bytes32 indexed issuer);
+
+    /// @notice The hash was already anchored on its own, or as a batch root.
+    error RegistryAlreadyAnchored(bytes32 hash);
+    /// @notice A zero hash or root, or a batch without members.
+    error RegistryInvalidAnchor(bytes32 hash);
+    /// @notice The validity end is not in the future.
+    error RegistryInvalidValidity(uint40 validUntil, uint40 now_);
+    /// @notice Nothing was anchored under this hash or root.
+    error RegistryNotAnchored(bytes32 hash);
+    /// @notice The proof does not show the certificate is a member of the batch.
+    error RegistryInvalidProof(bytes32 batchRoot, bytes32 certificateHash);
+    /// @notice Only the issuing department may revoke or supersede.
+    error RegistryNotIssuer(bytes32 certificateHash, bytes32 department);
+    /// @notice The certificate is already revoked or superseded.
+    error RegistryAlreadyRevoked(bytes32 certificateHash);
+
+    /// @notice Anchors one certificate of `certificateType`, valid until `validUntil` (0: no end).
+    /// @dev Caller: a key of an active issuer department authorised for the active type.
+    function issue(bytes32 certificateHash, bytes32 certificateType, uint40 validUntil) external;
+
+    /// @notice Anchors a batch of `memberCount` certificates by its Merkle root.
+    /// @dev Caller: as for {issue}. Gas does not depend on the batch size.
+    function anchorBatch(bytes32 batchRoot, bytes32 certificateType, uint32 memberCount, uint40 validUntil) external;
+
+    /// @notice Revokes a certificate. For a batch member pass its batch root and proof; for a
+    /// single certificate pass a zero root and an empty proof.
+    /// @dev Caller: a key of the issuing department while it is active.
+    function revoke(bytes32 certificateHash, bytes32 batchRoot, bytes32[] calldata proof, uint8 reason) external;
+
+    /// @notice Replaces a certificate by `successor`, anchored in the same call under the same
+    /// type (at its current version) and marks the old one superseded.
+    /// @dev Caller: a key of the issuing department, still authorised to issue the type.
+    function supersede(
+        bytes32 certificateHash,
+        bytes32 batchRoot,
+        bytes32[] calldata proof,
+        bytes32 successor,
+        uint40 validUntil
+    ) external;
+
+    /// @notice Everything a verifier needs. Pass a zero root and an empty proof for a single
+    /// certificate; an invalid proof gives status Unknown.
+    function certificateState(bytes32 certificateHash, bytes32 batchRoot, bytes32[] calldata proof)
+        external
+        view
+        returns (CertificateState memory);
+
+    /// @notice Whether `certificateHash` is a member of the anchored batch `batchRoot`.
+    function isBatchMember(bytes32 batchRoot, bytes32 certificateHash, bytes32[] calldata proof)
+        external
+        view
+        returns (bool);
+
+    /// @notice The raw anchor of a single certificate or a batch root (issuerId 0 if none).
+    function anchorOf(bytes32 hash) external view returns (Anchor memory);
+
+    /// @notice The Merkle leaf of a certificate hash, as the registry computes it.
+    function leafOf(bytes32 certificateHash) external pure returns (bytes32);
+}

@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {DepartmentStatus} from "../Common.sol";
+
+/// @title The consortium: member departments, their roles and signing keys, and their governance.
+/// @notice A department is identified by a `bytes32` code (for example its unified social credit
+/// code). Membership, roles, status and the quorum change only through a proposal that a quorum
+/// of governor departments has approved; a department manages its own signing keys.
+interface IConsortium {
+    /// @notice A member department as returned by {department}.
+    struct Department {
+        bytes32 code;
+        uint32 id;
+        DepartmentStatus status;
+        uint8 roles;
+        uint40 admittedAt;
+        uint32 keyCount;
+        string name;
+    }
+
+    /// @notice One signing key's whole history. A key belongs to at most one department, ever.
+    struct KeyRecord {
+        uint32 departmentId;
+        uint40 addedAt;
+        uint40 removedAt;
+        uint64 addedBlock;
+        uint64 removedBlock;
+    }
+
+    /// @notice One call a proposal makes when it executes.
+    struct Call {
+        address target;
+        bytes data;
+    }
+
+    /// @notice The state of a governance proposal.
+    struct ProposalState {
+        bytes32 proposer;
+        bytes32 callsHash;
+        uint40 createdAt;
+        bool executed;
+        uint256 approvals;
+    }
+
+    /// @notice A department was admitted with its first roles and keys.
+    event DepartmentAdmitted(bytes32 indexed department, uint32 indexed id, string name, uint8 roles);
+    /// @notice A department's roles changed.
+    event DepartmentRolesChanged(bytes32 indexed department, uint8 previousRoles, uint8 roles);
+    /// @notice A department was suspended, reinstated or removed.
+    event DepartmentStatusChanged(bytes32 indexed department, DepartmentStatus previousStatus, DepartmentStatus status);
+    /// @notice A signing key was registered for a department.
+    event KeyAdded(bytes32 indexed department, address indexed key);
+    /// @notice A signing key stopped signing for a department; its history stays.
+    event KeyRemoved(bytes32 indexed department, address indexed key);
+    /// @notice The number of governor approvals a proposal needs changed.
+    event QuorumChanged(uint8 previousQuorum, uint8 quorum);
+    /// @notice A governor department proposed calls; the calls are here so that indexers can show them.
+    event ProposalCreated(uint256 indexed proposalId, bytes32 indexed proposer, Call[] calls, string description);
+    /// @notice A governor department approved a proposal.
+    event ProposalApproved(uint256 indexed proposalId, bytes32 indexed governor);
+    /// @notice A proposal's calls ran.
+    event ProposalExecuted(uint256 indexed proposalId, bytes32 indexed executor);
+
+    /// @notice No department has this code.
+    error ConsortiumUnknownDepartment(bytes32 department);
+    /// @notice A department with this code exists or existed.
+    error ConsortiumDepartmentExists(bytes32 department);
+    /// @notice The department is suspended or removed.
+    error ConsortiumDepartmentNotActive(bytes32 department, DepartmentStatus status);
+    /// @notice The department lacks a role the call needs.
+    error ConsortiumMissingRole(bytes32 department, uint8 role);
+    /// @notice The account is not a current signing key of any department.
+    error ConsortiumUnknownKey(address key);
+    /// @notice The key is, or once was, registered (keys are never reused across departments).
+    error ConsortiumKeyAlreadyRegistered(address key, bytes32 department);
+    /// @notice The key does not currently sign for this department.
+    error ConsortiumKeyNotOfDepartment(address key, bytes32 department);
+    /// @notice A department must keep at least one signing key.
+    error ConsortiumLastKey(bytes32 department);
+    /// @notice Only an executed proposal may call this function.
+    error ConsortiumOnlyGovernance(address caller);
+    /// @notice The caller is neither governance nor a key of the department concerned.
+    error ConsortiumUnauthorised(address caller, bytes32 department);
+    /// @notice Roles outside the known role bits, or an empty role set.
+    error ConsortiumInvalidRoles(uint8 roles);
+    /// @notice The status change is not allowed (e.g. from Removed).
+    error ConsortiumInvalidStatusChange(bytes32 department, DepartmentStatus from, DepartmentStatus to);
+    /// @notice A quorum of zero, or more than the active governors.
+    error ConsortiumInvalidQuorum(uint8 quorum, uint256 activeGovernors);
+    /// @notice A department was admitted without any signing key.
+    error ConsortiumNoKeys(bytes32 department);
+    /// @notice No proposal has this id.
+    error ConsortiumUnknownProposal(uint256 proposalId);
+    /// @notice This governor department has already approved the proposal.
+    error ConsortiumAlreadyApproved(uint256 proposalId, bytes32 governor);
+    /// @notice The proposal has already been executed.
+    error ConsortiumAlreadyExecuted(uint256 proposalId);
+    /// @notice The calls given differ from those proposed.
+    error ConsortiumCallsMismatch(uint256 proposalId, bytes32 expected, bytes32 given);
+    /// @notice Fewer active governors approved than the quorum.
+    error ConsortiumQuorumNotReached(uint256 proposalId, uint256 approvals, uint8 quorum);
+    /// @notice A proposal has no calls.
+    error ConsortiumEmptyProposal();
+
+    // ----- governance -----
+
+    /// @notice Proposes calls to run once a quorum approves; counts as the proposer's approval.
+    /// @dev Caller: a key of an active department with the governor role.
+    function propose(Call[] calldata calls, string calldata description) external returns (uint256 proposalId);
+
+    /// @notice Approves a proposal on behalf of the caller's department (once per department).
+    /// @dev Caller: a key of an active governor department.
+    function approve(uint256 proposalId) external;
+
+    /// @notice Runs a proposal's calls. Approvals count only from departments that are active
+    /// governors now, so a governor suspended after approving no longer counts.
+    /// @dev Caller: a key of an active governor department.
+    function execute(uint256 proposalId, Call[] calldata calls) external;
+
+    // ----- membership (governance only) -----
+
+    /// @notice Admits a department with its roles and first signing keys.
+    function admitDepartment(bytes32 code, string calldata name, uint8 roles, address[] calldata keys) external;
+
+    /// @notice Replaces a department's roles.
+    function setRoles(bytes32 department, uint8 roles) external;
+
+    /// @notice Suspends (Active -> Suspended), reinstates (Suspended -> Active) or removes (final).
+    function setStatus(bytes32 department, DepartmentStatus status) external;
+
+    /// @notice Sets how many governor departments must approve a proposal.
+    function setQuorum(uint8 quorum) external;
+
+    // ----- keys (the department itself, or governance for recovery) -----
+
+    /// @notice Registers a new signing key for a department.
+    /// @dev Caller: a current key of that active department, or governance.
+    function addKey(bytes32 department, address key) external;
+
+    /// @notice Stops a key signing for its department; its history is kept.
+    /// @dev Caller: a current key of that active department, or governance.
+    function removeKey(bytes32 department, address key) external;
+
+    /// @notice Adds `newKey` and removes `oldKey` in one step.
+    /// @dev Caller: a current key of that active department, or governance.
+    function rotateKey(bytes32 department, address oldKey, address newKey) external;
+
+    // ----- views -----
+
+    /// @notice Resolves a caller to its active department, requiring every bit of `role`.
+    /// Reverts with the reason the account may not act. Other CertNet contracts call this.
+    function memberOf(address account, uint8 role) external view returns (uint32 departmentId, bytes32 departmentCode);
+
+    /// @notice A department by code.
+    function department(bytes32 code) external view returns (Department memory);
+
+    /// @notice The code of the department with this id (ids start at 1).
+    function departmentCode(uint32 id) external view returns (bytes32);
+
+    /// @notice The id of the department with this code; reverts if unknown.
+    function departmentId(bytes32 code) external view returns (uint32);
+
+    /// @notice Number of departments ever admitted.
+    function departmentCount() external view returns (uint32);
+
+    /// @notice Every key a department ever had, current and removed, in the order added.
+    function keysOf(bytes32 department) external view returns (address[] memory);
+
+    /// @notice A key's history (departmentId 0 if it was never registered).
+    function keyRecord(address key) external view returns (KeyRecord memory);
+
+    /// @notice Whether `key` signed for `department` at time `timestamp` (seconds).
+    function wasKeyOf(address key, bytes32 department, uint64 timestamp) external view returns (bool);
+
+    /// @notice Approvals a proposal needs.
+    function quorum() external view returns (uint8);
+
+    /// @notice Active departments holding the governor role.
+    function activeGovernorCount() external view returns (uint256);
+
+    /// @notice Number of proposals ever created (ids start at 1).
+    function proposalCount() external view returns (uint256);
+
+    /// @notice A proposal, with approvals counted from currently active governors.
+    function proposal(uint256 proposalId) external view returns (ProposalState memory);
+}

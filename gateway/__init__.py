@@ -1,0 +1,1 @@
+"""The CertNet gateway: certificates, verification, audit, and the HTTP service over them."""

@@ -1,0 +1,1 @@
+"""Certificate documents, batch proofs and verification."""

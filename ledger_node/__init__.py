@@ -1,0 +1,1 @@
+"""The chain side of CertNet: compiled contracts, deployment, transaction sending, event reading."""

@@ -1,0 +1,79 @@
+"""Sends contract transactions and waits for them, turning reverts into typed errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth_typing import ChecksumAddress
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.contract.contract import ContractFunction
+from web3.exceptions import ContractCustomError, ContractLogicError
+from web3.types import TxReceipt
+
+from ledger_node.artifacts import decode_error
+
+try:  # the embedded engine raises its own exception type for reverts
+    from eth_tester.exceptions import TransactionFailed
+
+    EMBEDDED_REVERTS: tuple[type[Exception], ...] = (TransactionFailed,)
+except ImportError:  # pragma: no cover - eth-tester is an optional engine
+    EMBEDDED_REVERTS = ()
+from ledger_node.errors import LedgerError
+
+
+class ContractReverted(LedgerError):
+    """A contract call reverted; `error` and `args` name the custom error when it is ours."""
+
+    code = "contract_reverted"
+
+    def __init__(self, error: str, args: tuple[Any, ...] = (), raw: bytes = b"") -> None:
+        super().__init__(f"{error}{args!r}" if args else error)
+        self.error = error
+        self.args_ = args
+        self.raw = raw
+
+
+def _revert_data(exc: BaseException) -> bytes | None:
+    """The raw revert data carried by a web3 or eth-tester exception, if any.
+
+    web3 puts it in `ContractLogicError.data` as hex; the embedded eth-tester backend raises its
+    own `TransactionFailed` whose first argument (or that of its cause) is the raw bytes.
+    """
+    seen: BaseException | None = exc
+    while seen is not None:
+        data = getattr(seen, "data", None)
+        if isinstance(data, str) and data.startswith("0x"):
+            return bytes(HexBytes(data))
+        if seen.args and isinstance(seen.args[0], bytes):
+            return seen.args[0]
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def revert_from(exc: BaseException) -> ContractReverted:
+    """Decodes a revert into a `ContractReverted` naming our custom error where possible."""
+    raw = _revert_data(exc)
+    if raw and len(raw) >= 4:
+        decoded = decode_error(raw)
+        if decoded:
+            return ContractReverted(decoded[0], decoded[1], raw)
+        return ContractReverted("UnknownRevert", ("0x" + raw.hex(),), raw)
+    return ContractReverted(str(exc))
+
+
+def transact(function: ContractFunction, sender: ChecksumAddress, *, timeout: float = 120) -> TxReceipt:
+    """Sends `function` from `sender`, awaits its receipt, and raises `ContractReverted` on failure.
+
+    The gas estimate runs the call first, so a revert is reported with its custom error before
+    anything is sent.
+    """
+    w3: Web3 = function.w3
+    try:
+        tx_hash = function.transact({"from": sender})
+    except (ContractCustomError, ContractLogicError, *EMBEDDED_REVERTS) as exc:
+        raise revert_from(exc) from exc
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout)
+    if receipt["status"] != 1:
+        raise ContractReverted("TransactionFailed", (tx_hash.to_0x_hex(),))
+    return receipt

@@ -1,0 +1,49 @@
+"""Domain types of the chain side, so that signatures say what a bytes32 means."""
+
+from __future__ import annotations
+
+from enum import IntEnum, IntFlag
+from typing import NewType
+
+DepartmentCode = NewType("DepartmentCode", bytes)
+TypeCode = NewType("TypeCode", bytes)
+CertificateHash = NewType("CertificateHash", bytes)
+
+
+class Role(IntFlag):
+    """Department roles; the bit values match `contracts/Common.sol`."""
+
+    ISSUER = 1 << 0
+    RELYING_PARTY = 1 << 1
+    AUDITOR = 1 << 2
+    GOVERNOR = 1 << 3
+    LOG_OPERATOR = 1 << 4
+
+
+class DepartmentStatus(IntEnum):
+    NONE = 0
+    ACTIVE = 1
+    SUSPENDED = 2
+    REMOVED = 3
+
+
+class TypeStatus(IntEnum):
+    NONE = 0
+    ACTIVE = 1
+    DEPRECATED = 2
+
+
+class CertificateStatus(IntEnum):
+    UNKNOWN = 0
+    VALID = 1
+    EXPIRED = 2
+    REVOKED = 3
+    SUPERSEDED = 4
+
+
+def code32(text: str) -> bytes:
+    """A short ASCII code (department code, type code, service item) as a right-padded bytes32."""
+    raw = text.encode("ascii")
+    if not raw or len(raw) > 32:
+        raise ValueError(f"code must be 1 to 32 ASCII characters: {text!r}")
+    return raw.ljust(32, b"\0")
