@@ -7,7 +7,7 @@ from functools import cache
 from typing import Any
 
 from eth_abi import decode as abi_decode
-from eth_utils import function_signature_to_4byte_selector
+from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 
 from ledger_node.compiler import ARTIFACTS_DIR, DEPLOYABLE
 
@@ -48,4 +48,5 @@ def decode_error(data: bytes) -> tuple[str, tuple[Any, ...]] | None:
     if known is None:
         return None
     name, types = known
-    return name, tuple(abi_decode(types, bytes(data[4:])))
+    values = abi_decode(types, bytes(data[4:]))
+    return name, tuple(to_checksum_address(v) if t == "address" else v for t, v in zip(types, values))

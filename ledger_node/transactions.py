@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import re
 from typing import Any
 
 from eth_typing import ChecksumAddress
@@ -22,6 +24,9 @@ except ImportError:  # pragma: no cover - eth-tester is an optional engine
 from ledger_node.errors import LedgerError
 
 
+_BYTES_REPR = re.compile(r"b'(?:[^'\\]|\\.)*'$|b\"(?:[^\"\\]|\\.)*\"$")
+
+
 class ContractReverted(LedgerError):
     """A contract call reverted; `error` and `args` name the custom error when it is ours."""
 
@@ -38,15 +43,18 @@ def _revert_data(exc: BaseException) -> bytes | None:
     """The raw revert data carried by a web3 or eth-tester exception, if any.
 
     web3 puts it in `ContractLogicError.data` as hex; the embedded eth-tester backend raises its
-    own `TransactionFailed` whose first argument (or that of its cause) is the raw bytes.
+    own `TransactionFailed` carrying the bytes, or their `repr`, as its first argument.
     """
     seen: BaseException | None = exc
     while seen is not None:
         data = getattr(seen, "data", None)
         if isinstance(data, str) and data.startswith("0x"):
             return bytes(HexBytes(data))
-        if seen.args and isinstance(seen.args[0], bytes):
-            return seen.args[0]
+        first = seen.args[0] if seen.args else None
+        if isinstance(first, bytes):
+            return first
+        if isinstance(first, str) and (match := _BYTES_REPR.search(first)):
+            return ast.literal_eval(match.group(0))
         seen = seen.__cause__ or seen.__context__
     return None
 
@@ -77,3 +85,11 @@ def transact(function: ContractFunction, sender: ChecksumAddress, *, timeout: fl
     if receipt["status"] != 1:
         raise ContractReverted("TransactionFailed", (tx_hash.to_0x_hex(),))
     return receipt
+
+
+def read(function: ContractFunction) -> Any:
+    """Calls a view, raising `ContractReverted` (with our custom error) when it reverts."""
+    try:
+        return function.call()
+    except (ContractCustomError, ContractLogicError, *EMBEDDED_REVERTS) as exc:
+        raise revert_from(exc) from exc

@@ -1,0 +1,106 @@
+"""Catalog: certificate types and their versions, usage grants, service items, catalog snapshots."""
+
+from __future__ import annotations
+
+from ledger_node.transactions import read
+from ledger_node.types import TypeStatus
+from tests.conftest import CIVIL, HOUSING, MARRIAGE, PROPERTY, RELYING, SCHEMA_V1, SERVICE_ITEM, Network, random_hash
+
+
+class TestTypes:
+    def test_registered_type_is_owned_by_the_registering_department(self, network: Network) -> None:
+        code, owner, version, status, schema = _type(network, MARRIAGE)
+        assert (code, owner, version, status, schema) == (MARRIAGE, CIVIL, 1, TypeStatus.ACTIVE, SCHEMA_V1)
+
+    def test_a_type_code_is_registered_once(self, network: Network, reverts) -> None:
+        with reverts("CatalogTypeExists", MARRIAGE):
+            network.send(network.catalog.functions.registerType(MARRIAGE, SCHEMA_V1, "重复", []), "other_issuer")
+
+    def test_versions_only_go_up_and_all_stay_queryable(self, network: Network) -> None:
+        for n in (2, 3):
+            network.send(network.catalog.functions.publishTypeVersion(MARRIAGE, bytes([n]) * 32), "issuer")
+        assert _type(network, MARRIAGE)[2] == 3
+        schemas = [network.catalog.functions.schemaHash(MARRIAGE, v).call() for v in (1, 2, 3)]
+        assert schemas == [SCHEMA_V1, b"\x02" * 32, b"\x03" * 32]
+
+    def test_a_deprecated_type_can_be_reactivated(self, network: Network) -> None:
+        network.send(network.catalog.functions.setTypeStatus(MARRIAGE, TypeStatus.DEPRECATED), "issuer")
+        network.send(network.catalog.functions.setTypeStatus(MARRIAGE, TypeStatus.ACTIVE), "issuer")
+        network.issue()
+
+    def test_governance_can_deprecate_any_type(self, network: Network) -> None:
+        network.govern(network.catalog.functions.setTypeStatus(PROPERTY, TypeStatus.DEPRECATED))
+        assert _type(network, PROPERTY)[3] == TypeStatus.DEPRECATED
+
+    def test_governance_can_authorise_an_issuer(self, network: Network) -> None:
+        network.govern(network.catalog.functions.setIssuer(MARRIAGE, HOUSING, True))
+        network.issue("other_issuer", MARRIAGE)
+
+    def test_owner_can_withdraw_an_issuers_authorisation(self, network: Network, reverts) -> None:
+        network.send(network.catalog.functions.setIssuer(MARRIAGE, CIVIL, False), "issuer")
+        with reverts("CatalogIssuerNotAuthorised", MARRIAGE, CIVIL):
+            network.issue()
+
+    def test_authorising_an_unknown_department_is_refused(self, network: Network, reverts) -> None:
+        unknown = random_hash()
+        with reverts("ConsortiumUnknownDepartment", unknown):
+            network.send(network.catalog.functions.setIssuer(MARRIAGE, unknown, True), "issuer")
+
+    def test_zero_schema_hash_is_refused(self, network: Network, reverts) -> None:
+        with reverts("CatalogZeroValue"):
+            network.send(network.catalog.functions.publishTypeVersion(MARRIAGE, b"\0" * 32), "issuer")
+
+    def test_unknown_type_is_reported(self, network: Network, reverts) -> None:
+        unknown = random_hash()
+        with reverts("CatalogUnknownType", unknown):
+            network.send(network.catalog.functions.publishTypeVersion(unknown, SCHEMA_V1), "issuer")
+
+
+class TestUsage:
+    def test_relying_department_is_allowed_by_the_owner(self, network: Network) -> None:
+        assert not network.catalog.functions.isRelyingDepartment(MARRIAGE, RELYING).call()
+        network.send(network.catalog.functions.setRelyingDepartment(MARRIAGE, RELYING, True), "issuer")
+        assert network.catalog.functions.isRelyingDepartment(MARRIAGE, RELYING).call()
+
+    def test_service_item_is_allowed_by_the_owner(self, network: Network) -> None:
+        network.send(network.catalog.functions.setServiceItemUse(MARRIAGE, SERVICE_ITEM, True), "issuer")
+        assert network.catalog.functions.isServiceItemAllowed(MARRIAGE, SERVICE_ITEM).call()
+
+    def test_unknown_service_item_is_refused(self, network: Network, reverts) -> None:
+        unknown = random_hash()
+        with reverts("CatalogUnknownServiceItem", unknown):
+            network.send(network.catalog.functions.setServiceItemUse(MARRIAGE, unknown, True), "issuer")
+
+
+class TestServiceItems:
+    def test_service_item_lists_the_types_it_needs(self, network: Network) -> None:
+        code, owner, _, required = network.catalog.functions.serviceItem(SERVICE_ITEM).call()
+        assert (code, owner, list(required)) == (SERVICE_ITEM, RELYING, [MARRIAGE, PROPERTY])
+
+    def test_service_item_needing_an_unknown_type_is_refused(self, network: Network, reverts) -> None:
+        unknown = random_hash()
+        with reverts("CatalogUnknownType", unknown):
+            network.send(network.catalog.functions.registerServiceItem(random_hash(), "事项", [unknown]), "relying")
+
+    def test_service_item_code_is_registered_once(self, network: Network, reverts) -> None:
+        with reverts("CatalogServiceItemExists", SERVICE_ITEM):
+            network.send(network.catalog.functions.registerServiceItem(SERVICE_ITEM, "重复", []), "relying")
+
+
+class TestSnapshots:
+    def test_every_version_of_a_departments_catalog_stays_queryable(self, network: Network) -> None:
+        hashes = [random_hash() for _ in range(3)]
+        for i, content_hash in enumerate(hashes):
+            network.send(network.catalog.functions.anchorCatalogSnapshot(content_hash, f"https://c/{i}.json"), "issuer")
+        assert network.catalog.functions.snapshotCount(CIVIL).call() == 3
+        stored = [network.catalog.functions.snapshot(CIVIL, v).call() for v in (1, 2, 3)]
+        assert [s[0] for s in stored] == hashes and stored[2][3] == "https://c/2.json"
+
+    def test_a_missing_version_is_reported(self, network: Network, reverts) -> None:
+        with reverts("CatalogUnknownSnapshot", CIVIL, 1):
+            read(network.catalog.functions.snapshot(CIVIL, 1))
+
+
+def _type(network: Network, code: bytes) -> tuple:
+    record = network.catalog.functions.certificateType(code).call()
+    return record[0], record[2], record[3], record[4], record[6]

@@ -1,0 +1,162 @@
+"""Consortium: governance quorum, membership changes and signing-key history."""
+
+from __future__ import annotations
+
+from ledger_node.types import DepartmentStatus, Role
+from tests.conftest import CIVIL, GOV1, GOV2, GOV3, HOUSING, SUSPENDED, Network, random_hash
+
+
+def _propose(network: Network, *functions) -> tuple[int, list]:
+    calls = [(f.address, f._encode_transaction_data()) for f in functions]
+    network.send(network.consortium.functions.propose(calls, "change"), "governor")
+    return network.consortium.functions.proposalCount().call(), calls
+
+
+class TestGovernance:
+    def test_proposal_executes_when_quorum_approves(self, network: Network) -> None:
+        code = random_hash()
+        proposal_id, calls = _propose(
+            network, network.consortium.functions.admitDepartment(code, "人力资源和社会保障局", 1, [network.new_key()])
+        )
+        network.send(network.consortium.functions.approve(proposal_id), "governor2")
+        network.send(network.consortium.functions.execute(proposal_id, calls), "governor3")
+        assert network.consortium.functions.department(code).call()[2] == DepartmentStatus.ACTIVE
+
+    def test_proposer_approval_alone_is_not_a_quorum(self, network: Network, reverts) -> None:
+        proposal_id, calls = _propose(network, network.consortium.functions.setQuorum(3))
+        with reverts("ConsortiumQuorumNotReached", proposal_id, 1, 2):
+            network.send(network.consortium.functions.execute(proposal_id, calls), "governor")
+
+    def test_a_department_approves_only_once(self, network: Network, reverts) -> None:
+        proposal_id, _ = _propose(network, network.consortium.functions.setQuorum(3))
+        with reverts("ConsortiumAlreadyApproved", proposal_id, GOV1):
+            network.send(network.consortium.functions.approve(proposal_id), "governor")
+
+    def test_second_key_of_same_department_does_not_add_an_approval(self, network: Network, reverts) -> None:
+        second_key = network.new_key()
+        network.send(network.consortium.functions.addKey(GOV2, second_key), "governor2")
+        network.keys["governor2b"] = second_key
+        proposal_id, _ = _propose(network, network.consortium.functions.setQuorum(3))
+        network.send(network.consortium.functions.approve(proposal_id), "governor2")
+        with reverts("ConsortiumAlreadyApproved", proposal_id, GOV2):
+            network.send(network.consortium.functions.approve(proposal_id), "governor2b")
+
+    def test_approval_of_a_since_suspended_governor_no_longer_counts(self, network: Network, reverts) -> None:
+        proposal_id, calls = _propose(network, network.consortium.functions.setQuorum(2))
+        network.send(network.consortium.functions.approve(proposal_id), "governor3")
+        # With GOV-3's approval the proposal has a quorum; suspending GOV-3 takes it away.
+        network.govern(network.consortium.functions.setStatus(GOV3, DepartmentStatus.SUSPENDED))
+        assert network.consortium.functions.proposal(proposal_id).call()[4] == 1
+        with reverts("ConsortiumQuorumNotReached", proposal_id, 1, 2):
+            network.send(network.consortium.functions.execute(proposal_id, calls), "governor")
+
+    def test_execute_refuses_calls_other_than_proposed(self, network: Network, reverts) -> None:
+        proposal_id, calls = _propose(network, network.consortium.functions.setQuorum(3))
+        network.send(network.consortium.functions.approve(proposal_id), "governor2")
+        other = network.consortium.functions.setQuorum(1)
+        with reverts("ConsortiumCallsMismatch"):
+            network.send(
+                network.consortium.functions.execute(proposal_id, [(other.address, other._encode_transaction_data())]),
+                "governor",
+            )
+
+    def test_a_proposal_executes_only_once(self, network: Network, reverts) -> None:
+        proposal_id, calls = _propose(network, network.consortium.functions.setQuorum(3))
+        network.send(network.consortium.functions.approve(proposal_id), "governor2")
+        network.send(network.consortium.functions.execute(proposal_id, calls), "governor")
+        with reverts("ConsortiumAlreadyExecuted", proposal_id):
+            network.send(network.consortium.functions.execute(proposal_id, calls), "governor")
+
+    def test_failing_call_reverts_the_whole_proposal_with_its_error(self, network: Network, reverts) -> None:
+        with reverts("ConsortiumDepartmentExists", CIVIL):
+            network.govern(network.consortium.functions.admitDepartment(CIVIL, "重复", 1, [network.new_key()]))
+
+    def test_quorum_cannot_exceed_active_governors(self, network: Network, reverts) -> None:
+        with reverts("ConsortiumInvalidQuorum", 4, 3):
+            network.govern(network.consortium.functions.setQuorum(4))
+
+    def test_governors_cannot_be_suspended_below_the_quorum(self, network: Network, reverts) -> None:
+        network.govern(network.consortium.functions.setQuorum(3))
+        proposal_id, calls = _propose(network, network.consortium.functions.setStatus(GOV3, DepartmentStatus.SUSPENDED))
+        network.send(network.consortium.functions.approve(proposal_id), "governor2")
+        network.send(network.consortium.functions.approve(proposal_id), "governor3")
+        with reverts("ConsortiumInvalidQuorum", 3, 2):
+            network.send(network.consortium.functions.execute(proposal_id, calls), "governor")
+
+
+class TestMembership:
+    def test_roles_change_through_governance(self, network: Network) -> None:
+        network.govern(network.consortium.functions.setRoles(CIVIL, int(Role.ISSUER | Role.RELYING_PARTY)))
+        assert network.consortium.functions.department(CIVIL).call()[3] == Role.ISSUER | Role.RELYING_PARTY
+
+    def test_unknown_role_bits_are_refused(self, network: Network, reverts) -> None:
+        with reverts("ConsortiumInvalidRoles", 0x40):
+            network.govern(network.consortium.functions.setRoles(CIVIL, 0x40))
+
+    def test_suspended_department_can_be_reinstated(self, network: Network) -> None:
+        network.govern(network.consortium.functions.setStatus(SUSPENDED, DepartmentStatus.ACTIVE))
+        network.issue("suspended")
+
+    def test_removal_is_final(self, network: Network, reverts) -> None:
+        network.govern(network.consortium.functions.setStatus(SUSPENDED, DepartmentStatus.REMOVED))
+        with reverts("ConsortiumInvalidStatusChange", SUSPENDED, DepartmentStatus.REMOVED, DepartmentStatus.ACTIVE):
+            network.govern(network.consortium.functions.setStatus(SUSPENDED, DepartmentStatus.ACTIVE))
+
+    def test_a_department_code_is_never_reused(self, network: Network, reverts) -> None:
+        network.govern(network.consortium.functions.setStatus(SUSPENDED, DepartmentStatus.REMOVED))
+        with reverts("ConsortiumDepartmentExists", SUSPENDED):
+            network.govern(network.consortium.functions.admitDepartment(SUSPENDED, "再次", 1, [network.new_key()]))
+
+    def test_a_department_needs_a_key(self, network: Network, reverts) -> None:
+        code = random_hash()
+        with reverts("ConsortiumNoKeys", code):
+            network.govern(network.consortium.functions.admitDepartment(code, "无密钥", 1, []))
+
+
+class TestKeys:
+    def test_rotation_keeps_the_old_key_in_history(self, network: Network) -> None:
+        old_key, new_key = network.keys["issuer"], network.new_key()
+        network.send(network.consortium.functions.rotateKey(CIVIL, old_key, new_key), "issuer")
+        assert network.consortium.functions.keysOf(CIVIL).call() == [old_key, new_key]
+        record = network.consortium.functions.keyRecord(old_key).call()
+        assert record[0] == network.consortium.functions.departmentId(CIVIL).call() and record[4] > 0
+
+    def test_rotated_key_can_no_longer_act(self, network: Network, reverts) -> None:
+        old_key = network.keys["issuer"]
+        network.send(network.consortium.functions.rotateKey(CIVIL, old_key, network.new_key()), "issuer")
+        with reverts("ConsortiumUnknownKey", old_key):
+            network.issue("issuer")
+
+    def test_was_key_of_answers_for_the_time_the_key_was_valid(self, network: Network) -> None:
+        old_key = network.keys["issuer"]
+        before_rotation = network.now()
+        network.w3.testing.timeTravel(before_rotation + 100)
+        network.send(network.consortium.functions.rotateKey(CIVIL, old_key, network.new_key()), "issuer")
+        was_key_of = network.consortium.functions.wasKeyOf
+        assert was_key_of(old_key, CIVIL, before_rotation).call() is True
+        assert was_key_of(old_key, CIVIL, network.now() + 1).call() is False
+        assert was_key_of(old_key, GOV2, before_rotation).call() is False
+
+    def test_a_key_belongs_to_one_department_only(self, network: Network, reverts) -> None:
+        with reverts("ConsortiumKeyAlreadyRegistered", network.keys["other_issuer"], HOUSING):
+            network.send(network.consortium.functions.addKey(CIVIL, network.keys["other_issuer"]), "issuer")
+
+    def test_a_removed_key_is_never_re_added(self, network: Network, reverts) -> None:
+        old_key = network.keys["issuer"]
+        network.send(network.consortium.functions.rotateKey(CIVIL, old_key, network.new_key()), "issuer")
+        with reverts("ConsortiumKeyAlreadyRegistered", old_key, CIVIL):
+            network.govern(network.consortium.functions.addKey(CIVIL, old_key))
+
+    def test_last_key_cannot_be_removed(self, network: Network, reverts) -> None:
+        with reverts("ConsortiumLastKey", CIVIL):
+            network.send(network.consortium.functions.removeKey(CIVIL, network.keys["issuer"]), "issuer")
+
+    def test_a_department_cannot_change_another_departments_keys(self, network: Network, reverts) -> None:
+        with reverts("ConsortiumUnauthorised", network.keys["other_issuer"], CIVIL):
+            network.send(network.consortium.functions.addKey(CIVIL, network.new_key()), "other_issuer")
+
+    def test_governance_can_recover_a_department_that_lost_its_key(self, network: Network) -> None:
+        lost, replacement = network.keys["issuer"], network.new_key()
+        network.govern(network.consortium.functions.rotateKey(CIVIL, lost, replacement))
+        network.keys["issuer"] = replacement
+        network.issue("issuer")
