@@ -42,14 +42,16 @@ class ContractReverted(LedgerError):
 def _revert_data(exc: BaseException) -> bytes | None:
     """The raw revert data carried by a web3 or eth-tester exception, if any.
 
-    web3 puts it in `ContractLogicError.data` as hex; the embedded eth-tester backend raises its
-    own `TransactionFailed` carrying the bytes, or their `repr`, as its first argument.
+    web3 puts it in `ContractLogicError.data` as hex, except for ganache's gas estimates, whose
+    error details (a dict argument) hold it under "result"; the embedded eth-tester backend
+    raises its own `TransactionFailed` carrying the bytes, or their `repr`, as first argument.
     """
     seen: BaseException | None = exc
     while seen is not None:
-        data = getattr(seen, "data", None)
-        if isinstance(data, str) and data.startswith("0x"):
-            return bytes(HexBytes(data))
+        details = next((a for a in seen.args if isinstance(a, dict)), {})
+        for data in (getattr(seen, "data", None), details.get("data"), details.get("result")):
+            if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
+                return bytes(HexBytes(data))
         first = seen.args[0] if seen.args else None
         if isinstance(first, bytes):
             return first

@@ -15,6 +15,7 @@ from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from ledger_node.deploy import Deployment, Founder, deploy_contracts
+from ledger_node.engines import LocalNode
 from ledger_node.transactions import transact
 from ledger_node.types import DepartmentStatus, Role, code32
 
@@ -92,25 +93,48 @@ class Network:
     def now(self) -> int:
         return self.w3.eth.get_block("latest")["timestamp"]
 
+    def advance_time(self, seconds: int) -> None:
+        """Mines a block `seconds` later than the latest one."""
+        if isinstance(self.w3.provider, EthereumTesterProvider):
+            self.w3.testing.timeTravel(self.now() + seconds)
+            self.w3.testing.mine()
+        else:  # ganache's eth_call ignores evm_increaseTime; a block mined at a set time is seen
+            self.w3.provider.make_request("evm_mine", [{"timestamp": self.now() + seconds}])
 
-def _funded_key(w3: Web3) -> ChecksumAddress:
-    account = Account.create()
-    w3.provider.ethereum_tester.add_account(account.key.to_0x_hex())
-    w3.eth.send_transaction({"from": w3.eth.accounts[0], "to": account.address, "value": 10**20})
-    return account.address
 
-
-@pytest.fixture(scope="session")
-def _network() -> Network:
+def _embedded_chain() -> tuple[Web3, Callable[[], ChecksumAddress]]:
+    """The in-process chain; new keys are created, registered with it and funded."""
     w3 = Web3(EthereumTesterProvider())
-    keys = {name: _funded_key(w3) for name in [*ACTORS, "governor2", "governor3"]}
+
+    def new_key() -> ChecksumAddress:
+        account = Account.create()
+        w3.provider.ethereum_tester.add_account(account.key.to_0x_hex())
+        w3.eth.send_transaction({"from": w3.eth.accounts[0], "to": account.address, "value": 10**20})
+        return account.address
+
+    return w3, new_key
+
+
+def _ganache_chain(request: pytest.FixtureRequest) -> tuple[Web3, Callable[[], ChecksumAddress]]:
+    """A ganache process for this session; new keys come from its unlocked, funded accounts."""
+    node = LocalNode("ganache", accounts=200)
+    w3 = node.start()
+    request.addfinalizer(node.stop)
+    unused = iter(w3.eth.accounts[1:])
+    return w3, lambda: next(unused)
+
+
+@pytest.fixture(scope="session", params=["embedded", pytest.param("ganache", marks=pytest.mark.slow)])
+def _network(request: pytest.FixtureRequest) -> Network:
+    w3, new_key = _embedded_chain() if request.param == "embedded" else _ganache_chain(request)
+    keys = {name: new_key() for name in [*ACTORS, "governor2", "governor3"]}
     founders = [
         Founder(GOV1, "治理部门一", int(Role.GOVERNOR), [keys["governor"]]),
         Founder(GOV2, "治理部门二", int(Role.GOVERNOR), [keys["governor2"]]),
         Founder(GOV3, "治理部门三", int(Role.GOVERNOR), [keys["governor3"]]),
     ]
     deployment = deploy_contracts(w3, w3.eth.accounts[0], founders, quorum=2)
-    network = Network(w3=w3, deployment=deployment, keys=keys, new_key=lambda: _funded_key(w3))
+    network = Network(w3=w3, deployment=deployment, keys=keys, new_key=new_key)
     consortium, catalog = deployment.consortium, deployment.catalog
     network.govern(
         consortium.functions.admitDepartment(CIVIL, "民政局", int(Role.ISSUER), [keys["issuer"]]),

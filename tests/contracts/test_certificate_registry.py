@@ -60,8 +60,7 @@ class TestIssue:
 
     def test_expires_at_its_validity_end(self, network: Network) -> None:
         certificate_hash = network.issue(valid_until=network.now() + 60)
-        network.w3.testing.timeTravel(network.now() + 61)
-        network.w3.testing.mine()
+        network.advance_time(61)
         assert _state(network, certificate_hash)["status"] == CertificateStatus.EXPIRED
 
 

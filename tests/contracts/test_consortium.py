@@ -130,7 +130,7 @@ class TestKeys:
     def test_was_key_of_answers_for_the_time_the_key_was_valid(self, network: Network) -> None:
         old_key = network.keys["issuer"]
         before_rotation = network.now()
-        network.w3.testing.timeTravel(before_rotation + 100)
+        network.advance_time(100)
         network.send(network.consortium.functions.rotateKey(CIVIL, old_key, network.new_key()), "issuer")
         was_key_of = network.consortium.functions.wasKeyOf
         assert was_key_of(old_key, CIVIL, before_rotation).call() is True
