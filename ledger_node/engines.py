@@ -30,6 +30,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 def _binary(name: str) -> str:
     local = PROJECT_ROOT / "node_modules" / ".bin" / name
     if local.exists():
@@ -73,6 +78,9 @@ class LocalNode:
 
     def start(self, timeout: float = 60) -> Web3:
         """Starts the engine and returns a connection once its RPC answers."""
+        if port_in_use(self.port):
+            # Otherwise we would wait for, and then talk to, whatever already listens there.
+            raise EngineError(f"port {self.port} is in use: stop what listens there or choose another port")
         self.process = subprocess.Popen(
             _command(self.engine, self.port, self.accounts, self.state_dir),
             stdout=subprocess.DEVNULL,

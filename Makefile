@@ -1,0 +1,43 @@
+# The two commands a new user types: `make run` and `make test`. Both set up what is missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test setup contracts gas slither clean
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## Start ganache (state kept in .certnet/), deploy and bootstrap the demo consortium once, keep serving.
+run: setup
+	$(BIN)/certnet node run
+
+## Every test: artifact freshness, Python suites (embedded chain and ganache), Hardhat suite.
+test: setup
+	$(BIN)/certnet contracts check
+	$(BIN)/python -m pytest
+	npx hardhat test
+
+## Recompile contracts/ into the artifacts the Python package ships.
+contracts: setup
+	$(BIN)/certnet contracts compile
+
+## Gas table of every contract operation beside OpenAttestation's DocumentStore (docs/gas.md).
+gas: setup
+	$(BIN)/python scripts/gas_report.py --markdown docs/gas.md
+
+## Static analysis of the contracts (own virtualenv: slither needs web3 < 8).
+slither: setup
+	scripts/slither.sh
+
+clean:
+	rm -rf $(VENV) node_modules cache hardhat-artifacts .pytest_cache
