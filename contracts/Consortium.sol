@@ -2,29 +2,28 @@
 pragma solidity ^0.8.24;
 
 import {IConsortium} from "./interfaces/IConsortium.sol";
-import {ALL_ROLES, ROLE_GOVERNOR, DepartmentStatus} from "./Common.sol";
+import {ALL_ROLES, ANY_ROLE, ROLE_GOVERNOR, DepartmentStatus} from "./Common.sol";
 
 /// @title Consortium
 /// @notice Member departments, their roles and keys, and quorum governance over them.
 /// See {IConsortium} for the API.
 contract Consortium is IConsortium {
-    /// @dev One department. Slot 0: code. Slot 1: status | roles | admittedAt | keyCount (13 bytes),
-    /// so {memberOf} reads status and roles with one SLOAD after the key lookup.
+    /// @dev One slot: id | status | roles | admittedAt | keyCount (15 bytes). With `_currentKeys`
+    /// mapping a key straight to its department's code, {memberOf} costs two SLOADs.
     struct DepartmentRecord {
-        bytes32 code;
+        uint32 id;
         DepartmentStatus status;
         uint8 roles;
         uint40 admittedAt;
         uint32 keyCount;
-        string name;
     }
 
     struct ProposalRecord {
         bytes32 callsHash;
-        uint32 proposerId;
+        bytes32 proposer;
         uint40 createdAt;
         bool executed;
-        uint32[] approvers;
+        bytes32[] approvers;
     }
 
     /// @notice Founding departments passed to the constructor.
@@ -35,12 +34,16 @@ contract Consortium is IConsortium {
         address[] keys;
     }
 
-    mapping(uint32 departmentId => DepartmentRecord) private _departments;
-    mapping(bytes32 code => uint32 departmentId) private _departmentIds;
+    mapping(bytes32 code => DepartmentRecord) private _departments;
+    mapping(uint32 departmentId => bytes32 code) private _codes;
+    mapping(bytes32 code => string) private _names;
+    /// @dev The department a key signs for now; zero once the key is removed. Its full history
+    /// is in `_keys`, written only when a key is added or removed.
+    mapping(address key => bytes32 code) private _currentKeys;
     mapping(address key => KeyRecord) private _keys;
-    mapping(uint32 departmentId => address[]) private _keyHistory;
+    mapping(bytes32 code => address[]) private _keyHistory;
     mapping(uint256 proposalId => ProposalRecord) private _proposals;
-    mapping(uint256 proposalId => mapping(uint32 departmentId => bool)) private _approved;
+    mapping(uint256 proposalId => mapping(bytes32 department => bool)) private _approved;
 
     uint32 private _departmentCount;
     uint8 private _quorum;
@@ -65,28 +68,28 @@ contract Consortium is IConsortium {
 
     /// @inheritdoc IConsortium
     function propose(Call[] calldata calls, string calldata description) external returns (uint256 proposalId) {
-        (uint32 proposerId, bytes32 proposerCode) = memberOf(msg.sender, ROLE_GOVERNOR);
+        (, bytes32 proposer) = memberOf(msg.sender, ROLE_GOVERNOR);
         if (calls.length == 0) revert ConsortiumEmptyProposal();
         proposalId = ++_proposalCount;
         ProposalRecord storage record = _proposals[proposalId];
         record.callsHash = keccak256(abi.encode(calls));
-        record.proposerId = proposerId;
+        record.proposer = proposer;
         record.createdAt = uint40(block.timestamp);
-        emit ProposalCreated(proposalId, proposerCode, calls, description);
-        _approve(proposalId, proposerId, proposerCode);
+        emit ProposalCreated(proposalId, proposer, calls, description);
+        _approve(proposalId, proposer);
     }
 
     /// @inheritdoc IConsortium
     function approve(uint256 proposalId) external {
-        (uint32 governorId, bytes32 governorCode) = memberOf(msg.sender, ROLE_GOVERNOR);
+        (, bytes32 governor) = memberOf(msg.sender, ROLE_GOVERNOR);
         _openProposal(proposalId);
-        if (_approved[proposalId][governorId]) revert ConsortiumAlreadyApproved(proposalId, governorCode);
-        _approve(proposalId, governorId, governorCode);
+        if (_approved[proposalId][governor]) revert ConsortiumAlreadyApproved(proposalId, governor);
+        _approve(proposalId, governor);
     }
 
     /// @inheritdoc IConsortium
     function execute(uint256 proposalId, Call[] calldata calls) external {
-        (, bytes32 executorCode) = memberOf(msg.sender, ROLE_GOVERNOR);
+        (, bytes32 executor) = memberOf(msg.sender, ROLE_GOVERNOR);
         ProposalRecord storage record = _openProposal(proposalId);
         bytes32 givenHash = keccak256(abi.encode(calls));
         if (givenHash != record.callsHash) revert ConsortiumCallsMismatch(proposalId, record.callsHash, givenHash);
@@ -94,7 +97,7 @@ contract Consortium is IConsortium {
         if (approvals < _quorum) revert ConsortiumQuorumNotReached(proposalId, approvals, _quorum);
 
         record.executed = true;
-        emit ProposalExecuted(proposalId, executorCode);
+        emit ProposalExecuted(proposalId, executor);
         for (uint256 i = 0; i < calls.length; ++i) {
             (bool ok, bytes memory returned) = calls[i].target.call(calls[i].data);
             if (!ok) {
@@ -118,8 +121,8 @@ contract Consortium is IConsortium {
 
     /// @inheritdoc IConsortium
     function setRoles(bytes32 code, uint8 roles) external onlyGovernance {
-        if (roles == 0 || roles & ~ALL_ROLES != 0) revert ConsortiumInvalidRoles(roles);
-        DepartmentRecord storage record = _departments[_requireDepartment(code)];
+        _requireValidRoles(roles);
+        DepartmentRecord storage record = _requireDepartment(code);
         if (record.status == DepartmentStatus.Removed) {
             revert ConsortiumDepartmentNotActive(code, DepartmentStatus.Removed);
         }
@@ -132,7 +135,7 @@ contract Consortium is IConsortium {
 
     /// @inheritdoc IConsortium
     function setStatus(bytes32 code, DepartmentStatus status) external onlyGovernance {
-        DepartmentRecord storage record = _departments[_requireDepartment(code)];
+        DepartmentRecord storage record = _requireDepartment(code);
         DepartmentStatus previous = record.status;
         bool allowed = (previous == DepartmentStatus.Active && status == DepartmentStatus.Suspended)
             || (previous == DepartmentStatus.Suspended && status == DepartmentStatus.Active)
@@ -166,49 +169,47 @@ contract Consortium is IConsortium {
 
     /// @inheritdoc IConsortium
     function rotateKey(bytes32 code, address oldKey, address newKey) external {
-        uint32 id = _authoriseKeyChange(code);
-        _addKey(id, code, newKey);
-        _removeKey(id, code, oldKey);
+        DepartmentRecord storage record = _authoriseKeyChange(code);
+        _addKey(record, code, newKey);
+        _removeKey(record, code, oldKey);
     }
 
     // ----- views -----
 
     /// @inheritdoc IConsortium
     function memberOf(address account, uint8 role) public view returns (uint32 departmentId, bytes32 departmentCode) {
-        KeyRecord storage key = _keys[account];
-        departmentId = key.departmentId;
-        if (departmentId == 0 || key.removedBlock != 0) revert ConsortiumUnknownKey(account);
-        DepartmentRecord storage record = _departments[departmentId];
-        departmentCode = record.code;
+        departmentCode = _currentKeys[account];
+        if (departmentCode == bytes32(0)) revert ConsortiumUnknownKey(account);
+        DepartmentRecord storage record = _departments[departmentCode];
         if (record.status != DepartmentStatus.Active) {
             revert ConsortiumDepartmentNotActive(departmentCode, record.status);
         }
         if (record.roles & role != role) revert ConsortiumMissingRole(departmentCode, role);
+        departmentId = record.id;
     }
 
     /// @inheritdoc IConsortium
     function department(bytes32 code) external view returns (Department memory) {
-        uint32 id = _requireDepartment(code);
-        DepartmentRecord storage record = _departments[id];
+        DepartmentRecord storage record = _requireDepartment(code);
         return Department({
             code: code,
-            id: id,
+            id: record.id,
             status: record.status,
             roles: record.roles,
             admittedAt: record.admittedAt,
             keyCount: record.keyCount,
-            name: record.name
+            name: _names[code]
         });
     }
 
     /// @inheritdoc IConsortium
     function departmentCode(uint32 id) external view returns (bytes32) {
-        return _departments[id].code;
+        return _codes[id];
     }
 
     /// @inheritdoc IConsortium
     function departmentId(bytes32 code) external view returns (uint32) {
-        return _requireDepartment(code);
+        return _requireDepartment(code).id;
     }
 
     /// @inheritdoc IConsortium
@@ -218,7 +219,8 @@ contract Consortium is IConsortium {
 
     /// @inheritdoc IConsortium
     function keysOf(bytes32 code) external view returns (address[] memory) {
-        return _keyHistory[_requireDepartment(code)];
+        _requireDepartment(code);
+        return _keyHistory[code];
     }
 
     /// @inheritdoc IConsortium
@@ -229,7 +231,7 @@ contract Consortium is IConsortium {
     /// @inheritdoc IConsortium
     function wasKeyOf(address key, bytes32 code, uint64 timestamp) external view returns (bool) {
         KeyRecord storage record = _keys[key];
-        if (record.departmentId == 0 || record.departmentId != _departmentIds[code]) return false;
+        if (record.departmentId == 0 || record.departmentId != _departments[code].id) return false;
         return record.addedAt <= timestamp && (record.removedBlock == 0 || timestamp < record.removedAt);
     }
 
@@ -251,9 +253,9 @@ contract Consortium is IConsortium {
     /// @inheritdoc IConsortium
     function proposal(uint256 proposalId) external view returns (ProposalState memory) {
         ProposalRecord storage record = _proposals[proposalId];
-        if (record.proposerId == 0) revert ConsortiumUnknownProposal(proposalId);
+        if (record.proposer == bytes32(0)) revert ConsortiumUnknownProposal(proposalId);
         return ProposalState({
-            proposer: _departments[record.proposerId].code,
+            proposer: record.proposer,
             callsHash: record.callsHash,
             createdAt: record.createdAt,
             executed: record.executed,
@@ -264,70 +266,69 @@ contract Consortium is IConsortium {
     // ----- internals -----
 
     function _admit(bytes32 code, string memory name, uint8 roles, address[] memory keys) private {
-        if (code == bytes32(0) || _departmentIds[code] != 0) revert ConsortiumDepartmentExists(code);
-        if (roles == 0 || roles & ~ALL_ROLES != 0) revert ConsortiumInvalidRoles(roles);
+        if (code == bytes32(0) || _departments[code].id != 0) revert ConsortiumDepartmentExists(code);
+        _requireValidRoles(roles);
         if (keys.length == 0) revert ConsortiumNoKeys(code);
         uint32 id = ++_departmentCount;
-        _departmentIds[code] = id;
-        DepartmentRecord storage record = _departments[id];
-        record.code = code;
+        DepartmentRecord storage record = _departments[code];
+        record.id = id;
         record.status = DepartmentStatus.Active;
         record.roles = roles;
         record.admittedAt = uint40(block.timestamp);
-        record.name = name;
+        _codes[id] = code;
+        _names[code] = name;
         if (roles & ROLE_GOVERNOR != 0) ++_activeGovernors;
         emit DepartmentAdmitted(code, id, name, roles);
         for (uint256 i = 0; i < keys.length; ++i) {
-            _addKey(id, code, keys[i]);
+            _addKey(record, code, keys[i]);
         }
     }
 
-    function _addKey(uint32 id, bytes32 code, address key) private {
+    function _addKey(DepartmentRecord storage dept, bytes32 code, address key) private {
         KeyRecord storage record = _keys[key];
-        if (record.departmentId != 0) {
-            revert ConsortiumKeyAlreadyRegistered(key, _departments[record.departmentId].code);
-        }
-        record.departmentId = id;
+        if (record.departmentId != 0) revert ConsortiumKeyAlreadyRegistered(key, _codes[record.departmentId]);
+        record.departmentId = dept.id;
         record.addedAt = uint40(block.timestamp);
         record.addedBlock = uint64(block.number);
-        _keyHistory[id].push(key);
-        ++_departments[id].keyCount;
+        _currentKeys[key] = code;
+        _keyHistory[code].push(key);
+        ++dept.keyCount;
         emit KeyAdded(code, key);
     }
 
-    function _removeKey(uint32 id, bytes32 code, address key) private {
-        KeyRecord storage record = _keys[key];
-        if (record.departmentId != id || record.removedBlock != 0) revert ConsortiumKeyNotOfDepartment(key, code);
-        DepartmentRecord storage dept = _departments[id];
+    function _removeKey(DepartmentRecord storage dept, bytes32 code, address key) private {
+        if (_currentKeys[key] != code) revert ConsortiumKeyNotOfDepartment(key, code);
         if (dept.keyCount == 1) revert ConsortiumLastKey(code);
+        KeyRecord storage record = _keys[key];
         record.removedAt = uint40(block.timestamp);
         record.removedBlock = uint64(block.number);
+        delete _currentKeys[key];
         --dept.keyCount;
         emit KeyRemoved(code, key);
     }
 
     /// @dev Governance may change any department's keys (recovery); otherwise the caller must be a
     /// current key of that same, active department.
-    function _authoriseKeyChange(bytes32 code) private view returns (uint32 id) {
-        id = _requireDepartment(code);
-        if (msg.sender == address(this)) return id;
-        (uint32 callerId,) = memberOf(msg.sender, 0);
-        if (callerId != id) revert ConsortiumUnauthorised(msg.sender, code);
+    function _authoriseKeyChange(bytes32 code) private view returns (DepartmentRecord storage record) {
+        record = _requireDepartment(code);
+        if (msg.sender == address(this)) return record;
+        (, bytes32 callerCode) = memberOf(msg.sender, ANY_ROLE);
+        if (callerCode != code) revert ConsortiumUnauthorised(msg.sender, code);
     }
 
-    function _approve(uint256 proposalId, uint32 governorId, bytes32 governorCode) private {
-        _approved[proposalId][governorId] = true;
-        _proposals[proposalId].approvers.push(governorId);
-        emit ProposalApproved(proposalId, governorCode);
+    function _approve(uint256 proposalId, bytes32 governor) private {
+        _approved[proposalId][governor] = true;
+        _proposals[proposalId].approvers.push(governor);
+        emit ProposalApproved(proposalId, governor);
     }
 
     function _openProposal(uint256 proposalId) private view returns (ProposalRecord storage record) {
         record = _proposals[proposalId];
-        if (record.proposerId == 0) revert ConsortiumUnknownProposal(proposalId);
+        if (record.proposer == bytes32(0)) revert ConsortiumUnknownProposal(proposalId);
         if (record.executed) revert ConsortiumAlreadyExecuted(proposalId);
     }
 
-    function _countActiveApprovals(uint32[] storage approvers) private view returns (uint256 count) {
+    function _countActiveApprovals(bytes32[] storage approvers) private view returns (uint256 count) {
         for (uint256 i = 0; i < approvers.length; ++i) {
             DepartmentRecord storage record = _departments[approvers[i]];
             if (record.status == DepartmentStatus.Active && record.roles & ROLE_GOVERNOR != 0) ++count;
@@ -353,8 +354,12 @@ contract Consortium is IConsortium {
         if (_activeGovernors < _quorum) revert ConsortiumInvalidQuorum(_quorum, _activeGovernors);
     }
 
-    function _requireDepartment(bytes32 code) private view returns (uint32 id) {
-        id = _departmentIds[code];
-        if (id == 0) revert ConsortiumUnknownDepartment(code);
+    function _requireValidRoles(uint8 roles) private pure {
+        if (roles == 0 || roles & ~ALL_ROLES != 0) revert ConsortiumInvalidRoles(roles);
+    }
+
+    function _requireDepartment(bytes32 code) private view returns (DepartmentRecord storage record) {
+        record = _departments[code];
+        if (record.id == 0) revert ConsortiumUnknownDepartment(code);
     }
 }
