@@ -1,0 +1,580 @@
+#!/usr/bin/env python
+"""Gas report: what CertNet's transactions cost, next to OpenAttestation's DocumentStore.
+
+Runs on the embedded chain (web3's EthereumTesterProvider, py-evm), deploys CertNet from the
+shipped artifacts and DocumentStore from the npm package `@govtechsg/document-store` in the same
+run, and prints gasUsed per operation. Every operation runs `--repeats` times on fresh inputs
+(new random certificate hashes, new codes, new keys); the value reported is the median, i.e.
+the cost of a first-time write of a fresh key: every transaction starts with cold storage
+(EIP-2929 access sets are per transaction), so what varies between runs is only whether a
+slot goes zero -> non-zero. Where the very first run in the deployment differs (a counter
+going 0 -> 1), it is shown separately.
+
+    .venv/bin/python scripts/gas_report.py [--repeats N] [--markdown docs/gas.md] [--breakdown]
+
+`--breakdown` also traces one CertificateRegistry.issue and one DocumentStore.issue opcode by
+opcode (py-evm) and prints where their gas goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import statistics
+import subprocess
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+from importlib.metadata import version as dist_version
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from eth.estimators.gas import binary_gas_search_exact  # noqa: E402
+from eth_account import Account  # noqa: E402
+from web3 import EthereumTesterProvider, Web3  # noqa: E402
+from web3.logs import DISCARD  # noqa: E402
+
+from gateway.certificates.merkle import MerkleBatch  # noqa: E402
+from ledger_node.compiler import BUILD_INFO, SETTINGS, check_artifacts, pinned_versions  # noqa: E402
+from ledger_node.deploy import Deployment, Founder, deploy_contracts  # noqa: E402
+from ledger_node.errors import ArtifactsStale  # noqa: E402
+from ledger_node.transactions import transact  # noqa: E402
+from ledger_node.types import Role, code32  # noqa: E402
+
+BATCH_SIZES = (1, 1_000, 10_000)
+TEN_YEARS = 10 * 365 * 24 * 3600
+SNAPSHOT_URI = "https://catalog.example.gov.cn/civil-affairs/catalog-v{}.json"
+DOCUMENT_STORE_FACTORY = "@govtechsg/document-store/dist/contracts/factories/contracts/DocumentStore__factory.js"
+
+
+def load_document_store() -> dict[str, Any]:
+    """ABI, creation bytecode and package version of OpenAttestation's DocumentStore.
+
+    The package ships no Solidity, only TypeChain factories; Node loads the compiled factory
+    (which carries `abi` and `bytecode` as static fields) and prints them as JSON.
+    """
+    script = (
+        f"const f = require({json.dumps(DOCUMENT_STORE_FACTORY)}).DocumentStore__factory;"
+        "const pkg = require('@govtechsg/document-store/package.json');"
+        "process.stdout.write(JSON.stringify({abi: f.abi, bytecode: f.bytecode, version: pkg.version}));"
+    )
+    result = subprocess.run(["node", "-e", script], cwd=ROOT, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"cannot load DocumentStore from node_modules (run `npm ci`?):\n{result.stderr}")
+    store = json.loads(result.stdout)
+    if not store["bytecode"].startswith("0x") or not any(e.get("name") == "issue" for e in store["abi"]):
+        raise SystemExit("unexpected DocumentStore factory: no bytecode or no issue()")
+    return store
+
+
+def metadata_solc_version(bytecode: str) -> str:
+    """The solc version recorded in the CBOR metadata at the end of creation/runtime code."""
+    code = bytes.fromhex(bytecode.removeprefix("0x"))
+    at = code.rfind(b"dsolcC")  # text "solc" then CBOR byte string of 3 bytes
+    return ".".join(str(b) for b in code[at + 6 : at + 9]) if at >= 0 else "unknown"
+
+
+def intrinsic_gas(data: bytes) -> int:
+    """21 000 + calldata: 4 per zero byte, 16 per other byte."""
+    zeros = data.count(0)
+    return 21_000 + 4 * zeros + 16 * (len(data) - zeros)
+
+
+def calldata_floor(data: bytes) -> int:
+    """EIP-7623 (Prague): the least a transaction carrying `data` is charged."""
+    zeros = data.count(0)
+    return 21_000 + 10 * (zeros + 4 * (len(data) - zeros))
+
+
+@dataclass
+class Row:
+    operation: str
+    samples: list[int]
+    note: str = ""
+    first: int | None = None  # the first run in the deployment, when it differs
+    why_first: str = ""
+    value: str = ""  # shown instead of a median for derived rows (ratios, differences)
+
+    @property
+    def typical(self) -> int:
+        return int(statistics.median(self.samples))
+
+
+@dataclass
+class Bench:
+    w3: Web3
+    net: Deployment
+    keys: dict[str, str]
+    store: Any
+    repeats: int
+    rows: list[Row] = field(default_factory=list)
+
+    def gas(self, function: Any, actor: str) -> int:
+        return transact(function, self.keys[actor])["gasUsed"]
+
+    def now(self) -> int:
+        return self.w3.eth.get_block("latest")["timestamp"]
+
+    def add(self, operation: str, samples: list[int], note: str = "", first: int | None = None, **kw: Any) -> Row:
+        if first is not None and first == int(statistics.median(samples)):
+            first = None
+        row = Row(operation, samples, note, first, **kw)
+        self.rows.append(row)
+        return row
+
+    def repeat(self, make: Callable[[int], int]) -> list[int]:
+        return [make(i) for i in range(self.repeats)]
+
+
+def setup_chain() -> tuple[Web3, dict[str, str]]:
+    w3 = Web3(EthereumTesterProvider())
+    # py-evm estimates gas to within 21 000 by default; measure view calls exactly.
+    w3.provider.ethereum_tester.backend.chain.gas_estimator = binary_gas_search_exact
+    accounts = w3.eth.accounts
+    keys = {
+        "deployer": accounts[0],
+        "gov1": accounts[1],
+        "gov2": accounts[2],
+        "gov3": accounts[3],
+        "issuer": accounts[4],
+        "operator": accounts[5],
+        "store_owner": accounts[6],
+    }
+    return w3, keys
+
+
+def deploy(w3: Web3, keys: dict[str, str], store_artifact: dict[str, Any]) -> tuple[Deployment, Any]:
+    founders = [
+        Founder(code32("GOV-1"), "治理部门一", int(Role.GOVERNOR), [keys["gov1"]]),
+        Founder(code32("GOV-2"), "治理部门二", int(Role.GOVERNOR), [keys["gov2"]]),
+        Founder(code32("GOV-3"), "治理部门三", int(Role.GOVERNOR), [keys["gov3"]]),
+        Founder(code32("CIVIL-AFFAIRS"), "民政局", int(Role.ISSUER), [keys["issuer"]]),
+        Founder(code32("BIG-DATA-BUREAU"), "大数据管理局", int(Role.LOG_OPERATOR), [keys["operator"]]),
+    ]
+    net = deploy_contracts(w3, keys["deployer"], founders, quorum=2)
+    factory = w3.eth.contract(abi=store_artifact["abi"], bytecode=store_artifact["bytecode"])
+    receipt = w3.eth.wait_for_transaction_receipt(
+        factory.constructor("Reference DocumentStore", keys["store_owner"]).transact({"from": keys["deployer"]})
+    )
+    store = w3.eth.contract(address=receipt["contractAddress"], abi=store_artifact["abi"])
+    issuer_role = store.functions.ISSUER_ROLE().call()
+    if not store.functions.hasRole(issuer_role, keys["store_owner"]).call():
+        raise SystemExit("DocumentStore owner lacks ISSUER_ROLE")
+    return net, store
+
+
+def measure(bench: Bench) -> None:
+    net = bench.net
+    registry, catalog, consortium, checkpoints = net.registry, net.catalog, net.consortium, net.checkpoints
+    civil = code32("CIVIL-AFFAIRS")
+    valid_until = bench.now() + TEN_YEARS
+
+    # registerType: the first one also takes _typeCount from 0 to 1.
+    def register_type(i: int) -> int:
+        call = catalog.functions.registerType(code32(f"CERT-TYPE-{i}"), os.urandom(32), f"证照类型{i}", [civil])
+        return bench.gas(call, "issuer")
+
+    type_samples = bench.repeat(register_type)
+    cert_type = code32("CERT-TYPE-0")
+
+    store_samples = bench.repeat(lambda i: bench.gas(bench.store.functions.issue(os.urandom(32)), "store_owner"))
+    store_row = bench.add(
+        "DocumentStore.issue (OpenAttestation reference)", store_samples, "onlyRole(ISSUER_ROLE) + not-issued check"
+    )
+
+    def issue(certificate_hash: bytes | None = None) -> int:
+        return bench.gas(registry.functions.issue(certificate_hash or os.urandom(32), cert_type, valid_until), "issuer")
+
+    issue_row = bench.add("CertificateRegistry.issue (single)", bench.repeat(lambda i: issue()), "validUntil = now + 10 y")
+    bench.rows.append(
+        Row(
+            "  ratio issue / DocumentStore.issue",
+            [],
+            f"+{fmt(issue_row.typical - store_row.typical)} gas",
+            value=f"{issue_row.typical / store_row.typical:.2f}x",
+        )
+    )
+
+    batches: dict[int, list[MerkleBatch]] = {}
+    anchor_rows: list[Row] = []
+    for size in BATCH_SIZES:
+        batches[size] = [MerkleBatch.build([os.urandom(32) for _ in range(size)]) for _ in range(bench.repeats)]
+        samples = [
+            bench.gas(registry.functions.anchorBatch(batch.root, cert_type, size, valid_until), "issuer")
+            for batch in batches[size]
+        ]
+        row = bench.add(f"anchorBatch, {members(size)}", samples, "one slot per batch, whatever its size")
+        anchor_rows.append(row)
+    growth = anchor_rows[-1].typical - anchor_rows[0].typical
+    bench.rows.append(
+        Row(
+            f"  growth from {members(BATCH_SIZES[0])} to {members(BATCH_SIZES[-1])}",
+            [],
+            f"{anchor_rows[-1].typical / BATCH_SIZES[-1]:.1f} gas per certificate at {fmt(BATCH_SIZES[-1])}; "
+            "the only difference is the non-zero calldata bytes of memberCount (16 gas each instead of 4)",
+            value=f"{growth:+} gas",
+        )
+    )
+
+    for size in BATCH_SIZES:
+        batch = batches[size][0]
+        member = max(batch.positions, key=lambda h: len(batch.proof(h)))
+        proof = batch.proof(member)
+        call = registry.functions.isBatchMember(batch.root, member, proof)
+        if not call.call():
+            raise SystemExit(f"isBatchMember false for a member of the {size}-batch")
+        estimate = call.estimate_gas({"from": bench.keys["issuer"]})
+        data = bytes.fromhex(call._encode_transaction_data()[2:])
+        bench.add(
+            f"isBatchMember check, {members(size)} (estimate_gas)",
+            [estimate],
+            f"proof of {len(proof)} hashes: execution {fmt(estimate - intrinsic_gas(data))} + 21 000 + calldata "
+            f"{fmt(intrinsic_gas(data) - 21_000)}"
+            + (
+                f"; sent as a transaction under Prague rules, the EIP-7623 calldata floor makes it {fmt(calldata_floor(data))}"
+                if calldata_floor(data) > estimate
+                else ""
+            ),
+        )
+
+    revoke_samples = []
+    for _ in range(bench.repeats):
+        certificate_hash = os.urandom(32)
+        issue(certificate_hash)
+        revoke_samples.append(bench.gas(registry.functions.revoke(certificate_hash, b"\0" * 32, [], 1), "issuer"))
+    bench.add("revoke (single)", revoke_samples)
+
+    big = batches[BATCH_SIZES[-1]][0]
+    deepest = sorted(big.positions, key=lambda h: -len(big.proof(h)))[: bench.repeats]
+    bench.add(
+        f"revoke (batch member, {members(BATCH_SIZES[-1])})",
+        [bench.gas(registry.functions.revoke(h, big.root, big.proof(h), 1), "issuer") for h in deepest],
+        f"proof of {len(big.proof(deepest[0]))} hashes",
+    )
+
+    supersede_samples = []
+    for _ in range(bench.repeats):
+        certificate_hash = os.urandom(32)
+        issue(certificate_hash)
+        call = registry.functions.supersede(certificate_hash, b"\0" * 32, [], os.urandom(32), valid_until)
+        supersede_samples.append(bench.gas(call, "issuer"))
+    bench.add("supersede (single -> new single)", supersede_samples, "revocation + successor link + issue")
+
+    def checkpoint(log_id: bytes, size: int) -> int:
+        return bench.gas(checkpoints.functions.appendCheckpoint(log_id, size, os.urandom(32)), "operator")
+
+    bench.add(
+        "appendCheckpoint (first of a log)",
+        bench.repeat(lambda i: checkpoint(os.urandom(32), 1000)),
+        "also records the log's operator",
+    )
+    log_id = os.urandom(32)
+    checkpoint(log_id, 1)
+    bench.add("appendCheckpoint (next of a log)", bench.repeat(lambda i: checkpoint(log_id, 1000 * (i + 2))))
+
+    bench.add(
+        "registerType (one issuer)",
+        type_samples[1:] or type_samples,
+        "name of 4 CJK chars",
+        first=type_samples[0],
+        why_first="`_typeCount` 0 → 1",
+    )
+
+    uri_len = len(SNAPSHOT_URI.format(1))
+
+    def snapshot(actor: str, version: int) -> int:
+        return bench.gas(catalog.functions.anchorCatalogSnapshot(os.urandom(32), SNAPSHOT_URI.format(version)), actor)
+
+    firsts = [snapshot(actor, 1) for actor in ("gov1", "gov2", "gov3", "issuer", "operator")]
+    bench.add("anchorCatalogSnapshot (a department's first)", firsts, f"uri of {uri_len} bytes")
+    bench.add(
+        "anchorCatalogSnapshot (next version)", bench.repeat(lambda i: snapshot("issuer", i + 2)), f"uri of {uri_len} bytes"
+    )
+
+    propose, approve, execute = [], [], []
+    for i in range(bench.repeats):
+        code = code32(f"NEW-DEPT-{i}")
+        admit = consortium.functions.admitDepartment(code, f"新部门{i}", int(Role.ISSUER), [Account.create().address])
+        calls = [(admit.address, admit._encode_transaction_data())]
+        receipt = transact(consortium.functions.propose(calls, f"admit NEW-DEPT-{i}"), bench.keys["gov1"])
+        propose.append(receipt["gasUsed"])
+        proposal_id = consortium.events.ProposalCreated().process_receipt(receipt, errors=DISCARD)[0]["args"]["proposalId"]
+        approve.append(bench.gas(consortium.functions.approve(proposal_id), "gov2"))
+        execute.append(bench.gas(consortium.functions.execute(proposal_id, calls), "gov3"))
+        if consortium.functions.department(code).call()[2] != 1:
+            raise SystemExit("the proposal did not admit the department")
+    total = [p + a + e for p, a, e in zip(propose, approve, execute)]
+    bench.add(
+        "governance: admit one department (total)",
+        total[1:] or total,
+        "propose + approve + execute, quorum 2",
+        first=total[0],
+        why_first="`_proposalCount` 0 → 1",
+    )
+    bench.add(
+        "  propose",
+        propose[1:] or propose,
+        "admitDepartment(code, name, ISSUER, [1 key])",
+        first=propose[0],
+        why_first="`_proposalCount` 0 → 1",
+    )
+    bench.add("  approve", approve[1:] or approve)
+    bench.add("  execute", execute[1:] or execute)
+
+
+# ----- output -----
+
+
+def fmt(n: int) -> str:
+    return f"{n:,}".replace(",", " ")
+
+
+def members(n: int) -> str:
+    return f"{fmt(n)} member" + ("s" if n != 1 else "")
+
+
+def table_lines(rows: list[Row], markdown: bool) -> list[str]:
+    header = ("Operation", "gasUsed (typical)", "runs min–max", "Notes")
+    body = []
+    for row in rows:
+        if not row.samples:
+            body.append((row.operation, row.value, "", row.note))
+            continue
+        spread = f"{fmt(min(row.samples))}–{fmt(max(row.samples))}" if len(row.samples) > 1 else "1 run"
+        note = row.note
+        if row.first is not None:
+            note = (note + "; " if note else "") + f"first run in the deployment: {fmt(row.first)} ({row.why_first})"
+        body.append((row.operation, fmt(row.typical), spread, note))
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|---|---:|---:|---|"]
+        for operation, *cells in body:
+            name = "↳ " + operation.strip() if operation.startswith("  ") else operation
+            lines.append("| " + " | ".join([name, *cells]) + " |")
+        return lines
+    widths = [max(len(r[i]) for r in [header, *body]) for i in range(4)]
+    out = ["  ".join(h.ljust(w) if i in (0, 3) else h.rjust(w) for i, (h, w) in enumerate(zip(header, widths))).rstrip()]
+    out.append("  ".join("-" * w for w in widths))
+    out += ["  ".join(c.ljust(w) if i in (0, 3) else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip() for r in body]
+    return out
+
+
+def environment(store_artifact: dict[str, Any], w3: Web3) -> dict[str, str]:
+    try:
+        check_artifacts()
+        fresh = "they match contracts/"
+    except ArtifactsStale:
+        fresh = "contracts/ has changed since they were built: these numbers are for the artifacts"
+    git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    commit = git.stdout.strip() or "unknown"
+    dirty = subprocess.run(
+        ["git", "--no-optional-locks", "status", "--porcelain", "--", "contracts", "ledger_node/artifacts"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    if dirty:
+        commit += " with uncommitted changes to contracts/ or the artifacts"
+    build = json.loads(BUILD_INFO.read_text())
+    settings = {k: v for k, v in SETTINGS.items() if k != "outputSelection"}
+    versions = pinned_versions()
+    return {
+        "compiler": f"solc {versions['solc']}, OpenZeppelin {versions['openzeppelin']}, "
+        f"settings {json.dumps(settings, sort_keys=True)}",
+        "artifacts": f"ledger_node/artifacts (sourceHash {build['sourceHash'][:16]}…) at git {commit}; {fresh}",
+        "reference": f"@govtechsg/document-store {store_artifact['version']} (DocumentStore, bytecode as shipped; "
+        f"metadata says solc {metadata_solc_version(store_artifact['bytecode'])})",
+        "chain": f"eth-tester {dist_version('eth-tester')} / py-evm {dist_version('py-evm')}, "
+        f"{type(w3.provider.ethereum_tester.backend.chain.get_vm()).__name__} rules, web3 {dist_version('web3')}",
+    }
+
+
+def write_markdown(path: Path, rows: list[Row], env: dict[str, str], command: str, breakdown: list[str]) -> None:
+    today = dt.datetime.now(dt.timezone.utc).date().isoformat()
+    lines = [
+        "# Gas report",
+        "",
+        f"Generated on {today} by:",
+        "",
+        "```sh",
+        command,
+        "```",
+        "",
+        *(f"- **{k}**: {v}" for k, v in env.items()),
+        "",
+        "CertNet is deployed with `ledger_node.deploy.deploy_contracts` (3 governor departments, quorum 2, "
+        "one issuer department, one log operator) and DocumentStore from the npm package, in the same run "
+        "on the same embedded chain. gasUsed is the receipt's, so it includes the 21 000 base cost and calldata.",
+        "Every operation runs several times on fresh inputs (random certificate hashes, new codes, new keys); "
+        "the typical value is the median. Each transaction starts with cold storage (EIP-2929 access sets are per "
+        "transaction), so all runs are first-time (cold) writes of a fresh key; runs differ only by calldata bytes "
+        "and by counters going 0 → 1 on the very first run, which is shown separately.",
+        "The isBatchMember rows are `estimate_gas` of the view call with py-evm's exact estimator, for the member "
+        "with the longest proof.",
+        "",
+        *table_lines(rows, markdown=True),
+        "",
+    ]
+    if breakdown:
+        lines += ["## Where the gas of `issue` goes", "", "```text", *breakdown, "```", ""]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines))
+
+
+# ----- opcode tracing (--breakdown) -----
+
+
+@dataclass
+class Frame:
+    label: str
+    depth: int
+    categories: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+def trace_transaction(w3: Web3, send: Callable[[], Any], labels: dict[str, str]) -> tuple[dict[str, Any], list[Frame]]:
+    """Runs `send` with every opcode of py-evm wrapped, and sums its gas per call frame and kind.
+
+    A CALL-family opcode is charged only its own cost (access, memory, value): the gas spent
+    inside the callee is attributed to the callee's frame.
+    """
+    computation_class = w3.provider.ethereum_tester.backend.chain.get_vm().state.computation_class
+    original = dict(computation_class.opcodes)
+    frames: list[Frame] = []
+    open_frames: dict[int, tuple[Any, Frame]] = {}  # id(computation) -> (computation, frame)
+
+    def frame_for(computation: Any) -> Frame:
+        known = open_frames.get(id(computation))
+        if known is None or known[0] is not computation:
+            if computation.msg.depth == 0:  # a new top-level run (estimate, pending, mined): keep only the last
+                frames.clear()
+                open_frames.clear()
+            address = Web3.to_checksum_address(computation.msg.code_address)
+            known = (computation, Frame(labels.get(address, address), computation.msg.depth))
+            frames.append(known[1])
+            open_frames[id(computation)] = known
+        return known[1]
+
+    def wrap(opcode: Any) -> Callable[..., Any]:
+        mnemonic = getattr(opcode, "mnemonic", None) or opcode.__wrapped__.mnemonic
+
+        def traced(computation: Any) -> Any:
+            frame = frame_for(computation)
+            before = computation.get_gas_remaining()
+            inner_before = sum(sum(f.categories.values()) for f in frames if f.depth > frame.depth)
+            try:
+                return opcode(computation=computation)
+            finally:
+                spent = before - computation.get_gas_remaining()
+                inner = sum(sum(f.categories.values()) for f in frames if f.depth > frame.depth) - inner_before
+                cost = spent - inner if mnemonic in CALLS else spent
+                kind = classify(mnemonic, cost)
+                frame.categories[kind] += cost
+                frame.counts[kind] += 1
+
+        traced.mnemonic = mnemonic  # type: ignore[attr-defined]
+        return traced
+
+    for code, opcode in original.items():
+        computation_class.opcodes[code] = wrap(opcode)
+    try:
+        receipt = send()
+    finally:
+        computation_class.opcodes.clear()
+        computation_class.opcodes.update(original)
+    return receipt, frames
+
+
+CALLS = {"CALL", "STATICCALL", "DELEGATECALL", "CALLCODE"}
+
+
+def classify(mnemonic: str, cost: int) -> str:
+    if mnemonic == "SLOAD":
+        return "SLOAD cold (2 100)" if cost >= 2100 else "SLOAD warm (100)"
+    if mnemonic == "SSTORE":
+        return "SSTORE"
+    if mnemonic.startswith("LOG"):
+        return "event (" + mnemonic + ")"
+    if mnemonic in CALLS:
+        return f"{mnemonic} (address access, memory)"
+    if mnemonic in ("KECCAK256", "SHA3"):
+        return "KECCAK256 (mapping slots)"
+    return "other opcodes (dispatch, ABI, checks, memory)"
+
+
+W = 64  # label width of the breakdown
+
+
+def breakdown_lines(title: str, receipt: dict[str, Any], data: bytes, frames: list[Frame]) -> list[str]:
+    zeros = data.count(0)
+    lines = [f"{title}: gasUsed {fmt(receipt['gasUsed'])}"]
+    lines.append("  base transaction".ljust(W) + f"{fmt(21_000):>8}")
+    calldata = f"  calldata {len(data)} bytes ({len(data) - zeros} non-zero x 16, {zeros} zero x 4)"
+    lines.append(calldata.ljust(W) + f"{fmt(16 * (len(data) - zeros) + 4 * zeros):>8}")
+    execution = 0
+    for frame in frames:
+        total = sum(frame.categories.values())
+        execution += total
+        where = "executing in" if frame.depth == 0 else "called:"
+        lines.append(f"  {'  ' * frame.depth}{where} {frame.label} (call depth {frame.depth})".ljust(W) + f"{fmt(total):>8}")
+        for kind, cost in sorted(frame.categories.items(), key=lambda kv: -kv[1]):
+            lines.append(f"    {'  ' * frame.depth}{kind} x{frame.counts[kind]}".ljust(W) + f"{fmt(cost):>8}")
+    standard = 21_000 + 16 * (len(data) - zeros) + 4 * zeros + execution
+    lines.append("  sum (no refunds)".ljust(W) + f"{fmt(standard):>8}")
+    return lines
+
+
+def breakdown(bench: Bench) -> list[str]:
+    net, w3 = bench.net, bench.w3
+    labels = {
+        net.registry.address: "CertificateRegistry.issue",
+        net.consortium.address: "Consortium.memberOf",
+        net.catalog.address: "Catalog.issuanceTerms",
+        bench.store.address: "DocumentStore.issue",
+    }
+    out: list[str] = []
+    call = net.registry.functions.issue(os.urandom(32), code32("CERT-TYPE-0"), bench.now() + TEN_YEARS)
+    receipt, frames = trace_transaction(w3, lambda: transact(call, bench.keys["issuer"]), labels)
+    out += breakdown_lines("CertificateRegistry.issue", receipt, bytes.fromhex(call._encode_transaction_data()[2:]), frames)
+    out.append("")
+    call = bench.store.functions.issue(os.urandom(32))
+    receipt, frames = trace_transaction(w3, lambda: transact(call, bench.keys["store_owner"]), labels)
+    out += breakdown_lines("DocumentStore.issue", receipt, bytes.fromhex(call._encode_transaction_data()[2:]), frames)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=5, help="runs per operation (default 5)")
+    parser.add_argument("--markdown", type=Path, help="also write the report as markdown to this file")
+    parser.add_argument("--breakdown", action="store_true", help="trace issue opcode by opcode and show where gas goes")
+    args = parser.parse_args()
+    if args.repeats < 2:
+        parser.error("--repeats must be at least 2")
+
+    store_artifact = load_document_store()
+    w3, keys = setup_chain()
+    net, store = deploy(w3, keys, store_artifact)
+    bench = Bench(w3=w3, net=net, keys=keys, store=store, repeats=args.repeats)
+    measure(bench)
+    env = environment(store_artifact, w3)
+    for key, value in env.items():
+        print(f"{key}: {value}")
+    print()
+    print("\n".join(table_lines(bench.rows, markdown=False)))
+    lines = breakdown(bench) if args.breakdown else []
+    if lines:
+        print()
+        print("\n".join(lines))
+    if args.markdown:
+        command = f".venv/bin/python scripts/gas_report.py --repeats {args.repeats} --markdown {args.markdown}"
+        write_markdown(args.markdown, bench.rows, env, command + (" --breakdown" if args.breakdown else ""), lines)
+        print(f"\nwrote {args.markdown}")
+
+
+if __name__ == "__main__":
+    main()
