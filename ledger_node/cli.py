@@ -1,25 +1,81 @@
-"""`certnet contracts ...`: the chain-side commands."""
+"""The chain-side commands of `certnet`: contracts, local nodes, deployment, bootstrap."""
 
 from __future__ import annotations
 
-import typer
-from rich.console import Console
-
+import os
 import signal
+import time
 from pathlib import Path
+from typing import Callable, Optional, TypeVar
+
+import typer
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ledger_node import compiler
-from ledger_node.devnet import run_devnet
+from ledger_node.bootstrap import bootstrap
+from ledger_node.chainstate import read_chain_state
+from ledger_node.demo import SIZES, demo_spec
+from ledger_node.deploy import Manifest
+from ledger_node.devnet import deploy, deploy_and_bootstrap
+from ledger_node.engines import (LOCAL_ENGINES, EngineError, LocalNode, connect, is_running, read_node, start_node,
+                                 stop_node)
 from ledger_node.errors import LedgerError
+from ledger_node.spec import ConsortiumSpec, load_spec, parse_spec
 
-contracts_app = typer.Typer(help="Compile the Solidity contracts and check the shipped artifacts.", no_args_is_help=True)
 console = Console()
+T = TypeVar("T")
+contracts_app = typer.Typer(help="Compile the Solidity contracts and check the shipped artifacts.", no_args_is_help=True)
+node_app = typer.Typer(help="Run and inspect local consortium chains.", no_args_is_help=True)
+
+DataDir = typer.Option(Path(os.environ.get("CERTNET_DATA_DIR", ".certnet")), "--data-dir",
+                       help="Where node state, logs and the deployment manifest live (env CERTNET_DATA_DIR).")
+RpcUrl = typer.Option(None, "--rpc", help="JSON-RPC URL of the chain; default: the node started in --data-dir.")
+SpecOption = typer.Option(None, "--spec", help="Bootstrap spec (YAML).")
+DemoOption = typer.Option(None, "--demo", help=f"A generated demo consortium instead of a spec: {', '.join(SIZES)}.")
 
 
 def fail(error: LedgerError) -> None:
     """One line on stderr saying what is wrong, and a non-zero exit."""
     typer.echo(f"error ({error.code}): {error}", err=True)
     raise typer.Exit(code=1)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _spec(spec_path: Optional[Path], demo: Optional[str]) -> ConsortiumSpec:
+    if (spec_path is None) == (demo is None):
+        raise LedgerError("give exactly one of --spec FILE or --demo SIZE")
+    if demo is not None:
+        if demo not in SIZES:
+            raise LedgerError(f"unknown demo size {demo!r}; choose one of {', '.join(SIZES)}")
+        return parse_spec(demo_spec(demo), source=f"demo {demo}")
+    return load_spec(spec_path)
+
+
+def _chain(data_dir: Path, rpc: Optional[str]) -> tuple[str, str]:
+    """(rpc url, engine name) of the chain to talk to."""
+    if rpc:
+        return rpc, "external"
+    record = read_node(data_dir)
+    if record is None or not is_running(record):
+        raise EngineError(f"no node runs from {data_dir}: start one with `certnet node start` or pass --rpc URL")
+    return record.url, record.engine
+
+
+def _with_progress(run: Callable[[Callable[[int], None], Callable[[str], None]], T]) -> T:
+    """Runs `run(set_total, advance)` under a progress bar of transactions mined."""
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as progress:
+        task = progress.add_task("bootstrap", total=None)
+        return run(lambda total: progress.update(task, total=total),
+                   lambda label: progress.update(task, advance=1, description=f"bootstrap: {label[:40]:<40}"))
+
+
+# ----- contracts -----
 
 
 @contracts_app.command("compile")
@@ -46,32 +102,171 @@ def check_command() -> None:
     console.print("artifacts are up to date")
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+# ----- nodes -----
 
 
-node_app = typer.Typer(help="Run a local consortium chain.", no_args_is_help=True)
+@node_app.command("start")
+def node_start(
+    engine: str = typer.Option("ganache", help=f"One of {', '.join(LOCAL_ENGINES)}."),
+    port: int = typer.Option(0, help="JSON-RPC port on 127.0.0.1; 0 picks a free one."),
+    data_dir: Path = DataDir,
+) -> None:
+    """Start a local chain in the background; its state is kept in --data-dir."""
+    try:
+        record = start_node(data_dir, engine, port or None)
+    except LedgerError as error:
+        fail(error)
+    console.print(f"{record.engine} runs on {record.url} (pid {record.pid}); log: {record.log}")
+
+
+@node_app.command("stop")
+def node_stop(data_dir: Path = DataDir) -> None:
+    """Stop the chain `node start` started in --data-dir (and nothing else)."""
+    try:
+        record = stop_node(data_dir)
+    except LedgerError as error:
+        fail(error)
+    console.print(f"stopped {record.engine} (pid {record.pid}); its state stays in {data_dir / record.engine}")
+
+
+@node_app.command("logs")
+def node_logs(data_dir: Path = DataDir, lines: int = typer.Option(40, help="How many last lines.")) -> None:
+    """Print the end of the node's log."""
+    record = read_node(data_dir)
+    if record is None:
+        fail(EngineError(f"no node was started from {data_dir}"))
+    text = Path(record.log).read_text(errors="replace").splitlines()
+    typer.echo("\n".join(text[-lines:]))
+
+
+@node_app.command("status")
+def node_status(data_dir: Path = DataDir, rpc: Optional[str] = RpcUrl) -> None:
+    """Engine, chain id, block height, peers, deployment and consortium size."""
+    try:
+        url, engine = _chain(data_dir, rpc)
+        w3 = connect(url)
+    except LedgerError as error:
+        fail(error)
+    console.print(f"engine       {engine}  {url}")
+    console.print(f"chain id     {w3.eth.chain_id}")
+    console.print(f"block        {w3.eth.block_number}")
+    try:
+        console.print(f"peers        {w3.net.peer_count}")
+    except Exception:  # local dev engines do not implement net_peerCount
+        console.print("peers        n/a (engine has no peers)")
+    manifest_path = data_dir / "manifest.json"
+    if not manifest_path.exists():
+        console.print("deployment   none (run `certnet deploy`)")
+        return
+    manifest = Manifest.load(manifest_path)
+    if not manifest.is_live_on(w3):
+        console.print(f"deployment   {manifest_path} does not match this chain")
+        return
+    for name, contract in manifest.contracts.items():
+        console.print(f"  {name:<20} {contract['address']}  block {contract['block']}")
+    deployment = manifest.deployment(w3)
+    state = read_chain_state(w3, deployment.consortium, deployment.catalog, deployment.first_block)
+    console.print(f"consortium   {len(state.departments)} departments, {len(state.types)} certificate types, "
+                  f"{len(state.service_items)} service items, quorum {deployment.consortium.functions.quorum().call()}")
 
 
 @node_app.command("run")
 def node_run(
-    data_dir: Path = typer.Option(Path(".certnet"), help="Where the chain state and manifest live."),
+    engine: str = typer.Option("ganache", help=f"One of {', '.join(LOCAL_ENGINES)}."),
     port: int = typer.Option(8545, help="JSON-RPC port on 127.0.0.1."),
+    demo: str = typer.Option("default", help=f"Demo consortium to bootstrap: {', '.join(SIZES)}."),
+    data_dir: Path = DataDir,
 ) -> None:
-    """Start ganache, deploy and bootstrap the demo consortium once, and serve until Ctrl-C."""
+    """Start a chain in the foreground, deploy once, bootstrap the demo consortium, serve until Ctrl-C."""
+    node = LocalNode(engine, port=port, state_dir=data_dir / engine)
     try:
-        node, manifest, deployed = run_devnet(data_dir, port)
+        spec = _spec(None, demo)
+        w3 = node.start(log_path=_log_path(data_dir, engine))
+        manifest, deployed, sent = _with_progress(lambda total, advance: deploy_and_bootstrap(
+            w3, spec, data_dir / "manifest.json", engine=engine, rpc_url=node.url,
+            progress_total=total, progress=advance))
     except LedgerError as error:
+        node.stop()
         fail(error)
-    console.print(f"{'deployed' if deployed else 'reusing'} CertNet on {node.url} (chain id {manifest['chainId']})")
-    for name, contract in manifest["contracts"].items():
+    console.print(f"{'deployed' if deployed else 'reusing'} CertNet on {node.url} (chain id {manifest.chain_id}); "
+                  f"bootstrap sent {sent} transactions")
+    for name, contract in manifest.contracts.items():
         console.print(f"  {name:<20} {contract['address']}  block {contract['block']}")
     console.print(f"manifest: {data_dir / 'manifest.json'} - Ctrl-C stops the chain (its state is kept)")
-    # SIGTERM (e.g. from a supervisor) stops the chain as cleanly as Ctrl-C does.
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)  # a supervisor's SIGTERM stops as cleanly as Ctrl-C
     try:
         node.process.wait()
     except KeyboardInterrupt:
         pass
     finally:
         node.stop()
+
+
+def _log_path(data_dir: Path, engine: str) -> Path:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return data_dir / f"{engine}.log"
+
+
+# ----- deployment and bootstrap (top-level commands) -----
+
+
+def deploy_command(
+    spec_path: Optional[Path] = SpecOption,
+    demo: Optional[str] = DemoOption,
+    rpc: Optional[str] = RpcUrl,
+    data_dir: Path = DataDir,
+    force: bool = typer.Option(False, "--force", help="Deploy again even if this chain has CertNet already."),
+) -> None:
+    """Deploy the contracts with the spec's governors and write the deployment manifest."""
+    try:
+        spec = _spec(spec_path, demo)
+        url, engine = _chain(data_dir, rpc)
+        manifest = deploy(connect(url), spec, data_dir / "manifest.json", engine=engine, rpc_url=url, force=force)
+    except LedgerError as error:
+        fail(error)
+    for name, contract in manifest.contracts.items():
+        console.print(f"{name:<20} {contract['address']}  block {contract['block']}")
+    console.print(f"manifest written to {data_dir / 'manifest.json'}")
+
+
+def bootstrap_command(
+    spec_path: Optional[Path] = typer.Argument(None, help="Bootstrap spec (YAML)."),
+    demo: Optional[str] = DemoOption,
+    rpc: Optional[str] = RpcUrl,
+    data_dir: Path = DataDir,
+) -> None:
+    """Bring the chain to a spec: admit departments, register types and service items, anchor catalogs.
+
+    Only the difference between the spec and the chain is sent; an invalid spec sends nothing.
+    """
+    try:
+        spec = _spec(spec_path, demo)
+        url, engine = _chain(data_dir, rpc)
+        w3 = connect(url)
+        deployment = Manifest.load(data_dir / "manifest.json").deployment(w3)  # never deploys implicitly
+        started = time.monotonic()
+        sent = _with_progress(lambda total, advance: bootstrap(w3, spec, deployment, progress_total=total,
+                                                               progress=advance))
+    except LedgerError as error:
+        fail(error)
+    console.print(f"sent {sent} transactions in {time.monotonic() - started:.1f} s" if sent
+                  else "the chain already matches the spec; nothing sent")
+
+
+def demo_spec_command(
+    size: str = typer.Option("default", help=f"One of {', '.join(SIZES)}."),
+    seed: int = typer.Option(20261124, help="Generator seed; the same seed gives the same spec."),
+) -> None:
+    """Print a generated demo consortium as a bootstrap spec (YAML)."""
+    if size not in SIZES:
+        fail(LedgerError(f"unknown demo size {size!r}; choose one of {', '.join(SIZES)}"))
+    typer.echo(yaml.safe_dump(demo_spec(size, seed=seed), allow_unicode=True, sort_keys=False))
+
+
+def register(app: typer.Typer) -> None:
+    """Adds the chain-side commands to the `certnet` root command."""
+    app.add_typer(contracts_app, name="contracts")
+    app.add_typer(node_app, name="node")
+    app.command("deploy")(deploy_command)
+    app.command("bootstrap")(bootstrap_command)
+    app.command("demo-spec")(demo_spec_command)

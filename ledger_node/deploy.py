@@ -1,8 +1,17 @@
-"""Deploys the four CertNet contracts, wired to each other."""
+"""Deploys the four CertNet contracts, wired to each other, and records them in a manifest.
+
+The manifest (`<data dir>/manifest.json`) is what every other component reads to find the
+contracts: chain id, engine, RPC URL, contract addresses and deployment blocks, and the hash of
+the sources the artifacts were compiled from. Deploying onto a chain that already has the
+manifest's contracts is refused unless forced.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Sequence
 
 from eth_typing import ChecksumAddress
@@ -10,7 +19,24 @@ from web3 import Web3
 from web3.contract import Contract
 
 from ledger_node.artifacts import load_artifact
+from ledger_node.compiler import BUILD_INFO
+from ledger_node.errors import LedgerError
+from ledger_node.sender import Sender
 from ledger_node.types import DepartmentCode
+
+CONTRACT_NAMES = ("Consortium", "Catalog", "CertificateRegistry", "AuditCheckpoints")
+
+
+class AlreadyDeployed(LedgerError):
+    """The manifest's contracts are already on this chain."""
+
+    code = "already_deployed"
+
+
+class ManifestError(LedgerError):
+    """No manifest, or one that does not describe the chain we are connected to."""
+
+    code = "manifest_error"
 
 
 @dataclass(frozen=True)
@@ -45,28 +71,75 @@ class Deployment:
             "AuditCheckpoints": self.checkpoints.address,
         }
 
+    @property
+    def first_block(self) -> int:
+        return min(self.blocks.values())
+
+
+@dataclass
+class Manifest:
+    chain_id: int
+    engine: str
+    rpc_url: str
+    contracts: dict[str, dict[str, Any]]  # name -> {"address", "block"}
+    artifacts: str  # source hash of the compiled artifacts
+    deployed_at: float = field(default_factory=time.time)
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> Manifest:
+        if not path.exists():
+            raise ManifestError(f"no deployment manifest at {path}: run `certnet deploy` first")
+        return cls(**json.loads(path.read_text()))
+
+    def is_live_on(self, w3: Web3) -> bool:
+        """Whether this chain is the manifest's and still holds its contracts' code."""
+        if w3.eth.chain_id != self.chain_id:
+            return False
+        return all(w3.eth.get_code(c["address"]) not in (b"", None) for c in self.contracts.values())
+
+    def deployment(self, w3: Web3) -> Deployment:
+        if not self.is_live_on(w3):
+            raise ManifestError(f"the chain at hand (id {w3.eth.chain_id}) does not hold the manifest's contracts")
+        contracts = {name: contract_at(w3, name, self.contracts[name]["address"]) for name in CONTRACT_NAMES}
+        return Deployment(consortium=contracts["Consortium"], catalog=contracts["Catalog"],
+                          registry=contracts["CertificateRegistry"], checkpoints=contracts["AuditCheckpoints"],
+                          blocks={name: self.contracts[name]["block"] for name in CONTRACT_NAMES})
+
+    @classmethod
+    def of(cls, w3: Web3, deployment: Deployment, *, engine: str, rpc_url: str) -> Manifest:
+        return cls(
+            chain_id=w3.eth.chain_id,
+            engine=engine,
+            rpc_url=rpc_url,
+            contracts={name: {"address": address, "block": deployment.blocks[name]}
+                       for name, address in deployment.addresses.items()},
+            artifacts=json.loads(BUILD_INFO.read_text())["sourceHash"],
+        )
+
 
 def contract_at(w3: Web3, name: str, address: ChecksumAddress) -> Contract:
     """A deployed CertNet contract by artifact name."""
     return w3.eth.contract(address=address, abi=load_artifact(name)["abi"])
 
 
-def _deploy_one(w3: Web3, name: str, deployer: ChecksumAddress, *args: Any) -> tuple[Contract, int]:
+def _deploy_one(w3: Web3, sender: Sender, deployer: ChecksumAddress, name: str, *args: Any) -> tuple[Contract, int]:
     artifact = load_artifact(name)
     factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
-    tx_hash = factory.constructor(*args).transact({"from": deployer})
-    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120)
-    if receipt["status"] != 1 or not receipt["contractAddress"]:
-        raise RuntimeError(f"deployment of {name} failed in transaction {tx_hash.to_0x_hex()}")
+    receipt = sender.transact(factory.constructor(*args), deployer, label=f"deploy {name}")
     return contract_at(w3, name, receipt["contractAddress"]), receipt["blockNumber"]
 
 
-def deploy_contracts(w3: Web3, deployer: ChecksumAddress, founders: Sequence[Founder], quorum: int) -> Deployment:
+def deploy_contracts(w3: Web3, sender: Sender, deployer: ChecksumAddress, founders: Sequence[Founder],
+                     quorum: int) -> Deployment:
     """Deploys Consortium (with its founders and quorum), Catalog, CertificateRegistry, AuditCheckpoints."""
-    consortium, b1 = _deploy_one(w3, "Consortium", deployer, [f.as_abi() for f in founders], quorum)
-    catalog, b2 = _deploy_one(w3, "Catalog", deployer, consortium.address)
-    registry, b3 = _deploy_one(w3, "CertificateRegistry", deployer, consortium.address, catalog.address)
-    checkpoints, b4 = _deploy_one(w3, "AuditCheckpoints", deployer, consortium.address)
+    consortium, b1 = _deploy_one(w3, sender, deployer, "Consortium", [f.as_abi() for f in founders], quorum)
+    catalog, b2 = _deploy_one(w3, sender, deployer, "Catalog", consortium.address)
+    registry, b3 = _deploy_one(w3, sender, deployer, "CertificateRegistry", consortium.address, catalog.address)
+    checkpoints, b4 = _deploy_one(w3, sender, deployer, "AuditCheckpoints", consortium.address)
     return Deployment(
         consortium=consortium,
         catalog=catalog,
@@ -74,3 +147,10 @@ def deploy_contracts(w3: Web3, deployer: ChecksumAddress, founders: Sequence[Fou
         checkpoints=checkpoints,
         blocks={"Consortium": b1, "Catalog": b2, "CertificateRegistry": b3, "AuditCheckpoints": b4},
     )
+
+
+def refuse_redeploy(w3: Web3, manifest_path: Path) -> None:
+    """Raises `AlreadyDeployed` when the manifest's contracts are live on this chain."""
+    if manifest_path.exists() and Manifest.load(manifest_path).is_live_on(w3):
+        raise AlreadyDeployed(f"CertNet is already deployed on this chain ({manifest_path}); "
+                              "pass --force to deploy a second copy")

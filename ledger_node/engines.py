@@ -1,25 +1,46 @@
-"""Local chain engines started as child processes (ganache, anvil) and reached over JSON-RPC."""
+"""Chain engines behind one small interface.
+
+- `ganache`, `anvil`, `hardhat`: local nodes started as child processes from node_modules,
+  reached over JSON-RPC on 127.0.0.1. ganache and anvil keep their state in the data directory
+  across restarts; Hardhat's node (2.x) keeps none.
+- `embedded`: web3.py's EthereumTesterProvider (py-evm) in this process, for tests and
+  zero-install use; its state lives as long as the process.
+- `external`: any JSON-RPC URL (Besu, GoQuorum, another consortium node); nothing is started.
+
+Every engine funds the accounts of the same development mnemonic, so demo departments have the
+same keys everywhere. `certnet node start` writes `<data dir>/node.json` (engine, pid, port,
+command) and `certnet node stop` stops only the process that file names, after checking that
+it still runs the command we started.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from web3 import Web3
+from eth_tester import EthereumTester, PyEVMBackend
+from web3 import EthereumTesterProvider, Web3
+from web3.middleware import ExtraDataToPOAMiddleware
 
+from ledger_node.accounts import DEV_MNEMONIC
 from ledger_node.compiler import PROJECT_ROOT
 from ledger_node.errors import LedgerError
 
-#: Development mnemonic shared by every local engine, so the same accounts exist everywhere.
-DEV_MNEMONIC = "test test test test test test test test test test test junk"
+LOCAL_ENGINES = ("ganache", "anvil", "hardhat")
+ENGINES = (*LOCAL_ENGINES, "embedded", "external")
+DEV_ACCOUNTS = 64  # the city demo has 50 departments, each with its own account
+DEV_HD_PATH = "m/44'/60'/0'/0"
 
 
 class EngineError(LedgerError):
-    """A local engine could not be started or did not answer."""
+    """An engine could not be started, stopped or reached."""
 
     code = "engine_error"
 
@@ -35,6 +56,31 @@ def port_in_use(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def embedded_web3(accounts: int = DEV_ACCOUNTS) -> Web3:
+    """An in-process chain whose funded, unlocked accounts are those of the development mnemonic."""
+    backend = PyEVMBackend.from_mnemonic(DEV_MNEMONIC, num_accounts=accounts, hd_path=DEV_HD_PATH)
+    return Web3(EthereumTesterProvider(EthereumTester(backend)))
+
+
+def connect(url: str, *, timeout: float = 30) -> Web3:
+    """A connection to a JSON-RPC node; raises `EngineError` when it does not answer.
+
+    PoA chains (Besu/GoQuorum clique or QBFT) put more than 32 bytes in extraData, which
+    web3.py rejects unless the PoA middleware is in place; it is added when the chain needs it.
+    """
+    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
+    try:
+        latest = w3.eth.get_block("latest")
+    except Exception as exc:
+        if "extraData" in str(exc):
+            w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+            return w3
+        raise EngineError(f"no JSON-RPC answer from {url}: {type(exc).__name__}") from exc
+    if len(latest.get("extraData", b"")) > 32:
+        w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+    return w3
+
+
 def _binary(name: str) -> str:
     local = PROJECT_ROOT / "node_modules" / ".bin" / name
     if local.exists():
@@ -45,60 +91,93 @@ def _binary(name: str) -> str:
     return found
 
 
-def _command(engine: str, port: int, accounts: int, state_dir: Path | None) -> list[str]:
+def engine_command(engine: str, port: int, accounts: int, state_dir: Path | None) -> list[str]:
+    """The command line that starts a local engine with the development accounts."""
     if engine == "ganache":
         command = [_binary("ganache"), "--server.host", "127.0.0.1", "--server.port", str(port),
                    "--wallet.mnemonic", DEV_MNEMONIC, "--wallet.totalAccounts", str(accounts),
                    "--chain.chainId", "1337", "--logging.quiet"]
-        if state_dir:
-            command += ["--database.dbPath", str(state_dir)]
-        return command
+        return command + (["--database.dbPath", str(state_dir)] if state_dir else [])
     if engine == "anvil":
+        # Interval mining (1 s blocks, like a consortium chain): anvil 1.7.1's automine stops mining
+        # when thousands of pipelined transactions arrive, leaving them pending until the next one.
         command = [_binary("anvil"), "--host", "127.0.0.1", "--port", str(port), "--mnemonic", DEV_MNEMONIC,
-                   "--accounts", str(accounts), "--chain-id", "31337", "--silent"]
-        if state_dir:
-            command += ["--state", str(state_dir / "anvil-state.json")]
-        return command
-    raise EngineError(f"unknown engine {engine!r}; choose ganache or anvil")
+                   "--accounts", str(accounts), "--chain-id", "31337", "--silent", "--block-time", "1"]
+        return command + (["--state", str(state_dir / "anvil-state.json")] if state_dir else [])
+    if engine == "hardhat":
+        # Hardhat's node reads the dev mnemonic's accounts from hardhat.config.js (its default).
+        return [_binary("hardhat"), "node", "--hostname", "127.0.0.1", "--port", str(port)]
+    raise EngineError(f"unknown local engine {engine!r}; choose one of {', '.join(LOCAL_ENGINES)}")
 
 
 @dataclass
-class LocalNode:
-    """A ganache or anvil process this object started, and stops."""
+class NodeRecord:
+    """What `<data dir>/node.json` says about a node we started."""
 
     engine: str
-    port: int = field(default_factory=free_port)
-    accounts: int = 20
-    state_dir: Path | None = None
-    process: subprocess.Popen[bytes] | None = None
+    pid: int
+    port: int
+    command: list[str]
+    log: str
+    started_at: float
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 60) -> Web3:
-        """Starts the engine and returns a connection once its RPC answers."""
+
+@dataclass
+class LocalNode:
+    """A ganache, anvil or hardhat process that this object starts and stops."""
+
+    engine: str
+    port: int = 0
+    accounts: int = DEV_ACCOUNTS
+    state_dir: Path | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    def __post_init__(self) -> None:
+        if self.engine not in LOCAL_ENGINES:
+            raise EngineError(f"unknown local engine {self.engine!r}; choose one of {', '.join(LOCAL_ENGINES)}")
+        self.port = self.port or free_port()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, *, log_path: Path | None = None, detached: bool = False, timeout: float = 60) -> Web3:
+        """Starts the engine and returns a connection once its RPC answers.
+
+        `detached` puts the process in its own session so it outlives this one (`certnet node start`).
+        """
         if port_in_use(self.port):
             # Otherwise we would wait for, and then talk to, whatever already listens there.
             raise EngineError(f"port {self.port} is in use: stop what listens there or choose another port")
-        self.process = subprocess.Popen(
-            _command(self.engine, self.port, self.accounts, self.state_dir),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        w3 = Web3(Web3.HTTPProvider(self.url, request_kwargs={"timeout": 30}))
+        command = engine_command(self.engine, self.port, self.accounts, self.state_dir)
+        if self.state_dir:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+        output = open(log_path, "ab") if log_path else subprocess.DEVNULL
+        self.process = subprocess.Popen(command, stdout=output, stderr=output if log_path else subprocess.PIPE,
+                                        cwd=PROJECT_ROOT, start_new_session=detached)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                error = self.process.stderr.read().decode(errors="replace").strip() if self.process.stderr else ""
-                raise EngineError(f"{self.engine} exited with code {self.process.returncode}: {error[-500:]}")
-            try:
-                w3.eth.block_number
-                return w3
-            except Exception:  # not listening yet
-                time.sleep(0.2)
+                raise EngineError(f"{self.engine} exited with code {self.process.returncode}: {self._error_tail(log_path)}")
+            if port_in_use(self.port):
+                try:
+                    return connect(self.url)
+                except EngineError:
+                    pass
+            time.sleep(0.2)
         self.stop()
         raise EngineError(f"{self.engine} did not answer on {self.url} within {timeout:.0f} s")
+
+    def _error_tail(self, log_path: Path | None) -> str:
+        if log_path:
+            text = log_path.read_text(errors="replace")
+        else:
+            text = self.process.stderr.read().decode(errors="replace") if self.process and self.process.stderr else ""
+        return " ".join(text.strip().splitlines()[-3:])[-400:] or "no output"
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -108,3 +187,60 @@ class LocalNode:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def record(self, log_path: Path) -> NodeRecord:
+        assert self.process is not None
+        return NodeRecord(engine=self.engine, pid=self.process.pid, port=self.port,
+                          command=[str(c) for c in self.process.args], log=str(log_path), started_at=time.time())
+
+
+# ----- detached nodes managed through <data dir>/node.json -----
+
+
+def node_file(data_dir: Path) -> Path:
+    return data_dir / "node.json"
+
+
+def read_node(data_dir: Path) -> NodeRecord | None:
+    path = node_file(data_dir)
+    return NodeRecord(**json.loads(path.read_text())) if path.exists() else None
+
+
+def is_running(record: NodeRecord) -> bool:
+    """Whether the recorded pid is alive and still runs the command we started (pids get reused)."""
+    try:
+        cmdline = Path(f"/proc/{record.pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return any(part.endswith(Path(record.command[0]).name.encode()) for part in cmdline) and \
+        str(record.port).encode() in cmdline
+
+
+def start_node(data_dir: Path, engine: str, port: int | None = None) -> NodeRecord:
+    """Starts a detached local node keeping its state under `data_dir`; refuses if one runs."""
+    existing = read_node(data_dir)
+    if existing and is_running(existing):
+        raise EngineError(f"a {existing.engine} node started here already runs on {existing.url} (pid {existing.pid})")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    node = LocalNode(engine, port=port or 0, state_dir=data_dir / engine)
+    log_path = data_dir / f"{engine}.log"
+    node.start(log_path=log_path, detached=True)
+    record = node.record(log_path)
+    node_file(data_dir).write_text(json.dumps(asdict(record), indent=2) + "\n")
+    return record
+
+
+def stop_node(data_dir: Path, timeout: float = 15) -> NodeRecord:
+    """Stops the node `start_node` started here, and only that one."""
+    record = read_node(data_dir)
+    if record is None:
+        raise EngineError(f"no node was started from {data_dir}")
+    if is_running(record):
+        os.killpg(record.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while is_running(record) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if is_running(record):
+            os.killpg(record.pid, signal.SIGKILL)
+    node_file(data_dir).unlink()
+    return record

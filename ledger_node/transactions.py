@@ -33,10 +33,26 @@ class ContractReverted(LedgerError):
     code = "contract_reverted"
 
     def __init__(self, error: str, args: tuple[Any, ...] = (), raw: bytes = b"") -> None:
-        super().__init__(f"{error}{args!r}" if args else error)
+        super().__init__(error)
         self.error = error
         self.args_ = args
         self.raw = raw
+        self.label = ""  # what the transaction was for, when a batch of them is sent
+
+    def __str__(self) -> str:
+        described = f"{self.error}{_printable(self.args_)}" if self.args_ else self.error
+        return f"{self.label}: {described}" if self.label else described
+
+
+def _printable(args: tuple[Any, ...]) -> str:
+    """Arguments as people read them: bytes32 codes as text when they are ASCII, else hex."""
+    def show(value: Any) -> str:
+        if isinstance(value, bytes):
+            text = value.rstrip(b"\0")
+            return repr(text.decode()) if text.isascii() and text.decode().isprintable() else "0x" + value.hex()
+        return repr(value)
+
+    return "(" + ", ".join(show(a) for a in args) + ")"
 
 
 def _revert_data(exc: BaseException) -> bytes | None:

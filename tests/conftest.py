@@ -15,7 +15,9 @@ from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from ledger_node.deploy import Deployment, Founder, deploy_contracts
-from ledger_node.engines import LocalNode
+from ledger_node.accounts import dev_account
+from ledger_node.engines import LocalNode, embedded_web3
+from ledger_node.sender import Sender
 from ledger_node.transactions import transact
 from ledger_node.types import DepartmentStatus, Role, code32
 
@@ -104,7 +106,7 @@ class Network:
 
 def _embedded_chain() -> tuple[Web3, Callable[[], ChecksumAddress]]:
     """The in-process chain; new keys are created, registered with it and funded."""
-    w3 = Web3(EthereumTesterProvider())
+    w3 = embedded_web3()
 
     def new_key() -> ChecksumAddress:
         account = Account.create()
@@ -115,25 +117,37 @@ def _embedded_chain() -> tuple[Web3, Callable[[], ChecksumAddress]]:
     return w3, new_key
 
 
-def _ganache_chain(request: pytest.FixtureRequest) -> tuple[Web3, Callable[[], ChecksumAddress]]:
-    """A ganache process for this session; new keys come from its unlocked, funded accounts."""
+@pytest.fixture(scope="session")
+def ganache() -> Iterator[Web3]:
+    """One ganache process for the session, with 200 funded development accounts."""
     node = LocalNode("ganache", accounts=200)
-    w3 = node.start()
-    request.addfinalizer(node.stop)
-    unused = iter(w3.eth.accounts[1:])
-    return w3, lambda: next(unused)
+    yield node.start()
+    node.stop()
+
+
+@pytest.fixture
+def chain_snapshot(ganache: Web3) -> Iterator[Web3]:
+    """The session's ganache, restored to its state before the test."""
+    snapshot = ganache.testing.snapshot()
+    yield ganache
+    ganache.testing.revert(snapshot)
 
 
 @pytest.fixture(scope="session", params=["embedded", pytest.param("ganache", marks=pytest.mark.slow)])
 def _network(request: pytest.FixtureRequest) -> Network:
-    w3, new_key = _embedded_chain() if request.param == "embedded" else _ganache_chain(request)
+    if request.param == "embedded":
+        w3, new_key = _embedded_chain()
+    else:
+        w3 = request.getfixturevalue("ganache")
+        unused = iter(w3.eth.accounts[100:])  # leaves 1..99 to specs that use the mnemonic's accounts
+        new_key = lambda: next(unused)  # noqa: E731
     keys = {name: new_key() for name in [*ACTORS, "governor2", "governor3"]}
     founders = [
         Founder(GOV1, "治理部门一", int(Role.GOVERNOR), [keys["governor"]]),
         Founder(GOV2, "治理部门二", int(Role.GOVERNOR), [keys["governor2"]]),
         Founder(GOV3, "治理部门三", int(Role.GOVERNOR), [keys["governor3"]]),
     ]
-    deployment = deploy_contracts(w3, w3.eth.accounts[0], founders, quorum=2)
+    deployment = deploy_contracts(w3, Sender(w3, [dev_account(0)]), dev_account(0).address, founders, quorum=2)
     network = Network(w3=w3, deployment=deployment, keys=keys, new_key=new_key)
     consortium, catalog = deployment.consortium, deployment.catalog
     network.govern(

@@ -20,5 +20,5 @@ def test_a_port_in_use_is_refused_before_starting() -> None:
 
 
 def test_an_unknown_engine_is_refused() -> None:
-    with pytest.raises(EngineError, match="unknown engine"):
+    with pytest.raises(EngineError, match="unknown local engine"):
         LocalNode("geth").start()

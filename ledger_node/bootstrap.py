@@ -1,0 +1,200 @@
+"""Brings the chain to a spec: admits departments, registers types and service items, anchors
+each department's catalog snapshot — sending only the difference between the spec and the chain.
+
+The plan is computed from the chain's events before anything is sent, so a re-run of the same
+spec sends nothing and a changed spec sends only what changed. Work goes in phases: every
+transaction of a phase depends only on earlier phases (already mined) and on earlier nonces of
+its own account, so a phase is sent pipelined and its receipts awaited together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+from web3.contract.contract import ContractFunction
+from web3.logs import DISCARD
+
+from ledger_node.accounts import dev_account, load_keystore, passphrase_from_env
+from ledger_node.canonical import content_hash
+from ledger_node.chainstate import ChainState, read_chain_state
+from ledger_node.deploy import Deployment, Founder
+from ledger_node.errors import LedgerError
+from ledger_node.sender import Sender, Submitted
+from ledger_node.spec import ConsortiumSpec, DepartmentSpec, SpecError
+from ledger_node.types import code32
+
+#: Calls per governance proposal: keeps an execute well inside a block's gas limit.
+PROPOSAL_CHUNK = 25
+
+
+@dataclass(frozen=True)
+class Step:
+    """One transaction the plan needs: what it is for, who sends it, and the call."""
+
+    label: str
+    sender: str  # department code whose key signs
+    function: ContractFunction
+
+
+@dataclass
+class Plan:
+    governance: list[ContractFunction] = field(default_factory=list)  # run through proposals
+    phases: list[list[Step]] = field(default_factory=list)
+
+    @property
+    def transaction_count(self) -> int:
+        proposals = -(-len(self.governance) // PROPOSAL_CHUNK)
+        return sum(len(p) for p in self.phases) + 3 * proposals
+
+    @property
+    def empty(self) -> bool:
+        return not self.governance and not any(self.phases)
+
+
+def department_account(department: DepartmentSpec) -> LocalAccount:
+    """The department's signing key: from the development mnemonic, or its keystore file."""
+    if department.account is not None:
+        return dev_account(department.account)
+    return load_keystore(department.keystore, passphrase_from_env())
+
+
+def founders_of(spec: ConsortiumSpec, accounts: dict[str, LocalAccount]) -> list[Founder]:
+    """The governors admitted at deployment, with their keys."""
+    return [Founder(code32(code), spec.department(code).name, int(spec.department(code).roles),
+                    [accounts[code].address]) for code in spec.governors]
+
+
+def plan(spec: ConsortiumSpec, state: ChainState, deployment: Deployment,
+         accounts: dict[str, LocalAccount]) -> Plan:
+    """What must be sent to bring `state` to `spec`; raises `SpecError` for changes the chain cannot make."""
+    consortium, catalog = deployment.consortium.functions, deployment.catalog.functions
+    result = Plan()
+    unchangeable: list[str] = []
+
+    for d in spec.departments:
+        on_chain = state.departments.get(d.code)
+        if on_chain is None:
+            result.governance.append(consortium.admitDepartment(code32(d.code), d.name, int(d.roles),
+                                                                [accounts[d.code].address]))
+            continue
+        if on_chain.roles != d.roles:
+            result.governance.append(consortium.setRoles(code32(d.code), int(d.roles)))
+        if accounts[d.code].address not in on_chain.keys:
+            result.governance.append(consortium.addKey(code32(d.code), accounts[d.code].address))
+
+    registrations, type_changes = [], []
+    for t in spec.types:
+        on_chain = state.types.get(t.code)
+        if on_chain is None:
+            registrations.append(Step(f"register type {t.code}", t.owner, catalog.registerType(
+                code32(t.code), t.schema_hash, t.name, [code32(i) for i in t.issuers])))
+            current_issuers, current_relying, current_status = set(t.issuers), set(), None
+        else:
+            if on_chain.owner != t.owner:
+                unchangeable.append(f"line {t.line}: type {t.code!r} is owned by {on_chain.owner!r} on chain; "
+                                    "ownership cannot change")
+                continue
+            if on_chain.schema_hash != t.schema_hash:
+                type_changes.append(Step(f"publish version {on_chain.version + 1} of {t.code}", t.owner,
+                                         catalog.publishTypeVersion(code32(t.code), t.schema_hash)))
+            current_issuers, current_relying, current_status = on_chain.issuers, on_chain.relying, on_chain.status
+        for issuer in sorted(set(t.issuers) ^ current_issuers):
+            type_changes.append(Step(f"{'allow' if issuer in t.issuers else 'withdraw'} issuer {issuer} of {t.code}",
+                                     t.owner, catalog.setIssuer(code32(t.code), code32(issuer), issuer in t.issuers)))
+        for relying in sorted(set(t.relying) ^ current_relying):
+            type_changes.append(Step(f"{'allow' if relying in t.relying else 'withdraw'} relying {relying} on {t.code}",
+                                     t.owner, catalog.setRelyingDepartment(code32(t.code), code32(relying),
+                                                                          relying in t.relying)))
+        if t.status != (current_status or t.status.ACTIVE):
+            type_changes.append(Step(f"set {t.code} {t.status.name.lower()}", t.owner,
+                                     catalog.setTypeStatus(code32(t.code), int(t.status))))
+
+    item_registrations, item_uses = [], []
+    for s in spec.service_items:
+        on_chain = state.service_items.get(s.code)
+        if on_chain is None:
+            item_registrations.append(Step(f"register service item {s.code}", s.owner, catalog.registerServiceItem(
+                code32(s.code), s.name, [code32(t) for t in s.requires])))
+        elif on_chain != (s.owner, s.requires):
+            unchangeable.append(f"line {s.line}: service item {s.code!r} differs from the chain's "
+                                f"(owner {on_chain[0]!r}, requires {list(on_chain[1])}); service items cannot change")
+            continue
+        for required in s.requires:
+            if (required, s.code) not in state.service_item_uses:
+                owner = spec_type_owner(spec, required)
+                item_uses.append(Step(f"allow {s.code} to use {required}", owner,
+                                      catalog.setServiceItemUse(code32(required), code32(s.code), True)))
+    if unchangeable:
+        raise SpecError("spec", unchangeable)
+
+    snapshots = []
+    for d in spec.departments:
+        document = spec.catalog_document(d.code)
+        if not document["certificateTypes"] and not document["serviceItems"]:
+            continue
+        digest = content_hash(document)
+        if state.snapshots.get(d.code) != digest:
+            uri = spec.catalog_uri.format(department=d.code, hash=digest.hex())
+            snapshots.append(Step(f"anchor catalog of {d.code}", d.code, catalog.anchorCatalogSnapshot(digest, uri)))
+    result.phases = [p for p in (registrations, type_changes, item_registrations, item_uses, snapshots) if p]
+    return result
+
+
+def spec_type_owner(spec: ConsortiumSpec, type_code: str) -> str:
+    return next(t.owner for t in spec.types if t.code == type_code)
+
+
+class BootstrapError(LedgerError):
+    code = "bootstrap_failed"
+
+
+def apply(plan_: Plan, spec: ConsortiumSpec, deployment: Deployment, sender: Sender,
+          accounts: dict[str, LocalAccount], progress: Callable[[str], None] = lambda label: None) -> int:
+    """Sends the plan; returns the number of transactions mined. Governance runs first."""
+    mined = 0
+    governors = [accounts[code].address for code in spec.governors]
+    for start in range(0, len(plan_.governance), PROPOSAL_CHUNK):
+        chunk = plan_.governance[start:start + PROPOSAL_CHUNK]
+        mined += _run_proposal(deployment, sender, governors, spec.quorum, chunk, progress)
+    for phase in plan_.phases:
+        submitted: list[Submitted] = [
+            sender.submit(step.function, accounts[step.sender].address, label=step.label) for step in phase
+        ]
+        sender.wait(submitted, on_receipt=lambda item: progress(item.label))
+        mined += len(submitted)
+    return mined
+
+
+def _run_proposal(deployment: Deployment, sender: Sender, governors: list[str], quorum: int,
+                  functions: list[ContractFunction], progress: Callable[[str], None]) -> int:
+    consortium = deployment.consortium
+    calls = [(f.address, f._encode_transaction_data()) for f in functions]
+    receipt = sender.transact(consortium.functions.propose(calls, f"bootstrap: {len(calls)} membership changes"),
+                              governors[0], label="propose membership changes")
+    progress("propose")
+    proposal_id = consortium.events.ProposalCreated().process_receipt(receipt, errors=DISCARD)[0]["args"]["proposalId"]
+    for governor in governors[1:quorum]:
+        sender.transact(consortium.functions.approve(proposal_id), governor, label=f"approve proposal {proposal_id}")
+        progress("approve")
+    sender.transact(consortium.functions.execute(proposal_id, calls), governors[0], label=f"execute proposal {proposal_id}")
+    progress("execute")
+    return 1 + (quorum - 1) + 1
+
+
+def bootstrap(w3: Web3, spec: ConsortiumSpec, deployment: Deployment, *,
+              progress_total: Callable[[int], None] = lambda total: None,
+              progress: Callable[[str], None] = lambda label: None) -> int:
+    """Plans against the chain and applies; returns the number of transactions sent (0: up to date)."""
+    accounts = {d.code: department_account(d) for d in spec.departments}
+    state = read_chain_state(w3, deployment.consortium, deployment.catalog, deployment.first_block)
+    missing_governors = [code for code in spec.governors if code not in state.departments]
+    if missing_governors:
+        raise BootstrapError(f"governors {missing_governors} are not on chain: deploy with this spec first")
+    the_plan = plan(spec, state, deployment, accounts)
+    if the_plan.empty:
+        return 0
+    progress_total(the_plan.transaction_count)
+    return apply(the_plan, spec, deployment, Sender(w3, accounts.values()), accounts, progress)

@@ -1,0 +1,103 @@
+"""The consortium and catalog as the chain says they are, folded from the contracts' events.
+
+One `eth_getLogs` per contract replaces thousands of view calls: bootstrap diffs a spec against
+this state, and operators read the consortium's size from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from web3 import Web3
+from web3.contract import Contract
+
+from ledger_node.types import DepartmentStatus, Role, TypeStatus
+
+
+def code_text(code: bytes) -> str:
+    """A bytes32 code as the text it was made from (right-padded ASCII)."""
+    return code.rstrip(b"\0").decode("ascii", errors="backslashreplace")
+
+
+@dataclass
+class DepartmentState:
+    roles: Role
+    status: DepartmentStatus = DepartmentStatus.ACTIVE
+    keys: set[str] = field(default_factory=set)
+
+
+@dataclass
+class TypeState:
+    owner: str
+    schema_hash: bytes
+    version: int = 1
+    status: TypeStatus = TypeStatus.ACTIVE
+    issuers: set[str] = field(default_factory=set)
+    relying: set[str] = field(default_factory=set)
+
+
+@dataclass
+class ChainState:
+    departments: dict[str, DepartmentState] = field(default_factory=dict)
+    types: dict[str, TypeState] = field(default_factory=dict)
+    service_items: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # owner, requires
+    service_item_uses: set[tuple[str, str]] = field(default_factory=set)  # (type, item)
+    snapshots: dict[str, bytes] = field(default_factory=dict)  # department -> latest content hash
+
+    def apply(self, name: str, a: dict[str, Any]) -> None:
+        """Folds one decoded event into the state."""
+        if name == "DepartmentAdmitted":
+            self.departments[code_text(a["department"])] = DepartmentState(roles=Role(a["roles"]))
+        elif name == "DepartmentRolesChanged":
+            self.departments[code_text(a["department"])].roles = Role(a["roles"])
+        elif name == "DepartmentStatusChanged":
+            self.departments[code_text(a["department"])].status = DepartmentStatus(a["status"])
+        elif name == "KeyAdded":
+            self.departments[code_text(a["department"])].keys.add(a["key"])
+        elif name == "KeyRemoved":
+            self.departments[code_text(a["department"])].keys.discard(a["key"])
+        elif name == "TypeRegistered":
+            self.types[code_text(a["certificateType"])] = TypeState(owner=code_text(a["owner"]), schema_hash=a["schemaHash"])
+        elif name == "TypeVersionPublished":
+            state = self.types[code_text(a["certificateType"])]
+            state.version, state.schema_hash = a["version"], a["schemaHash"]
+        elif name == "TypeStatusChanged":
+            self.types[code_text(a["certificateType"])].status = TypeStatus(a["status"])
+        elif name in ("IssuerAuthorisationChanged", "RelyingDepartmentChanged"):
+            state = self.types[code_text(a["certificateType"])]
+            members = state.issuers if name == "IssuerAuthorisationChanged" else state.relying
+            (members.add if a["allowed"] else members.discard)(code_text(a["department"]))
+        elif name == "ServiceItemRegistered":
+            self.service_items[code_text(a["serviceItem"])] = (
+                code_text(a["owner"]), tuple(code_text(t) for t in a["requiredTypes"]))
+        elif name == "ServiceItemUseChanged":
+            use = (code_text(a["certificateType"]), code_text(a["serviceItem"]))
+            (self.service_item_uses.add if a["allowed"] else self.service_item_uses.discard)(use)
+        elif name == "CatalogSnapshotAnchored":
+            self.snapshots[code_text(a["department"])] = a["contentHash"]
+
+
+def decoded_logs(w3: Web3, contract: Contract, from_block: int, to_block: int | str = "latest") -> list[tuple[Any, str, dict[str, Any]]]:
+    """Every event of `contract` in the range, decoded: ((block, log index), name, args)."""
+    by_topic = {}
+    for entry in contract.abi:
+        if entry["type"] == "event":
+            event = contract.events[entry["name"]]()
+            by_topic[event.topic] = event
+    decoded = []
+    for log in w3.eth.get_logs({"address": contract.address, "fromBlock": from_block, "toBlock": to_block}):
+        event = by_topic.get(Web3.to_hex(log["topics"][0]))
+        if event is not None:
+            processed = event.process_log(log)
+            decoded.append(((log["blockNumber"], log["logIndex"]), processed["event"], dict(processed["args"])))
+    return decoded
+
+
+def read_chain_state(w3: Web3, consortium: Contract, catalog: Contract, from_block: int) -> ChainState:
+    """The consortium and catalog, from their events since `from_block` (the deployment block)."""
+    events = decoded_logs(w3, consortium, from_block) + decoded_logs(w3, catalog, from_block)
+    state = ChainState()
+    for _, name, args in sorted(events, key=lambda e: e[0]):
+        state.apply(name, args)
+    return state

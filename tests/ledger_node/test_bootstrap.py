@@ -1,0 +1,90 @@
+"""Bootstrap brings a chain to a spec, sends only the difference, and nothing for a bad spec."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from web3 import Web3
+
+from ledger_node.bootstrap import bootstrap
+from ledger_node.chainstate import read_chain_state
+from ledger_node.deploy import Deployment
+from ledger_node.devnet import deploy
+from ledger_node.spec import ConsortiumSpec, DepartmentSpec, SpecError, TypeSpec, load_spec
+from ledger_node.types import Role
+
+pytestmark = pytest.mark.slow
+
+SMALL = Path(__file__).parent / "specs" / "small.yaml"
+
+
+@pytest.fixture
+def spec() -> ConsortiumSpec:
+    return load_spec(SMALL)
+
+
+@pytest.fixture
+def deployed(chain_snapshot: Web3, spec: ConsortiumSpec, tmp_path: Path) -> Deployment:
+    manifest = deploy(chain_snapshot, spec, tmp_path / "manifest.json", engine="ganache", rpc_url="test")
+    return manifest.deployment(chain_snapshot)
+
+
+def _state(w3: Web3, deployment: Deployment):
+    return read_chain_state(w3, deployment.consortium, deployment.catalog, deployment.first_block)
+
+
+def test_bootstrap_brings_the_chain_to_the_spec(chain_snapshot: Web3, spec: ConsortiumSpec,
+                                                deployed: Deployment) -> None:
+    bootstrap(chain_snapshot, spec, deployed)
+    state = _state(chain_snapshot, deployed)
+    assert {code: d.roles for code, d in state.departments.items()} == {d.code: d.roles for d in spec.departments}
+    assert {code: (t.owner, t.issuers, t.relying) for code, t in state.types.items()} == {
+        "HJZM": ("GA", {"GA"}, set()), "JHZ": ("MZ", {"MZ"}, {"ZJ"})}
+    assert state.service_items == {"BDC-DJ": ("ZJ", ("JHZ", "HJZM"))}
+    assert state.service_item_uses == {("JHZ", "BDC-DJ"), ("HJZM", "BDC-DJ")}
+    assert set(state.snapshots) == {"GA", "MZ", "ZJ"}
+
+
+def test_rerunning_the_same_spec_sends_nothing(chain_snapshot: Web3, spec: ConsortiumSpec,
+                                               deployed: Deployment) -> None:
+    bootstrap(chain_snapshot, spec, deployed)
+    height = chain_snapshot.eth.block_number
+    assert bootstrap(chain_snapshot, spec, deployed) == 0
+    assert chain_snapshot.eth.block_number == height
+
+
+def test_a_changed_spec_sends_only_the_difference(chain_snapshot: Web3, spec: ConsortiumSpec,
+                                                  deployed: Deployment) -> None:
+    bootstrap(chain_snapshot, spec, deployed)
+    hjzm, jhz = spec.types
+    changed = dataclasses.replace(
+        spec,
+        departments=(*spec.departments, DepartmentSpec(code="RS", name="市人力资源和社会保障局",
+                                                       roles=Role.ISSUER, account=6)),
+        types=(
+            dataclasses.replace(hjzm, schema={**hjzm.schema, "title": "户籍证明 v2"}),  # new version
+            dataclasses.replace(jhz, relying=()),  # relying department withdrawn
+            TypeSpec(code="SBK", name="社会保障卡", owner="RS", issuers=("RS",), relying=(), schema={"type": "object"}),
+        ),
+    )
+    sent = bootstrap(chain_snapshot, changed, deployed)
+    state = _state(chain_snapshot, deployed)
+    # Admitting RS takes a proposal (propose, approve, execute); then publish HJZM v2, withdraw ZJ
+    # from JHZ, register SBK, and anchor the catalogs that changed: GA's (new schema hash) and RS's
+    # (first). MZ's catalog document lists no relying departments, so it is unchanged.
+    assert state.types["HJZM"].version == 2 and state.types["JHZ"].relying == set()
+    assert state.types["SBK"].owner == "RS" and "RS" in state.departments
+    assert sent == 3 + 1 + 1 + 1 + 2
+
+
+def test_a_change_the_chain_cannot_make_is_refused_before_sending(chain_snapshot: Web3, spec: ConsortiumSpec,
+                                                                  deployed: Deployment) -> None:
+    bootstrap(chain_snapshot, spec, deployed)
+    item = spec.service_items[0]
+    changed = dataclasses.replace(spec, service_items=(dataclasses.replace(item, requires=("JHZ",)),))
+    height = chain_snapshot.eth.block_number
+    with pytest.raises(SpecError, match="service items cannot change"):
+        bootstrap(chain_snapshot, changed, deployed)
+    assert chain_snapshot.eth.block_number == height
