@@ -237,8 +237,9 @@ def stop_node(data_dir: Path, timeout: float = 15) -> NodeRecord:
         raise EngineError(f"no node was started from {data_dir}")
     if is_running(record):
         os.killpg(record.pid, signal.SIGTERM)
+        # Wait for the whole group: anvil's npm wrapper exits before the binary has saved its state.
         deadline = time.monotonic() + timeout
-        while is_running(record) and time.monotonic() < deadline:
+        while (is_running(record) or port_in_use(record.port)) and time.monotonic() < deadline:
             time.sleep(0.1)
         if is_running(record):
             os.killpg(record.pid, signal.SIGKILL)

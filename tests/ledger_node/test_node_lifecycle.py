@@ -1,0 +1,104 @@
+"""Local engines keep their chain across a stop and a start, and fail with one clear line."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gateway.cli import app
+from ledger_node import engines
+from ledger_node.bootstrap import bootstrap
+from ledger_node.chainstate import read_chain_state
+from ledger_node.deploy import Manifest
+from ledger_node.devnet import deploy
+from ledger_node.engines import EngineError, LocalNode, connect, free_port, is_running, start_node, stop_node
+from ledger_node.spec import load_spec
+
+SMALL = Path(__file__).parent / "specs" / "small.yaml"
+runner = CliRunner()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", ["ganache", "anvil"])
+def test_a_restarted_node_comes_back_with_the_same_chain(engine: str, tmp_path: Path) -> None:
+    spec = load_spec(SMALL)
+    record = start_node(tmp_path, engine)
+    try:
+        w3 = connect(record.url)
+        manifest = deploy(w3, spec, tmp_path / "manifest.json", engine=engine, rpc_url=record.url)
+        bootstrap(w3, spec, manifest.deployment(w3))
+        height = w3.eth.block_number
+    finally:
+        stop_node(tmp_path)
+    assert not is_running(record)
+
+    record = start_node(tmp_path, engine, record.port)
+    try:
+        w3 = connect(record.url)
+        assert w3.eth.block_number >= height
+        deployment = Manifest.load(tmp_path / "manifest.json").deployment(w3)
+        state = read_chain_state(w3, deployment.consortium, deployment.catalog, deployment.first_block)
+        assert set(state.departments) == {d.code for d in spec.departments}
+        assert bootstrap(w3, spec, deployment) == 0
+    finally:
+        stop_node(tmp_path)
+
+
+def test_the_embedded_engine_deploys_and_bootstraps_in_process(tmp_path: Path) -> None:
+    spec = load_spec(SMALL)
+    w3 = engines.embedded_web3()
+    manifest = deploy(w3, spec, tmp_path / "manifest.json", engine="embedded", rpc_url="embedded")
+    assert bootstrap(w3, spec, manifest.deployment(w3)) > 0
+    assert bootstrap(w3, spec, manifest.deployment(w3)) == 0
+
+
+def test_deploying_twice_is_refused_unless_forced(tmp_path: Path) -> None:
+    spec = load_spec(SMALL)
+    w3 = engines.embedded_web3()
+    first = deploy(w3, spec, tmp_path / "manifest.json", engine="embedded", rpc_url="embedded")
+    with pytest.raises(Exception, match="already deployed"):
+        deploy(w3, spec, tmp_path / "manifest.json", engine="embedded", rpc_url="embedded")
+    second = deploy(w3, spec, tmp_path / "manifest.json", engine="embedded", rpc_url="embedded", force=True)
+    assert second.contracts["Consortium"]["address"] != first.contracts["Consortium"]["address"]
+
+
+def test_a_port_in_use_is_one_line_and_a_non_zero_exit(tmp_path: Path) -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        result = runner.invoke(app, ["node", "start", "--engine", "ganache", "--port", str(port),
+                                     "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.output.strip() == f"error (engine_error): port {port} is in use: stop what listens there or choose another port"
+
+
+def test_a_missing_engine_binary_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(engines, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(EngineError, match="anvil is not installed"):
+        LocalNode("anvil").start()
+
+
+def test_an_rpc_that_does_not_answer_is_one_line(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["node", "status", "--rpc", f"http://127.0.0.1:{free_port()}",
+                                 "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert len(result.output.strip().splitlines()) == 1 and "no JSON-RPC answer" in result.output
+
+
+def test_stop_without_a_started_node_is_refused(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["node", "stop", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1 and "no node was started" in result.output
+
+
+def test_an_invalid_spec_sends_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(SMALL.read_text(encoding="utf-8").replace("owner: GA", "owner: NOBODY"), encoding="utf-8")
+    result = runner.invoke(app, ["bootstrap", str(bad), "--rpc", f"http://127.0.0.1:{free_port()}",
+                                 "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "line 11: owner of type 'HJZM': unknown department 'NOBODY'" in result.output
