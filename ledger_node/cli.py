@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ledger_node import compiler
+from ledger_node.accounts import create_keystore, passphrase_from_env
 from ledger_node.bootstrap import bootstrap
 from ledger_node.chainstate import read_chain_state
 from ledger_node.demo import SIZES, demo_spec
@@ -263,10 +264,24 @@ def demo_spec_command(
     typer.echo(yaml.safe_dump(demo_spec(size, seed=seed), allow_unicode=True, sort_keys=False))
 
 
+keys_app = typer.Typer(help="Department signing keys in encrypted keystore files.", no_args_is_help=True)
+
+
+@keys_app.command("new")
+def keys_new(path: Path = typer.Argument(..., help="Keystore file to create (never overwritten).")) -> None:
+    """Create a key encrypted with the passphrase from CERTNET_KEY_PASSPHRASE(_FILE); print its address."""
+    try:
+        account = create_keystore(path, passphrase_from_env())
+    except LedgerError as error:
+        fail(error)
+    console.print(f"{account.address} -> {path} (put `keystore: {path}` on the department in the spec)")
+
+
 def register(app: typer.Typer) -> None:
     """Adds the chain-side commands to the `certnet` root command."""
     app.add_typer(contracts_app, name="contracts")
     app.add_typer(node_app, name="node")
+    app.add_typer(keys_app, name="keys")
     app.command("deploy")(deploy_command)
     app.command("bootstrap")(bootstrap_command)
     app.command("demo-spec")(demo_spec_command)
