@@ -36,12 +36,15 @@ sys.path.insert(0, str(ROOT))
 
 from eth.estimators.gas import binary_gas_search_exact  # noqa: E402
 from eth_account import Account  # noqa: E402
-from web3 import EthereumTesterProvider, Web3  # noqa: E402
+from web3 import Web3  # noqa: E402
 from web3.logs import DISCARD  # noqa: E402
 
 from gateway.certificates.merkle import MerkleBatch  # noqa: E402
 from ledger_node.compiler import BUILD_INFO, SETTINGS, check_artifacts, pinned_versions  # noqa: E402
+from ledger_node.accounts import dev_account  # noqa: E402
 from ledger_node.deploy import Deployment, Founder, deploy_contracts  # noqa: E402
+from ledger_node.engines import embedded_web3  # noqa: E402
+from ledger_node.sender import Sender  # noqa: E402
 from ledger_node.errors import ArtifactsStale  # noqa: E402
 from ledger_node.transactions import transact  # noqa: E402
 from ledger_node.types import Role, code32  # noqa: E402
@@ -132,7 +135,7 @@ class Bench:
 
 
 def setup_chain() -> tuple[Web3, dict[str, str]]:
-    w3 = Web3(EthereumTesterProvider())
+    w3 = embedded_web3()
     # py-evm estimates gas to within 21 000 by default; measure view calls exactly.
     w3.provider.ethereum_tester.backend.chain.gas_estimator = binary_gas_search_exact
     accounts = w3.eth.accounts
@@ -156,7 +159,7 @@ def deploy(w3: Web3, keys: dict[str, str], store_artifact: dict[str, Any]) -> tu
         Founder(code32("CIVIL-AFFAIRS"), "民政局", int(Role.ISSUER), [keys["issuer"]]),
         Founder(code32("BIG-DATA-BUREAU"), "大数据管理局", int(Role.LOG_OPERATOR), [keys["operator"]]),
     ]
-    net = deploy_contracts(w3, keys["deployer"], founders, quorum=2)
+    net = deploy_contracts(w3, Sender(w3, [dev_account(0)]), keys["deployer"], founders, quorum=2)
     factory = w3.eth.contract(abi=store_artifact["abi"], bytecode=store_artifact["bytecode"])
     receipt = w3.eth.wait_for_transaction_receipt(
         factory.constructor("Reference DocumentStore", keys["store_owner"]).transact({"from": keys["deployer"]})
