@@ -47,6 +47,21 @@ def test_a_restarted_node_comes_back_with_the_same_chain(engine: str, tmp_path: 
         stop_node(tmp_path)
 
 
+@pytest.mark.slow
+def test_hardhats_node_deploys_and_bootstraps(tmp_path: Path) -> None:
+    # Hardhat 2's node keeps no state across restarts, so only a single run is checked.
+    spec = load_spec(SMALL)
+    record = start_node(tmp_path, "hardhat")
+    try:
+        w3 = connect(record.url)
+        manifest = deploy(w3, spec, tmp_path / "manifest.json", engine="hardhat", rpc_url=record.url)
+        assert bootstrap(w3, spec, manifest.deployment(w3)) > 0
+        assert bootstrap(w3, spec, manifest.deployment(w3)) == 0
+    finally:
+        stop_node(tmp_path)
+    assert not is_running(record)
+
+
 def test_the_embedded_engine_deploys_and_bootstraps_in_process(tmp_path: Path) -> None:
     spec = load_spec(SMALL)
     w3 = engines.embedded_web3()
