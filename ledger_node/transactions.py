@@ -89,7 +89,9 @@ def revert_from(exc: BaseException) -> ContractReverted:
 
 
 def transact(function: ContractFunction, sender: ChecksumAddress, *, timeout: float = 120) -> TxReceipt:
-    """Sends `function` from `sender`, awaits its receipt, and raises `ContractReverted` on failure.
+    """Sends `function` from an account the node holds unlocked (development engines, tests),
+    awaits its receipt, and raises `ContractReverted` on failure. Departments' own keys sign
+    locally through `ledger_node.sender.Sender` instead.
 
     The gas estimate runs the call first, so a revert is reported with its custom error before
     anything is sent.

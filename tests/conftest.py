@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
@@ -18,7 +19,7 @@ from ledger_node.deploy import Deployment, Founder, deploy_contracts
 from ledger_node.accounts import dev_account
 from ledger_node.engines import LocalNode, embedded_web3
 from ledger_node.sender import Sender
-from ledger_node.transactions import transact
+from ledger_node.transactions import ContractReverted, transact
 from ledger_node.types import DepartmentStatus, Role, code32
 
 GOV1, GOV2, GOV3 = code32("GOV-1"), code32("GOV-2"), code32("GOV-3")
@@ -178,9 +179,6 @@ def network(_network: Network) -> Iterator[Network]:
 @pytest.fixture
 def reverts() -> Callable[..., Any]:
     """`with reverts("ErrorName", *args):` asserts the block reverts with that custom error."""
-    from contextlib import contextmanager
-
-    from ledger_node.transactions import ContractReverted
 
     @contextmanager
     def _reverts(error: str, *args: Any) -> Iterator[None]:
