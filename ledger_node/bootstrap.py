@@ -10,7 +10,7 @@ its own account, so a phase is sent pipelined and its receipts awaited together.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
@@ -19,7 +19,7 @@ from web3.logs import DISCARD
 
 from ledger_node.accounts import dev_account, load_keystore, passphrase_from_env
 from ledger_node.canonical import content_hash
-from ledger_node.chainstate import ChainState, read_chain_state
+from ledger_node.chainstate import ChainState, TypeState, read_chain_state
 from ledger_node.deploy import Deployment, Founder
 from ledger_node.errors import LedgerError
 from ledger_node.sender import Sender, Submitted
@@ -71,52 +71,72 @@ def plan(spec: ConsortiumSpec, state: ChainState, deployment: Deployment,
          accounts: dict[str, LocalAccount]) -> Plan:
     """What must be sent to bring `state` to `spec`; raises `SpecError` for changes the chain cannot make."""
     consortium, catalog = deployment.consortium.functions, deployment.catalog.functions
-    result = Plan()
     unchangeable: list[str] = []
+    registrations, type_changes = _plan_types(spec, state, catalog, unchangeable)
+    item_registrations, item_uses = _plan_service_items(spec, state, catalog, unchangeable)
+    if unchangeable:
+        raise SpecError("spec", unchangeable)
+    phases = (registrations, type_changes, item_registrations, item_uses, _plan_snapshots(spec, state, catalog))
+    return Plan(governance=_plan_membership(spec, state, consortium, accounts), phases=[p for p in phases if p])
 
+
+def _plan_membership(spec: ConsortiumSpec, state: ChainState, consortium: Any,
+                     accounts: dict[str, LocalAccount]) -> list[ContractFunction]:
+    """Governance calls: admit new departments, change roles, register a department's new key."""
+    calls = []
     for d in spec.departments:
         on_chain = state.departments.get(d.code)
+        key = accounts[d.code].address
         if on_chain is None:
-            result.governance.append(consortium.admitDepartment(code32(d.code), d.name, int(d.roles),
-                                                                [accounts[d.code].address]))
+            calls.append(consortium.admitDepartment(code32(d.code), d.name, int(d.roles), [key]))
             continue
         if on_chain.roles != d.roles:
-            result.governance.append(consortium.setRoles(code32(d.code), int(d.roles)))
-        if accounts[d.code].address not in on_chain.keys:
-            result.governance.append(consortium.addKey(code32(d.code), accounts[d.code].address))
+            calls.append(consortium.setRoles(code32(d.code), int(d.roles)))
+        if key not in on_chain.keys:
+            calls.append(consortium.addKey(code32(d.code), key))
+    return calls
 
-    registrations, type_changes = [], []
+
+def _plan_types(spec: ConsortiumSpec, state: ChainState, catalog: Any,
+                unchangeable: list[str]) -> tuple[list[Step], list[Step]]:
+    """Registrations of new types, then changes to types (new versions, issuers, relying, status)."""
+    registrations, changes = [], []
     for t in spec.types:
         on_chain = state.types.get(t.code)
         if on_chain is None:
             registrations.append(Step(f"register type {t.code}", t.owner, catalog.registerType(
                 code32(t.code), t.schema_hash, t.name, [code32(i) for i in t.issuers])))
-            current_issuers, current_relying, current_status = set(t.issuers), set(), None
-        else:
-            if on_chain.owner != t.owner:
-                unchangeable.append(f"line {t.line}: type {t.code!r} is owned by {on_chain.owner!r} on chain; "
-                                    "ownership cannot change")
-                continue
-            if on_chain.schema_hash != t.schema_hash:
-                type_changes.append(Step(f"publish version {on_chain.version + 1} of {t.code}", t.owner,
-                                         catalog.publishTypeVersion(code32(t.code), t.schema_hash)))
-            current_issuers, current_relying, current_status = on_chain.issuers, on_chain.relying, on_chain.status
-        for issuer in sorted(set(t.issuers) ^ current_issuers):
-            type_changes.append(Step(f"{'allow' if issuer in t.issuers else 'withdraw'} issuer {issuer} of {t.code}",
-                                     t.owner, catalog.setIssuer(code32(t.code), code32(issuer), issuer in t.issuers)))
-        for relying in sorted(set(t.relying) ^ current_relying):
-            type_changes.append(Step(f"{'allow' if relying in t.relying else 'withdraw'} relying {relying} on {t.code}",
-                                     t.owner, catalog.setRelyingDepartment(code32(t.code), code32(relying),
-                                                                          relying in t.relying)))
-        if t.status != (current_status or t.status.ACTIVE):
-            type_changes.append(Step(f"set {t.code} {t.status.name.lower()}", t.owner,
-                                     catalog.setTypeStatus(code32(t.code), int(t.status))))
+            on_chain = TypeState(owner=t.owner, schema_hash=t.schema_hash, issuers=set(t.issuers))
+        elif on_chain.owner != t.owner:
+            unchangeable.append(f"line {t.line}: type {t.code!r} is owned by {on_chain.owner!r} on chain; "
+                                "ownership cannot change")
+            continue
+        elif on_chain.schema_hash != t.schema_hash:
+            changes.append(Step(f"publish version {on_chain.version + 1} of {t.code}", t.owner,
+                                catalog.publishTypeVersion(code32(t.code), t.schema_hash)))
+        for issuer in sorted(set(t.issuers) ^ on_chain.issuers):
+            allowed = issuer in t.issuers
+            changes.append(Step(f"{'allow' if allowed else 'withdraw'} issuer {issuer} of {t.code}", t.owner,
+                                catalog.setIssuer(code32(t.code), code32(issuer), allowed)))
+        for relying in sorted(set(t.relying) ^ on_chain.relying):
+            allowed = relying in t.relying
+            changes.append(Step(f"{'allow' if allowed else 'withdraw'} relying {relying} on {t.code}", t.owner,
+                                catalog.setRelyingDepartment(code32(t.code), code32(relying), allowed)))
+        if t.status != on_chain.status:
+            changes.append(Step(f"set {t.code} {t.status.name.lower()}", t.owner,
+                                catalog.setTypeStatus(code32(t.code), int(t.status))))
+    return registrations, changes
 
-    item_registrations, item_uses = [], []
+
+def _plan_service_items(spec: ConsortiumSpec, state: ChainState, catalog: Any,
+                        unchangeable: list[str]) -> tuple[list[Step], list[Step]]:
+    """Registrations of new service items, then each required type's owner allowing the item."""
+    owners = {t.code: t.owner for t in spec.types}
+    registrations, uses = [], []
     for s in spec.service_items:
         on_chain = state.service_items.get(s.code)
         if on_chain is None:
-            item_registrations.append(Step(f"register service item {s.code}", s.owner, catalog.registerServiceItem(
+            registrations.append(Step(f"register service item {s.code}", s.owner, catalog.registerServiceItem(
                 code32(s.code), s.name, [code32(t) for t in s.requires])))
         elif on_chain != (s.owner, s.requires):
             unchangeable.append(f"line {s.line}: service item {s.code!r} differs from the chain's "
@@ -124,13 +144,14 @@ def plan(spec: ConsortiumSpec, state: ChainState, deployment: Deployment,
             continue
         for required in s.requires:
             if (required, s.code) not in state.service_item_uses:
-                owner = spec_type_owner(spec, required)
-                item_uses.append(Step(f"allow {s.code} to use {required}", owner,
-                                      catalog.setServiceItemUse(code32(required), code32(s.code), True)))
-    if unchangeable:
-        raise SpecError("spec", unchangeable)
+                uses.append(Step(f"allow {s.code} to use {required}", owners[required],
+                                 catalog.setServiceItemUse(code32(required), code32(s.code), True)))
+    return registrations, uses
 
-    snapshots = []
+
+def _plan_snapshots(spec: ConsortiumSpec, state: ChainState, catalog: Any) -> list[Step]:
+    """A new catalog snapshot for every department whose catalog document changed."""
+    steps = []
     for d in spec.departments:
         document = spec.catalog_document(d.code)
         if not document["certificateTypes"] and not document["serviceItems"]:
@@ -138,13 +159,8 @@ def plan(spec: ConsortiumSpec, state: ChainState, deployment: Deployment,
         digest = content_hash(document)
         if state.snapshots.get(d.code) != digest:
             uri = spec.catalog_uri.format(department=d.code, hash=digest.hex())
-            snapshots.append(Step(f"anchor catalog of {d.code}", d.code, catalog.anchorCatalogSnapshot(digest, uri)))
-    result.phases = [p for p in (registrations, type_changes, item_registrations, item_uses, snapshots) if p]
-    return result
-
-
-def spec_type_owner(spec: ConsortiumSpec, type_code: str) -> str:
-    return next(t.owner for t in spec.types if t.code == type_code)
+            steps.append(Step(f"anchor catalog of {d.code}", d.code, catalog.anchorCatalogSnapshot(digest, uri)))
+    return steps
 
 
 class BootstrapError(LedgerError):
