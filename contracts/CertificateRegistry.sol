@@ -71,7 +71,7 @@ contract CertificateRegistry is ICertificateRegistry, ConsortiumMember {
 
     /// @inheritdoc ICertificateRegistry
     function certificateState(bytes32 certificateHash, bytes32 batchRoot, bytes32[] calldata proof)
-        external
+        public
         view
         returns (CertificateState memory state)
     {
@@ -93,6 +93,18 @@ contract CertificateRegistry is ICertificateRegistry, ConsortiumMember {
         else if (revocation.revokedAt != 0) state.status = CertificateStatus.Revoked;
         else if (anchor.validUntil != NO_EXPIRATION && anchor.validUntil <= _time()) state.status = CertificateStatus.Expired;
         else state.status = CertificateStatus.Valid;
+    }
+
+    /// @inheritdoc ICertificateRegistry
+    function verificationOf(bytes32 certificateHash, bytes32 batchRoot, bytes32[] calldata proof, address signer)
+        external
+        view
+        returns (CertificateState memory state, bool signerWasIssuerKey, bytes32 schemaHash)
+    {
+        state = certificateState(certificateHash, batchRoot, proof);
+        if (state.status == CertificateStatus.Unknown) return (state, false, bytes32(0));
+        signerWasIssuerKey = consortium.wasKeyOf(signer, state.issuer, state.issuedAt);
+        schemaHash = catalog.schemaHash(state.certificateType, state.typeVersion);
     }
 
     /// @inheritdoc ICertificateRegistry

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -9,12 +10,19 @@ from typing import Any, Callable, Iterator
 
 import pytest
 from eth_account import Account
+from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 from web3 import EthereumTesterProvider, Web3
 from web3.contract.contract import ContractFunction
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
+from gateway.certificates.anchoring import Issuing, anchor_batch, anchor_certificate
+from gateway.certificates.document import CertificateType, IssuerRef, new_certificate
+from gateway.certificates.identity import HolderId, pseudonym
+from gateway.certificates.signing import sign
+from gateway.certificates.verification import Verifier
+from ledger_node.canonical import content_hash
 from ledger_node.deploy import Deployment, Founder, deploy_contracts
 from ledger_node.accounts import dev_account
 from ledger_node.engines import LocalNode, embedded_web3
@@ -60,6 +68,10 @@ class Network:
     deployment: Deployment
     keys: dict[str, ChecksumAddress]
     new_key: Callable[[], ChecksumAddress]
+    signers: dict[ChecksumAddress, LocalAccount]  # the private key behind every address of `keys`
+
+    def signer(self, actor: str) -> LocalAccount:
+        return self.signers[self.keys[actor]]
 
     @property
     def consortium(self) -> Any:
@@ -105,7 +117,7 @@ class Network:
             self.w3.provider.make_request("evm_mine", [{"timestamp": self.now() + seconds}])
 
 
-def _embedded_chain() -> tuple[Web3, Callable[[], ChecksumAddress]]:
+def _embedded_chain(signers: dict[ChecksumAddress, LocalAccount]) -> tuple[Web3, Callable[[], ChecksumAddress]]:
     """The in-process chain; new keys are created, registered with it and funded."""
     w3 = embedded_web3()
 
@@ -113,6 +125,7 @@ def _embedded_chain() -> tuple[Web3, Callable[[], ChecksumAddress]]:
         account = Account.create()
         w3.provider.ethereum_tester.add_account(account.key.to_0x_hex())
         w3.eth.send_transaction({"from": w3.eth.accounts[0], "to": account.address, "value": 10**20})
+        signers[account.address] = account
         return account.address
 
     return w3, new_key
@@ -136,12 +149,17 @@ def chain_snapshot(ganache: Web3) -> Iterator[Web3]:
 
 @pytest.fixture(scope="session", params=["embedded", pytest.param("ganache", marks=pytest.mark.slow)])
 def _network(request: pytest.FixtureRequest) -> Network:
+    signers: dict[ChecksumAddress, LocalAccount] = {}
     if request.param == "embedded":
-        w3, new_key = _embedded_chain()
+        w3, new_key = _embedded_chain(signers)
     else:
         w3 = request.getfixturevalue("ganache")
-        unused = iter(w3.eth.accounts[100:])  # leaves 1..99 to specs that use the mnemonic's accounts
-        new_key = lambda: next(unused)  # noqa: E731
+        unused = (dev_account(i) for i in range(100, 200))  # leaves 1..99 to specs using the mnemonic
+
+        def new_key() -> ChecksumAddress:
+            account = next(unused)
+            signers[account.address] = account
+            return account.address
     keys = {name: new_key() for name in [*ACTORS, "governor2", "governor3"]}
     founders = [
         Founder(GOV1, "治理部门一", int(Role.GOVERNOR), [keys["governor"]]),
@@ -149,7 +167,7 @@ def _network(request: pytest.FixtureRequest) -> Network:
         Founder(GOV3, "治理部门三", int(Role.GOVERNOR), [keys["governor3"]]),
     ]
     deployment = deploy_contracts(w3, Sender(w3, [dev_account(0)]), dev_account(0).address, founders, quorum=2)
-    network = Network(w3=w3, deployment=deployment, keys=keys, new_key=new_key)
+    network = Network(w3=w3, deployment=deployment, keys=keys, new_key=new_key, signers=signers)
     consortium, catalog = deployment.consortium, deployment.catalog
     network.govern(
         consortium.functions.admitDepartment(CIVIL, "民政局", int(Role.ISSUER), [keys["issuer"]]),
@@ -189,3 +207,70 @@ def reverts() -> Callable[..., Any]:
             assert info.value.args_ == args
 
     return _reverts
+
+
+# ----- certificates -----
+
+MARRIAGE_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "结婚证",
+    "type": "object",
+    "required": ["id", "spouse", "registeredOn", "certificateNumber"],
+    "properties": {
+        "id": {"type": "string"},
+        "holderName": {"type": "string"},
+        "spouse": {"type": "string"},
+        "spouseName": {"type": "string"},
+        "registeredOn": {"type": "string", "format": "date"},
+        "certificateNumber": {"type": "string", "pattern": "^J[0-9]{6}-[0-9]{4}-[0-9]{6}$"},
+    },
+    "additionalProperties": False,
+}
+PSEUDONYM_SECRET = b"test consortium pseudonym secret"
+HOLDER = HolderId.parse("11010519491231002X")
+SPOUSE = HolderId.parse("440524188001010014")
+
+
+def marriage_subject() -> dict[str, Any]:
+    return {"holderName": "张三", "spouse": pseudonym(PSEUDONYM_SECRET, SPOUSE), "spouseName": "李四",
+            "registeredOn": "2026-05-20", "certificateNumber": "J320102-2026-000123"}
+
+
+@dataclass
+class CertificateDesk:
+    """A civil-affairs desk on the test network: makes, signs and anchors marriage certificates."""
+
+    network: Network
+    certificate_type: CertificateType
+    issuing: Issuing
+
+    def new(self, subject: dict[str, Any] | None = None, *, valid_for: int | None = None,
+            holder: HolderId = HOLDER) -> dict[str, Any]:
+        now = dt.datetime.fromtimestamp(self.network.now(), dt.timezone.utc)
+        return new_certificate(subject or marriage_subject(), pseudonym(PSEUDONYM_SECRET, holder),
+                               self.certificate_type, IssuerRef(CIVIL.rstrip(b"\0").decode(), "民政局"),
+                               valid_from=now - dt.timedelta(minutes=1),
+                               valid_until=now + dt.timedelta(seconds=valid_for) if valid_for else None)
+
+    def signed(self, **kwargs: Any) -> dict[str, Any]:
+        return sign(self.new(**kwargs), self.network.signer("issuer"), self.issuing.domain)
+
+    def anchored(self, **kwargs: Any) -> dict[str, Any]:
+        return anchor_certificate(self.issuing, self.signed(**kwargs))
+
+    def batch(self, size: int, **kwargs: Any) -> list[dict[str, Any]]:
+        return anchor_batch(self.issuing, [self.signed(**kwargs) for _ in range(size)])
+
+    @property
+    def verifier(self) -> Verifier:
+        """Verifies against this network, on the chain's clock, knowing the pseudonym secret."""
+        return Verifier(self.network.deployment, pseudonym_secret=PSEUDONYM_SECRET, now=self.network.now)
+
+
+@pytest.fixture
+def desk(network: Network) -> CertificateDesk:
+    """Civil affairs with the marriage type's real schema published as its version 2."""
+    network.send(network.catalog.functions.publishTypeVersion(MARRIAGE, content_hash(MARRIAGE_SCHEMA)), "issuer")
+    issuer = network.signer("issuer")
+    issuing = Issuing(network.deployment, Sender(network.w3, [issuer]), issuer.address)
+    return CertificateDesk(network, CertificateType("MARRIAGE-CERT", 2, MARRIAGE_SCHEMA), issuing)

@@ -110,6 +110,14 @@ interface ICertificateRegistry {
         view
         returns (CertificateState memory);
 
+    /// @notice What a verifier checks against the chain, in one call: the certificate's state,
+    /// whether `signer` was a key of the issuing department when it was issued, and the schema
+    /// hash of the type version it was issued under (all zero/false if it is not anchored).
+    function verificationOf(bytes32 certificateHash, bytes32 batchRoot, bytes32[] calldata proof, address signer)
+        external
+        view
+        returns (CertificateState memory state, bool signerWasIssuerKey, bytes32 schemaHash);
+
     /// @notice Whether `certificateHash` is a member of the anchored batch `batchRoot`.
     function isBatchMember(bytes32 batchRoot, bytes32 certificateHash, bytes32[] calldata proof)
         external

@@ -1,0 +1,219 @@
+"""The certificate document: a W3C Verifiable Credential (data model 2.0 field names) whose
+subject fields are salted and hashed one by one, so a holder can redact fields and it still verifies.
+
+    field hash        = keccak256(JCS({"name": field, "salt": salt, "value": value}))
+    certificate hash  = keccak256(JCS({"metadata": {<the credential's fields but the subject and
+                                                      the proof>},
+                                       "fields": [<every field hash, hex, sorted>]}))
+
+JCS is RFC 8785 canonical JSON. A redacted field leaves its hash in `proof.redactedFields` and
+nothing else, so the certificate hash is unchanged. Only the certificate hash ever goes on chain.
+The format is described, with a full example, in docs/certificate-format.md.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import os
+import uuid
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import jsonschema
+import rfc8785
+from eth_hash.auto import keccak
+
+from gateway.errors import InvalidDocument, SchemaViolation
+from ledger_node.canonical import content_hash
+
+CONTEXT = ["https://www.w3.org/ns/credentials/v2", "https://certnet.example/ns/certificate/v1"]
+DOCUMENT_TYPES = ["VerifiableCredential", "CertNetCertificate"]
+PROOF_TYPE = "CertNetSaltedFields2026"
+SCHEMA_TYPE = "CertNetCatalogType"
+DEPARTMENT_PREFIX = "urn:certnet:department:"
+TYPE_PREFIX = "urn:certnet:type:"
+#: Top-level fields the certificate hash commits to as metadata (the subject is committed field by field).
+METADATA_FIELDS = ("@context", "type", "id", "issuer", "validFrom", "validUntil", "credentialSchema")
+SALT_BYTES = 16
+
+
+@dataclass(frozen=True)
+class CertificateType:
+    """A catalog type at one version, with the JSON schema whose hash the catalog records."""
+
+    code: str
+    version: int
+    schema: dict[str, Any]
+
+    @property
+    def schema_hash(self) -> bytes:
+        return content_hash(self.schema)
+
+
+@dataclass(frozen=True)
+class IssuerRef:
+    code: str  # the department code as registered in the consortium
+    name: str
+
+
+def field_hash(name: str, value: Any, salt: str) -> bytes:
+    return keccak(rfc8785.dumps({"name": name, "salt": salt, "value": value}))
+
+
+def to_timestamp(text: str) -> int:
+    """Seconds since the epoch of an RFC 3339 date-time (`validFrom`, `validUntil`)."""
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (ValueError, AttributeError):
+        raise InvalidDocument(f"not an RFC 3339 date-time: {text!r}") from None
+    if moment.tzinfo is None:
+        raise InvalidDocument(f"date-time needs a time zone: {text!r}")
+    return int(moment.timestamp())
+
+
+def to_datetime_text(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def new_certificate(subject: dict[str, Any], holder: str, certificate_type: CertificateType, issuer: IssuerRef, *,
+                    valid_from: dt.datetime, valid_until: dt.datetime | None = None) -> dict[str, Any]:
+    """An unsigned, unanchored certificate whose subject is `subject` plus the holder's pseudonym
+    as `id`; the subject is checked against the type's schema first."""
+    if "id" in subject:
+        raise InvalidDocument("the subject's `id` is the holder's pseudonym; pass the holder's identity instead")
+    if valid_until is not None and valid_until <= valid_from:
+        raise InvalidDocument("validUntil must be after validFrom")
+    full_subject = {"id": holder, **subject}
+    check_subject(full_subject, certificate_type.schema)
+    document: dict[str, Any] = {
+        "@context": CONTEXT,
+        "type": DOCUMENT_TYPES,
+        "id": f"urn:uuid:{uuid.uuid4()}",
+        "issuer": {"id": DEPARTMENT_PREFIX + issuer.code, "name": issuer.name},
+        "validFrom": to_datetime_text(valid_from),
+        **({"validUntil": to_datetime_text(valid_until)} if valid_until else {}),
+        "credentialSchema": {
+            "id": TYPE_PREFIX + certificate_type.code,
+            "type": SCHEMA_TYPE,
+            "version": certificate_type.version,
+            "schemaHash": "0x" + certificate_type.schema_hash.hex(),
+        },
+        "credentialSubject": full_subject,
+        "proof": {
+            "type": PROOF_TYPE,
+            "salts": {name: os.urandom(SALT_BYTES).hex() for name in full_subject},
+            "redactedFields": [],
+        },
+    }
+    document["proof"]["certificateHash"] = "0x" + certificate_hash(document).hex()
+    return document
+
+
+def check_subject(subject: dict[str, Any], schema: dict[str, Any]) -> None:
+    """Raises `SchemaViolation` listing every place where `subject` breaks `schema`."""
+    validator_class = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    validator = validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
+    problems = sorted(validator.iter_errors(subject), key=lambda e: list(e.absolute_path))
+    if problems:
+        listed = "; ".join(f"{'/'.join(map(str, p.absolute_path)) or 'subject'}: {p.message}" for p in problems)
+        raise SchemaViolation(f"subject does not match the type's schema: {listed}",
+                              problems=[p.message for p in problems])
+
+
+def certificate_hash(document: dict[str, Any]) -> bytes:
+    """The hash the issuer signs and anchors, recomputed from what the document shows."""
+    check_shape(document)
+    subject, proof = document["credentialSubject"], document["proof"]
+    fields = [field_hash(name, value, proof["salts"][name]) for name, value in subject.items()]
+    fields += [bytes.fromhex(h.removeprefix("0x")) for h in proof["redactedFields"]]
+    metadata = {name: document[name] for name in METADATA_FIELDS if name in document}
+    return keccak(rfc8785.dumps({"metadata": metadata, "fields": sorted("0x" + f.hex() for f in fields)}))
+
+
+def check_shape(document: Any) -> None:
+    """Raises `InvalidDocument` naming the first way `document` is not a CertNet certificate."""
+    if not isinstance(document, dict):
+        raise InvalidDocument("a certificate is a JSON object")
+    allowed = set(METADATA_FIELDS) | {"credentialSubject", "proof"}
+    unknown = sorted(set(document) - allowed)
+    if unknown:
+        raise InvalidDocument(f"unknown top-level fields {unknown}: the certificate hash would not cover them")
+    for name in ("@context", "type", "id", "issuer", "validFrom", "credentialSchema", "credentialSubject", "proof"):
+        if name not in document:
+            raise InvalidDocument(f"missing `{name}`")
+    subject, proof, schema = document["credentialSubject"], document["proof"], document["credentialSchema"]
+    if not isinstance(subject, dict) or not isinstance(proof, dict) or not isinstance(schema, dict):
+        raise InvalidDocument("`credentialSubject`, `credentialSchema` and `proof` are JSON objects")
+    if proof.get("type") != PROOF_TYPE:
+        raise InvalidDocument(f"proof type must be {PROOF_TYPE}")
+    salts, redacted = proof.get("salts"), proof.get("redactedFields")
+    if not isinstance(salts, dict) or not isinstance(redacted, list):
+        raise InvalidDocument("proof needs `salts` (an object) and `redactedFields` (a list)")
+    if set(salts) != set(subject):
+        raise InvalidDocument("every shown subject field needs exactly one salt, and no other salts may be present")
+    if not all(isinstance(s, str) for s in salts.values()) or not all(_is_hash(h) for h in redacted):
+        raise InvalidDocument("salts are strings and redacted fields are 0x-prefixed 32-byte hashes")
+    if not isinstance(document["issuer"], dict) or not str(document["issuer"].get("id", "")).startswith(DEPARTMENT_PREFIX):
+        raise InvalidDocument(f"issuer.id must start with {DEPARTMENT_PREFIX}")
+    if not str(schema.get("id", "")).startswith(TYPE_PREFIX) or not isinstance(schema.get("version"), int) \
+            or not _is_hash(schema.get("schemaHash")):
+        raise InvalidDocument(f"credentialSchema needs id ({TYPE_PREFIX}...), an integer version and a schemaHash")
+    to_timestamp(document["validFrom"])
+    if "validUntil" in document:
+        to_timestamp(document["validUntil"])
+
+
+def _is_hash(value: Any) -> bool:
+    if not isinstance(value, str) or not value.startswith("0x") or len(value) != 66:
+        return False
+    try:
+        bytes.fromhex(value[2:])
+    except ValueError:
+        return False
+    return True
+
+
+def redact(document: dict[str, Any], fields: Iterable[str]) -> dict[str, Any]:
+    """A copy of `document` with `fields` of the subject replaced by their hashes. Signature and
+    anchoring evidence stay valid, since the certificate hash does not change."""
+    check_shape(document)
+    redacted = copy.deepcopy(document)
+    subject, proof = redacted["credentialSubject"], redacted["proof"]
+    for name in dict.fromkeys(fields):
+        if name not in subject:
+            raise InvalidDocument(f"no shown subject field {name!r} to redact", field=name)
+        proof["redactedFields"].append("0x" + field_hash(name, subject.pop(name), proof["salts"].pop(name)).hex())
+    proof["redactedFields"].sort()
+    return redacted
+
+
+# ----- accessors used by signing, anchoring and verification -----
+
+def stated_hash(document: dict[str, Any]) -> bytes:
+    """The certificate hash the document claims (`proof.certificateHash`)."""
+    value = document["proof"].get("certificateHash")
+    if not _is_hash(value):
+        raise InvalidDocument("proof.certificateHash is missing or not a 32-byte hash")
+    return bytes.fromhex(value[2:])
+
+
+def issuer_code(document: dict[str, Any]) -> str:
+    return document["issuer"]["id"].removeprefix(DEPARTMENT_PREFIX)
+
+
+def type_code(document: dict[str, Any]) -> str:
+    return document["credentialSchema"]["id"].removeprefix(TYPE_PREFIX)
+
+
+def type_version(document: dict[str, Any]) -> int:
+    return int(document["credentialSchema"]["version"])
+
+
+def schema_hash(document: dict[str, Any]) -> bytes:
+    return bytes.fromhex(document["credentialSchema"]["schemaHash"][2:])
+
+
+def valid_until(document: dict[str, Any]) -> int:
+    """`validUntil` in seconds, 0 when the certificate does not expire (as the registry stores it)."""
+    return to_timestamp(document["validUntil"]) if "validUntil" in document else 0

@@ -1,0 +1,48 @@
+"""The gateway's exception tree. Every error carries a stable machine-readable `code`; the HTTP
+layer maps the classes below to status codes in one place, the CLI prints `str(error)` on one line.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class GatewayError(Exception):
+    """Base of every error raised by the gateway and the certificate library."""
+
+    code = "gateway_error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class InvalidInput(GatewayError):
+    """The request or document is malformed or breaks a rule; nothing was sent to the chain."""
+
+    code = "invalid_input"
+
+
+class InvalidHolderId(InvalidInput):
+    """A citizen ID number (GB 11643) or unified social credit code (GB 32100) is not valid."""
+
+    code = "invalid_holder_id"
+
+
+class SchemaViolation(InvalidInput):
+    """A certificate's subject does not match its type's JSON schema."""
+
+    code = "schema_violation"
+
+
+class InvalidDocument(InvalidInput):
+    """A certificate document is not in the CertNet format, or an operation does not apply to it."""
+
+    code = "invalid_document"
+
+
+class NotFound(GatewayError):
+    """A certificate, type or department the request names does not exist."""
+
+    code = "not_found"
