@@ -16,6 +16,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
+from eth_utils.exceptions import ValidationError
 from web3 import Web3
 
 from gateway.certificates.document import certificate_hash, issuer_code, stated_hash, type_code, type_version
@@ -100,7 +101,7 @@ def recover_signer(document: dict[str, Any]) -> ChecksumAddress:
     try:
         return Account.recover_message(_typed_message(document, signature_domain(document)),
                                        signature=bytes.fromhex(signature["value"].removeprefix("0x")))
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, ValidationError) as error:
         raise InvalidDocument(f"the signature cannot be decoded: {error}") from None
 
 
