@@ -23,6 +23,7 @@ from ledger_node.devnet import deploy, deploy_and_bootstrap
 from ledger_node.engines import (LOCAL_ENGINES, EngineError, LocalNode, connect, is_running, read_node, start_node,
                                  stop_node)
 from ledger_node.errors import LedgerError
+from ledger_node.schemas import SchemaStore
 from ledger_node.spec import ConsortiumSpec, load_spec, parse_spec
 
 console = Console()
@@ -57,7 +58,7 @@ def _spec(spec_path: Optional[Path], demo: Optional[str]) -> ConsortiumSpec:
     return load_spec(spec_path)
 
 
-def _chain(data_dir: Path, rpc: Optional[str]) -> tuple[str, str]:
+def chain_endpoint(data_dir: Path, rpc: Optional[str]) -> tuple[str, str]:
     """(rpc url, engine name) of the chain to talk to."""
     if rpc:
         return rpc, "external"
@@ -65,6 +66,13 @@ def _chain(data_dir: Path, rpc: Optional[str]) -> tuple[str, str]:
     if record is None or not is_running(record):
         raise EngineError(f"no node runs from {data_dir}: start one with `certnet node start` or pass --rpc URL")
     return record.url, record.engine
+
+
+def store_schemas(spec: ConsortiumSpec, data_dir: Path) -> None:
+    """Keeps the spec's type schemas where `certnet cert new` finds them by their catalog hash."""
+    store = SchemaStore(data_dir / "schemas")
+    for certificate_type in spec.types:
+        store.put(certificate_type.schema)
 
 
 def _with_progress(run: Callable[[Callable[[int], None], Callable[[str], None]], T]) -> T:
@@ -144,7 +152,7 @@ def node_logs(data_dir: Path = DataDir, lines: int = typer.Option(40, help="How 
 def node_status(data_dir: Path = DataDir, rpc: Optional[str] = RpcUrl) -> None:
     """Engine, chain id, block height, peers, deployment and consortium size."""
     try:
-        url, engine = _chain(data_dir, rpc)
+        url, engine = chain_endpoint(data_dir, rpc)
         w3 = connect(url)
     except LedgerError as error:
         fail(error)
@@ -182,6 +190,7 @@ def node_run(
     node = LocalNode(engine, port=port, state_dir=data_dir / engine)
     try:
         spec = _spec(None, demo)
+        store_schemas(spec, data_dir)
         w3 = node.start(log_path=_log_path(data_dir, engine))
         manifest, deployed, sent = _with_progress(lambda total, advance: deploy_and_bootstrap(
             w3, spec, data_dir / "manifest.json", engine=engine, rpc_url=node.url,
@@ -221,7 +230,7 @@ def deploy_command(
     """Deploy the contracts with the spec's governors and write the deployment manifest."""
     try:
         spec = _spec(spec_path, demo)
-        url, engine = _chain(data_dir, rpc)
+        url, engine = chain_endpoint(data_dir, rpc)
         manifest = deploy(connect(url), spec, data_dir / "manifest.json", engine=engine, rpc_url=url, force=force)
     except LedgerError as error:
         fail(error)
@@ -242,9 +251,10 @@ def bootstrap_command(
     """
     try:
         spec = _spec(spec_path, demo)
-        url, engine = _chain(data_dir, rpc)
+        url, engine = chain_endpoint(data_dir, rpc)
         w3 = connect(url)
         deployment = Manifest.load(data_dir / "manifest.json").deployment(w3)  # never deploys implicitly
+        store_schemas(spec, data_dir)
         started = time.monotonic()
         sent = _with_progress(lambda total, advance: bootstrap(w3, spec, deployment, progress_total=total,
                                                                progress=advance))

@@ -113,9 +113,9 @@ def type_schema(name: str) -> dict[str, Any]:
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": name,
         "type": "object",
-        "required": ["holder", "certificateNumber", "issuedOn"],
+        "required": ["id", "certificateNumber", "issuedOn"],
         "properties": {
-            "holder": {"type": "string", "description": "持证人标识（假名）"},
+            "id": {"type": "string", "description": "持证人标识（假名）"},
             "holderName": {"type": "string", "description": "持证人姓名"},
             "certificateNumber": {"type": "string", "description": "证照编号"},
             "issuedOn": {"type": "string", "format": "date", "description": "发证日期"},

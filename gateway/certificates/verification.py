@@ -67,6 +67,11 @@ class Report:
                 return verdict
         return Verdict.VALID
 
+    @classmethod
+    def unreadable(cls, reason: str) -> Report:
+        """The report on something that is not a certificate document at all."""
+        return cls(None, [Check("integrity", Outcome.INVALID, reason)])
+
     def check(self, name: str) -> Check:
         return next(c for c in self.checks if c.name == name)
 
@@ -129,7 +134,7 @@ class Verifier:
             doc.check_shape(document)
             claimed = doc.stated_hash(document)
         except GatewayError as error:
-            return Report(None, [Check("integrity", Outcome.INVALID, str(error))])
+            return Report.unreadable(str(error))
         checks = [_integrity(document, claimed), _signature_offline(document)]
         if holder is not None:
             checks.append(self._holder(document, holder))

@@ -34,8 +34,8 @@ def test_a_valid_spec_loads() -> None:
 
 
 def test_schema_hash_ignores_key_order(tmp_path: Path) -> None:
-    reordered = _edited("{type: object, required: [holder], properties: {holder: {type: string}}}",
-                        "{properties: {holder: {type: string}}, required: [holder], type: object}")
+    reordered = _edited("{type: object, required: [id], properties: {id: {type: string}}}",
+                        "{properties: {id: {type: string}}, required: [id], type: object}")
     path = tmp_path / "spec.yaml"
     path.write_text(reordered, encoding="utf-8")
     assert load_spec(path).types[0].schema_hash == load_spec(SMALL).types[0].schema_hash

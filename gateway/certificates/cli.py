@@ -1,0 +1,279 @@
+"""`certnet cert`: make, sign, anchor, redact, revoke and verify certificate documents."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any, NoReturn, Optional
+
+import typer
+from eth_account.signers.local import LocalAccount
+from rich.console import Console
+from rich.table import Table
+from web3 import Web3
+from web3.contract.contract import ContractFunction
+
+from gateway.certificates.anchoring import (REVOCATION_REASONS, Issuing, anchor_batch, anchor_certificate, revoke,
+                                            supersede)
+from gateway.certificates.document import CertificateType, IssuerRef, new_certificate, redact
+from gateway.certificates.identity import HolderId, pseudonym
+from gateway.certificates.signing import SigningDomain, sign
+from gateway.certificates.verification import Report, Verdict, Verifier
+from gateway.errors import GatewayError, InvalidInput, NotFound
+from gateway.settings import Settings
+from ledger_node.accounts import dev_account, load_keystore, passphrase_from_env
+from ledger_node.cli import DataDir, RpcUrl, chain_endpoint
+from ledger_node.deploy import Deployment, Manifest
+from ledger_node.engines import connect
+from ledger_node.errors import LedgerError
+from ledger_node.schemas import SchemaStore
+from ledger_node.sender import Sender
+from ledger_node.transactions import ContractReverted, read
+from ledger_node.types import TypeStatus, code32
+
+console = Console()
+cert_app = typer.Typer(help="Certificate documents: make, sign, anchor, redact, revoke, verify.",
+                       no_args_is_help=True)
+
+AccountOption = typer.Option(None, "--account", help="Index of a development-mnemonic account to sign with.")
+KeystoreOption = typer.Option(None, "--keystore",
+                              help="Encrypted key file to sign with (passphrase: CERTNET_KEY_PASSPHRASE(_FILE)).")
+OutputOption = typer.Option(None, "--output", "-o", help="Where to write the result (default: in place).")
+
+
+def _fail(error: Exception) -> NoReturn:
+    code = getattr(error, "code", "error")
+    typer.echo(f"error ({code}): {error}", err=True)
+    raise typer.Exit(code=1)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InvalidInput(f"{path}: no such file") from None
+    except json.JSONDecodeError as error:
+        raise InvalidInput(f"{path}: not JSON ({error.msg} at line {error.lineno})") from None
+
+
+def _write(document: dict[str, Any], path: Optional[Path]) -> None:
+    text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    if path is None:
+        typer.echo(text, nl=False)
+    else:
+        path.write_text(text, encoding="utf-8")
+
+
+def _deployment(data_dir: Path, rpc: Optional[str]) -> Deployment:
+    url, _engine = chain_endpoint(data_dir, rpc)
+    return Manifest.load(data_dir / "manifest.json").deployment(connect(url))
+
+
+def _signing_account(account: Optional[int], keystore: Optional[Path]) -> LocalAccount:
+    if (account is None) == (keystore is None):
+        raise InvalidInput("give exactly one of --account N or --keystore FILE")
+    return dev_account(account) if account is not None else load_keystore(keystore, passphrase_from_env())
+
+
+def _issuing(data_dir: Path, rpc: Optional[str], account: Optional[int], keystore: Optional[Path]) -> Issuing:
+    key = _signing_account(account, keystore)
+    deployment = _deployment(data_dir, rpc)
+    return Issuing(deployment, Sender(deployment.registry.w3, [key]), key.address)
+
+
+@cert_app.command("new")
+def new_command(
+    subject_path: Path = typer.Argument(..., metavar="SUBJECT", help="JSON object of the subject's fields."),
+    type_code: str = typer.Option(..., "--type", help="Certificate type code in the catalog."),
+    issuer: str = typer.Option(..., "--issuer", help="Issuing department's code."),
+    holder: str = typer.Option(..., "--holder", help="Holder's RIC:<citizen ID> or USCC:<credit code>."),
+    valid_until: Optional[dt.datetime] = typer.Option(None, "--valid-until", help="End of validity (UTC)."),
+    schema_path: Optional[Path] = typer.Option(None, "--schema", help="The type's JSON schema (default: the store "
+                                                                       "in --data-dir, by the catalog's hash)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Where to write it (default: stdout)."),
+    data_dir: Path = DataDir,
+    rpc: Optional[str] = RpcUrl,
+) -> None:
+    """Make an unsigned certificate of a catalog type; the subject is checked against the type's schema."""
+    try:
+        deployment = _deployment(data_dir, rpc)
+        certificate_type = _catalog_type(deployment, type_code, schema_path, SchemaStore(data_dir / "schemas"))
+        department = _lookup(deployment.consortium.functions.department(code32(issuer)),
+                             f"no department {issuer!r} in the consortium")
+        moment = dt.datetime.now(dt.timezone.utc)
+        end = valid_until.replace(tzinfo=valid_until.tzinfo or dt.timezone.utc) if valid_until else None
+        document = new_certificate(_read(subject_path), pseudonym(Settings().pseudonym_key, HolderId.parse(holder)),
+                                   certificate_type, IssuerRef(issuer, department[6]), valid_from=moment,
+                                   valid_until=end)
+        _write(document, output)
+    except (GatewayError, LedgerError, ValueError) as error:
+        _fail(error)
+
+
+def _lookup(view: ContractFunction, missing: str) -> Any:
+    """A catalog or consortium record; `NotFound(missing)` when the contract says it is unknown."""
+    try:
+        return read(view)
+    except ContractReverted as error:
+        if error.error in ("CatalogUnknownType", "ConsortiumUnknownDepartment"):
+            raise NotFound(missing) from None
+        raise
+
+
+def _catalog_type(deployment: Deployment, code: str, schema_path: Optional[Path], store: SchemaStore) -> CertificateType:
+    _code, _id, _owner, version, status, _registered, schema_hash = \
+        _lookup(deployment.catalog.functions.certificateType(code32(code)), f"no certificate type {code!r} in the catalog")
+    if TypeStatus(status) is TypeStatus.DEPRECATED:
+        raise InvalidInput(f"certificate type {code!r} is deprecated; no new certificates of it may be issued")
+    schema = _read(schema_path) if schema_path else store.get(schema_hash)
+    certificate_type = CertificateType(code, version, schema)
+    if certificate_type.schema_hash != schema_hash:
+        raise InvalidInput(f"the schema given is not version {version} of {code} (its hash differs from the catalog's)")
+    return certificate_type
+
+
+@cert_app.command("sign")
+def sign_command(
+    path: Path = typer.Argument(..., metavar="FILE"),
+    account: Optional[int] = AccountOption,
+    keystore: Optional[Path] = KeystoreOption,
+    output: Optional[Path] = OutputOption,
+    data_dir: Path = DataDir,
+) -> None:
+    """Sign a certificate (EIP-712, for the deployment in the manifest) with a department key."""
+    try:
+        manifest = Manifest.load(data_dir / "manifest.json")
+        domain = SigningDomain(manifest.chain_id,
+                               Web3.to_checksum_address(manifest.contracts["CertificateRegistry"]["address"]))
+        _write(sign(_read(path), _signing_account(account, keystore), domain), output or path)
+    except (GatewayError, LedgerError) as error:
+        _fail(error)
+
+
+@cert_app.command("anchor")
+def anchor_command(
+    paths: list[Path] = typer.Argument(..., metavar="FILE..."),
+    batch: bool = typer.Option(False, "--batch", help="Anchor all files as one Merkle batch (one transaction)."),
+    account: Optional[int] = AccountOption,
+    keystore: Optional[Path] = KeystoreOption,
+    data_dir: Path = DataDir,
+    rpc: Optional[str] = RpcUrl,
+) -> None:
+    """Anchor signed certificates in the registry and write the evidence into each file."""
+    try:
+        issuing = _issuing(data_dir, rpc, account, keystore)
+        documents = [_read(p) for p in paths]
+        if batch:
+            for path, document in zip(paths, anchor_batch(issuing, documents)):
+                _record_anchor(path, document)
+        else:
+            for path, document in zip(paths, documents):  # each written as soon as it is anchored
+                _record_anchor(path, anchor_certificate(issuing, document))
+    except (GatewayError, LedgerError) as error:
+        _fail(error)
+
+
+def _record_anchor(path: Path, document: dict[str, Any]) -> None:
+    _write(document, path)
+    console.print(f"{path}: anchored {document['proof']['certificateHash']} "
+                  f"in block {document['proof']['anchor']['blockNumber']}")
+
+
+@cert_app.command("revoke")
+def revoke_command(
+    path: Path = typer.Argument(..., metavar="FILE"),
+    reason: int = typer.Option(..., help="; ".join(f"{k} {v}" for k, v in REVOCATION_REASONS.items() if k != 4)),
+    account: Optional[int] = AccountOption,
+    keystore: Optional[Path] = KeystoreOption,
+    data_dir: Path = DataDir,
+    rpc: Optional[str] = RpcUrl,
+) -> None:
+    """Revoke an anchored certificate (the issuing department's key only)."""
+    try:
+        receipt = revoke(_issuing(data_dir, rpc, account, keystore), _read(path), reason)
+    except (GatewayError, LedgerError) as error:
+        _fail(error)
+    console.print(f"{path}: revoked in block {receipt['blockNumber']}")
+
+
+@cert_app.command("supersede")
+def supersede_command(
+    old_path: Path = typer.Argument(..., metavar="OLD"),
+    successor_path: Path = typer.Argument(..., metavar="SUCCESSOR", help="A signed certificate replacing OLD."),
+    account: Optional[int] = AccountOption,
+    keystore: Optional[Path] = KeystoreOption,
+    data_dir: Path = DataDir,
+    rpc: Optional[str] = RpcUrl,
+) -> None:
+    """Replace an anchored certificate by a signed successor, anchored in the same transaction."""
+    try:
+        successor = supersede(_issuing(data_dir, rpc, account, keystore), _read(old_path), _read(successor_path))
+        _write(successor, successor_path)
+    except (GatewayError, LedgerError) as error:
+        _fail(error)
+    console.print(f"{old_path}: superseded by {successor['proof']['certificateHash']}")
+
+
+@cert_app.command("redact")
+def redact_command(
+    path: Path = typer.Argument(..., metavar="FILE"),
+    fields: list[str] = typer.Argument(..., metavar="FIELD...", help="Subject fields to hide."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Where to write it (default: stdout)."),
+) -> None:
+    """Hide subject fields; the redacted copy still verifies (the original is left as it is)."""
+    try:
+        _write(redact(_read(path), fields), output)
+    except GatewayError as error:
+        _fail(error)
+
+
+@cert_app.command("verify")
+def verify_command(
+    paths: list[Path] = typer.Argument(..., metavar="FILE..."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON report per document, as a JSON list."),
+    offline: bool = typer.Option(False, "--offline", help="Check integrity and signature only; no chain."),
+    holder: Optional[str] = typer.Option(None, "--holder", help="A disclosed RIC:/USCC: identity to check."),
+    data_dir: Path = DataDir,
+    rpc: Optional[str] = RpcUrl,
+) -> None:
+    """Verify certificates; exit code 0 only if every one is valid (or, offline, passes what can be checked)."""
+    try:
+        disclosed = HolderId.parse(holder) if holder else None
+        verifier = Verifier(None if offline else _deployment(data_dir, rpc),
+                            pseudonym_secret=Settings().pseudonym_key)
+        reports = [(path, _verify_file(verifier, path, disclosed)) for path in paths]
+    except (GatewayError, LedgerError) as error:
+        _fail(error)
+    if as_json:
+        typer.echo(json.dumps([{"file": str(p), **r.as_dict()} for p, r in reports], ensure_ascii=False, indent=2))
+    else:
+        for path, report in reports:
+            _print_report(path, report)
+    passing = {Verdict.VALID, Verdict.INCOMPLETE} if offline else {Verdict.VALID}
+    raise typer.Exit(code=0 if all(r.verdict in passing for _, r in reports) else 1)
+
+
+def _verify_file(verifier: Verifier, path: Path, holder: Optional[HolderId]) -> Report:
+    try:
+        return verifier.verify(_read(path), holder=holder)
+    except InvalidInput as error:  # an unreadable file is one invalid report, not the end of the run
+        return Report.unreadable(str(error))
+
+
+def _print_report(path: Path, report: Report) -> None:
+    colour = {"valid": "green", "invalid": "red", "error": "yellow", "skipped": "dim", "incomplete": "yellow"}
+    table = Table(title=f"{path}: [{colour[report.verdict.value]}]{report.verdict.value.upper()}[/]",
+                  title_justify="left", show_header=True)
+    table.add_column("check")
+    table.add_column("outcome")
+    table.add_column("reason")
+    for check in report.checks:
+        table.add_row(check.name, f"[{colour[check.outcome.value]}]{check.outcome.value}[/]", check.reason)
+    console.print(table)
+    if report.certificate_hash:
+        console.print(f"certificate hash {report.certificate_hash}\n")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(cert_app, name="cert")
