@@ -135,10 +135,14 @@ class Verifier:
             claimed = doc.stated_hash(document)
         except GatewayError as error:
             return Report.unreadable(str(error))
-        checks = [_integrity(document, claimed), _signature_offline(document)]
+        signature = _signature_offline(document)
+        chain_checks, facts = self._chain_checks(document, claimed)
+        if facts is not None and signature.outcome is Outcome.VALID:
+            signature = _signing_key_held(signature, facts)
+        checks = [_integrity(document, claimed), signature]
         if holder is not None:
             checks.append(self._holder(document, holder))
-        return Report("0x" + claimed.hex(), checks + self._chain_checks(document, claimed))
+        return Report("0x" + claimed.hex(), checks + chain_checks)
 
     def _holder(self, document: dict[str, Any], holder: HolderId) -> Check:
         if self.pseudonym_secret is None:
@@ -151,34 +155,35 @@ class Verifier:
                          f"the certificate's holder is not the holder of the given {holder.scheme.value} number")
         return Check("holder", Outcome.VALID, "the disclosed identity matches the holder's pseudonym")
 
-    def _chain_checks(self, document: dict[str, Any], claimed: bytes) -> list[Check]:
+    def _chain_checks(self, document: dict[str, Any], claimed: bytes) -> tuple[list[Check], ChainFacts | None]:
+        """The chain checks, and the facts they were made from (None when the chain was not read)."""
         if self.deployment is None:
             offline = [Check(n, Outcome.SKIPPED, "needs the chain (verified offline)") for n in CHAIN_CHECKS]
             offline[CHAIN_CHECKS.index("validity")] = _validity(document, None, self.now())
-            return offline
+            return offline, None
         try:
             root, proof = anchor_location(document)
             signer = stated_signer(document)
         except (GatewayError, ValueError) as error:
-            return _not_anchored(str(error))
+            return _not_anchored(str(error)), None
         if any(root) and not merkle_verify(root, claimed, proof):
-            return _not_anchored("the Merkle proof does not lead to the batch root")
+            return _not_anchored("the Merkle proof does not lead to the batch root"), None
         try:
             elsewhere = self._anchored_elsewhere(document)
             if elsewhere:
-                return [Check(n, Outcome.ERROR, elsewhere) for n in CHAIN_CHECKS]
+                return [Check(n, Outcome.ERROR, elsewhere) for n in CHAIN_CHECKS], None
             facts = read_chain_facts(self.deployment, claimed, root, proof, signer)
         except (Web3Exception, OSError) as error:
-            return [Check(n, Outcome.ERROR, f"the chain could not be read: {error}") for n in CHAIN_CHECKS]
+            return [Check(n, Outcome.ERROR, f"the chain could not be read: {error}") for n in CHAIN_CHECKS], None
         if facts.status is CertificateStatus.UNKNOWN:
-            return _not_anchored("not anchored in the registry" + (" under this batch root" if any(root) else ""))
+            return _not_anchored("not anchored in the registry" + (" under this batch root" if any(root) else "")), None
         return [
             _anchored(facts, root),
             _issuer_authorised(document, facts),
             _not_revoked(facts),
             _validity(document, facts, self.now()),
             _not_superseded(facts),
-        ]
+        ], facts
 
     def _anchored_elsewhere(self, document: dict[str, Any]) -> str:
         """Why the document cannot be checked against this deployment, or "" when it can."""
@@ -214,7 +219,18 @@ def _signature_offline(document: dict[str, Any]) -> Check:
         return Check("signature", Outcome.INVALID, str(error))
     if recovered != signer:
         return Check("signature", Outcome.INVALID, f"signed by {recovered}, not by the stated signer {signer}")
-    return Check("signature", Outcome.VALID, f"signed by {signer}")
+    return Check("signature", Outcome.VALID, f"signed by {signer} (whose key it was needs the chain)",
+                 {"signer": signer})
+
+
+def _signing_key_held(signature: Check, facts: ChainFacts) -> Check:
+    """The offline signature check, completed with the key's history from the consortium."""
+    signer, department = signature.details["signer"], _text(facts.issuer)
+    if not facts.signer_was_issuer_key:
+        return Check("signature", Outcome.INVALID, f"signed by {signer}, which was not a key of {department} "
+                                                   "when the certificate was anchored", signature.details)
+    return Check("signature", Outcome.VALID, f"signed by {signer}, a key of {department} at issue time",
+                 signature.details)
 
 
 def _anchored(facts: ChainFacts, root: bytes) -> Check:
@@ -232,13 +248,11 @@ def _issuer_authorised(document: dict[str, Any], facts: ChainFacts) -> Check:
                         f"{doc.type_code(document)} v{doc.type_version(document)}")
     if facts.schema_hash != doc.schema_hash(document):
         problems.append("the document's schema hash is not the catalog's for that type version")
-    if not facts.signer_was_issuer_key:
-        problems.append(f"the signing key was not a key of {_text(facts.issuer)} when the certificate was anchored")
     if problems:
         return Check("issuer_authorised", Outcome.INVALID, "; ".join(problems))
     return Check("issuer_authorised", Outcome.VALID,
                  f"{_text(facts.issuer)} was authorised for {_text(facts.certificate_type)} v{facts.type_version} "
-                 "and held the signing key at issue time")
+                 "when it anchored the certificate")
 
 
 def _not_revoked(facts: ChainFacts) -> Check:

@@ -87,21 +87,33 @@ def test_a_certificate_within_its_validity_passes(desk: CertificateDesk) -> None
     assert report.check("validity").outcome is Outcome.VALID
 
 
-def test_a_key_rotated_away_before_issuance_fails_the_issuer_check(desk: CertificateDesk) -> None:
+def test_a_key_rotated_away_before_issuance_fails_the_signature_check(desk: CertificateDesk) -> None:
     network = desk.network
     signed_with_old_key = desk.signed()
     new_key = network.new_key()
     network.send(network.consortium.functions.rotateKey(CIVIL, network.keys["issuer"], new_key), "issuer")
     issuing = Issuing(network.deployment, Sender(network.w3, [network.signers[new_key]]), new_key)
     report = desk.verifier.verify(anchor_certificate(issuing, signed_with_old_key))
-    assert report.check("signature").outcome is Outcome.VALID  # the cryptography is fine...
-    assert report.check("issuer_authorised").outcome is Outcome.INVALID  # ...the key was no longer theirs
-    assert "signing key was not a key" in report.check("issuer_authorised").reason
+    assert report.check("signature").outcome is Outcome.INVALID
+    assert "was not a key of CIVIL-AFFAIRS when the certificate was anchored" in report.check("signature").reason
 
 
-def test_a_signature_by_a_key_of_another_department_fails_the_issuer_check(desk: CertificateDesk) -> None:
+def test_a_signature_by_a_key_of_another_department_fails_the_signature_check(desk: CertificateDesk) -> None:
     document = sign(desk.new(), desk.network.signer("other_issuer"), desk.issuing.domain)
     report = desk.verifier.verify(anchor_certificate(desk.issuing, document))
+    assert report.check("signature").outcome is Outcome.INVALID
+
+
+def test_a_signature_names_the_department_that_held_the_key(desk: CertificateDesk) -> None:
+    check = desk.verifier.verify(desk.anchored()).check("signature")
+    assert check.outcome is Outcome.VALID and "a key of CIVIL-AFFAIRS at issue time" in check.reason
+
+
+def test_a_document_claiming_another_issuer_fails_the_authority_check(desk: CertificateDesk) -> None:
+    document = desk.anchored()
+    document["issuer"]["id"] = "urn:certnet:department:HOUSING"
+    report = desk.verifier.verify(document)
+    assert report.check("integrity").outcome is Outcome.INVALID
     assert report.check("issuer_authorised").outcome is Outcome.INVALID
 
 
