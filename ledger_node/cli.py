@@ -20,8 +20,8 @@ from ledger_node.chainstate import read_chain_state
 from ledger_node.demo import SIZES, demo_spec
 from ledger_node.deploy import Manifest
 from ledger_node.devnet import deploy, deploy_and_bootstrap
-from ledger_node.engines import (LOCAL_ENGINES, EngineError, LocalNode, connect, is_running, read_node, start_node,
-                                 stop_node)
+from ledger_node.engines import (LOCAL_ENGINES, EngineError, LocalNode, connect, is_running, node_file, read_node,
+                                 start_node, stop_node, write_node_record)
 from ledger_node.errors import LedgerError
 from ledger_node.schemas import SchemaStore
 from ledger_node.spec import ConsortiumSpec, load_spec, parse_spec
@@ -191,12 +191,14 @@ def node_run(
     try:
         spec = _spec(None, demo)
         store_schemas(spec, data_dir)
-        w3 = node.start(log_path=_log_path(data_dir, engine))
+        log_path = _log_path(data_dir, engine)
+        w3 = node.start(log_path=log_path)
+        write_node_record(data_dir, node.record(log_path))  # other `certnet` commands find it while it runs
         manifest, deployed, sent = _with_progress(lambda total, advance: deploy_and_bootstrap(
             w3, spec, data_dir / "manifest.json", engine=engine, rpc_url=node.url,
             progress_total=total, progress=advance))
     except LedgerError as error:
-        node.stop()
+        _stop_foreground(node, data_dir)
         fail(error)
     console.print(f"{'deployed' if deployed else 'reusing'} CertNet on {node.url} (chain id {manifest.chain_id}); "
                   f"bootstrap sent {sent} transactions")
@@ -209,7 +211,12 @@ def node_run(
     except KeyboardInterrupt:
         pass
     finally:
-        node.stop()
+        _stop_foreground(node, data_dir)
+
+
+def _stop_foreground(node: LocalNode, data_dir: Path) -> None:
+    node.stop()
+    node_file(data_dir).unlink(missing_ok=True)
 
 
 def _log_path(data_dir: Path, engine: str) -> Path:

@@ -226,8 +226,12 @@ def start_node(data_dir: Path, engine: str, port: int | None = None) -> NodeReco
     log_path = data_dir / f"{engine}.log"
     node.start(log_path=log_path, detached=True)
     record = node.record(log_path)
-    node_file(data_dir).write_text(json.dumps(asdict(record), indent=2) + "\n")
+    write_node_record(data_dir, record)
     return record
+
+
+def write_node_record(data_dir: Path, record: NodeRecord) -> None:
+    node_file(data_dir).write_text(json.dumps(asdict(record), indent=2) + "\n")
 
 
 def stop_node(data_dir: Path, timeout: float = 15) -> NodeRecord:
