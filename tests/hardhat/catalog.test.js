@@ -1,0 +1,119 @@
+const { expect } = require("chai");
+const { loadFixture } = require("@nomicfoundation/hardhat-network-helpers");
+const { deployConsortium, govern, code32, randomHash, Role, CIVIL, HOUSING, RELYING, MARRIAGE, SERVICE_ITEM, SCHEMA_V1 } =
+  require("./fixtures");
+
+const TypeStatus = { NONE: 0, ACTIVE: 1, DEPRECATED: 2 };
+
+describe("Catalog", function () {
+  describe("certificate types", function () {
+    it("belong to the department that registered them", async function () {
+      const { catalog } = await loadFixture(deployConsortium);
+      const type = await catalog.certificateType(MARRIAGE);
+      expect(type.owner).to.equal(CIVIL);
+      expect(type.version).to.equal(1n);
+      expect(type.schemaHash).to.equal(SCHEMA_V1);
+    });
+
+    it("are registered once per code", async function () {
+      const { catalog, accounts } = await loadFixture(deployConsortium);
+      await expect(catalog.connect(accounts.issuer).registerType(MARRIAGE, SCHEMA_V1, "again", [CIVIL]))
+        .to.be.revertedWithCustomError(catalog, "CatalogTypeExists").withArgs(MARRIAGE);
+    });
+
+    it("get versions that only go up, each staying queryable", async function () {
+      const { catalog, accounts } = await loadFixture(deployConsortium);
+      const v2 = randomHash();
+      await expect(catalog.connect(accounts.issuer).publishTypeVersion(MARRIAGE, v2))
+        .to.emit(catalog, "TypeVersionPublished").withArgs(MARRIAGE, 2, v2);
+      expect((await catalog.certificateType(MARRIAGE)).version).to.equal(2n);
+      expect(await catalog.schemaHash(MARRIAGE, 1)).to.equal(SCHEMA_V1);
+      expect(await catalog.schemaHash(MARRIAGE, 2)).to.equal(v2);
+    });
+
+    it("are versioned only by their owner", async function () {
+      const { catalog, accounts } = await loadFixture(deployConsortium);
+      await expect(catalog.connect(accounts.otherIssuer).publishTypeVersion(MARRIAGE, randomHash()))
+        .to.be.revertedWithCustomError(catalog, "CatalogNotTypeOwner").withArgs(MARRIAGE, HOUSING);
+    });
+
+    it("can be deprecated by governance", async function () {
+      const { consortium, catalog, governors } = await loadFixture(deployConsortium);
+      await govern(consortium, governors, [await catalog.setTypeStatus.populateTransaction(MARRIAGE, TypeStatus.DEPRECATED)]);
+      expect((await catalog.certificateType(MARRIAGE)).status).to.equal(BigInt(TypeStatus.DEPRECATED));
+    });
+
+    it("refuse a zero schema hash", async function () {
+      const { catalog, accounts } = await loadFixture(deployConsortium);
+      await expect(catalog.connect(accounts.issuer).registerType(code32("NEW"), ethers.ZeroHash, "新", [CIVIL]))
+        .to.be.revertedWithCustomError(catalog, "CatalogZeroValue");
+    });
+
+    it("report an unknown code", async function () {
+      const { catalog } = await loadFixture(deployConsortium);
+      await expect(catalog.certificateType(code32("NOPE")))
+        .to.be.revertedWithCustomError(catalog, "CatalogUnknownType").withArgs(code32("NOPE"));
+    });
+
+    it("let the owner allow relying departments", async function () {
+      const { catalog, accounts } = await loadFixture(deployConsortium);
+      await expect(catalog.connect(accounts.issuer).setRelyingDepartment(MARRIAGE, RELYING, true))
+        .to.emit(catalog, "RelyingDepartmentChanged").withArgs(MARRIAGE, RELYING, true);
+      expect(await catalog.isRelyingDepartment(MARRIAGE, RELYING)).to.equal(true);
+    });
+
+    it("let the owner withdraw an issuer's authorisation", async function () {
+      const { consortium, catalog, accounts } = await loadFixture(deployConsortium);
+      await catalog.connect(accounts.issuer).setIssuer(MARRIAGE, CIVIL, false);
+      const civilId = await consortium.departmentId(CIVIL);
+      await expect(catalog.issuanceTerms(MARRIAGE, civilId))
+        .to.be.revertedWithCustomError(catalog, "CatalogIssuerNotAuthorised").withArgs(MARRIAGE, CIVIL);
+    });
+  });
+
+  describe("service items", function () {
+    it("list the types they need", async function () {
+      const { catalog } = await loadFixture(deployConsortium);
+      const item = await catalog.serviceItem(SERVICE_ITEM);
+      expect(item.owner).to.equal(RELYING);
+      expect(item.requiredTypes).to.deep.equal([MARRIAGE, code32("PROPERTY-CERT")]);
+    });
+
+    it("are registered only by relying parties", async function () {
+      const { consortium, catalog, accounts } = await loadFixture(deployConsortium);
+      await expect(catalog.connect(accounts.auditor).registerServiceItem(randomHash(), "事项", [MARRIAGE]))
+        .to.be.revertedWithCustomError(consortium, "ConsortiumMissingRole").withArgs(code32("AUDIT-OFFICE"), Role.RELYING_PARTY);
+    });
+
+    it("refuse an unknown required type", async function () {
+      const { catalog, accounts } = await loadFixture(deployConsortium);
+      await expect(catalog.connect(accounts.relying).registerServiceItem(randomHash(), "事项", [code32("NOPE")]))
+        .to.be.revertedWithCustomError(catalog, "CatalogUnknownType").withArgs(code32("NOPE"));
+    });
+  });
+
+  describe("catalog snapshots", function () {
+    it("keep every version of a department's catalog", async function () {
+      const { catalog, accounts } = await loadFixture(deployConsortium);
+      const first = randomHash();
+      const second = randomHash();
+      await expect(catalog.connect(accounts.issuer).anchorCatalogSnapshot(first, "https://mz/v1.json"))
+        .to.emit(catalog, "CatalogSnapshotAnchored").withArgs(CIVIL, 1, first, "https://mz/v1.json");
+      await catalog.connect(accounts.issuer).anchorCatalogSnapshot(second, "https://mz/v2.json");
+      expect(await catalog.snapshotCount(CIVIL)).to.equal(2n);
+      expect((await catalog.snapshot(CIVIL, 1)).contentHash).to.equal(first);
+      expect((await catalog.snapshot(CIVIL, 2)).uri).to.equal("https://mz/v2.json");
+    });
+
+    it("report a missing version", async function () {
+      const { catalog } = await loadFixture(deployConsortium);
+      await expect(catalog.snapshot(CIVIL, 1)).to.be.revertedWithCustomError(catalog, "CatalogUnknownSnapshot").withArgs(CIVIL, 1);
+    });
+
+    it("are refused to outsiders", async function () {
+      const { consortium, catalog, accounts } = await loadFixture(deployConsortium);
+      await expect(catalog.connect(accounts.outsider).anchorCatalogSnapshot(randomHash(), "x"))
+        .to.be.revertedWithCustomError(consortium, "ConsortiumUnknownKey").withArgs(accounts.outsider.address);
+    });
+  });
+});

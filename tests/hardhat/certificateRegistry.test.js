@@ -1,0 +1,249 @@
+const { expect } = require("chai");
+const { loadFixture, time } = require("@nomicfoundation/hardhat-network-helpers");
+const { StandardMerkleTree } = require("@openzeppelin/merkle-tree");
+const { deployConsortium, govern, randomHash, ZERO, Status, CertificateStatus, CIVIL, HOUSING, SUSPENDED, MARRIAGE,
+  PROPERTY } = require("./fixtures");
+
+describe("CertificateRegistry", function () {
+  async function withBatch() {
+    const network = await deployConsortium();
+    const members = Array.from({ length: 7 }, () => [randomHash()]);
+    const tree = StandardMerkleTree.of(members, ["bytes32"]);
+    await network.registry.connect(network.accounts.issuer).anchorBatch(tree.root, MARRIAGE, members.length, 0);
+    return { ...network, members: members.map(([h]) => h), tree };
+  }
+
+  const proofOf = (tree, hash) => tree.getProof([hash]);
+
+  describe("single issuance", function () {
+    it("records everything a verifier needs", async function () {
+      const { registry, accounts } = await loadFixture(deployConsortium);
+      const hash = randomHash();
+      const until = (await time.latest()) + 3600;
+      await expect(registry.connect(accounts.issuer).issue(hash, MARRIAGE, until))
+        .to.emit(registry, "CertificateIssued").withArgs(hash, CIVIL, MARRIAGE, 1, until);
+      const state = await registry.certificateState(hash, ZERO, []);
+      expect(state.status).to.equal(BigInt(CertificateStatus.VALID));
+      expect([state.issuer, state.certificateType, state.typeVersion, state.validUntil])
+        .to.deep.equal([CIVIL, MARRIAGE, 1n, BigInt(until)]);
+    });
+
+    it("refuses a second anchor of the same hash", async function () {
+      const { registry, accounts } = await loadFixture(deployConsortium);
+      const hash = randomHash();
+      await registry.connect(accounts.issuer).issue(hash, MARRIAGE, 0);
+      await expect(registry.connect(accounts.issuer).issue(hash, MARRIAGE, 0))
+        .to.be.revertedWithCustomError(registry, "RegistryAlreadyAnchored").withArgs(hash);
+    });
+
+    it("refuses an issuer of another type", async function () {
+      const { registry, catalog, accounts } = await loadFixture(deployConsortium);
+      await expect(registry.connect(accounts.otherIssuer).issue(randomHash(), MARRIAGE, 0))
+        .to.be.revertedWithCustomError(catalog, "CatalogIssuerNotAuthorised").withArgs(MARRIAGE, HOUSING);
+    });
+
+    it("refuses a suspended department although the catalog authorises it", async function () {
+      const { registry, consortium, accounts } = await loadFixture(deployConsortium);
+      await expect(registry.connect(accounts.suspended).issue(randomHash(), MARRIAGE, 0))
+        .to.be.revertedWithCustomError(consortium, "ConsortiumDepartmentNotActive").withArgs(SUSPENDED, Status.SUSPENDED);
+    });
+
+    it("refuses a key of no department", async function () {
+      const { registry, consortium, accounts } = await loadFixture(deployConsortium);
+      await expect(registry.connect(accounts.outsider).issue(randomHash(), MARRIAGE, 0))
+        .to.be.revertedWithCustomError(consortium, "ConsortiumUnknownKey").withArgs(accounts.outsider.address);
+    });
+
+    it("refuses a deprecated type", async function () {
+      const { registry, catalog, accounts } = await loadFixture(deployConsortium);
+      await catalog.connect(accounts.issuer).setTypeStatus(MARRIAGE, 2);
+      await expect(registry.connect(accounts.issuer).issue(randomHash(), MARRIAGE, 0))
+        .to.be.revertedWithCustomError(catalog, "CatalogTypeDeprecated").withArgs(MARRIAGE);
+    });
+
+    it("records the type version current at issue", async function () {
+      const { registry, catalog, accounts } = await loadFixture(deployConsortium);
+      const hash = randomHash();
+      await catalog.connect(accounts.issuer).publishTypeVersion(MARRIAGE, randomHash());
+      await registry.connect(accounts.issuer).issue(hash, MARRIAGE, 0);
+      expect((await registry.certificateState(hash, ZERO, [])).typeVersion).to.equal(2n);
+    });
+
+    it("expires at its validity end", async function () {
+      const { registry, accounts } = await loadFixture(deployConsortium);
+      const hash = randomHash();
+      const until = (await time.latest()) + 60;
+      await registry.connect(accounts.issuer).issue(hash, MARRIAGE, until);
+      await time.increaseTo(until);
+      expect((await registry.certificateState(hash, ZERO, [])).status).to.equal(BigInt(CertificateStatus.EXPIRED));
+    });
+  });
+
+  describe("Merkle batches", function () {
+    it("accept every member with its StandardMerkleTree proof", async function () {
+      const { registry, members, tree } = await loadFixture(withBatch);
+      for (const member of members) {
+        expect(await registry.isBatchMember(tree.root, member, proofOf(tree, member))).to.equal(true);
+      }
+    });
+
+    it("compute leaves as StandardMerkleTree does", async function () {
+      const { registry, members, tree } = await loadFixture(withBatch);
+      expect(await registry.leafOf(members[0])).to.equal(tree.leafHash([members[0]]));
+    });
+
+    it("reject a hash outside the batch", async function () {
+      const { registry, members, tree } = await loadFixture(withBatch);
+      expect(await registry.isBatchMember(tree.root, randomHash(), proofOf(tree, members[0]))).to.equal(false);
+    });
+
+    it("reject a proof against another root", async function () {
+      const { registry, members, tree } = await loadFixture(withBatch);
+      expect(await registry.isBatchMember(randomHash(), members[0], proofOf(tree, members[0]))).to.equal(false);
+    });
+
+    it("reject a tampered proof", async function () {
+      const { registry, members, tree } = await loadFixture(withBatch);
+      const proof = proofOf(tree, members[0]);
+      proof[0] = randomHash();
+      expect(await registry.isBatchMember(tree.root, members[0], proof)).to.equal(false);
+    });
+
+    it("reject an inner node presented as a certificate", async function () {
+      const { registry, members, tree } = await loadFixture(withBatch);
+      const proof = proofOf(tree, members[0]);
+      // The parent of the first member's leaf, and the rest of its proof, lead to the root too.
+      const [a, b] = [tree.leafHash([members[0]]), proof[0]].sort();
+      const inner = ethers.keccak256(ethers.concat([a, b]));
+      expect(await registry.isBatchMember(tree.root, inner, proof.slice(1))).to.equal(false);
+    });
+
+    it("cost the same gas whatever the batch size", async function () {
+      const { registry, accounts } = await loadFixture(deployConsortium);
+      const gas = [];
+      for (const count of [1, 100000]) {
+        const tx = await registry.connect(accounts.issuer).anchorBatch(randomHash(), MARRIAGE, count, 0);
+        gas.push((await tx.wait()).gasUsed);
+      }
+      expect(gas[1] - gas[0]).to.be.lessThan(100n);
+    });
+
+    it("refuse an empty batch", async function () {
+      const { registry, accounts } = await loadFixture(deployConsortium);
+      const root = randomHash();
+      await expect(registry.connect(accounts.issuer).anchorBatch(root, MARRIAGE, 0, 0))
+        .to.be.revertedWithCustomError(registry, "RegistryInvalidAnchor").withArgs(root);
+    });
+  });
+
+  describe("revocation", function () {
+    it("records time and reason of a single certificate", async function () {
+      const { registry, accounts } = await loadFixture(deployConsortium);
+      const hash = randomHash();
+      await registry.connect(accounts.issuer).issue(hash, MARRIAGE, 0);
+      await expect(registry.connect(accounts.issuer).revoke(hash, ZERO, [], 2))
+        .to.emit(registry, "CertificateRevoked").withArgs(hash, CIVIL, ZERO, 2);
+      const state = await registry.certificateState(hash, ZERO, []);
+      expect(state.status).to.equal(BigInt(CertificateStatus.REVOKED));
+      expect(state.revokedAt).to.equal(BigInt(await time.latest()));
+      expect(state.revocationReason).to.equal(2n);
+    });
+
+    it("revokes one batch member and leaves the others valid", async function () {
+      const { registry, accounts, members, tree } = await loadFixture(withBatch);
+      await registry.connect(accounts.issuer).revoke(members[0], tree.root, proofOf(tree, members[0]), 1);
+      const revoked = await registry.certificateState(members[0], tree.root, proofOf(tree, members[0]));
+      const other = await registry.certificateState(members[1], tree.root, proofOf(tree, members[1]));
+      expect([revoked.status, other.status]).to.deep.equal([BigInt(CertificateStatus.REVOKED), BigInt(CertificateStatus.VALID)]);
+    });
+
+    it("needs a valid proof for a batch member", async function () {
+      const { registry, accounts, members, tree } = await loadFixture(withBatch);
+      const outsider = randomHash();
+      await expect(registry.connect(accounts.issuer).revoke(outsider, tree.root, proofOf(tree, members[0]), 1))
+        .to.be.revertedWithCustomError(registry, "RegistryInvalidProof").withArgs(tree.root, outsider);
+    });
+
+    it("is allowed to the issuing department only", async function () {
+      const { registry, accounts } = await loadFixture(deployConsortium);
+      const hash = randomHash();
+      await registry.connect(accounts.issuer).issue(hash, MARRIAGE, 0);
+      await expect(registry.connect(accounts.otherIssuer).revoke(hash, ZERO, [], 1))
+        .to.be.revertedWithCustomError(registry, "RegistryNotIssuer").withArgs(hash, HOUSING);
+    });
+
+    it("is refused to an issuer suspended since it issued", async function () {
+      const { registry, consortium, governors, accounts } = await loadFixture(deployConsortium);
+      const hash = randomHash();
+      await registry.connect(accounts.issuer).issue(hash, MARRIAGE, 0);
+      await govern(consortium, governors, [await consortium.setStatus.populateTransaction(CIVIL, Status.SUSPENDED)]);
+      await expect(registry.connect(accounts.issuer).revoke(hash, ZERO, [], 1))
+        .to.be.revertedWithCustomError(consortium, "ConsortiumDepartmentNotActive").withArgs(CIVIL, Status.SUSPENDED);
+    });
+
+    it("happens once", async function () {
+      const { registry, accounts } = await loadFixture(deployConsortium);
+      const hash = randomHash();
+      await registry.connect(accounts.issuer).issue(hash, MARRIAGE, 0);
+      await registry.connect(accounts.issuer).revoke(hash, ZERO, [], 1);
+      await expect(registry.connect(accounts.issuer).revoke(hash, ZERO, [], 1))
+        .to.be.revertedWithCustomError(registry, "RegistryAlreadyRevoked").withArgs(hash);
+    });
+  });
+
+  describe("supersession", function () {
+    it("names the successor and anchors it", async function () {
+      const { registry, accounts } = await loadFixture(deployConsortium);
+      const [old, successor] = [randomHash(), randomHash()];
+      await registry.connect(accounts.issuer).issue(old, MARRIAGE, 0);
+      await expect(registry.connect(accounts.issuer).supersede(old, ZERO, [], successor, 0))
+        .to.emit(registry, "CertificateSuperseded").withArgs(old, successor, CIVIL);
+      expect((await registry.certificateState(old, ZERO, [])).supersededBy).to.equal(successor);
+      expect((await registry.certificateState(successor, ZERO, [])).status).to.equal(BigInt(CertificateStatus.VALID));
+    });
+
+    it("can be followed along a chain", async function () {
+      const { registry, accounts } = await loadFixture(deployConsortium);
+      const chain = [randomHash(), randomHash(), randomHash()];
+      await registry.connect(accounts.issuer).issue(chain[0], MARRIAGE, 0);
+      await registry.connect(accounts.issuer).supersede(chain[0], ZERO, [], chain[1], 0);
+      await registry.connect(accounts.issuer).supersede(chain[1], ZERO, [], chain[2], 0);
+      let current = chain[0];
+      const followed = [current];
+      for (;;) {
+        const next = (await registry.certificateState(current, ZERO, [])).supersededBy;
+        if (next === ZERO) break;
+        followed.push((current = next));
+      }
+      expect(followed).to.deep.equal(chain);
+    });
+
+    it("replaces a batch member by a single certificate", async function () {
+      const { registry, accounts, members, tree } = await loadFixture(withBatch);
+      const successor = randomHash();
+      await registry.connect(accounts.issuer).supersede(members[2], tree.root, proofOf(tree, members[2]), successor, 0);
+      const state = await registry.certificateState(members[2], tree.root, proofOf(tree, members[2]));
+      expect([state.status, state.supersededBy]).to.deep.equal([BigInt(CertificateStatus.SUPERSEDED), successor]);
+    });
+
+    it("is refused to another type's issuer", async function () {
+      const { registry, accounts } = await loadFixture(deployConsortium);
+      const hash = randomHash();
+      await registry.connect(accounts.otherIssuer).issue(hash, PROPERTY, 0);
+      await expect(registry.connect(accounts.issuer).supersede(hash, ZERO, [], randomHash(), 0))
+        .to.be.revertedWithCustomError(registry, "RegistryNotIssuer").withArgs(hash, CIVIL);
+    });
+  });
+
+  describe("verificationOf", function () {
+    it("answers state, the signer's key history and the schema hash in one call", async function () {
+      const { registry, accounts } = await loadFixture(deployConsortium);
+      const hash = randomHash();
+      await registry.connect(accounts.issuer).issue(hash, MARRIAGE, 0);
+      const [state, signerWasKey, schemaHash] = await registry.verificationOf(hash, ZERO, [], accounts.issuer.address);
+      expect([state.status, signerWasKey, schemaHash]).to.deep.equal([BigInt(CertificateStatus.VALID), true, "0x" + "01".repeat(32)]);
+      const [, otherWasKey] = await registry.verificationOf(hash, ZERO, [], accounts.otherIssuer.address);
+      expect(otherWasKey).to.equal(false);
+    });
+  });
+});
