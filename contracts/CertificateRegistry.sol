@@ -101,8 +101,8 @@ contract CertificateRegistry is ICertificateRegistry, ConsortiumMember {
         view
         returns (CertificateState memory state, bool signerWasIssuerKey, bytes32 schemaHash)
     {
+        // Not anchored: issuer, type and version are zero, so both answers below are false and zero.
         state = certificateState(certificateHash, batchRoot, proof);
-        if (state.status == CertificateStatus.Unknown) return (state, false, bytes32(0));
         signerWasIssuerKey = consortium.wasKeyOf(signer, state.issuer, state.issuedAt);
         schemaHash = catalog.schemaHash(state.certificateType, state.typeVersion);
     }

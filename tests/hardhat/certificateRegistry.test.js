@@ -245,5 +245,11 @@ describe("CertificateRegistry", function () {
       const [, otherWasKey] = await registry.verificationOf(hash, ZERO, [], accounts.otherIssuer.address);
       expect(otherWasKey).to.equal(false);
     });
+
+    it("answers unknown, false and zero for a hash never anchored", async function () {
+      const { registry, accounts } = await loadFixture(deployConsortium);
+      const [state, signerWasKey, schemaHash] = await registry.verificationOf(randomHash(), ZERO, [], accounts.issuer.address);
+      expect([state.status, signerWasKey, schemaHash]).to.deep.equal([BigInt(CertificateStatus.UNKNOWN), false, ZERO]);
+    });
   });
 });
