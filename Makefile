@@ -17,9 +17,10 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-## Start ganache (state kept in .certnet/), deploy and bootstrap the demo consortium once, keep serving.
+## Start ganache (state kept in .certnet/), deploy and bootstrap the demo consortium once, serve the gateway
+## on http://127.0.0.1:8000 until Ctrl-C.
 run: setup
-	$(BIN)/certnet node run
+	$(BIN)/certnet run
 
 ## Every test: artifact freshness, Python suites (embedded chain and ganache), Hardhat suite.
 test: setup

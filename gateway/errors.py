@@ -46,3 +46,39 @@ class NotFound(GatewayError):
     """A certificate, type or department the request names does not exist."""
 
     code = "not_found"
+
+
+class Unauthenticated(GatewayError):
+    """The request carries no valid credentials: no signature or token, a bad one, or a replay."""
+
+    code = "unauthenticated"
+
+
+class Forbidden(GatewayError):
+    """The caller is known but its department may not do this (role, status, or another department's)."""
+
+    code = "forbidden"
+
+
+class Conflict(GatewayError):
+    """The request contradicts the state: already anchored or revoked, an idempotency key reused."""
+
+    code = "conflict"
+
+
+class TooManyRequests(GatewayError):
+    """The gateway's outbox is full; retry after the hinted delay."""
+
+    code = "too_many_requests"
+
+
+class ChainUnavailable(GatewayError):
+    """The chain's JSON-RPC endpoint does not answer; nothing was accepted, retry later."""
+
+    code = "chain_unavailable"
+
+
+class OperationFailed(GatewayError):
+    """The operation was accepted but its transaction failed on the chain; `details.reason` says why."""
+
+    code = "operation_failed"

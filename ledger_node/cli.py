@@ -6,7 +6,8 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import Callable, Optional, TypeVar
+from contextlib import contextmanager
+from typing import Callable, Iterator, Optional, TypeVar
 
 import typer
 import yaml
@@ -179,14 +180,10 @@ def node_status(data_dir: Path = DataDir, rpc: Optional[str] = RpcUrl) -> None:
                   f"{len(state.service_items)} service items, quorum {deployment.consortium.functions.quorum().call()}")
 
 
-@node_app.command("run")
-def node_run(
-    engine: str = typer.Option("ganache", help=f"One of {', '.join(LOCAL_ENGINES)}."),
-    port: int = typer.Option(8545, help="JSON-RPC port on 127.0.0.1."),
-    demo: str = typer.Option("default", help=f"Demo consortium to bootstrap: {', '.join(SIZES)}."),
-    data_dir: Path = DataDir,
-) -> None:
-    """Start a chain in the foreground, deploy once, bootstrap the demo consortium, serve until Ctrl-C."""
+@contextmanager
+def local_devnet(engine: str, port: int, demo: str, data_dir: Path) -> Iterator[LocalNode]:
+    """A local chain in the foreground with CertNet deployed once and the demo consortium
+    bootstrapped; recorded in `data_dir` while it runs, stopped (state kept) on exit."""
     node = LocalNode(engine, port=port, state_dir=data_dir / engine)
     try:
         spec = _spec(None, demo)
@@ -204,14 +201,28 @@ def node_run(
                   f"bootstrap sent {sent} transactions")
     for name, contract in manifest.contracts.items():
         console.print(f"  {name:<20} {contract['address']}  block {contract['block']}")
-    console.print(f"manifest: {data_dir / 'manifest.json'} - Ctrl-C stops the chain (its state is kept)")
+    console.print(f"manifest: {data_dir / 'manifest.json'}")
     signal.signal(signal.SIGTERM, _interrupt)  # a supervisor's SIGTERM stops as cleanly as Ctrl-C
     try:
-        node.process.wait()
+        yield node
     except KeyboardInterrupt:
         pass
     finally:
         _stop_foreground(node, data_dir)
+
+
+EngineOption = typer.Option("ganache", help=f"One of {', '.join(LOCAL_ENGINES)}.")
+PortOption = typer.Option(8545, help="JSON-RPC port on 127.0.0.1.")
+DemoSizeOption = typer.Option("default", help=f"Demo consortium to bootstrap: {', '.join(SIZES)}.")
+
+
+@node_app.command("run")
+def node_run(engine: str = EngineOption, port: int = PortOption, demo: str = DemoSizeOption,
+             data_dir: Path = DataDir) -> None:
+    """Start a chain in the foreground, deploy once, bootstrap the demo consortium, serve until Ctrl-C."""
+    with local_devnet(engine, port, demo, data_dir) as node:
+        console.print("Ctrl-C stops the chain (its state is kept)")
+        node.process.wait()
 
 
 def _stop_foreground(node: LocalNode, data_dir: Path) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
+from eth_account.datastructures import SignedTransaction
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 from hexbytes import HexBytes
@@ -72,24 +73,30 @@ class Sender:
         self._nonces[sender] = nonce + 1
         return nonce
 
+    def gas_limit(self, function: Transactable, sender: ChecksumAddress, *, label: str) -> int:
+        """The estimate with head-room; raises `ContractReverted` when the call would revert now."""
+        try:
+            return int(function.estimate_gas({"from": sender}) * GAS_MARGIN) + GAS_EXTRA
+        except (ContractCustomError, ContractLogicError, *EMBEDDED_REVERTS) as exc:
+            raise _labelled(revert_from(exc), label) from exc
+
+    def sign(self, function: Transactable, sender: ChecksumAddress, *, nonce: int, gas: int) -> SignedTransaction:
+        """Signs `function` from `sender` with the given nonce and gas limit, without sending it."""
+        account = self._accounts.get(sender)
+        if account is None:
+            raise LedgerError(f"no signing key for {sender}")
+        tx = function.build_transaction({"from": sender, "nonce": nonce, "gas": gas, "chainId": self.chain_id,
+                                         **self._fees})
+        return account.sign_transaction(tx)
+
     def submit(self, function: Transactable, sender: ChecksumAddress, *, label: str) -> Submitted:
         """Signs and sends `function` from `sender` without waiting for it to be mined.
 
         Raises `ContractReverted` before sending when the call would revert against the latest state.
         """
-        account = self._accounts.get(sender)
-        if account is None:
-            raise LedgerError(f"no signing key for {sender} ({label})")
-        try:
-            gas = int(function.estimate_gas({"from": sender}) * GAS_MARGIN) + GAS_EXTRA
-        except (ContractCustomError, ContractLogicError, *EMBEDDED_REVERTS) as exc:
-            raise _labelled(revert_from(exc), label) from exc
+        gas = self.gas_limit(function, sender, label=label)
         for attempt in (1, 2):
-            tx = function.build_transaction(
-                {"from": sender, "nonce": self._next_nonce(sender, resync=attempt == 2), "gas": gas,
-                 "chainId": self.chain_id, **self._fees}
-            )
-            signed = account.sign_transaction(tx)
+            signed = self.sign(function, sender, nonce=self._next_nonce(sender, resync=attempt == 2), gas=gas)
             try:
                 tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
                 return Submitted(label=label, sender=sender, tx_hash=tx_hash, function=function)
@@ -121,14 +128,19 @@ class Sender:
         return self.wait([self.submit(function, sender, label=label)])[0]
 
     def _failure(self, item: Submitted, receipt: TxReceipt) -> LedgerError:
-        # Receipts carry no revert data: replay the call on the state it ran against to learn why.
-        try:
-            if isinstance(item.function, ContractFunction):
-                item.function.call({"from": item.sender}, block_identifier=receipt["blockNumber"] - 1)
-        except (ContractCustomError, ContractLogicError, *EMBEDDED_REVERTS) as exc:
-            return _labelled(revert_from(exc), item.label)
-        return TransactionFailed(f"{item.label}: transaction {item.tx_hash.to_0x_hex()} reverted "
-                                 f"(out of gas or state changed by an earlier transaction)")
+        return explain_failure(item.function, item.sender, receipt, label=item.label)
+
+
+def explain_failure(function: Transactable, sender: ChecksumAddress, receipt: TxReceipt, *, label: str) -> LedgerError:
+    """Why a mined transaction reverted. Receipts carry no revert data: the call is replayed on the
+    state it ran against to learn the contract's error."""
+    try:
+        if isinstance(function, ContractFunction):
+            function.call({"from": sender}, block_identifier=receipt["blockNumber"] - 1)
+    except (ContractCustomError, ContractLogicError, *EMBEDDED_REVERTS) as exc:
+        return _labelled(revert_from(exc), label)
+    return TransactionFailed(f"{label}: transaction {receipt['transactionHash'].to_0x_hex()} reverted "
+                             f"(out of gas or state changed by an earlier transaction)")
 
 
 def _labelled(error: ContractReverted, label: str) -> ContractReverted:

@@ -46,7 +46,7 @@ def anchor_certificate(issuing: Issuing, document: dict[str, Any]) -> dict[str, 
         issuing.deployment.registry.functions.issue(stated_hash(document), code32(type_code(document)),
                                                     valid_until(document)),
         issuing.account, label=f"issue {document['proof']['certificateHash']}")
-    return with_evidence(document, issuing, receipt, batch_root=None, proof=[])
+    return _evidenced(document, issuing, receipt, batch_root=None, proof=[])
 
 
 def anchor_batch(issuing: Issuing, documents: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -64,18 +64,19 @@ def anchor_batch(issuing: Issuing, documents: Sequence[dict[str, Any]]) -> list[
         issuing.deployment.registry.functions.anchorBatch(batch.root, code32(type_code(documents[0])), len(batch),
                                                           valid_until(documents[0])),
         issuing.account, label=f"anchor batch 0x{batch.root.hex()}")
-    return [with_evidence(d, issuing, receipt, batch_root=batch.root, proof=batch.proof(stated_hash(d)))
+    return [_evidenced(d, issuing, receipt, batch_root=batch.root, proof=batch.proof(stated_hash(d)))
             for d in documents]
 
 
-def with_evidence(document: dict[str, Any], issuing: Issuing, receipt: TxReceipt, *, batch_root: bytes | None,
-                  proof: Sequence[bytes]) -> dict[str, Any]:
+def with_evidence(document: dict[str, Any], domain: SigningDomain, transaction_hash: str, block_number: int, *,
+                  batch_root: bytes | None, proof: Sequence[bytes]) -> dict[str, Any]:
+    """A copy of `document` carrying where it was anchored: chain, registry, transaction, batch root and proof."""
     anchored = copy.deepcopy(document)
     anchored["proof"]["anchor"] = {
-        "chainId": issuing.sender.chain_id,
-        "registry": issuing.deployment.registry.address,
-        "transactionHash": receipt["transactionHash"].to_0x_hex(),
-        "blockNumber": receipt["blockNumber"],
+        "chainId": domain.chain_id,
+        "registry": domain.registry,
+        "transactionHash": transaction_hash,
+        "blockNumber": block_number,
         "batchRoot": "0x" + batch_root.hex() if batch_root else None,
         "merkleProof": ["0x" + p.hex() for p in proof],
     }
@@ -118,7 +119,13 @@ def supersede(issuing: Issuing, old: dict[str, Any], successor: dict[str, Any]) 
         issuing.deployment.registry.functions.supersede(stated_hash(old), root, proof, stated_hash(successor),
                                                         valid_until(successor)),
         issuing.account, label=f"supersede {old['proof']['certificateHash']}")
-    return with_evidence(successor, issuing, receipt, batch_root=None, proof=[])
+    return _evidenced(successor, issuing, receipt, batch_root=None, proof=[])
+
+
+def _evidenced(document: dict[str, Any], issuing: Issuing, receipt: TxReceipt, *, batch_root: bytes | None,
+               proof: Sequence[bytes]) -> dict[str, Any]:
+    return with_evidence(document, issuing.domain, receipt["transactionHash"].to_0x_hex(), receipt["blockNumber"],
+                         batch_root=batch_root, proof=proof)
 
 
 def _check_ready(issuing: Issuing, document: dict[str, Any]) -> None:

@@ -12,15 +12,15 @@ from eth_account.signers.local import LocalAccount
 from rich.console import Console
 from rich.table import Table
 from web3 import Web3
-from web3.contract.contract import ContractFunction
 
 from gateway.certificates.anchoring import (REVOCATION_REASONS, Issuing, anchor_batch, anchor_certificate, revoke,
                                             supersede)
-from gateway.certificates.document import CertificateType, IssuerRef, new_certificate, redact
+from gateway.certificates.catalog import catalog_type, issuer_ref
+from gateway.certificates.document import new_certificate, redact
 from gateway.certificates.identity import HolderId, pseudonym
 from gateway.certificates.signing import SigningDomain, sign
 from gateway.certificates.verification import Report, Verdict, Verifier
-from gateway.errors import GatewayError, InvalidInput, NotFound
+from gateway.errors import GatewayError, InvalidInput
 from gateway.settings import Settings
 from ledger_node.accounts import dev_account, load_keystore, passphrase_from_env
 from ledger_node.cli import DataDir, RpcUrl, chain_endpoint
@@ -29,8 +29,6 @@ from ledger_node.engines import connect
 from ledger_node.errors import LedgerError
 from ledger_node.schemas import SchemaStore
 from ledger_node.sender import Sender
-from ledger_node.transactions import ContractReverted, read
-from ledger_node.types import TypeStatus, code32
 
 console = Console()
 cert_app = typer.Typer(help="Certificate documents: make, sign, anchor, redact, revoke, verify.",
@@ -98,39 +96,16 @@ def new_command(
     """Make an unsigned certificate of a catalog type; the subject is checked against the type's schema."""
     try:
         deployment = _deployment(data_dir, rpc)
-        certificate_type = _catalog_type(deployment, type_code, schema_path, SchemaStore(data_dir / "schemas"))
-        department = _lookup(deployment.consortium.functions.department(code32(issuer)),
-                             f"no department {issuer!r} in the consortium")
+        certificate_type = catalog_type(deployment, type_code, SchemaStore(data_dir / "schemas"),
+                                        _read(schema_path) if schema_path else None)
         moment = dt.datetime.now(dt.timezone.utc)
         end = valid_until.replace(tzinfo=valid_until.tzinfo or dt.timezone.utc) if valid_until else None
         document = new_certificate(_read(subject_path), pseudonym(Settings().pseudonym_key, HolderId.parse(holder)),
-                                   certificate_type, IssuerRef(issuer, department[6]), valid_from=moment,
+                                   certificate_type, issuer_ref(deployment, issuer), valid_from=moment,
                                    valid_until=end)
         _write(document, output)
     except (GatewayError, LedgerError, ValueError) as error:
         _fail(error)
-
-
-def _lookup(view: ContractFunction, missing: str) -> Any:
-    """A catalog or consortium record; `NotFound(missing)` when the contract says it is unknown."""
-    try:
-        return read(view)
-    except ContractReverted as error:
-        if error.error in ("CatalogUnknownType", "ConsortiumUnknownDepartment"):
-            raise NotFound(missing) from None
-        raise
-
-
-def _catalog_type(deployment: Deployment, code: str, schema_path: Optional[Path], store: SchemaStore) -> CertificateType:
-    _code, _id, _owner, version, status, _registered, schema_hash = \
-        _lookup(deployment.catalog.functions.certificateType(code32(code)), f"no certificate type {code!r} in the catalog")
-    if TypeStatus(status) is TypeStatus.DEPRECATED:
-        raise InvalidInput(f"certificate type {code!r} is deprecated; no new certificates of it may be issued")
-    schema = _read(schema_path) if schema_path else store.get(schema_hash)
-    certificate_type = CertificateType(code, version, schema)
-    if certificate_type.schema_hash != schema_hash:
-        raise InvalidInput(f"the schema given is not version {version} of {code} (its hash differs from the catalog's)")
-    return certificate_type
 
 
 @cert_app.command("sign")

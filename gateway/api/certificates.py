@@ -1,0 +1,148 @@
+"""Certificates: issue (single and batch), revoke, supersede, verify, status, history, operations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Response
+
+from gateway.api.deps import IdempotencyKey, Issuer, Member, Services
+from gateway.certificates.identity import HolderId
+from gateway.certificates.verification import read_chain_facts
+from gateway.db import Operation, OperationState
+from gateway.errors import Forbidden, NotFound, OperationFailed
+from gateway.issuance import Issuance, parse_hash
+from gateway.models import BatchRequest, IssueRequest, RevokeRequest, SupersedeRequest, VerifyRequest
+from gateway.auth import Caller
+from ledger_node.chainstate import code_text
+from ledger_node.types import CertificateStatus
+
+router = APIRouter(prefix="/v1")
+
+ZERO_ADDRESS = "0x" + "00" * 20
+
+
+def operation_view(operation: Operation) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "id": operation.id, "kind": operation.kind, "department": operation.department, "state": operation.state,
+        "transactionHash": operation.tx_hash, "blockNumber": operation.block_number,
+    }
+    if operation.kind == "batch":
+        view["progress"] = {"composed": operation.progress, "total": operation.total}
+    if operation.state == OperationState.FAILED.value:
+        view["error"] = {"code": operation.error_code, "message": operation.error_message}
+    return view
+
+
+def settled(gateway: Services, operation: Operation, response: Response, *, created: int = 200) -> Operation:
+    """Waits (a bounded time) for the operation: its row when done; 202 while pending; the failure."""
+    operation = gateway.outbox.wait(operation.id, gateway.settings.issue_wait_seconds)
+    if operation.state == OperationState.FAILED.value:
+        raise OperationFailed(f"operation {operation.id} failed on the chain: {operation.error_message}",
+                              operation=operation.id, reason=operation.error_code)
+    response.status_code = created if operation.state == OperationState.DONE.value else 202
+    response.headers["Location"] = f"/v1/operations/{operation.id}"
+    return operation
+
+
+def _with_certificate(issuance: Issuance, operation: Operation) -> dict[str, Any]:
+    certificates = issuance.certificates_of(operation)
+    return {"operation": operation_view(operation), **({"certificate": certificates[0]} if certificates else {})}
+
+
+def _own(caller: Caller, operation: Operation | None, operation_id: int) -> Operation:
+    if operation is None:
+        raise NotFound(f"no operation {operation_id}")
+    if operation.department != caller.department:
+        raise Forbidden("this operation belongs to another department")
+    return operation
+
+
+@router.post("/certificates", status_code=201, summary="Issue one certificate (signed and anchored)")
+def issue(body: IssueRequest, caller: Issuer, gateway: Services, response: Response,
+          idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+    operation = gateway.issuance.issue(caller, body, idempotency_key)
+    return _with_certificate(gateway.issuance, settled(gateway, operation, response, created=201))
+
+
+@router.post("/batches", status_code=202, summary="Issue up to 100 000 certificates as one Merkle batch")
+def issue_batch(body: BatchRequest, caller: Issuer, gateway: Services, response: Response,
+                idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+    operation = gateway.issuance.issue_batch(caller, body, idempotency_key)
+    response.headers["Location"] = f"/v1/batches/{operation.id}"
+    return operation_view(operation)
+
+
+@router.get("/batches/{batch_id}", summary="A batch's progress; when anchored, its certificates with proofs")
+def batch(batch_id: int, caller: Member, gateway: Services, offset: int = Query(0, ge=0),
+          limit: int = Query(1_000, ge=1, le=10_000)) -> dict[str, Any]:
+    with gateway.sessions() as session:
+        operation = _own(caller, session.get(Operation, batch_id), batch_id)
+    if operation.kind != "batch":
+        raise NotFound(f"operation {batch_id} is not a batch")
+    view = operation_view(operation)
+    if operation.state == OperationState.DONE.value:
+        view["batchRoot"] = operation.request["root"]
+        view["certificates"] = gateway.issuance.certificates_of(operation, offset, limit)
+        view["next"] = offset + limit if offset + limit < operation.total else None
+    return view
+
+
+@router.get("/operations/{operation_id}", summary="Any operation of the caller's department")
+def operation(operation_id: int, caller: Member, gateway: Services) -> dict[str, Any]:
+    with gateway.sessions() as session:
+        found = _own(caller, session.get(Operation, operation_id), operation_id)
+    return _with_certificate(gateway.issuance, found) if found.kind in ("issue", "supersede") \
+        else operation_view(found)
+
+
+@router.post("/certificates/{certificate_hash}/revoke", summary="Revoke a certificate the caller issued")
+def revoke(certificate_hash: str, body: RevokeRequest, caller: Issuer, gateway: Services, response: Response,
+           idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+    found = gateway.issuance.revoke(caller, certificate_hash, body, idempotency_key)
+    return operation_view(settled(gateway, found, response))
+
+
+@router.post("/certificates/{certificate_hash}/supersede", status_code=201,
+             summary="Replace a certificate the caller issued by a corrected or renewed one")
+def supersede(certificate_hash: str, body: SupersedeRequest, caller: Issuer, gateway: Services,
+              response: Response, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+    found = gateway.issuance.supersede(caller, certificate_hash, body, idempotency_key)
+    return _with_certificate(gateway.issuance, settled(gateway, found, response, created=201))
+
+
+@router.post("/verify", summary="Verify a certificate document (public)")
+def verify(body: VerifyRequest, gateway: Services) -> dict[str, Any]:
+    holder = HolderId.parse(body.holder) if body.holder else None
+    return gateway.verifier.verify(body.document, holder=holder).as_dict()
+
+
+@router.get("/certificates/{certificate_hash}", summary="A certificate's status on the chain (public)")
+def status(certificate_hash: str, gateway: Services) -> dict[str, Any]:
+    hash_bytes = parse_hash(certificate_hash)
+    root, proof = gateway.issuance.location_if_issued(hash_bytes)
+    facts = read_chain_facts(gateway.chain.deployment, hash_bytes, root, proof, ZERO_ADDRESS)
+    if facts.status is CertificateStatus.UNKNOWN:
+        raise NotFound(f"{certificate_hash} is not anchored (a batch member needs the gateway that issued it, "
+                       "or POST /v1/verify with the document)")
+    return {
+        "certificateHash": "0x" + hash_bytes.hex(),
+        "status": facts.status.name.lower(),
+        "issuer": code_text(facts.issuer),
+        "certificateType": code_text(facts.certificate_type),
+        "typeVersion": facts.type_version,
+        "issuedAt": facts.issued_at,
+        "issuedBlock": facts.issued_block,
+        "validUntil": facts.valid_until or None,
+        "batchRoot": "0x" + facts.batch_root.hex() if any(facts.batch_root) else None,
+        "revokedAt": facts.revoked_at or None,
+        "revocationReason": facts.revocation_reason if facts.revoked_at else None,
+        "supersededBy": "0x" + facts.superseded_by.hex() if any(facts.superseded_by) else None,
+    }
+
+
+@router.get("/certificates/{certificate_hash}/history", summary="Provenance: every on-chain event about it")
+def history(certificate_hash: str, _caller: Member, gateway: Services) -> dict[str, Any]:
+    hash_text = "0x" + parse_hash(certificate_hash).hex()
+    return {"certificateHash": hash_text, "events": gateway.provenance.history(hash_text)}
+

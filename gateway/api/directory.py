@@ -1,0 +1,57 @@
+"""The consortium's directory: departments, catalog types, and departments' catalog snapshots."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from gateway.api.certificates import operation_view, settled
+from gateway.api.deps import IdempotencyKey, Member, Services
+from gateway.certificates.catalog import lookup
+from gateway.models import SnapshotRequest
+from ledger_node.chainstate import code_text
+from ledger_node.types import Role, TypeStatus, code32
+
+router = APIRouter(prefix="/v1")
+
+
+@router.get("/departments", summary="The consortium's departments, their roles, status and keys (public)")
+def departments(gateway: Services) -> dict[str, Any]:
+    return {"departments": [
+        {"code": d.code, "name": d.name, "status": d.status.name.lower(),
+         "roles": [role.name.lower() for role in Role if d.roles & role], "keys": list(d.keys)}
+        for d in gateway.chain.departments()]}
+
+
+@router.get("/catalog/types", summary="Certificate types in the catalog (public)")
+def catalog_types(gateway: Services) -> dict[str, Any]:
+    catalog = gateway.chain.deployment.catalog.functions
+    types = []
+    for type_id in range(1, catalog.typeCount().call() + 1):
+        code, _id, owner, version, status, registered_at, schema_hash = \
+            catalog.certificateType(catalog.typeCode(type_id).call()).call()
+        types.append({"code": code_text(code), "owner": code_text(owner), "version": version,
+                      "status": TypeStatus(status).name.lower(), "registeredAt": registered_at,
+                      "schemaHash": "0x" + schema_hash.hex()})
+    return {"types": types}
+
+
+@router.get("/catalog/snapshots/{department}", summary="A department's anchored catalog snapshots (public)")
+def snapshots(department: str, gateway: Services) -> dict[str, Any]:
+    catalog = gateway.chain.deployment.catalog.functions
+    code = code32(gateway.chain.department(department).code)
+    count = lookup(catalog.snapshotCount(code), f"no department {department!r}")
+    versions = []
+    for version in range(1, count + 1):
+        content_hash, anchored_at, anchored_block, uri = catalog.snapshot(code, version).call()
+        versions.append({"version": version, "contentHash": "0x" + content_hash.hex(), "anchoredAt": anchored_at,
+                         "anchoredBlock": anchored_block, "uri": uri})
+    return {"department": department, "snapshots": versions}
+
+
+@router.post("/catalog/snapshots", status_code=201, summary="Anchor the caller's data catalog snapshot")
+def publish_snapshot(body: SnapshotRequest, caller: Member, gateway: Services, response: Response,
+                     idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+    operation = gateway.issuance.publish_snapshot(caller, body, idempotency_key)
+    return operation_view(settled(gateway, operation, response, created=201))

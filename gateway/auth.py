@@ -1,0 +1,140 @@
+"""Who is asking: a department, proven by a signature of one of its registered keys over the
+request, or (for development) by one of its API tokens. Roles and status come from the
+consortium contract, never from the request.
+
+Signed requests carry three headers:
+
+    X-CertNet-Timestamp: <unix seconds>
+    X-CertNet-Nonce:     <16 to 128 characters, fresh per request>
+    X-CertNet-Signature: <0x EIP-191 personal signature of `signing_payload(...)`>
+
+The payload binds method, path with query, the SHA-256 of the body, timestamp and nonce, so a
+signature is good for one request only: a nonce seen before is a replay, a timestamp further
+than `signature_max_age_seconds` from the gateway's clock is stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import sessionmaker
+
+from gateway.chain import Chain
+from gateway.db import ApiToken, RequestNonce
+from gateway.errors import Unauthenticated
+from ledger_node.types import Role
+
+TIMESTAMP_HEADER = "X-CertNet-Timestamp"
+NONCE_HEADER = "X-CertNet-Nonce"
+SIGNATURE_HEADER = "X-CertNet-Signature"
+TOKEN_PREFIX = "cnt_"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated department and the roles the consortium gives it now."""
+
+    department: str
+    roles: Role
+    credential: str  # "signature" or "token"
+
+
+def signing_payload(method: str, path: str, body: bytes, timestamp: str, nonce: str) -> bytes:
+    return "\n".join(["CERTNET-REQUEST-V1", method.upper(), path, hashlib.sha256(body).hexdigest(), timestamp,
+                      nonce]).encode()
+
+
+def signed_headers(account: LocalAccount, method: str, path: str, body: bytes = b"", *,
+                   timestamp: int | None = None, nonce: str | None = None) -> dict[str, str]:
+    """The headers a department's client adds to sign a request (what `certnet` and tests use)."""
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    nonce = nonce or secrets.token_hex(16)
+    message = encode_defunct(signing_payload(method, path, body, stamp, nonce))
+    signature = account.sign_message(message).signature.to_0x_hex()
+    return {TIMESTAMP_HEADER: stamp, NONCE_HEADER: nonce, SIGNATURE_HEADER: signature}
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(sessions: sessionmaker, chain: Chain, department: str, label: str = "") -> str:
+    """Stores a new token of `department` (which must exist) and returns it; only its hash is kept."""
+    chain.department(department)
+    token = new_token()
+    with sessions.begin() as session:
+        session.add(ApiToken(department=department, token_hash=token_digest(token), label=label))
+    return token
+
+
+class Authenticator:
+    def __init__(self, chain: Chain, sessions: sessionmaker, *, max_age_seconds: int) -> None:
+        self.chain = chain
+        self.sessions = sessions
+        self.max_age = max_age_seconds
+
+    def authenticate(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Caller | None:
+        """The caller, None when the request carries no credentials at all; `Unauthenticated`
+        when it carries bad ones."""
+        authorization = headers.get("authorization", "")
+        if authorization:
+            scheme, _, token = authorization.partition(" ")
+            if scheme.lower() != "bearer" or not token:
+                raise Unauthenticated("the Authorization header must be `Bearer <token>`")
+            return self._by_token(token.strip())
+        if SIGNATURE_HEADER.lower() in headers:
+            return self._by_signature(method, path, body, headers)
+        return None
+
+    def _by_token(self, token: str) -> Caller:
+        with self.sessions() as session:
+            record = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(token)))
+        if record is None or record.revoked_at is not None:
+            raise Unauthenticated("unknown or revoked API token")
+        return self._caller(record.department, "token")
+
+    def _by_signature(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Caller:
+        stamp = headers.get(TIMESTAMP_HEADER.lower(), "")
+        nonce = headers.get(NONCE_HEADER.lower(), "")
+        if not stamp.isdigit():
+            raise Unauthenticated(f"{TIMESTAMP_HEADER} must be unix seconds")
+        if not 16 <= len(nonce) <= 128:
+            raise Unauthenticated(f"{NONCE_HEADER} must be 16 to 128 characters")
+        skew = abs(time.time() - int(stamp))
+        if skew > self.max_age:
+            raise Unauthenticated(f"the request's timestamp is {skew:.0f} s from the gateway's clock "
+                                  f"(at most {self.max_age} s)", skew_seconds=int(skew))
+        try:
+            signer = Account.recover_message(encode_defunct(signing_payload(method, path, body, stamp, nonce)),
+                                             signature=headers[SIGNATURE_HEADER.lower()])
+        except Exception:  # eth-account raises several types for malformed signatures
+            raise Unauthenticated(f"{SIGNATURE_HEADER} is not a valid signature") from None
+        department = self.chain.department_of_key(signer)
+        if department is None:
+            raise Unauthenticated(f"{signer} is not a current key of any department", signer=signer)
+        self._remember_nonce(signer, nonce)
+        return self._caller(department, "signature")
+
+    def _remember_nonce(self, signer: str, nonce: str) -> None:
+        now = time.time()
+        try:
+            with self.sessions.begin() as session:
+                session.execute(delete(RequestNonce).where(RequestNonce.seen_at < now - 2 * self.max_age))
+                session.add(RequestNonce(signer=signer, nonce=nonce, seen_at=now))
+        except IntegrityError:
+            raise Unauthenticated("this request's nonce was used before (replay)") from None
+
+    def _caller(self, department: str, credential: str) -> Caller:
+        return Caller(department=department, roles=self.chain.department(department).roles, credential=credential)

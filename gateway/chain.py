@@ -1,0 +1,126 @@
+"""The gateway's view of the chain: the deployment, departments' roles and status (cached
+briefly), which department a key belongs to, and the department keys the gateway holds.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import requests
+from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress
+from web3 import Web3
+from web3.exceptions import TimeExhausted
+
+from gateway.certificates.catalog import lookup
+from gateway.certificates.signing import SigningDomain
+from gateway.errors import Forbidden
+from ledger_node.accounts import dev_account, load_keystore, passphrase_from_env
+from ledger_node.chainstate import code_text
+from ledger_node.deploy import Deployment
+from ledger_node.types import DepartmentStatus, Role, code32
+
+#: How the chain's client libraries say "no answer": these become `ChainUnavailable` (HTTP 503).
+CONNECTION_ERRORS: tuple[type[Exception], ...] = (requests.ConnectionError, requests.Timeout, TimeExhausted)
+
+#: How many development-mnemonic accounts are searched for department keys on local chains.
+DEV_KEY_SEARCH = 64
+
+
+@dataclass(frozen=True)
+class DepartmentInfo:
+    code: str
+    name: str
+    status: DepartmentStatus
+    roles: Role
+    keys: tuple[ChecksumAddress, ...]
+
+
+class Chain:
+    """The deployment plus short-lived caches of consortium facts."""
+
+    def __init__(self, deployment: Deployment, *, role_cache_seconds: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.deployment = deployment
+        self.w3: Web3 = deployment.registry.w3
+        self.chain_id = self.w3.eth.chain_id
+        self.domain = SigningDomain(self.chain_id, deployment.registry.address)
+        self._ttl = role_cache_seconds
+        self._clock = clock
+        self._departments: dict[str, tuple[float, DepartmentInfo]] = {}
+        self._lock = threading.Lock()
+
+    def department(self, code: str) -> DepartmentInfo:
+        """Raises `NotFound` for a code the consortium does not know."""
+        with self._lock:
+            cached = self._departments.get(code)
+        if cached and self._clock() - cached[0] < self._ttl:
+            return cached[1]
+        consortium = self.deployment.consortium.functions
+        record = lookup(consortium.department(code32(code)), f"no department {code!r} in the consortium")
+        info = DepartmentInfo(code=code, name=record[6], status=DepartmentStatus(record[2]), roles=Role(record[3]),
+                              keys=tuple(key for key in consortium.keysOf(code32(code)).call()
+                                         if consortium.keyRecord(key).call()[2] == 0))  # not removed
+        with self._lock:
+            self._departments[code] = (self._clock(), info)
+        return info
+
+    def department_of_key(self, address: ChecksumAddress) -> str | None:
+        """The department `address` is a current key of, or None."""
+        consortium = self.deployment.consortium.functions
+        department_id, _added, removed_at, *_ = consortium.keyRecord(address).call()
+        if department_id == 0 or removed_at != 0:
+            return None
+        return code_text(consortium.departmentCode(department_id).call())
+
+    def departments(self) -> list[DepartmentInfo]:
+        consortium = self.deployment.consortium.functions
+        count = consortium.departmentCount().call()
+        return [self.department(code_text(consortium.departmentCode(i).call())) for i in range(1, count + 1)]
+
+    def require_active(self, code: str, role: Role | None = None) -> DepartmentInfo:
+        """The department, if it is active and (when given) holds `role`; otherwise `Forbidden`."""
+        info = self.department(code)
+        if info.status is not DepartmentStatus.ACTIVE:
+            raise Forbidden(f"department {code} is {info.status.name.lower()}", department=code,
+                            status=info.status.name.lower())
+        if role is not None and not info.roles & role:
+            raise Forbidden(f"department {code} does not hold the {role.name.lower()} role", department=code,
+                            required_role=role.name.lower())
+        return info
+
+
+class Custody:
+    """The department keys this gateway signs with: certificates (EIP-712) and transactions."""
+
+    def __init__(self, accounts: list[LocalAccount]) -> None:
+        self._by_address = {account.address: account for account in accounts}
+
+    @classmethod
+    def load(cls, chain: Chain, key_store: Path | None) -> Custody:
+        """Keys from `key_store` (encrypted key files), or, without one, the development
+        mnemonic's accounts the consortium registered (local chains only)."""
+        if key_store is None:
+            candidates = [dev_account(i) for i in range(DEV_KEY_SEARCH)]
+        else:
+            passphrase = passphrase_from_env()
+            candidates = [load_keystore(path, passphrase) for path in sorted(key_store.glob("*.json"))]
+        registered = {key for info in chain.departments() for key in info.keys}
+        return cls([account for account in candidates if account.address in registered])
+
+    @property
+    def accounts(self) -> list[LocalAccount]:
+        return list(self._by_address.values())
+
+    def key_for(self, department: DepartmentInfo) -> LocalAccount:
+        """The first of the department's current keys the gateway holds."""
+        for key in department.keys:
+            if key in self._by_address:
+                return self._by_address[key]
+        raise Forbidden(f"this gateway holds no signing key of department {department.code}",
+                        department=department.code)
+

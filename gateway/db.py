@@ -1,0 +1,158 @@
+"""The gateway database: the durable outbox of chain operations, the certificates the gateway
+issued, API tokens, seen request nonces, and the event index. SQLite file by default,
+PostgreSQL by URL; the same models serve both.
+"""
+
+from __future__ import annotations
+
+import time
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import (JSON, BigInteger, Float, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint,
+                        create_engine, event)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class OperationState(str, Enum):
+    """accepted → prepared → signed → sent → done | failed. `signed` is written (with the raw
+    transaction) before the transaction is sent, so a restart knows of every transaction that
+    may be on the chain."""
+
+    ACCEPTED = "accepted"  # stored; a batch's documents are still being composed
+    PREPARED = "prepared"  # everything to send is stored; no transaction yet
+    SIGNED = "signed"  # raw transaction stored, maybe sent
+    SENT = "sent"  # the node took it; awaiting the receipt
+    DONE = "done"
+    FAILED = "failed"
+
+
+OPEN_STATES = (OperationState.ACCEPTED, OperationState.PREPARED, OperationState.SIGNED, OperationState.SENT)
+
+
+class Operation(Base):
+    __tablename__ = "operations"
+    __table_args__ = (UniqueConstraint("department", "idempotency_key"), Index("ix_operations_state", "state", "id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))  # issue | batch | revoke | supersede | snapshot
+    department: Mapped[str] = mapped_column(String(32))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(66))  # of the request that created it
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)  # what the transaction needs
+    state: Mapped[str] = mapped_column(String(16), default=OperationState.ACCEPTED.value)
+    sender: Mapped[str] = mapped_column(String(42))
+    gas: Mapped[int] = mapped_column(Integer, default=0)
+    nonce: Mapped[int | None] = mapped_column(BigInteger)
+    tx_hash: Mapped[str | None] = mapped_column(String(66), index=True)
+    raw_tx: Mapped[bytes | None] = mapped_column(LargeBinary)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=1)
+    block_number: Mapped[int | None] = mapped_column(BigInteger)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(String(2000))
+    created_at: Mapped[float] = mapped_column(Float, default=time.time)
+    updated_at: Mapped[float] = mapped_column(Float, default=time.time, onupdate=time.time)
+
+
+class IssuedCertificate(Base):
+    """A certificate the gateway signed for a department: the document as signed (its evidence is
+    added from the operation when it is mined)."""
+
+    __tablename__ = "issued_certificates"
+    __table_args__ = (UniqueConstraint("operation_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    certificate_hash: Mapped[str] = mapped_column(String(66), unique=True)
+    operation_id: Mapped[int] = mapped_column(ForeignKey("operations.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)  # within a batch, 0 for singles
+    batch_root: Mapped[str | None] = mapped_column(String(66), index=True)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class ApiToken(Base):
+    """A development credential of one department; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    department: Mapped[str] = mapped_column(String(32), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[float] = mapped_column(Float, default=time.time)
+    revoked_at: Mapped[float | None] = mapped_column(Float)
+
+
+class RequestNonce(Base):
+    """Nonces of signed requests seen within the accepted clock skew: a second use is a replay."""
+
+    __tablename__ = "request_nonces"
+
+    signer: Mapped[str] = mapped_column(String(42), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(128), primary_key=True)
+    seen_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class IndexedBlock(Base):
+    """Hashes of the blocks the index has read (those with events and each range's last), to
+    notice a reorganisation."""
+
+    __tablename__ = "indexed_blocks"
+
+    number: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(66))
+
+
+class ChainEvent(Base):
+    """One contract event, decoded. `subject` is the certificate hash, batch root, type or
+    department it is about; `related` the other hash it names (successor, batch root)."""
+
+    __tablename__ = "chain_events"
+    __table_args__ = (
+        UniqueConstraint("block_number", "log_index"),
+        Index("ix_chain_events_department_time", "department", "timestamp"),
+        Index("ix_chain_events_time", "timestamp"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    log_index: Mapped[int] = mapped_column(Integer)
+    block_hash: Mapped[str] = mapped_column(String(66))
+    tx_hash: Mapped[str] = mapped_column(String(66))
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+    contract: Mapped[str] = mapped_column(String(32))
+    event: Mapped[str] = mapped_column(String(48))
+    department: Mapped[str | None] = mapped_column(String(32))
+    certificate_type: Mapped[str | None] = mapped_column(String(32))
+    subject: Mapped[str | None] = mapped_column(String(66), index=True)
+    related: Mapped[str | None] = mapped_column(String(66), index=True)
+    args: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`; SQLite gets WAL and a busy timeout, so the HTTP threads, the outbox
+    dispatcher and the indexer can share one file."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")  # a committed outbox row survives power loss
+            cursor.close()
+    else:
+        engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    Base.metadata.create_all(engine)
+    return engine
+
+
+def session_factory(engine: Engine) -> sessionmaker:
+    return sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,205 @@
+"""The event index: the contracts' events, decoded into SQL, `confirmations` blocks behind the head.
+
+Each round first checks that the last indexed block is still on the chain; if its hash changed
+(a reorganisation), the index walks back over the block hashes it stored to the newest one the
+chain still has, deletes everything above it, and reads forward again. It resumes where it
+stopped after a restart. `verify` re-reads the chain and lists what differs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from collections.abc import Mapping
+from typing import Any, Iterable
+
+from hexbytes import HexBytes
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session, sessionmaker
+from web3 import Web3
+from web3._utils.events import get_event_data
+from web3.exceptions import BlockNotFound
+
+from gateway.chain import CONNECTION_ERRORS
+from ledger_node.chainstate import code_text
+from ledger_node.deploy import Deployment
+from gateway.db import ChainEvent, IndexedBlock
+
+log = logging.getLogger(__name__)
+
+#: Blocks per `eth_getLogs` request.
+RANGE = 2_000
+
+#: Which argument of an event names its department, type, subject and related hash.
+DEPARTMENT_ARGS = ("issuer", "department", "owner", "proposer", "governor", "executor")
+TYPE_ARGS = ("certificateType",)
+SUBJECT_ARGS = ("certificateHash", "batchRoot", "serviceItem", "logId")
+RELATED_ARGS = {"CertificateSuperseded": "successor", "CertificateRevoked": "batchRoot"}
+CODE_ARGS = set(DEPARTMENT_ARGS) | set(TYPE_ARGS) | {"serviceItem", "logId"}
+
+
+@dataclass(frozen=True)
+class Difference:
+    block_number: int
+    log_index: int
+    problem: str  # "missing from the index", "not on the chain", "differs"
+
+
+class EventIndex:
+    def __init__(self, deployment: Deployment, sessions: sessionmaker, *, confirmations: int) -> None:
+        self.w3: Web3 = deployment.registry.w3
+        self.sessions = sessions
+        self.confirmations = confirmations
+        self.first_block = deployment.first_block
+        self._contracts = {contract.address: (name, contract) for name, contract in (
+            ("Consortium", deployment.consortium), ("Catalog", deployment.catalog),
+            ("CertificateRegistry", deployment.registry), ("AuditCheckpoints", deployment.checkpoints))}
+        self._abis = {}
+        for address, (_name, contract) in self._contracts.items():
+            for item in contract.abi:
+                if item["type"] == "event":
+                    topic = Web3.keccak(text=f"{item['name']}({','.join(i['type'] for i in _flat(item['inputs']))})")
+                    self._abis[(address, topic)] = item
+        self.head = 0
+
+    # ----- following -----
+
+    def indexed_block(self, session: Session | None = None) -> int:
+        """The last block the index has read (the block before the deployment when none)."""
+        with self.sessions() as own:
+            latest = (session or own).scalar(select(func.max(IndexedBlock.number)))
+        return latest if latest is not None else self.first_block - 1
+
+    def lag(self) -> int:
+        return max(0, self.head - self.indexed_block())
+
+    def run(self, stop: threading.Event, poll_seconds: float) -> None:
+        while not stop.is_set():
+            try:
+                caught_up = self.sync_once()
+            except CONNECTION_ERRORS as error:
+                log.warning("index waits for the chain: %s", error)
+                caught_up = True
+            except Exception:  # keep following; the lag in /healthz shows that it is stuck
+                log.exception("indexing failed; retrying")
+                caught_up = True
+            if caught_up:
+                stop.wait(poll_seconds)
+
+    def sync_once(self) -> bool:
+        """Rewinds if the chain reorganised, then indexes up to one range; True when caught up."""
+        self.head = self.w3.eth.block_number
+        target = self.head - self.confirmations
+        with self.sessions() as session:
+            self._rewind_if_reorganised(session)
+            start = self.indexed_block(session) + 1
+            if start > target:
+                return True
+            end = min(target, start + RANGE - 1)
+            logs = self.w3.eth.get_logs({"fromBlock": start, "toBlock": end, "address": list(self._contracts)})
+            blocks = {log_["blockNumber"]: log_["blockHash"] for log_ in logs}
+            blocks[end] = self.w3.eth.get_block(end)["hash"]
+            times = {number: self.w3.eth.get_block(number)["timestamp"] for number in blocks}
+            session.add_all(self._rows(logs, times))
+            for number, block_hash in blocks.items():
+                session.merge(IndexedBlock(number=number, hash=HexBytes(block_hash).to_0x_hex()))
+            session.commit()
+            return end == target
+
+    def _rewind_if_reorganised(self, session: Session) -> None:
+        stored = session.scalars(select(IndexedBlock).order_by(IndexedBlock.number.desc())).first()
+        if stored is None or self._on_chain(stored):
+            return
+        for block in session.scalars(select(IndexedBlock).order_by(IndexedBlock.number.desc())):
+            if self._on_chain(block):
+                keep = block.number
+                break
+        else:
+            keep = self.first_block - 1
+        log.warning("chain reorganised below block %s: index rewinds to block %s", stored.number, keep)
+        session.execute(delete(ChainEvent).where(ChainEvent.block_number > keep))
+        session.execute(delete(IndexedBlock).where(IndexedBlock.number > keep))
+        session.commit()
+
+    def _on_chain(self, block: IndexedBlock) -> bool:
+        try:
+            return HexBytes(self.w3.eth.get_block(block.number)["hash"]).to_0x_hex() == block.hash
+        except BlockNotFound:
+            return False
+
+    def _rows(self, logs: Iterable[Any], times: dict[int, int]) -> list[ChainEvent]:
+        rows = []
+        for entry in logs:
+            abi = self._abis.get((entry["address"], HexBytes(entry["topics"][0])))
+            if abi is None:
+                continue
+            decoded = get_event_data(self.w3.codec, abi, entry)
+            rows.append(event_row(self._contracts[entry["address"]][0], decoded, times[entry["blockNumber"]]))
+        return rows
+
+    # ----- checking -----
+
+    def verify(self) -> list[Difference]:
+        """Re-reads every event up to the indexed block and compares it with the index."""
+        last = self.indexed_block()
+        on_chain: dict[tuple[int, int], ChainEvent] = {}
+        for start in range(self.first_block, last + 1, RANGE):
+            logs = self.w3.eth.get_logs({"fromBlock": start, "toBlock": min(last, start + RANGE - 1),
+                                         "address": list(self._contracts)})
+            times = {number: self.w3.eth.get_block(number)["timestamp"] for number in {e["blockNumber"] for e in logs}}
+            for row in self._rows(logs, times):
+                on_chain[(row.block_number, row.log_index)] = row
+        differences = []
+        with self.sessions() as session:
+            indexed = {(r.block_number, r.log_index): r for r in session.scalars(select(ChainEvent))}
+        for position in sorted(on_chain.keys() | indexed.keys()):
+            chain_row, index_row = on_chain.get(position), indexed.get(position)
+            if index_row is None:
+                differences.append(Difference(*position, "missing from the index"))
+            elif chain_row is None:
+                differences.append(Difference(*position, "not on the chain"))
+            elif _fingerprint(chain_row) != _fingerprint(index_row):
+                differences.append(Difference(*position, "differs"))
+        return differences
+
+
+def event_row(contract: str, decoded: Any, timestamp: int) -> ChainEvent:
+    args = {name: _plain(name, value) for name, value in decoded["args"].items()}
+    name = decoded["event"]
+    return ChainEvent(
+        block_number=decoded["blockNumber"], log_index=decoded["logIndex"],
+        block_hash=HexBytes(decoded["blockHash"]).to_0x_hex(), tx_hash=HexBytes(decoded["transactionHash"]).to_0x_hex(),
+        timestamp=timestamp, contract=contract, event=name,
+        department=next((args[a] for a in DEPARTMENT_ARGS if a in args), None),
+        certificate_type=next((args[a] for a in TYPE_ARGS if a in args), None),
+        subject=next((args[a] for a in SUBJECT_ARGS if a in args), None),
+        related=args.get(RELATED_ARGS[name]) if name in RELATED_ARGS else None,
+        args=args,
+    )
+
+
+def _plain(name: str, value: Any) -> Any:
+    """An event argument as JSON: codes as text, hashes as 0x hex."""
+    if isinstance(value, bytes):
+        return code_text(value) if name in CODE_ARGS else "0x" + value.hex()
+    if isinstance(value, Mapping):
+        return {key: _plain(key, v) for key, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(name, v) for v in value]
+    return value
+
+
+def _fingerprint(row: ChainEvent) -> tuple[Any, ...]:
+    return (row.block_hash, row.tx_hash, row.event, row.contract, row.args, row.timestamp)
+
+
+def _flat(inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Event inputs with tuple types spelled out as the canonical signature needs them."""
+    return [dict(i, type=_canonical_type(i)) for i in inputs]
+
+
+def _canonical_type(item: dict[str, Any]) -> str:
+    if item["type"].startswith("tuple"):
+        return "(" + ",".join(_canonical_type(c) for c in item["components"]) + ")" + item["type"][len("tuple"):]
+    return item["type"]

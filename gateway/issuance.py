@@ -1,0 +1,341 @@
+"""Issuing, revoking and superseding certificates for a department, through the outbox.
+
+Each request is checked completely (caller's role, the catalog type and schema, holder IDs, and a
+dry run of the contract call from the department's key) before an operation is stored, so a bad
+request is refused with nothing sent. Documents are composed and signed by the gateway with the
+department's key; batches are composed by the outbox's preparer thread, chunk by chunk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import sessionmaker
+
+from gateway.certificates.anchoring import REVOCATION_REASONS, anchor_location, with_evidence
+from gateway.certificates.catalog import catalog_type
+from gateway.certificates.document import (CertificateType, IssuerRef, check_subject, new_certificate, stated_hash,
+                                           type_code, valid_until)
+from gateway.certificates.identity import HolderId, pseudonym
+from gateway.certificates.merkle import MerkleBatch
+from gateway.certificates.signing import sign
+from gateway.chain import Chain, Custody
+from gateway.db import IssuedCertificate, Operation, OperationState
+from gateway.errors import Conflict, InvalidDocument, InvalidHolderId, InvalidInput, NotFound
+from gateway.models import BatchRequest, CertificateContent, IssueRequest, RevokeRequest, SnapshotRequest, SupersedeRequest
+from gateway.outbox import Outbox
+from gateway.auth import Caller
+from ledger_node.canonical import content_hash
+from ledger_node.schemas import SchemaStore
+from ledger_node.types import Role, code32
+
+#: Documents composed and stored per database transaction while a batch is prepared.
+COMPOSE_CHUNK = 1_000
+#: How many problems a refused batch lists.
+MAX_LISTED_PROBLEMS = 20
+
+
+def request_digest(body: Any) -> str:
+    return "0x" + hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _hex(data: bytes) -> str:
+    return "0x" + data.hex()
+
+
+def _bytes(text: str) -> bytes:
+    return bytes.fromhex(text[2:])
+
+
+def parse_hash(text: str) -> bytes:
+    """A certificate hash from a URL path: 0x and 64 hex digits."""
+    try:
+        value = bytes.fromhex(text.removeprefix("0x"))
+    except ValueError:
+        value = b""
+    if len(value) != 32:
+        raise InvalidInput(f"not a certificate hash (0x and 64 hex digits): {text!r}")
+    return value
+
+
+class Issuance:
+    def __init__(self, chain: Chain, custody: Custody, outbox: Outbox, sessions: sessionmaker, schemas: SchemaStore,
+                 *, pseudonym_key: bytes, max_batch_size: int) -> None:
+        self.chain = chain
+        self.custody = custody
+        self.outbox = outbox
+        self.sessions = sessions
+        self.schemas = schemas
+        self.pseudonym_key = pseudonym_key
+        self.max_batch_size = max_batch_size
+        self._trees: OrderedDict[int, MerkleBatch] = OrderedDict()
+        self._trees_lock = threading.Lock()
+        registry, catalog = chain.deployment.registry.functions, chain.deployment.catalog.functions
+        outbox.builders.update({
+            "issue": lambda op: registry.issue(_bytes(op.request["certificateHash"]), code32(op.request["type"]),
+                                               op.request["validUntil"]),
+            "batch": lambda op: registry.anchorBatch(_bytes(op.request["root"]), code32(op.request["type"]),
+                                                     op.total, op.request["validUntil"]),
+            "revoke": lambda op: registry.revoke(_bytes(op.request["certificateHash"]), _bytes(op.request["root"]),
+                                                 [_bytes(p) for p in op.request["proof"]], op.request["reason"]),
+            "supersede": lambda op: registry.supersede(
+                _bytes(op.request["certificateHash"]), _bytes(op.request["root"]),
+                [_bytes(p) for p in op.request["proof"]], _bytes(op.request["successor"]), op.request["validUntil"]),
+            "snapshot": lambda op: catalog.anchorCatalogSnapshot(_bytes(op.request["contentHash"]), op.request["uri"]),
+        })
+        outbox.preparers["batch"] = self.compose_batch
+
+    # ----- requests -----
+
+    def issue(self, caller: Caller, request: IssueRequest, idempotency_key: str | None) -> Operation:
+        department, key = self._issuer(caller)
+        digest = request_digest(request.model_dump(mode="json"))
+        with self.sessions() as session:
+            if found := self.outbox.existing(session, caller.department, idempotency_key, digest):
+                return found
+            certificate_type = catalog_type(self.chain.deployment, request.type, self.schemas)
+            document = self._compose(request, certificate_type, department, valid_until=request.valid_until)
+            call = {"certificateHash": document["proof"]["certificateHash"], "type": request.type,
+                    "validUntil": valid_until(document)}
+            operation = self._operation("issue", caller, key.address, idempotency_key, digest, call)
+            return self.outbox.accept(session, operation, IssuedCertificate(
+                certificate_hash=call["certificateHash"], position=0, document=document))
+
+    def issue_batch(self, caller: Caller, request: BatchRequest, idempotency_key: str | None) -> Operation:
+        """Checks every member now; composing, signing and anchoring happen in the background."""
+        if len(request.certificates) > self.max_batch_size:
+            raise InvalidInput(f"a batch holds at most {self.max_batch_size} certificates, "
+                               f"not {len(request.certificates)}")
+        department, key = self._issuer(caller)
+        digest = request_digest(request.model_dump(mode="json"))
+        with self.sessions() as session:
+            if found := self.outbox.existing(session, caller.department, idempotency_key, digest):
+                return found
+            certificate_type = catalog_type(self.chain.deployment, request.type, self.schemas)
+            members = self._checked_members(request.certificates, certificate_type)
+            end = _seconds(request.valid_until)
+            gas = self._dry_run("batch", key.address, type=request.type, validUntil=end, root=_hex(os.urandom(32)),
+                                total=len(members))
+            operation = self._operation("batch", caller, key.address, idempotency_key, digest,
+                                        {"type": request.type, "version": certificate_type.version,
+                                         "validUntil": end, "members": members}, state=OperationState.ACCEPTED)
+            operation.total, operation.gas = len(members), gas
+            return self.outbox.accept(session, operation)
+
+    def revoke(self, caller: Caller, hash_text: str, request: RevokeRequest, idempotency_key: str | None) -> Operation:
+        certificate_hash = parse_hash(hash_text)
+        if request.reason not in REVOCATION_REASONS:
+            raise InvalidInput(f"unknown revocation reason {request.reason}; use one of {sorted(REVOCATION_REASONS)}")
+        _department, key = self._issuer(caller)
+        key_text = idempotency_key or f"revoke:{_hex(certificate_hash)}"  # a repeated revocation is the same one
+        digest = request_digest(request.model_dump(mode="json"))
+        with self.sessions() as session:
+            if found := self.outbox.existing(session, caller.department, key_text, digest,
+                                             retry_failed=idempotency_key is None):
+                return found
+            root, proof, _old = self._location(certificate_hash, request.document)
+            call = {"certificateHash": _hex(certificate_hash), "root": _hex(root), "proof": [_hex(p) for p in proof],
+                    "reason": request.reason}
+            return self.outbox.accept(session, self._operation("revoke", caller, key.address, key_text, digest, call))
+
+    def supersede(self, caller: Caller, hash_text: str, request: SupersedeRequest,
+                  idempotency_key: str | None) -> Operation:
+        certificate_hash = parse_hash(hash_text)
+        department, key = self._issuer(caller)
+        key_text = idempotency_key or f"supersede:{_hex(certificate_hash)}"
+        digest = request_digest(request.model_dump(mode="json"))
+        with self.sessions() as session:
+            if found := self.outbox.existing(session, caller.department, key_text, digest,
+                                             retry_failed=idempotency_key is None):
+                return found
+            root, proof, old = self._location(certificate_hash, request.document)
+            certificate_type = catalog_type(self.chain.deployment, type_code(old), self.schemas)
+            successor = self._compose(request, certificate_type, department, valid_until=request.valid_until)
+            call = {"certificateHash": _hex(certificate_hash), "root": _hex(root), "proof": [_hex(p) for p in proof],
+                    "successor": successor["proof"]["certificateHash"], "validUntil": valid_until(successor)}
+            operation = self._operation("supersede", caller, key.address, key_text, digest, call)
+            return self.outbox.accept(session, operation, IssuedCertificate(
+                certificate_hash=call["successor"], position=0, document=successor))
+
+    def publish_snapshot(self, caller: Caller, request: SnapshotRequest, idempotency_key: str | None) -> Operation:
+        department = self.chain.require_active(caller.department)
+        key = self.custody.key_for(department)
+        digest = request_digest(request.model_dump(mode="json"))
+        with self.sessions() as session:
+            if found := self.outbox.existing(session, caller.department, idempotency_key, digest):
+                return found
+            call = {"contentHash": _hex(content_hash(request.catalog)), "uri": request.uri}
+            return self.outbox.accept(session, self._operation("snapshot", caller, key.address, idempotency_key,
+                                                               digest, call))
+
+    # ----- reading results -----
+
+    def certificates_of(self, operation: Operation, offset: int = 0, limit: int = 1) -> list[dict[str, Any]]:
+        """The operation's certificates, with their anchoring evidence once it is mined."""
+        with self.sessions() as session:
+            rows = session.scalars(select(IssuedCertificate).where(IssuedCertificate.operation_id == operation.id)
+                                   .order_by(IssuedCertificate.position).offset(offset).limit(limit)).all()
+        if operation.state != OperationState.DONE.value:
+            return [row.document for row in rows]
+        tree = self._tree(operation) if operation.kind == "batch" else None
+        return [with_evidence(row.document, self.chain.domain, operation.tx_hash or "", operation.block_number or 0,
+                              batch_root=tree.root if tree else None,
+                              proof=tree.proof(_bytes(row.certificate_hash)) if tree else [])
+                for row in rows]
+
+    def location_if_issued(self, certificate_hash: bytes) -> tuple[bytes, list[bytes]]:
+        """Batch root and proof when this gateway anchored the certificate; zero root and no proof otherwise."""
+        found = self.issued(certificate_hash)
+        if found is None or found[1].state != OperationState.DONE.value or found[1].kind != "batch":
+            return bytes(32), []
+        tree = self._tree(found[1])
+        return tree.root, tree.proof(certificate_hash)
+
+    def issued(self, certificate_hash: bytes) -> tuple[IssuedCertificate, Operation] | None:
+        with self.sessions() as session:
+            row = session.scalar(select(IssuedCertificate)
+                                 .where(IssuedCertificate.certificate_hash == _hex(certificate_hash)))
+            return (row, session.get(Operation, row.operation_id)) if row else None
+
+    # ----- the preparer's work -----
+
+    def compose_batch(self, operation: Operation) -> None:
+        """Composes and signs the batch's documents (resuming after a restart), then its Merkle root."""
+        request = operation.request
+        department = self.chain.department(operation.department)
+        key = self.custody.key_for(department)
+        certificate_type = CertificateType(request["type"], request["version"],
+                                           self.schemas.get(self.chain.deployment.catalog.functions.schemaHash(
+                                               code32(request["type"]), request["version"]).call()))
+        issuer = IssuerRef(department.code, department.name)
+        end = dt.datetime.fromtimestamp(request["validUntil"], dt.timezone.utc) if request["validUntil"] else None
+        accepted = dt.datetime.fromtimestamp(operation.created_at, dt.timezone.utc)
+        members = request["members"]
+        with self.sessions() as session:
+            done = session.scalar(select(func.count()).select_from(IssuedCertificate)
+                                  .where(IssuedCertificate.operation_id == operation.id))
+            for start in range(done, len(members), COMPOSE_CHUNK):
+                for position in range(start, min(start + COMPOSE_CHUNK, len(members))):
+                    member = members[position]
+                    start_at = dt.datetime.fromisoformat(member["validFrom"]) if member["validFrom"] else accepted
+                    document = sign(new_certificate(member["subject"], member["holder"], certificate_type, issuer,
+                                                    valid_from=start_at, valid_until=end), key, self.chain.domain)
+                    session.add(IssuedCertificate(certificate_hash=document["proof"]["certificateHash"],
+                                                  operation_id=operation.id, position=position, document=document))
+                session.execute(update(Operation).where(Operation.id == operation.id)
+                                .values(progress=min(start + COMPOSE_CHUNK, len(members))))
+                session.commit()
+            hashes = session.scalars(select(IssuedCertificate.certificate_hash)
+                                     .where(IssuedCertificate.operation_id == operation.id)).all()
+            root = _hex(MerkleBatch.build([_bytes(h) for h in hashes]).root)
+            session.execute(update(IssuedCertificate).where(IssuedCertificate.operation_id == operation.id)
+                            .values(batch_root=root))
+            summary = {"type": request["type"], "version": request["version"], "validUntil": request["validUntil"],
+                       "root": root}  # the members now live in their documents
+            session.execute(update(Operation).where(Operation.id == operation.id)
+                            .values(request=summary, state=OperationState.PREPARED.value, progress=len(members)))
+            session.commit()
+
+    # ----- helpers -----
+
+    def _issuer(self, caller: Caller) -> tuple[Any, Any]:
+        department = self.chain.require_active(caller.department, Role.ISSUER)
+        return department, self.custody.key_for(department)
+
+    def _operation(self, kind: str, caller: Caller, sender: str, idempotency_key: str | None, digest: str,
+                   call: dict[str, Any], *, state: OperationState = OperationState.PREPARED) -> Operation:
+        operation = Operation(kind=kind, department=caller.department, idempotency_key=idempotency_key,
+                              request_hash=digest, request=call, state=state.value, sender=sender, total=1, progress=0,
+                              attempts=0)
+        if state is OperationState.PREPARED:
+            operation.gas = self._dry_run(kind, sender, **call)
+        return operation
+
+    def _dry_run(self, kind: str, sender: str, **call: Any) -> int:
+        """The gas the call needs from `sender` now; the contract's error if it would revert."""
+        probe = Operation(kind=kind, request=call, total=call.get("total", 1))
+        return self.outbox.sender.gas_limit(self.outbox.builders[kind](probe), sender, label=kind)
+
+    def _compose(self, content: CertificateContent, certificate_type: CertificateType, department: Any, *,
+                 valid_until: dt.datetime | None) -> dict[str, Any]:
+        holder = pseudonym(self.pseudonym_key, HolderId.parse(content.holder))
+        document = new_certificate(content.subject, holder, certificate_type,
+                                   IssuerRef(department.code, department.name),
+                                   valid_from=_aware(content.valid_from) or dt.datetime.now(dt.timezone.utc),
+                                   valid_until=_aware(valid_until))
+        return sign(document, self.custody.key_for(department), self.chain.domain)
+
+    def _checked_members(self, members: list[CertificateContent],
+                         certificate_type: CertificateType) -> list[dict[str, Any]]:
+        """Every member's holder pseudonym and subject, or `InvalidInput` listing the first problems."""
+        checked, problems = [], []
+        for index, member in enumerate(members):
+            try:
+                if "id" in member.subject:
+                    raise InvalidDocument("the subject's `id` is the holder's pseudonym; give `holder` instead")
+                holder = pseudonym(self.pseudonym_key, HolderId.parse(member.holder))
+                check_subject({"id": holder, **member.subject}, certificate_type.schema)
+            except (InvalidHolderId, InvalidInput) as error:
+                problems.append({"index": index, "code": error.code, "message": error.message})
+                if len(problems) == MAX_LISTED_PROBLEMS:
+                    break
+                continue
+            start = _aware(member.valid_from)
+            checked.append({"holder": holder, "subject": member.subject,
+                            "validFrom": start.isoformat() if start else None})
+        if problems:
+            raise InvalidInput(f"{len(problems)}{'+' if len(problems) == MAX_LISTED_PROBLEMS else ''} of "
+                               f"{len(members)} certificates are invalid; nothing was accepted", problems=problems)
+        return checked
+
+    def _location(self, certificate_hash: bytes, document: dict[str, Any] | None) -> tuple[bytes, list[bytes], dict]:
+        """Batch root (zero for a single), proof and document of an anchored certificate: from the
+        gateway's own records, or from the anchored document the request carries."""
+        found = self.issued(certificate_hash)
+        if found is not None:
+            row, operation = found
+            if operation.state != OperationState.DONE.value:
+                raise Conflict(f"certificate {_hex(certificate_hash)} is not anchored yet (operation {operation.id} "
+                               f"is {operation.state})", operation=operation.id)
+            if operation.kind == "batch":
+                tree = self._tree(operation)
+                return tree.root, tree.proof(certificate_hash), row.document
+            return bytes(32), [], row.document
+        if document is None:
+            raise NotFound(f"this gateway did not issue {_hex(certificate_hash)}; send its anchored document")
+        if stated_hash(document) != certificate_hash:
+            raise InvalidDocument("the document given is not the certificate named in the path")
+        root, proof = anchor_location(document)
+        return root, proof, document
+
+    def _tree(self, operation: Operation) -> MerkleBatch:
+        """The batch's Merkle tree, rebuilt from its members (the last few are kept)."""
+        with self._trees_lock:
+            if operation.id in self._trees:
+                self._trees.move_to_end(operation.id)
+                return self._trees[operation.id]
+        with self.sessions() as session:
+            hashes = session.scalars(select(IssuedCertificate.certificate_hash)
+                                     .where(IssuedCertificate.operation_id == operation.id)).all()
+        tree = MerkleBatch.build([_bytes(h) for h in hashes])
+        with self._trees_lock:
+            self._trees[operation.id] = tree
+            while len(self._trees) > 4:
+                self._trees.popitem(last=False)
+        return tree
+
+
+def _aware(moment: dt.datetime | None) -> dt.datetime | None:
+    return moment.replace(tzinfo=moment.tzinfo or dt.timezone.utc) if moment else None
+
+
+def _seconds(moment: dt.datetime | None) -> int:
+    return int(_aware(moment).timestamp()) if moment else 0
+

@@ -1,0 +1,89 @@
+"""Provenance and audit queries, answered from the event index (never by scanning the chain)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import sessionmaker
+
+from gateway.db import ChainEvent, IssuedCertificate
+from gateway.errors import InvalidInput, NotFound
+
+#: Friendly action names for `GET /v1/audit/events?action=`; an event's own name works too.
+ACTIONS = {
+    "issued": ("CertificateIssued", "BatchAnchored"),
+    "revoked": ("CertificateRevoked",),
+    "superseded": ("CertificateSuperseded",),
+    "catalog": ("TypeRegistered", "TypeVersionPublished", "TypeStatusChanged", "IssuerAuthorisationChanged",
+                "RelyingDepartmentChanged", "ServiceItemUseChanged", "ServiceItemRegistered",
+                "CatalogSnapshotAnchored"),
+    "membership": ("DepartmentAdmitted", "DepartmentRolesChanged", "DepartmentStatusChanged", "KeyAdded",
+                   "KeyRemoved", "QuorumChanged"),
+    "governance": ("ProposalCreated", "ProposalApproved", "ProposalExecuted"),
+    "checkpoint": ("CheckpointAppended",),
+}
+MAX_PAGE = 1_000
+
+
+def event_view(row: ChainEvent) -> dict[str, Any]:
+    return {
+        "event": row.event,
+        "contract": row.contract,
+        "department": row.department,
+        "certificateType": row.certificate_type,
+        "blockNumber": row.block_number,
+        "blockHash": row.block_hash,
+        "time": dt.datetime.fromtimestamp(row.timestamp, dt.timezone.utc).isoformat().replace("+00:00", "Z"),
+        "transactionHash": row.tx_hash,
+        "args": row.args,
+    }
+
+
+class Provenance:
+    def __init__(self, sessions: sessionmaker) -> None:
+        self.sessions = sessions
+
+    def history(self, certificate_hash: str) -> list[dict[str, Any]]:
+        """Every indexed event about the certificate, oldest first: its anchoring (alone or in its
+        batch, when the gateway knows the batch), revocation and supersession either way."""
+        with self.sessions() as session:
+            batch_root = session.scalar(select(IssuedCertificate.batch_root)
+                                        .where(IssuedCertificate.certificate_hash == certificate_hash))
+            about = [ChainEvent.subject == certificate_hash,
+                     (ChainEvent.related == certificate_hash) & (ChainEvent.event == "CertificateSuperseded")]
+            if batch_root:
+                about.append((ChainEvent.subject == batch_root) & (ChainEvent.event == "BatchAnchored"))
+            rows = session.scalars(select(ChainEvent).where(or_(*about))
+                                   .order_by(ChainEvent.block_number, ChainEvent.log_index)).all()
+        if not rows:
+            raise NotFound(f"no event about {certificate_hash} is indexed (unknown, or not yet confirmed)")
+        return [event_view(row) for row in rows]
+
+    def events(self, *, department: str | None = None, certificate_type: str | None = None,
+               action: str | None = None, since: dt.datetime | None = None, until: dt.datetime | None = None,
+               cursor: str | None = None, limit: int = 100) -> dict[str, Any]:
+        """A page of events matching every filter given, in chain order, and the cursor of the next page."""
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidInput(f"limit must be 1 to {MAX_PAGE}")
+        query = select(ChainEvent)
+        if department:
+            query = query.where(ChainEvent.department == department)
+        if certificate_type:
+            query = query.where(ChainEvent.certificate_type == certificate_type)
+        if action:
+            query = query.where(ChainEvent.event.in_(ACTIONS.get(action, (action,))))
+        if since:
+            query = query.where(ChainEvent.timestamp >= int(since.timestamp()))
+        if until:
+            query = query.where(ChainEvent.timestamp < int(until.timestamp()))
+        if cursor:
+            if not cursor.isdigit():
+                raise InvalidInput("cursor is the `next` value of the previous page")
+            query = query.where(ChainEvent.id > int(cursor))
+        with self.sessions() as session:
+            rows = session.scalars(query.order_by(ChainEvent.id).limit(limit + 1)).all()
+        page = rows[:limit]
+        return {"events": [event_view(row) for row in page],
+                "next": str(page[-1].id) if len(rows) > limit else None}

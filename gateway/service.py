@@ -1,0 +1,72 @@
+"""The gateway's parts, wired once from `Settings`: database, chain, keys, outbox, issuance, index.
+
+`Gateway.start()` runs the three background threads (outbox preparer and dispatcher, event
+index); the HTTP app and the `certnet gateway|index` commands share this one composition.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from sqlalchemy.orm import sessionmaker
+
+from gateway.auth import Authenticator
+from gateway.certificates.verification import Verifier
+from gateway.chain import Chain, Custody
+from gateway.db import make_engine, session_factory
+from gateway.indexer import EventIndex
+from gateway.issuance import Issuance
+from gateway.outbox import Outbox
+from gateway.provenance import Provenance
+from gateway.settings import Settings
+from ledger_node.deploy import Manifest
+from ledger_node.engines import connect, read_node
+from ledger_node.schemas import SchemaStore
+from ledger_node.sender import Sender
+
+
+def rpc_url(settings: Settings) -> str:
+    """Settings' RPC URL, else the node recorded in the data dir, else the manifest's."""
+    if settings.rpc_url:
+        return settings.rpc_url
+    record = read_node(settings.data_dir)
+    if record is not None:
+        return record.url
+    return Manifest.load(settings.manifest_path).rpc_url
+
+
+class Gateway:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.sessions: sessionmaker = session_factory(make_engine(settings.database))
+        w3 = connect(rpc_url(settings))
+        deployment = Manifest.load(settings.manifest_path).deployment(w3)
+        self.chain = Chain(deployment, role_cache_seconds=settings.role_cache_seconds)
+        self.custody = Custody.load(self.chain, settings.key_store)
+        self.outbox = Outbox(self.sessions, self.chain, Sender(w3, self.custody.accounts),
+                             max_pending=settings.max_pending_operations)
+        self.issuance = Issuance(self.chain, self.custody, self.outbox, self.sessions, SchemaStore(settings.schema_dir),
+                                 pseudonym_key=settings.pseudonym_key, max_batch_size=settings.max_batch_size)
+        self.index = EventIndex(deployment, self.sessions, confirmations=settings.confirmations)
+        self.provenance = Provenance(self.sessions)
+        self.verifier = Verifier(deployment, pseudonym_secret=settings.pseudonym_key)
+        self.authenticator = Authenticator(self.chain, self.sessions,
+                                           max_age_seconds=settings.signature_max_age_seconds)
+        self.started_at = time.time()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for name, target in (("outbox-preparer", lambda: self.outbox.run_preparer(self._stop)),
+                             ("outbox-dispatcher", lambda: self.outbox.run_dispatcher(self._stop)),
+                             ("event-index", lambda: self.index.run(self._stop, self.settings.index_poll_seconds))):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
