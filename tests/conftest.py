@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Iterator
+
+import httpx
 
 import pytest
 from eth_account import Account
@@ -23,9 +31,16 @@ from gateway.certificates.identity import HolderId, pseudonym
 from gateway.certificates.signing import sign
 from gateway.certificates.verification import Verifier
 from ledger_node.canonical import content_hash
-from ledger_node.deploy import Deployment, Founder, deploy_contracts
+from ledger_node.deploy import Deployment, Founder, Manifest, deploy_contracts
 from ledger_node.accounts import dev_account
-from ledger_node.engines import LocalNode, embedded_web3
+from gateway.auth import create_token
+from gateway.chain import Chain
+from gateway.db import make_engine, session_factory
+from ledger_node.cli import store_schemas
+from ledger_node.demo import DEPARTMENTS, demo_spec, department_code
+from ledger_node.devnet import deploy_and_bootstrap
+from ledger_node.engines import LocalNode, embedded_web3, free_port
+from ledger_node.spec import parse_spec
 from ledger_node.sender import Sender
 from ledger_node.transactions import ContractReverted, transact
 from ledger_node.types import DepartmentStatus, Role, code32
@@ -274,3 +289,140 @@ def desk(network: Network) -> CertificateDesk:
     issuer = network.signer("issuer")
     issuing = Issuing(network.deployment, Sender(network.w3, [issuer]), issuer.address)
     return CertificateDesk(network, CertificateType("MARRIAGE-CERT", 2, MARRIAGE_SCHEMA), issuing)
+
+
+# ----- the gateway: a real anvil chain with the demo consortium, the gateway served over HTTP -----
+
+#: Demo departments by their abbreviation (ledger_node.demo.DEPARTMENTS order: codes 1, 2, ...).
+DEMO_DEPARTMENTS = {abbr: department_code(i + 1) for i, (abbr, *_rest) in enumerate(DEPARTMENTS[:8])}
+MZ_MARRIAGE = "320100-MZ-001"  # a type only civil affairs (MZ) may issue
+
+
+def demo_account(abbr: str) -> LocalAccount:
+    """A demo department's key (the development mnemonic's account it was given)."""
+    return dev_account(list(DEMO_DEPARTMENTS).index(abbr) + 1)
+
+
+@dataclass
+class Devnet:
+    """An anvil chain with CertNet deployed and the default demo consortium bootstrapped."""
+
+    node: LocalNode
+    w3: Web3
+    data_dir: Path
+
+    @property
+    def deployment(self) -> Deployment:
+        return Manifest.load(self.data_dir / "manifest.json").deployment(self.w3)
+
+    def govern(self, *functions: ContractFunction) -> None:
+        """Passes a proposal with the demo's two governors (GA proposes and approves, MZ approves)."""
+        consortium = self.deployment.consortium
+        calls = [(f.address, f._encode_transaction_data()) for f in functions]
+        proposer, second = demo_account("GA").address, demo_account("MZ").address
+        receipt = transact(consortium.functions.propose(calls, "test"), proposer)
+        proposal = consortium.events.ProposalCreated().process_receipt(receipt, errors=DISCARD)[0]["args"]["proposalId"]
+        transact(consortium.functions.approve(proposal), proposer)
+        transact(consortium.functions.approve(proposal), second)
+        transact(consortium.functions.execute(proposal, calls), proposer)
+
+
+def start_devnet(data_dir: Path) -> Devnet:
+    node = LocalNode("anvil")
+    w3 = node.start()
+    spec = parse_spec(demo_spec("default"), source="demo default")
+    store_schemas(spec, data_dir)
+    deploy_and_bootstrap(w3, spec, data_dir / "manifest.json", engine="anvil", rpc_url=node.url)
+    return Devnet(node, w3, data_dir)
+
+
+class GatewayProcess:
+    """`certnet gateway serve` as a child process with its own database, so a test can kill it."""
+
+    def __init__(self, devnet: Devnet, data_dir: Path, **settings: str) -> None:
+        self.devnet = devnet
+        self.data_dir = data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copy(devnet.data_dir / "manifest.json", data_dir / "manifest.json")
+        shutil.copytree(devnet.data_dir / "schemas", data_dir / "schemas", dirs_exist_ok=True)
+        self.port = free_port()
+        self.env = {**os.environ, "CERTNET_RPC_URL": devnet.node.url, "CERTNET_ROLE_CACHE_SECONDS": "0",
+                    "CERTNET_INDEX_POLL_SECONDS": "0.1",
+                    **{f"CERTNET_{name.upper()}": value for name, value in settings.items()}}
+        self.process: subprocess.Popen[bytes] | None = None
+        self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=120)
+        self._tokens: dict[str, str] = {}
+
+    def start(self) -> GatewayProcess:
+        certnet = Path(sys.executable).with_name("certnet")
+        log = open(self.data_dir / "gateway.log", "ab")
+        self.process = subprocess.Popen([str(certnet), "gateway", "serve", "--port", str(self.port),
+                                         "--data-dir", str(self.data_dir)], env=self.env, stdout=log, stderr=log)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, (self.data_dir / "gateway.log").read_text()[-2000:]
+            try:
+                if self.client.get("/healthz").status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError("the gateway did not come up within 60 s")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+    def auth(self, abbr: str) -> dict[str, str]:
+        """Bearer-token headers of a demo department (the token made once, stored hashed)."""
+        if abbr not in self._tokens:
+            sessions = session_factory(make_engine(f"sqlite:///{self.data_dir / 'gateway.db'}"))
+            chain = Chain(self.devnet.deployment, role_cache_seconds=0)
+            self._tokens[abbr] = create_token(sessions, chain, DEMO_DEPARTMENTS[abbr])
+        return {"Authorization": f"Bearer {self._tokens[abbr]}"}
+
+    def wait_indexed(self, timeout: float = 30) -> None:
+        """Until the index has caught up with the chain head."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            health = self.client.get("/healthz").json()
+            if health["index"]["lag"] == 0 and health["index"]["block"] >= self.devnet.w3.eth.block_number:
+                return
+            time.sleep(0.1)
+        raise AssertionError("the index did not catch up")
+
+
+def marriage_request(number: str = "J320100-2026-000001", holder: str = "RIC:11010519491231002X") -> dict[str, Any]:
+    return {"type": MZ_MARRIAGE, "holder": holder,
+            "subject": {"holderName": "张三", "certificateNumber": number, "issuedOn": "2026-11-24"}}
+
+
+@pytest.fixture(scope="session")
+def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
+    """The session's anvil devnet, shared by the gateway tests that do not rewrite its history."""
+    net = start_devnet(tmp_path_factory.mktemp("devnet"))
+    yield net
+    net.node.stop()
+
+
+@pytest.fixture(scope="session")
+def gateway_http(devnet: Devnet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    """One gateway process serving the session's devnet."""
+    server = GatewayProcess(devnet, tmp_path_factory.mktemp("gateway")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def own_devnet(tmp_path: Path) -> Iterator[Devnet]:
+    """A devnet of this test's own, for tests that stop the chain or rewrite its history."""
+    net = start_devnet(tmp_path / "chain")
+    yield net
+    net.node.stop()

@@ -1,0 +1,159 @@
+"""The gateway's API over real HTTP against anvil: issue, verify, status, history, revoke,
+supersede, idempotency and the error shape."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.conftest import GatewayProcess, marriage_request
+
+pytestmark = pytest.mark.slow
+
+
+def _issue(gateway: GatewayProcess, **kwargs: str) -> dict:
+    response = gateway.client.post("/v1/certificates", json=marriage_request(**kwargs), headers=gateway.auth("MZ"))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_issuing_returns_the_signed_document_with_its_anchor(gateway_http: GatewayProcess) -> None:
+    issued = _issue(gateway_http)
+    anchor = issued["certificate"]["proof"]["anchor"]
+    assert issued["operation"]["state"] == "done"
+    assert anchor["transactionHash"] == issued["operation"]["transactionHash"]
+    assert issued["certificate"]["proof"]["signature"]["signer"] == gateway_http.devnet.deployment.consortium \
+        .functions.keysOf(bytes(issued["certificate"]["issuer"]["id"].split(":")[-1], "ascii").ljust(32, b"\0")) \
+        .call()[0]
+
+
+def test_an_issued_certificate_verifies_valid(gateway_http: GatewayProcess) -> None:
+    document = _issue(gateway_http)["certificate"]
+    report = gateway_http.client.post("/v1/verify", json={"document": document,
+                                                          "holder": "RIC:11010519491231002X"}).json()
+    assert report["verdict"] == "valid", report
+
+
+def test_status_is_public_and_reads_the_chain(gateway_http: GatewayProcess) -> None:
+    certificate_hash = _issue(gateway_http)["certificate"]["proof"]["certificateHash"]
+    status = gateway_http.client.get(f"/v1/certificates/{certificate_hash}").json()
+    assert (status["status"], status["certificateType"]) == ("valid", "320100-MZ-001")
+
+
+def test_revocation_shows_in_status_history_and_verification(gateway_http: GatewayProcess) -> None:
+    document = _issue(gateway_http)["certificate"]
+    certificate_hash = document["proof"]["certificateHash"]
+    revoked = gateway_http.client.post(f"/v1/certificates/{certificate_hash}/revoke", json={"reason": 1},
+                                       headers=gateway_http.auth("MZ"))
+    assert revoked.status_code == 200, revoked.text
+    assert gateway_http.client.get(f"/v1/certificates/{certificate_hash}").json()["status"] == "revoked"
+    gateway_http.wait_indexed()
+    history = gateway_http.client.get(f"/v1/certificates/{certificate_hash}/history",
+                                      headers=gateway_http.auth("SJ")).json()["events"]
+    assert [e["event"] for e in history] == ["CertificateIssued", "CertificateRevoked"]
+    assert history[1]["transactionHash"] == revoked.json()["transactionHash"]
+    assert gateway_http.client.post("/v1/verify", json={"document": document}).json()["verdict"] == "invalid"
+
+
+def test_superseding_anchors_the_successor_and_links_both(gateway_http: GatewayProcess) -> None:
+    old_hash = _issue(gateway_http)["certificate"]["proof"]["certificateHash"]
+    body = {k: v for k, v in marriage_request("J320100-2026-000002").items() if k != "type"}
+    response = gateway_http.client.post(f"/v1/certificates/{old_hash}/supersede", json=body,
+                                        headers=gateway_http.auth("MZ"))
+    assert response.status_code == 201, response.text
+    successor = response.json()["certificate"]["proof"]["certificateHash"]
+    assert gateway_http.client.get(f"/v1/certificates/{old_hash}").json()["supersededBy"] == successor
+    gateway_http.wait_indexed()
+    events = gateway_http.client.get(f"/v1/certificates/{successor}/history", headers=gateway_http.auth("SJ")).json()
+    assert sorted(e["event"] for e in events["events"]) == ["CertificateIssued", "CertificateSuperseded"]
+
+
+def test_a_repeated_request_with_the_same_idempotency_key_returns_the_first_result(
+        gateway_http: GatewayProcess) -> None:
+    headers = {**gateway_http.auth("MZ"), "Idempotency-Key": str(uuid.uuid4())}
+    first = gateway_http.client.post("/v1/certificates", json=marriage_request(), headers=headers).json()
+    block = gateway_http.devnet.w3.eth.block_number
+    again = gateway_http.client.post("/v1/certificates", json=marriage_request(), headers=headers).json()
+    assert again == first
+    assert gateway_http.devnet.w3.eth.block_number == block  # no second transaction
+
+
+def test_an_idempotency_key_reused_for_another_request_is_a_conflict(gateway_http: GatewayProcess) -> None:
+    headers = {**gateway_http.auth("MZ"), "Idempotency-Key": str(uuid.uuid4())}
+    gateway_http.client.post("/v1/certificates", json=marriage_request("A-1"), headers=headers)
+    response = gateway_http.client.post("/v1/certificates", json=marriage_request("A-2"), headers=headers)
+    assert (response.status_code, response.json()["code"]) == (409, "conflict")
+
+
+def test_revoking_twice_returns_the_first_revocation(gateway_http: GatewayProcess) -> None:
+    certificate_hash = _issue(gateway_http)["certificate"]["proof"]["certificateHash"]
+    first = gateway_http.client.post(f"/v1/certificates/{certificate_hash}/revoke", json={"reason": 2},
+                                     headers=gateway_http.auth("MZ")).json()
+    again = gateway_http.client.post(f"/v1/certificates/{certificate_hash}/revoke", json={"reason": 2},
+                                     headers=gateway_http.auth("MZ")).json()
+    assert again == first
+
+
+@pytest.mark.parametrize(("body", "status", "code"), [
+    ({**marriage_request(), "holder": "RIC:110105194912310021"}, 422, "invalid_holder_id"),
+    ({**marriage_request(), "subject": {"holderName": "张三"}}, 422, "schema_violation"),
+    ({**marriage_request(), "type": "NO-SUCH-TYPE"}, 404, "not_found"),
+    ({**marriage_request(), "validUntil": "2001-01-01T00:00:00Z"}, 422, "invalid_document"),
+    ({"holder": "RIC:11010519491231002X"}, 422, "invalid_request"),
+])
+def test_bad_input_is_refused_before_any_transaction(gateway_http: GatewayProcess, body: dict, status: int,
+                                                     code: str) -> None:
+    block = gateway_http.devnet.w3.eth.block_number
+    response = gateway_http.client.post("/v1/certificates", json=body, headers=gateway_http.auth("MZ"))
+    assert (response.status_code, response.json()["code"]) == (status, code), response.text
+    assert set(response.json()) == {"code", "message", "details"}
+    assert gateway_http.devnet.w3.eth.block_number == block
+
+
+def test_a_body_that_is_not_json_is_a_400(gateway_http: GatewayProcess) -> None:
+    response = gateway_http.client.post("/v1/certificates", content=b"{not json",
+                                        headers={**gateway_http.auth("MZ"), "Content-Type": "application/json"})
+    assert (response.status_code, response.json()["code"]) == (400, "malformed_json")
+
+
+def test_an_unknown_certificate_has_no_status(gateway_http: GatewayProcess) -> None:
+    response = gateway_http.client.get("/v1/certificates/0x" + "ab" * 32)
+    assert (response.status_code, response.json()["code"]) == (404, "not_found")
+
+
+def test_a_malformed_hash_in_the_path_is_a_422(gateway_http: GatewayProcess) -> None:
+    assert gateway_http.client.get("/v1/certificates/0x1234").status_code == 422
+
+
+def test_audit_events_page_with_a_cursor(gateway_http: GatewayProcess) -> None:
+    for n in range(3):
+        _issue(gateway_http, number=f"PAGE-{n}")
+    gateway_http.wait_indexed()
+    seen, cursor = [], None
+    while True:
+        params = {"action": "issued", "department": "11320100MB0000027A", "limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = gateway_http.client.get("/v1/audit/events", params=params, headers=gateway_http.auth("SJ")).json()
+        seen += page["events"]
+        cursor = page["next"]
+        if cursor is None:
+            break
+    hashes = [e["args"]["certificateHash"] for e in seen]
+    assert len(hashes) >= 3 and len(set(hashes)) == len(hashes)
+    assert {e["event"] for e in seen} == {"CertificateIssued"}
+
+
+def test_catalog_snapshot_published_and_listed(gateway_http: GatewayProcess) -> None:
+    response = gateway_http.client.post("/v1/catalog/snapshots", json={"catalog": {"datasets": ["marriage"]},
+                                                                       "uri": "https://example.gov/catalog"},
+                                        headers=gateway_http.auth("MZ"))
+    assert response.status_code == 201, response.text
+    snapshots = gateway_http.client.get("/v1/catalog/snapshots/11320100MB0000027A").json()["snapshots"]
+    assert snapshots[-1]["uri"] == "https://example.gov/catalog"
+
+
+def test_health_and_metrics(gateway_http: GatewayProcess) -> None:
+    health = gateway_http.client.get("/healthz").json()
+    assert health["chain"]["reachable"] is True
+    metrics = gateway_http.client.get("/metrics").text
+    assert "certnet_http_requests_total" in metrics and "certnet_outbox_pending" in metrics
