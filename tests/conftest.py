@@ -316,13 +316,12 @@ class Devnet:
         return Manifest.load(self.data_dir / "manifest.json").deployment(self.w3)
 
     def govern(self, *functions: ContractFunction) -> None:
-        """Passes a proposal with the demo's two governors (GA proposes and approves, MZ approves)."""
+        """Passes a proposal with the demo's two governors (GA proposes, which approves it; MZ approves)."""
         consortium = self.deployment.consortium
         calls = [(f.address, f._encode_transaction_data()) for f in functions]
         proposer, second = demo_account("GA").address, demo_account("MZ").address
         receipt = transact(consortium.functions.propose(calls, "test"), proposer)
         proposal = consortium.events.ProposalCreated().process_receipt(receipt, errors=DISCARD)[0]["args"]["proposalId"]
-        transact(consortium.functions.approve(proposal), proposer)
         transact(consortium.functions.approve(proposal), second)
         transact(consortium.functions.execute(proposal, calls), proposer)
 
