@@ -129,7 +129,7 @@ class Outbox:
         backoff = 0.25
         while not stop.is_set():
             try:
-                worked = self._sign_prepared() + self._send_signed() + self._collect_receipts()
+                worked = self.sign_prepared() + self.send_signed() + self.collect_receipts()
                 self.chain_reachable, backoff = True, 0.25
             except Exception as error:  # the chain is down, or a bug: the queue waits and retries, never dies
                 if isinstance(error, CONNECTION_ERRORS):
@@ -157,6 +157,9 @@ class Outbox:
                 continue
             try:
                 self.preparers[operation.kind](operation)
+            except CONNECTION_ERRORS:
+                stop.wait(1.0)  # resumes where it stopped once the chain answers
+                continue
             except Exception as error:  # a bug in preparation must not stop the queue behind it
                 log.exception("preparing operation %s failed", operation.id)
                 self._finish(operation.id, OperationState.FAILED, error_code="preparation_failed",
@@ -164,7 +167,7 @@ class Outbox:
                 continue
             self._wake.set()
 
-    def _sign_prepared(self) -> int:
+    def sign_prepared(self) -> int:
         with self.sessions() as session:
             operations = session.scalars(select(Operation).where(Operation.state == OperationState.PREPARED.value)
                                          .order_by(Operation.id).limit(ROUND_SIZE)).all()
@@ -179,7 +182,7 @@ class Outbox:
             session.commit()  # durable before the first byte leaves
         return len(operations)
 
-    def _send_signed(self) -> int:
+    def send_signed(self) -> int:
         with self.sessions() as session:
             operations = session.scalars(select(Operation).where(Operation.state == OperationState.SIGNED.value)
                                          .order_by(Operation.sender, Operation.nonce).limit(ROUND_SIZE)).all()
@@ -216,7 +219,7 @@ class Outbox:
         except TransactionNotFound:
             return False
 
-    def _collect_receipts(self) -> int:
+    def collect_receipts(self) -> int:
         finished = 0
         with self.sessions() as session:
             operations = session.scalars(select(Operation).where(Operation.state == OperationState.SENT.value)

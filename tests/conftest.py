@@ -315,6 +315,11 @@ class Devnet:
     def deployment(self) -> Deployment:
         return Manifest.load(self.data_dir / "manifest.json").deployment(self.w3)
 
+    def restart_chain(self) -> None:
+        """Starts the stopped chain again on its port, from the state it saved when it stopped."""
+        self.node = LocalNode("anvil", port=self.node.port, state_dir=self.data_dir / "anvil")
+        self.w3 = self.node.start()
+
     def govern(self, *functions: ContractFunction) -> None:
         """Passes a proposal with the demo's two governors (GA proposes, which approves it; MZ approves)."""
         consortium = self.deployment.consortium
@@ -327,7 +332,7 @@ class Devnet:
 
 
 def start_devnet(data_dir: Path) -> Devnet:
-    node = LocalNode("anvil")
+    node = LocalNode("anvil", state_dir=data_dir / "anvil")  # state kept across a stop, for restarts
     w3 = node.start()
     spec = parse_spec(demo_spec("default"), source="demo default")
     store_schemas(spec, data_dir)
