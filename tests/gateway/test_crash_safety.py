@@ -12,10 +12,12 @@ import httpx
 import pytest
 from hexbytes import HexBytes
 
+from gateway.auth import Caller
 from gateway.db import Operation, OperationState, make_engine, session_factory
 from gateway.service import Gateway
+from gateway.models import IssueRequest
 from gateway.settings import Settings
-from tests.conftest import Devnet, GatewayProcess, marriage_request
+from tests.conftest import DEMO_DEPARTMENTS, Devnet, GatewayProcess, marriage_request
 
 pytestmark = pytest.mark.slow
 
@@ -110,7 +112,6 @@ def test_a_signed_but_unsent_transaction_is_sent_once_after_a_restart(own_devnet
     settings = Settings(data_dir=_gateway_dir(own_devnet, tmp_path), rpc_url=own_devnet.node.url)
     crashed = Gateway(settings)
     caller = _caller(crashed, "MZ")
-    from gateway.models import IssueRequest
     operation = crashed.issuance.issue(caller, IssueRequest.model_validate(marriage_request("SIGNED-1")), None)
     crashed.outbox.sign_prepared()  # ... and the process dies before send_signed()
     restarted = Gateway(settings)
@@ -128,7 +129,6 @@ def test_a_sent_transaction_whose_receipt_was_not_recorded_is_not_sent_twice(own
     """A crash between sending and recording `sent`: the restart finds the same bytes on the chain."""
     settings = Settings(data_dir=_gateway_dir(own_devnet, tmp_path), rpc_url=own_devnet.node.url)
     crashed = Gateway(settings)
-    from gateway.models import IssueRequest
     operation = crashed.issuance.issue(_caller(crashed, "MZ"), IssueRequest.model_validate(marriage_request("S-2")),
                                        None)
     crashed.outbox.sign_prepared()
@@ -171,8 +171,6 @@ def _gateway_dir(devnet: Devnet, tmp_path: Path) -> Path:
     return GatewayProcess(devnet, tmp_path / "gateway").data_dir  # manifest and schemas copied in
 
 
-def _caller(gateway: Gateway, abbr: str):
-    from gateway.auth import Caller
-    from tests.conftest import DEMO_DEPARTMENTS
+def _caller(gateway: Gateway, abbr: str) -> Caller:
     code = DEMO_DEPARTMENTS[abbr]
     return Caller(code, gateway.chain.department(code).roles, "token")
