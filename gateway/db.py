@@ -140,7 +140,8 @@ def make_engine(url: str) -> Engine:
     """An engine for `url`; SQLite gets WAL and a busy timeout, so the HTTP threads, the outbox
     dispatcher and the indexer can share one file."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, pool_size=20,
+                               max_overflow=40)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(connection: Any, _record: Any) -> None:

@@ -108,15 +108,19 @@ class Outbox:
         """Blocks until the operation is done or failed, or `timeout` passed; returns its row."""
         with self._lock:
             finished = self._finished.setdefault(operation_id, threading.Event())
-        with self.sessions() as session:
-            operation = session.get(Operation, operation_id)
-            if operation is not None and operation.state not in (OperationState.DONE, OperationState.FAILED):
-                finished.wait(timeout)
-                session.refresh(operation)
+        # No database connection is held while waiting: the pool is shared with the dispatcher.
+        if self._state(operation_id) not in (OperationState.DONE.value, OperationState.FAILED.value):
+            finished.wait(timeout)
         with self._lock:
             self._finished.pop(operation_id, None)
+        with self.sessions() as session:
+            operation = session.get(Operation, operation_id)
         assert operation is not None
         return operation
+
+    def _state(self, operation_id: int) -> str | None:
+        with self.sessions() as session:
+            return session.scalar(select(Operation.state).where(Operation.id == operation_id))
 
     def pending_count(self) -> int:
         with self.sessions() as session:
