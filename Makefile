@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test setup contracts gas slither clean
+.PHONY: run test setup contracts gas bench slither clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -31,6 +31,10 @@ test: setup
 ## Recompile contracts/ into the artifacts the Python package ships.
 contracts: setup
 	$(BIN)/certnet contracts compile
+
+## The gateway beside its peers on one chain (docs/benchmarks.md holds a recorded run).
+bench: setup
+	$(BIN)/python scripts/bench.py
 
 ## Gas table of every contract operation beside OpenAttestation's DocumentStore (docs/gas.md).
 gas: setup
