@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test setup contracts gas bench slither clean
+.PHONY: run test test-postgres setup contracts gas bench slither clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -27,6 +27,10 @@ test: setup
 	$(BIN)/certnet contracts check
 	$(BIN)/python -m pytest
 	npx hardhat test
+
+## The gateway's API suites again with its database on a throwaway PostgreSQL cluster.
+test-postgres: setup
+	scripts/with_postgres.sh $(BIN)/python -m pytest -q tests/gateway/test_api.py tests/gateway/test_permissions.py
 
 ## Recompile contracts/ into the artifacts the Python package ships.
 contracts: setup

@@ -369,6 +369,11 @@ class GatewayProcess:
         self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=120)
         self._tokens: dict[str, str] = {}
 
+    @property
+    def database_url(self) -> str:
+        """The gateway's database: CERTNET_DATABASE_URL when the run sets one (PostgreSQL), else its SQLite file."""
+        return self.env.get("CERTNET_DATABASE_URL") or f"sqlite:///{self.data_dir / 'gateway.db'}"
+
     def start(self) -> GatewayProcess:
         certnet = Path(sys.executable).with_name("certnet")
         log = open(self.data_dir / "gateway.log", "ab")
@@ -399,7 +404,7 @@ class GatewayProcess:
     def auth(self, abbr: str) -> dict[str, str]:
         """Bearer-token headers of a demo department (the token made once, stored hashed)."""
         if abbr not in self._tokens:
-            sessions = session_factory(make_engine(f"sqlite:///{self.data_dir / 'gateway.db'}"))
+            sessions = session_factory(make_engine(self.database_url))
             chain = Chain(self.devnet.deployment, role_cache_seconds=0)
             self._tokens[abbr] = create_token(sessions, chain, DEMO_DEPARTMENTS[abbr])
         return {"Authorization": f"Bearer {self._tokens[abbr]}"}
