@@ -136,6 +136,22 @@ class ChainEvent(Base):
     args: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
+class AccessLogEntry(Base):
+    """One entry of the RFC 6962 access log (`gateway.audit.access_log`); rows are only appended."""
+
+    __tablename__ = "access_log"
+
+    position: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                          autoincrement=False)
+    recorded_at: Mapped[float] = mapped_column(Float)
+    department: Mapped[str] = mapped_column(String(32), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    entry: Mapped[dict[str, Any]] = mapped_column(JSON)
+    leaf_hash: Mapped[str] = mapped_column(String(66))
+    tree_head: Mapped[str] = mapped_column(String(66))  # root of the tree of positions 0..position
+    frontier: Mapped[list[Any]] = mapped_column(JSON)  # [size, hash] of the perfect subtrees after it
+
+
 def make_engine(url: str) -> Engine:
     """An engine for `url`; SQLite gets WAL and a busy timeout, so the HTTP threads, the outbox
     dispatcher and the indexer can share one file."""
