@@ -4,10 +4,11 @@ supersede, idempotency and the error shape."""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import GatewayProcess, marriage_request
+from tests.conftest import Devnet, GatewayProcess, marriage_request
 
 pytestmark = pytest.mark.slow
 
@@ -157,3 +158,13 @@ def test_health_and_metrics(gateway_http: GatewayProcess) -> None:
     assert health["chain"]["reachable"] is True
     metrics = gateway_http.client.get("/metrics").text
     assert "certnet_http_requests_total" in metrics and "certnet_outbox_pending" in metrics
+
+
+def test_a_full_outbox_answers_429_with_a_retry_hint(devnet: Devnet, tmp_path: Path) -> None:
+    gateway = GatewayProcess(devnet, tmp_path / "gateway", max_pending_operations="0").start()
+    try:
+        response = gateway.client.post("/v1/certificates", json=marriage_request("FULL-1"), headers=gateway.auth("MZ"))
+        assert (response.status_code, response.json()["code"]) == (429, "too_many_requests")
+        assert response.headers["Retry-After"].isdigit()
+    finally:
+        gateway.stop()
