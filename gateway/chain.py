@@ -116,6 +116,10 @@ class Custody:
     def accounts(self) -> list[LocalAccount]:
         return list(self._by_address.values())
 
+    @property
+    def holds(self) -> set[ChecksumAddress]:
+        return set(self._by_address)
+
     def key_for(self, department: DepartmentInfo) -> LocalAccount:
         """The first of the department's current keys the gateway holds."""
         for key in department.keys:

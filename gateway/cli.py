@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
+import json
+import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, Optional
 
 import typer
 import uvicorn
@@ -24,6 +28,7 @@ app = typer.Typer(help="CertNet: anchor, share and audit electronic certificates
                   no_args_is_help=True)
 gateway_app = typer.Typer(help="The HTTP gateway: serve it, hand out development tokens.", no_args_is_help=True)
 index_app = typer.Typer(help="The gateway's event index.", no_args_is_help=True)
+audit_app = typer.Typer(help="The access log: check it against the chain, export it.", no_args_is_help=True)
 
 HostOption = typer.Option("127.0.0.1", help="Interface to listen on.")
 GatewayPort = typer.Option(8000, help="HTTP port.")
@@ -72,6 +77,52 @@ def index_verify_command(data_dir: Path = ledger_cli.DataDir) -> None:
     console.print(f"index matches the chain up to block {gateway.index.indexed_block()}")
 
 
+@audit_app.command("verify")
+def audit_verify_command(data_dir: Path = ledger_cli.DataDir) -> None:
+    """Recompute the access log's tree from the database and compare it with every checkpoint on chain."""
+    gateway = _gateway(data_dir)
+    problems = gateway.audit.verify()
+    for problem in problems:
+        console.print(f"entry {problem.position}: {problem.what}")
+    if problems:
+        typer.echo(f"error (log_tampered): {problems[0].what}", err=True)
+        raise typer.Exit(code=1)
+    checkpoints = gateway.audit.checkpoints()
+    console.print(f"access log intact; {len(checkpoints)} checkpoints on chain reproduced")
+
+
+@audit_app.command("export")
+def audit_export_command(
+    since: Optional[dt.datetime] = typer.Option(None, help="From (inclusive, UTC)."),
+    until: Optional[dt.datetime] = typer.Option(None, help="Until (exclusive, UTC)."),
+    output_format: str = typer.Option("jsonl", "--format", help="jsonl or csv."),
+    data_dir: Path = ledger_cli.DataDir,
+) -> None:
+    """Write the access log's entries in a time range to stdout."""
+    if output_format not in ("jsonl", "csv"):
+        _fail(GatewayError(f"unknown format {output_format!r}; use jsonl or csv"))
+    gateway = _gateway(data_dir)
+    writer = csv.writer(sys.stdout) if output_format == "csv" else None
+    if writer:
+        writer.writerow(["position", "recordedAt", "department", "action", "leafHash", "entry"])
+    after = -1
+    while True:
+        page = gateway.audit.entries(since=_utc(since), until=_utc(until), after=after, limit=1000)
+        for entry in page["entries"]:
+            if writer:
+                writer.writerow([entry["position"], entry["recordedAt"], entry["department"], entry["action"],
+                                 entry["leafHash"], json.dumps(entry, ensure_ascii=False, sort_keys=True)])
+            else:
+                typer.echo(json.dumps(entry, ensure_ascii=False, sort_keys=True))
+        if page["next"] is None:
+            break
+        after = page["next"]
+
+
+def _utc(moment: Optional[dt.datetime]) -> Optional[dt.datetime]:
+    return moment.replace(tzinfo=moment.tzinfo or dt.timezone.utc) if moment else None
+
+
 @app.command("run")
 def run_command(engine: str = ledger_cli.EngineOption, chain_port: int = typer.Option(8545, help="JSON-RPC port."),
                 demo: str = ledger_cli.DemoSizeOption, host: str = HostOption, port: int = GatewayPort,
@@ -86,3 +137,4 @@ ledger_cli.register(app)
 certificates_cli.register(app)
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(index_app, name="index")
+app.add_typer(audit_app, name="audit")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import String, cast, or_, select
 from sqlalchemy.orm import sessionmaker
 
-from gateway.db import ChainEvent, IssuedCertificate
+from gateway.db import AccessLogEntry, ChainEvent, IssuedCertificate
 from gateway.errors import InvalidInput, NotFound
 
 #: Friendly action names for `GET /v1/audit/events?action=`; an event's own name works too.
@@ -45,9 +45,10 @@ class Provenance:
     def __init__(self, sessions: sessionmaker) -> None:
         self.sessions = sessions
 
-    def history(self, certificate_hash: str) -> list[dict[str, Any]]:
+    def history(self, certificate_hash: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Every indexed event about the certificate, oldest first: its anchoring (alone or in its
-        batch, when the gateway knows the batch), revocation and supersession either way."""
+        batch, when the gateway knows the batch), revocation and supersession either way; and every
+        access to it recorded in the access log."""
         with self.sessions() as session:
             batch_root = session.scalar(select(IssuedCertificate.batch_root)
                                         .where(IssuedCertificate.certificate_hash == certificate_hash))
@@ -57,9 +58,13 @@ class Provenance:
                 about.append((ChainEvent.subject == batch_root) & (ChainEvent.event == "BatchAnchored"))
             rows = session.scalars(select(ChainEvent).where(or_(*about))
                                    .order_by(ChainEvent.block_number, ChainEvent.log_index)).all()
+            accesses = session.scalars(select(AccessLogEntry)
+                                       .where(cast(AccessLogEntry.entry, String).contains(certificate_hash))
+                                       .order_by(AccessLogEntry.position)).all()
         if not rows:
             raise NotFound(f"no event about {certificate_hash} is indexed (unknown, or not yet confirmed)")
-        return [event_view(row) for row in rows]
+        return [event_view(row) for row in rows], [{**a.entry, "leafHash": a.leaf_hash, "recordedAt": a.recorded_at}
+                                                   for a in accesses]
 
     def events(self, *, department: str | None = None, certificate_type: str | None = None,
                action: str | None = None, since: dt.datetime | None = None, until: dt.datetime | None = None,

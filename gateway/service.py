@@ -11,6 +11,7 @@ import time
 
 from sqlalchemy.orm import sessionmaker
 
+from gateway.audit.trail import AuditTrail
 from gateway.auth import Authenticator
 from gateway.certificates.verification import Verifier
 from gateway.chain import Chain, Custody
@@ -50,6 +51,7 @@ class Gateway:
         self.issuance = Issuance(self.chain, self.custody, self.outbox, self.sessions, SchemaStore(settings.schema_dir),
                                  pseudonym_key=settings.pseudonym_key, max_batch_size=settings.max_batch_size)
         self.index = EventIndex(deployment, self.sessions, confirmations=settings.confirmations)
+        self.audit = AuditTrail(self.chain, self.custody, self.outbox, self.sessions)
         self.provenance = Provenance(self.sessions)
         self.verifier = Verifier(deployment, pseudonym_secret=settings.pseudonym_key)
         self.authenticator = Authenticator(self.chain, self.sessions,
@@ -61,7 +63,10 @@ class Gateway:
     def start(self) -> None:
         for name, target in (("outbox-preparer", lambda: self.outbox.run_preparer(self._stop)),
                              ("outbox-dispatcher", lambda: self.outbox.run_dispatcher(self._stop)),
-                             ("event-index", lambda: self.index.run(self._stop, self.settings.index_poll_seconds))):
+                             ("event-index", lambda: self.index.run(self._stop, self.settings.index_poll_seconds)),
+                             *([("audit-checkpoints", lambda: self.audit.run_checkpoints(
+                                 self._stop, self.settings.checkpoint_interval_seconds))]
+                               if self.settings.checkpoint_interval_seconds > 0 else [])):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)

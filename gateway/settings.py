@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     #: How long `POST /v1/certificates` waits for the receipt before answering 202 with the operation.
     issue_wait_seconds: float = 30.0
     max_batch_size: int = 100_000
+    #: How often the access log's tree head is anchored on chain when it grew (0: only on demand).
+    checkpoint_interval_seconds: float = 300.0
     #: Operations accepted but not yet mined beyond which new ones get 429.
     max_pending_operations: int = 200_000
 

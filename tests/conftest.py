@@ -296,6 +296,7 @@ def desk(network: Network) -> CertificateDesk:
 #: Demo departments by their abbreviation (ledger_node.demo.DEPARTMENTS order: codes 1, 2, ...).
 DEMO_DEPARTMENTS = {abbr: department_code(i + 1) for i, (abbr, *_rest) in enumerate(DEPARTMENTS[:8])}
 MZ_MARRIAGE = "320100-MZ-001"  # a type only civil affairs (MZ) may issue
+STATE_FILE = "anvil-state.hex"  # a devnet's saved chain state (anvil_dumpState)
 
 
 def demo_account(abbr: str) -> LocalAccount:
@@ -315,10 +316,17 @@ class Devnet:
     def deployment(self) -> Deployment:
         return Manifest.load(self.data_dir / "manifest.json").deployment(self.w3)
 
+    def stop_chain(self) -> None:
+        """Saves the chain's state and stops it."""
+        (self.data_dir / STATE_FILE).write_text(self.w3.provider.make_request("anvil_dumpState", [])["result"])
+        self.node.stop()
+
     def restart_chain(self) -> None:
-        """Starts the stopped chain again on its port, from the state it saved when it stopped."""
-        self.node = LocalNode("anvil", port=self.node.port, state_dir=self.data_dir / "anvil")
+        """Starts the chain on its port from the state saved last."""
+        self.node = LocalNode("anvil", port=self.node.port)
         self.w3 = self.node.start()
+        loaded = self.w3.provider.make_request("anvil_loadState", [(self.data_dir / STATE_FILE).read_text()])
+        assert loaded.get("result") is True, loaded
 
     def govern(self, *functions: ContractFunction) -> None:
         """Passes a proposal with the demo's two governors (GA proposes, which approves it; MZ approves)."""
@@ -332,22 +340,24 @@ class Devnet:
 
 
 def build_devnet_template(data_dir: Path) -> Path:
-    """Deploys and bootstraps the default demo on anvil once, and keeps the stopped chain's state,
-    manifest and schemas in `data_dir` for `start_devnet` to copy (bootstrapping takes 12 s of
-    1-second blocks; starting from the copy takes one)."""
-    node = LocalNode("anvil", state_dir=data_dir / "anvil")
+    """Deploys and bootstraps the default demo on anvil once, and keeps the chain's state (from
+    `anvil_dumpState`), manifest and schemas in `data_dir` for `start_devnet` to copy: bootstrapping
+    takes 12 s of 1-second blocks, loading the state well under one. (anvil's own `--state` file,
+    written as it exits, is sometimes cut short; the RPC dump is complete when it returns.)"""
+    node = LocalNode("anvil")
     w3 = node.start()
     spec = parse_spec(demo_spec("default"), source="demo default")
     store_schemas(spec, data_dir)
     deploy_and_bootstrap(w3, spec, data_dir / "manifest.json", engine="anvil", rpc_url=node.url)
-    node.stop()  # anvil writes its state on the way out
+    (data_dir / STATE_FILE).write_text(w3.provider.make_request("anvil_dumpState", [])["result"])
+    node.stop()
     return data_dir
 
 
 def start_devnet(data_dir: Path, template: Path) -> Devnet:
     shutil.copytree(template, data_dir)
-    node = LocalNode("anvil", state_dir=data_dir / "anvil")  # state kept across a stop, for restarts
-    devnet = Devnet(node, node.start(), data_dir)
+    devnet = Devnet(LocalNode("anvil"), Web3(), data_dir)
+    devnet.restart_chain()
     assert Manifest.load(data_dir / "manifest.json").is_live_on(devnet.w3)
     return devnet
 
@@ -363,7 +373,7 @@ class GatewayProcess:
         shutil.copytree(devnet.data_dir / "schemas", data_dir / "schemas", dirs_exist_ok=True)
         self.port = free_port()
         self.env = {**os.environ, "CERTNET_RPC_URL": devnet.node.url, "CERTNET_ROLE_CACHE_SECONDS": "0",
-                    "CERTNET_INDEX_POLL_SECONDS": "0.1",
+                    "CERTNET_INDEX_POLL_SECONDS": "0.1", "CERTNET_CHECKPOINT_INTERVAL_SECONDS": "0",
                     **{f"CERTNET_{name.upper()}": value for name, value in settings.items()}}
         self.process: subprocess.Popen[bytes] | None = None
         self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=120)

@@ -1,12 +1,13 @@
-"""The auditors' view: contract events from the index, filtered and paginated."""
+"""The auditors' view: contract events from the index, and the access log with its proofs."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
+from gateway.api.certificates import operation_view
 from gateway.api.deps import Auditor, Services
 from gateway.provenance import ACTIONS, MAX_PAGE
 
@@ -14,7 +15,7 @@ router = APIRouter(prefix="/v1/audit")
 
 
 @router.get("/events", summary="Indexed contract events for auditors, oldest first, with a cursor")
-def events(_caller: Auditor, gateway: Services,
+def events(caller: Auditor, gateway: Services,
            department: str | None = Query(None, description="Department code the event is about or made by"),
            type: str | None = Query(None, description="Certificate type code"),
            action: str | None = Query(None, description=f"One of {', '.join(ACTIONS)}, or an event name"),
@@ -22,5 +23,48 @@ def events(_caller: Auditor, gateway: Services,
            until: dt.datetime | None = Query(None, description="Block time until (exclusive)"),
            cursor: str | None = Query(None, description="`next` of the previous page"),
            limit: int = Query(100, ge=1, le=MAX_PAGE)) -> dict[str, Any]:
-    return gateway.provenance.events(department=department, certificate_type=type, action=action, since=since,
+    page = gateway.provenance.events(department=department, certificate_type=type, action=action, since=since,
                                      until=until, cursor=cursor, limit=limit)
+    gateway.audit.record(caller.department, "audit_query", query={"events": {
+        "department": department, "type": type, "action": action, "cursor": cursor}}, outcome="read")
+    return page
+
+
+@router.get("/log/entries", summary="The access log, oldest first, with a cursor")
+def log_entries(caller: Auditor, gateway: Services,
+                department: str | None = Query(None), action: str | None = Query(None),
+                since: dt.datetime | None = Query(None), until: dt.datetime | None = Query(None),
+                after: int = Query(-1, description="`next` of the previous page"),
+                limit: int = Query(100, ge=1, le=MAX_PAGE)) -> dict[str, Any]:
+    page = gateway.audit.entries(department=department, action=action, since=since, until=until, after=after,
+                                 limit=limit)
+    gateway.audit.record(caller.department, "audit_query", query={"log": {"department": department,
+                                                                          "action": action, "after": after}},
+                         outcome="read")
+    return page
+
+
+@router.get("/log/checkpoints", summary="The access log's checkpoints anchored on chain")
+def log_checkpoints(_caller: Auditor, gateway: Services) -> dict[str, Any]:
+    return {"checkpoints": gateway.audit.checkpoints()}
+
+
+@router.post("/log/checkpoints", status_code=202, summary="Anchor the access log's tree head now")
+def anchor_checkpoint(_caller: Auditor, gateway: Services, response: Response) -> dict[str, Any]:
+    operation = gateway.audit.request_checkpoint()
+    if operation is None:
+        response.status_code = 200
+        return {"upToDate": True}
+    return operation_view(gateway.outbox.wait(operation.id, gateway.settings.issue_wait_seconds))
+
+
+@router.get("/log/entries/{position}/inclusion", summary="Inclusion proof of an entry in the tree of treeSize")
+def inclusion(position: int, _caller: Auditor, gateway: Services,
+              tree_size: int = Query(..., alias="treeSize", ge=1)) -> dict[str, Any]:
+    return gateway.audit.inclusion(position, tree_size)
+
+
+@router.get("/log/consistency", summary="Consistency proof between two tree sizes (e.g. two checkpoints)")
+def consistency(_caller: Auditor, gateway: Services, old_size: int = Query(..., alias="from", ge=1),
+                new_size: int = Query(..., alias="to", ge=1)) -> dict[str, Any]:
+    return gateway.audit.consistency(old_size, new_size)

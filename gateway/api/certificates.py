@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
-from gateway.api.deps import IdempotencyKey, Issuer, Member, Services
+from gateway.api.deps import IdempotencyKey, Issuer, Member, Services, optional_caller
 from gateway.certificates.identity import HolderId
 from gateway.certificates.verification import read_chain_facts
 from gateway.db import Operation, OperationState
@@ -111,10 +111,14 @@ def supersede(certificate_hash: str, body: SupersedeRequest, caller: Issuer, gat
     return _with_certificate(gateway.issuance, settled(gateway, found, response, created=201))
 
 
-@router.post("/verify", summary="Verify a certificate document (public)")
-def verify(body: VerifyRequest, gateway: Services) -> dict[str, Any]:
+@router.post("/verify", summary="Verify a certificate document (public; a department's verification is logged)")
+def verify(body: VerifyRequest, gateway: Services, caller: Caller | None = Depends(optional_caller)) -> dict[str, Any]:
     holder = HolderId.parse(body.holder) if body.holder else None
-    return gateway.verifier.verify(body.document, holder=holder).as_dict()
+    report = gateway.verifier.verify(body.document, holder=holder).as_dict()
+    if caller is not None:
+        gateway.audit.record(caller.department, "verify", certificates=[report["certificateHash"]],
+                             outcome=report["verdict"])
+    return report
 
 
 @router.get("/certificates/{certificate_hash}", summary="A certificate's status on the chain (public)")
@@ -142,7 +146,13 @@ def status(certificate_hash: str, gateway: Services) -> dict[str, Any]:
 
 
 @router.get("/certificates/{certificate_hash}/history", summary="Provenance: every on-chain event about it")
-def history(certificate_hash: str, _caller: Member, gateway: Services) -> dict[str, Any]:
+def history(certificate_hash: str, caller: Member, gateway: Services) -> dict[str, Any]:
     hash_text = "0x" + parse_hash(certificate_hash).hex()
-    return {"certificateHash": hash_text, "events": gateway.provenance.history(hash_text)}
+    try:
+        events, accesses = gateway.provenance.history(hash_text)
+    except NotFound:
+        gateway.audit.record(caller.department, "history", certificates=[hash_text], outcome="not_found")
+        raise
+    gateway.audit.record(caller.department, "history", certificates=[hash_text], outcome="read")
+    return {"certificateHash": hash_text, "events": events, "accesses": accesses}
 

@@ -159,7 +159,7 @@ def test_while_the_chain_is_down_requests_get_503_and_pending_work_completes_aft
         accepted = gateway.client.post("/v1/batches", json={"type": "320100-MZ-001", "certificates": members},
                                        headers=gateway.auth("MZ"))
         assert accepted.status_code == 202
-        own_devnet.node.stop()
+        own_devnet.stop_chain()
         refused = gateway.client.post("/v1/certificates", json=marriage_request("DOWN-X"), headers=gateway.auth("MZ"))
         assert (refused.status_code, refused.json()["code"]) == (503, "chain_unavailable")
         assert refused.headers["Retry-After"].isdigit()

@@ -1,0 +1,144 @@
+"""The audit trail service: records accesses in the access log, anchors its checkpoints through the
+outbox (as the log-operator department), and answers proofs against those checkpoints."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import sessionmaker
+
+from gateway.audit import access_log
+from gateway.audit.merkle_log import consistency_proof, inclusion_proof, root
+from gateway.chain import CONNECTION_ERRORS, Chain, Custody
+from gateway.db import AccessLogEntry, Operation, OperationState
+from gateway.errors import Forbidden, InvalidInput, NotFound
+from gateway.outbox import Outbox
+from ledger_node.types import Role, code32
+
+#: The access log's id in the AuditCheckpoints contract.
+ACCESS_LOG_ID = code32("certnet-gateway-access-log")
+
+
+def _hex(data: bytes) -> str:
+    return "0x" + data.hex()
+
+
+class AuditTrail:
+    def __init__(self, chain: Chain, custody: Custody, outbox: Outbox, sessions: sessionmaker) -> None:
+        self.chain = chain
+        self.custody = custody
+        self.outbox = outbox
+        self.sessions = sessions
+        self._lock = threading.Lock()  # appends of this process in order; the primary key guards the rest
+        checkpoints = chain.deployment.checkpoints.functions
+        outbox.builders["checkpoint"] = lambda op: checkpoints.appendCheckpoint(
+            ACCESS_LOG_ID, op.request["treeSize"], bytes.fromhex(op.request["root"][2:]))
+
+    def record(self, department: str, action: str, **entry: Any) -> None:
+        """Appends one access (who, what, outcome; never personal data in clear)."""
+        with self._lock, self.sessions.begin() as session:
+            access_log.append(session, department, action, entry)
+
+    # ----- checkpoints -----
+
+    def operator(self) -> Any:
+        """The log-operator department whose key this gateway holds."""
+        for department in self.chain.departments():
+            if department.roles & Role.LOG_OPERATOR and any(k in self.custody.holds for k in department.keys):
+                return department
+        raise Forbidden("this gateway holds no key of a department with the log-operator role")
+
+    def request_checkpoint(self) -> Operation | None:
+        """Queues a checkpoint of the current tree head, unless the chain already has this size."""
+        with self.sessions() as session:
+            last = session.scalars(select(AccessLogEntry).order_by(AccessLogEntry.position.desc()).limit(1)).first()
+            if last is None or last.position + 1 <= self.anchored_size():
+                return None
+            department = self.operator()
+            key = self.custody.key_for(department)
+            call = {"treeSize": last.position + 1, "root": last.tree_head}
+            probe = Operation(kind="checkpoint", request=call)
+            gas = self.outbox.sender.gas_limit(self.outbox.builders["checkpoint"](probe), key.address,
+                                               label="checkpoint")
+            operation = Operation(kind="checkpoint", department=department.code,
+                                  idempotency_key=f"checkpoint:{call['treeSize']}", request_hash=call["root"],
+                                  request=call, state=OperationState.PREPARED.value, sender=key.address, gas=gas,
+                                  total=1, progress=0, attempts=0)
+            if found := self.outbox.existing(session, department.code, operation.idempotency_key, call["root"]):
+                return found
+            return self.outbox.accept(session, operation)
+
+    def checkpoints(self) -> list[dict[str, Any]]:
+        contract = self.chain.deployment.checkpoints.functions
+        count = contract.checkpointCount(ACCESS_LOG_ID).call()
+        result = []
+        for index in range(count):
+            tree_size, anchored_at, anchored_block, root_hash = contract.checkpoint(ACCESS_LOG_ID, index).call()
+            result.append({"index": index, "treeSize": tree_size, "root": _hex(root_hash),
+                           "anchoredAt": anchored_at, "anchoredBlock": anchored_block})
+        return result
+
+    def anchored_size(self) -> int:
+        contract = self.chain.deployment.checkpoints.functions
+        count = contract.checkpointCount(ACCESS_LOG_ID).call()
+        return contract.checkpoint(ACCESS_LOG_ID, count - 1).call()[0] if count else 0
+
+    def run_checkpoints(self, stop: threading.Event, interval_seconds: float) -> None:
+        """Anchors the tree head every `interval_seconds` when it grew."""
+        while not stop.wait(interval_seconds):
+            try:
+                self.request_checkpoint()
+            except (Forbidden, *CONNECTION_ERRORS):
+                continue
+
+    # ----- reading and proving -----
+
+    def entries(self, *, department: str | None = None, action: str | None = None,
+                since: dt.datetime | None = None, until: dt.datetime | None = None, after: int = -1,
+                limit: int = 100) -> dict[str, Any]:
+        query = select(AccessLogEntry).where(AccessLogEntry.position > after)
+        if department:
+            query = query.where(AccessLogEntry.department == department)
+        if action:
+            query = query.where(AccessLogEntry.action == action)
+        if since:
+            query = query.where(AccessLogEntry.recorded_at >= since.timestamp())
+        if until:
+            query = query.where(AccessLogEntry.recorded_at < until.timestamp())
+        with self.sessions() as session:
+            rows = session.scalars(query.order_by(AccessLogEntry.position).limit(limit + 1)).all()
+        page = rows[:limit]
+        return {"entries": [{**row.entry, "leafHash": row.leaf_hash, "recordedAt": row.recorded_at} for row in page],
+                "next": page[-1].position if len(rows) > limit else None}
+
+    def _leaves(self, size: int) -> list[bytes]:
+        with self.sessions() as session:
+            stored = session.scalar(select(func.count()).select_from(AccessLogEntry))
+            if not 0 < size <= stored:
+                raise InvalidInput(f"the log has {stored} entries; no tree of size {size}")
+            return [bytes.fromhex(h[2:]) for h in session.scalars(
+                select(AccessLogEntry.leaf_hash).order_by(AccessLogEntry.position).limit(size))]
+
+    def inclusion(self, position: int, tree_size: int) -> dict[str, Any]:
+        leaves = self._leaves(tree_size)
+        if not 0 <= position < tree_size:
+            raise NotFound(f"no entry {position} in the tree of size {tree_size}")
+        return {"position": position, "treeSize": tree_size, "leafHash": _hex(leaves[position]),
+                "root": _hex(root(leaves)), "proof": [_hex(p) for p in inclusion_proof(leaves, position)]}
+
+    def consistency(self, old_size: int, new_size: int) -> dict[str, Any]:
+        leaves = self._leaves(new_size)
+        if not 0 < old_size <= new_size:
+            raise InvalidInput("the old size must be between 1 and the new size")
+        return {"oldSize": old_size, "newSize": new_size, "oldRoot": _hex(root(leaves[:old_size])),
+                "newRoot": _hex(root(leaves)), "proof": [_hex(p) for p in consistency_proof(leaves, old_size)]}
+
+    def verify(self) -> list[access_log.Problem]:
+        """The log recomputed from its rows against every checkpoint on chain."""
+        with self.sessions() as session:
+            rows = list(session.scalars(select(AccessLogEntry).order_by(AccessLogEntry.position)))
+        anchored = [(c["treeSize"], bytes.fromhex(c["root"][2:])) for c in self.checkpoints()]
+        return access_log.check(rows, anchored)

@@ -1,0 +1,115 @@
+"""The access log over HTTP: departments' verifications, history reads and audit queries are
+logged; checkpoints anchored on demand only grow; inclusion and consistency proofs check against
+them; `certnet audit verify` passes an untouched log and names a tampered entry."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from sqlalchemy import update
+
+from gateway.audit.merkle_log import verify_consistency, verify_inclusion
+from gateway.db import AccessLogEntry, make_engine, session_factory
+from tests.conftest import Devnet, GatewayProcess, marriage_request
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def audited(own_devnet: Devnet, tmp_path: Path) -> Iterator[tuple[GatewayProcess, str]]:
+    """A gateway of its own with one marriage certificate that the audit bureau verified and read."""
+    gateway = GatewayProcess(own_devnet, tmp_path / "gateway").start()
+    issued = gateway.client.post("/v1/certificates", json=marriage_request("AUDIT-1"), headers=gateway.auth("MZ"))
+    document = issued.json()["certificate"]
+    assert gateway.client.post("/v1/verify", json={"document": document}, headers=gateway.auth("SJ")).json()[
+        "verdict"] == "valid"
+    gateway.wait_indexed()
+    assert gateway.client.get(f"/v1/certificates/{document['proof']['certificateHash']}/history",
+                              headers=gateway.auth("SJ")).status_code == 200
+    yield gateway, document["proof"]["certificateHash"]
+    gateway.stop()
+
+
+def _hex(text: str) -> bytes:
+    return bytes.fromhex(text[2:])
+
+
+def _audit_cli(gateway: GatewayProcess, *args: str) -> subprocess.CompletedProcess[str]:
+    certnet = Path(sys.executable).with_name("certnet")
+    return subprocess.run([str(certnet), "audit", *args, "--data-dir", str(gateway.data_dir)], env=gateway.env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_a_departments_verification_and_history_read_are_logged(audited: tuple[GatewayProcess, str]) -> None:
+    gateway, certificate_hash = audited
+    entries = gateway.client.get("/v1/audit/log/entries", headers=gateway.auth("SJ")).json()["entries"]
+    assert [(e["action"], e["certificates"], e["outcome"]) for e in entries[:2]] == [
+        ("verify", [certificate_hash], "valid"), ("history", [certificate_hash], "read")]
+    assert {e["department"] for e in entries[:2]} == {"11320100MB0000086D"}
+
+
+def test_public_verification_is_not_logged(audited: tuple[GatewayProcess, str]) -> None:
+    gateway, _hash = audited
+    before = len(gateway.client.get("/v1/audit/log/entries", headers=gateway.auth("SJ")).json()["entries"])
+    gateway.client.post("/v1/verify", json={"document": {"not": "a certificate"}})
+    after = gateway.client.get("/v1/audit/log/entries", headers=gateway.auth("SJ")).json()["entries"]
+    assert len(after) == before + 1 and after[-1]["action"] == "audit_query"  # only the auditor's own query
+
+
+def test_history_includes_every_access(audited: tuple[GatewayProcess, str]) -> None:
+    gateway, certificate_hash = audited
+    history = gateway.client.get(f"/v1/certificates/{certificate_hash}/history", headers=gateway.auth("MZ")).json()
+    assert [a["action"] for a in history["accesses"]] == ["verify", "history"]
+
+
+def test_checkpoints_only_grow_and_proofs_check_against_them(audited: tuple[GatewayProcess, str]) -> None:
+    gateway, _hash = audited
+    auditor = gateway.auth("SJ")
+    assert gateway.client.post("/v1/audit/log/checkpoints", headers=auditor).json()["state"] == "done"
+    assert gateway.client.post("/v1/audit/log/checkpoints", headers=auditor).json() == {"upToDate": True}
+    gateway.client.get("/v1/audit/log/entries", headers=auditor)  # one more entry: the tree grows
+    assert gateway.client.post("/v1/audit/log/checkpoints", headers=auditor).json()["state"] == "done"
+    first, second = gateway.client.get("/v1/audit/log/checkpoints", headers=auditor).json()["checkpoints"]
+    assert first["treeSize"] < second["treeSize"]
+    proof = gateway.client.get("/v1/audit/log/entries/0/inclusion", params={"treeSize": first["treeSize"]},
+                               headers=auditor).json()
+    assert verify_inclusion(_hex(proof["leafHash"]), 0, first["treeSize"], [_hex(p) for p in proof["proof"]],
+                            _hex(first["root"]))
+    consistency = gateway.client.get("/v1/audit/log/consistency", headers=auditor,
+                                     params={"from": first["treeSize"], "to": second["treeSize"]}).json()
+    assert verify_consistency(first["treeSize"], second["treeSize"], _hex(first["root"]), _hex(second["root"]),
+                              [_hex(p) for p in consistency["proof"]])
+
+
+def test_audit_verify_passes_an_untouched_log_and_names_an_edited_entry(
+        audited: tuple[GatewayProcess, str]) -> None:
+    gateway, _hash = audited
+    gateway.client.post("/v1/audit/log/checkpoints", headers=gateway.auth("SJ"))
+    clean = _audit_cli(gateway, "verify")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    sessions = session_factory(make_engine(gateway.database_url))
+    with sessions.begin() as session:
+        row = session.get(AccessLogEntry, 1)
+        session.execute(update(AccessLogEntry).where(AccessLogEntry.position == 1)
+                        .values(entry={**row.entry, "outcome": "not_found"}))
+    tampered = _audit_cli(gateway, "verify")
+    assert tampered.returncode == 1
+    assert "entry 1 was altered" in tampered.stdout
+
+
+def test_only_auditors_read_the_log(audited: tuple[GatewayProcess, str]) -> None:
+    gateway, _hash = audited
+    assert gateway.client.get("/v1/audit/log/entries", headers=gateway.auth("MZ")).status_code == 403
+    assert gateway.client.post("/v1/audit/log/checkpoints", headers=gateway.auth("MZ")).status_code == 403
+    assert gateway.client.get("/v1/audit/log/entries").status_code == 401
+
+
+def test_export_writes_json_lines(audited: tuple[GatewayProcess, str]) -> None:
+    gateway, certificate_hash = audited
+    exported = _audit_cli(gateway, "export")
+    assert exported.returncode == 0, exported.stderr
+    assert certificate_hash in exported.stdout.splitlines()[0]
