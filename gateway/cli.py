@@ -46,6 +46,16 @@ def _gateway(data_dir: Path) -> Gateway:
         _fail(error)
 
 
+def _report(problems: list[str], error: str, intact: str) -> None:
+    """Prints every problem and exits 1 with the one-line `error`, or prints `intact`."""
+    for problem in problems:
+        console.print(problem)
+    if problems:
+        typer.echo(error, err=True)
+        raise typer.Exit(code=1)
+    console.print(intact)
+
+
 @gateway_app.command("serve")
 def serve_command(host: str = HostOption, port: int = GatewayPort, data_dir: Path = ledger_cli.DataDir) -> None:
     """Serve the gateway for the chain and deployment in --data-dir (settings: CERTNET_* / .env)."""
@@ -69,12 +79,9 @@ def index_verify_command(data_dir: Path = ledger_cli.DataDir) -> None:
     """Re-read the chain's events up to the indexed block and report every difference from the index."""
     gateway = _gateway(data_dir)
     differences = gateway.index.verify()
-    for difference in differences:
-        console.print(f"block {difference.block_number} log {difference.log_index}: {difference.problem}")
-    if differences:
-        typer.echo(f"error (index_differs): {len(differences)} events differ from the chain", err=True)
-        raise typer.Exit(code=1)
-    console.print(f"index matches the chain up to block {gateway.index.indexed_block()}")
+    _report([f"block {d.block_number} log {d.log_index}: {d.problem}" for d in differences],
+            f"error (index_differs): {len(differences)} events differ from the chain",
+            f"index matches the chain up to block {gateway.index.indexed_block()}")
 
 
 @audit_app.command("verify")
@@ -82,13 +89,9 @@ def audit_verify_command(data_dir: Path = ledger_cli.DataDir) -> None:
     """Recompute the access log's tree from the database and compare it with every checkpoint on chain."""
     gateway = _gateway(data_dir)
     problems = gateway.audit.verify()
-    for problem in problems:
-        console.print(f"entry {problem.position}: {problem.what}")
-    if problems:
-        typer.echo(f"error (log_tampered): {problems[0].what}", err=True)
-        raise typer.Exit(code=1)
-    checkpoints = gateway.audit.checkpoints()
-    console.print(f"access log intact; {len(checkpoints)} checkpoints on chain reproduced")
+    _report([f"entry {p.position}: {p.what}" for p in problems],
+            f"error (log_tampered): {problems[0].what}" if problems else "",
+            f"access log intact; {len(gateway.audit.checkpoints())} checkpoints on chain reproduced")
 
 
 @audit_app.command("export")
