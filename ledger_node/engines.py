@@ -179,19 +179,34 @@ class LocalNode:
             text = self.process.stderr.read().decode(errors="replace") if self.process and self.process.stderr else ""
         return " ".join(text.strip().splitlines()[-3:])[-400:] or "no output"
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 15) -> None:
         if self.process and self.process.poll() is None:
+            # npm's anvil wrapper exits before the binary it started has written its state file:
+            # wait for the wrapper's children too, or the next start may read half a file.
+            children = _descendants(self.process.pid)
             self.process.terminate()
             try:
-                self.process.wait(timeout=15)
+                self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+            deadline = time.monotonic() + timeout
+            while any(Path(f"/proc/{pid}").exists() for pid in children) and time.monotonic() < deadline:
+                time.sleep(0.05)
 
     def record(self, log_path: Path) -> NodeRecord:
         assert self.process is not None
         return NodeRecord(engine=self.engine, pid=self.process.pid, port=self.port,
                           command=[str(c) for c in self.process.args], log=str(log_path), started_at=time.time())
+
+
+def _descendants(pid: int) -> list[int]:
+    """The process ids below `pid` (Linux /proc; empty where it is not available)."""
+    found: list[int] = []
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in map(int, children.read_text().split()):
+            found += [child, *_descendants(child)]
+    return found
 
 
 # ----- detached nodes managed through <data dir>/node.json -----
