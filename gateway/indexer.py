@@ -12,17 +12,16 @@ import logging
 import threading
 from dataclasses import dataclass
 from collections.abc import Mapping
-from typing import Any, Iterable
+from typing import Any
 
 from hexbytes import HexBytes
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
-from web3._utils.events import get_event_data
 from web3.exceptions import BlockNotFound
 
 from gateway.chain import CONNECTION_ERRORS
-from ledger_node.chainstate import code_text
+from ledger_node.chainstate import code_text, events_by_topic
 from ledger_node.deploy import Deployment
 from gateway.db import ChainEvent, IndexedBlock
 
@@ -52,16 +51,10 @@ class EventIndex:
         self.sessions = sessions
         self.confirmations = confirmations
         self.first_block = deployment.first_block
-        self._contracts = {contract.address: (name, contract) for name, contract in (
-            ("Consortium", deployment.consortium), ("Catalog", deployment.catalog),
-            ("CertificateRegistry", deployment.registry), ("AuditCheckpoints", deployment.checkpoints))}
-        self._abis = {}
-        for address, (_name, contract) in self._contracts.items():
-            for item in contract.abi:
-                if item["type"] == "event":
-                    topic = Web3.keccak(text=f"{item['name']}({','.join(i['type'] for i in _flat(item['inputs']))})")
-                    self._abis[(address, topic)] = item
-        self.head = 0
+        contracts = {"Consortium": deployment.consortium, "Catalog": deployment.catalog,
+                     "CertificateRegistry": deployment.registry, "AuditCheckpoints": deployment.checkpoints}
+        self._names = {contract.address: name for name, contract in contracts.items()}
+        self._events = {contract.address: events_by_topic(contract) for contract in contracts.values()}
 
     # ----- following -----
 
@@ -70,9 +63,6 @@ class EventIndex:
         with self.sessions() as own:
             latest = (session or own).scalar(select(func.max(IndexedBlock.number)))
         return latest if latest is not None else self.first_block - 1
-
-    def lag(self) -> int:
-        return max(0, self.head - self.indexed_block())
 
     def run(self, stop: threading.Event, poll_seconds: float) -> None:
         while not stop.is_set():
@@ -89,21 +79,17 @@ class EventIndex:
 
     def sync_once(self) -> bool:
         """Rewinds if the chain reorganised, then indexes up to one range; True when caught up."""
-        self.head = self.w3.eth.block_number
-        target = self.head - self.confirmations
+        target = self.w3.eth.block_number - self.confirmations
         with self.sessions() as session:
             self._rewind_if_reorganised(session)
             start = self.indexed_block(session) + 1
             if start > target:
                 return True
             end = min(target, start + RANGE - 1)
-            logs = self.w3.eth.get_logs({"fromBlock": start, "toBlock": end, "address": list(self._contracts)})
-            blocks = {log_["blockNumber"]: log_["blockHash"] for log_ in logs}
-            blocks[end] = self.w3.eth.get_block(end)["hash"]
-            times = {number: self.w3.eth.get_block(number)["timestamp"] for number in blocks}
-            session.add_all(self._rows(logs, times))
-            for number, block_hash in blocks.items():
-                session.merge(IndexedBlock(number=number, hash=HexBytes(block_hash).to_0x_hex()))
+            rows, block_hashes = self._read(start, end, also_block=end)
+            session.add_all(rows)
+            for number, block_hash in block_hashes.items():
+                session.merge(IndexedBlock(number=number, hash=block_hash))
             session.commit()
             return end == target
 
@@ -128,15 +114,19 @@ class EventIndex:
         except BlockNotFound:
             return False
 
-    def _rows(self, logs: Iterable[Any], times: dict[int, int]) -> list[ChainEvent]:
+    def _read(self, start: int, end: int, *, also_block: int | None = None) -> tuple[list[ChainEvent], dict[int, str]]:
+        """The contracts' events in blocks start..end as rows, and the hashes of the blocks they are
+        in (and of `also_block`); each block header is read once."""
+        logs = self.w3.eth.get_logs({"fromBlock": start, "toBlock": end, "address": list(self._names)})
+        numbers = {entry["blockNumber"] for entry in logs} | ({also_block} if also_block is not None else set())
+        headers = {number: self.w3.eth.get_block(number) for number in numbers}
         rows = []
         for entry in logs:
-            abi = self._abis.get((entry["address"], HexBytes(entry["topics"][0])))
-            if abi is None:
-                continue
-            decoded = get_event_data(self.w3.codec, abi, entry)
-            rows.append(event_row(self._contracts[entry["address"]][0], decoded, times[entry["blockNumber"]]))
-        return rows
+            event = self._events[entry["address"]].get(HexBytes(entry["topics"][0]).to_0x_hex())
+            if event is not None:
+                rows.append(event_row(self._names[entry["address"]], event.process_log(entry),
+                                      headers[entry["blockNumber"]]["timestamp"]))
+        return rows, {number: HexBytes(header["hash"]).to_0x_hex() for number, header in headers.items()}
 
     # ----- checking -----
 
@@ -145,11 +135,8 @@ class EventIndex:
         last = self.indexed_block()
         on_chain: dict[tuple[int, int], ChainEvent] = {}
         for start in range(self.first_block, last + 1, RANGE):
-            logs = self.w3.eth.get_logs({"fromBlock": start, "toBlock": min(last, start + RANGE - 1),
-                                         "address": list(self._contracts)})
-            times = {number: self.w3.eth.get_block(number)["timestamp"] for number in {e["blockNumber"] for e in logs}}
-            for row in self._rows(logs, times):
-                on_chain[(row.block_number, row.log_index)] = row
+            rows, _hashes = self._read(start, min(last, start + RANGE - 1))
+            on_chain.update({(row.block_number, row.log_index): row for row in rows})
         differences = []
         with self.sessions() as session:
             indexed = {(r.block_number, r.log_index): r for r in session.scalars(select(ChainEvent))}
@@ -193,13 +180,3 @@ def _plain(name: str, value: Any) -> Any:
 def _fingerprint(row: ChainEvent) -> tuple[Any, ...]:
     return (row.block_hash, row.tx_hash, row.event, row.contract, row.args, row.timestamp)
 
-
-def _flat(inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Event inputs with tuple types spelled out as the canonical signature needs them."""
-    return [dict(i, type=_canonical_type(i)) for i in inputs]
-
-
-def _canonical_type(item: dict[str, Any]) -> str:
-    if item["type"].startswith("tuple"):
-        return "(" + ",".join(_canonical_type(c) for c in item["components"]) + ")" + item["type"][len("tuple"):]
-    return item["type"]

@@ -11,6 +11,7 @@ from typing import Any
 
 from web3 import Web3
 from web3.contract import Contract
+from web3.contract.contract import ContractEvent
 
 from ledger_node.types import DepartmentStatus, Role, TypeStatus
 
@@ -78,13 +79,15 @@ class ChainState:
             self.snapshots[code_text(a["department"])] = a["contentHash"]
 
 
+def events_by_topic(contract: Contract) -> dict[str, ContractEvent]:
+    """The contract's events by their topic (0x hex), to decode its logs with `process_log`."""
+    events = (contract.events[entry["name"]]() for entry in contract.abi if entry["type"] == "event")
+    return {event.topic: event for event in events}
+
+
 def decoded_logs(w3: Web3, contract: Contract, from_block: int, to_block: int | str = "latest") -> list[tuple[Any, str, dict[str, Any]]]:
     """Every event of `contract` in the range, decoded: ((block, log index), name, args)."""
-    by_topic = {}
-    for entry in contract.abi:
-        if entry["type"] == "event":
-            event = contract.events[entry["name"]]()
-            by_topic[event.topic] = event
+    by_topic = events_by_topic(contract)
     decoded = []
     for log in w3.eth.get_logs({"address": contract.address, "fromBlock": from_block, "toBlock": to_block}):
         event = by_topic.get(Web3.to_hex(log["topics"][0]))

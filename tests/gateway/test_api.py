@@ -133,7 +133,7 @@ def test_audit_events_page_with_a_cursor(gateway_http: GatewayProcess) -> None:
     gateway_http.wait_indexed()
     seen, cursor = [], None
     while True:
-        params = {"action": "issued", "department": "11320100MB0000027A", "limit": 2, **({"cursor": cursor} if cursor else {})}
+        params = {"action": "CertificateIssued", "department": "11320100MB0000027A", "limit": 2, **({"cursor": cursor} if cursor else {})}
         page = gateway_http.client.get("/v1/audit/events", params=params, headers=gateway_http.auth("SJ")).json()
         seen += page["events"]
         cursor = page["next"]
