@@ -30,7 +30,6 @@ from sqlalchemy.orm import sessionmaker
 from gateway.chain import Chain
 from gateway.db import ApiToken, RequestNonce
 from gateway.errors import Unauthenticated
-from ledger_node.types import Role
 
 TIMESTAMP_HEADER = "X-CertNet-Timestamp"
 NONCE_HEADER = "X-CertNet-Nonce"
@@ -40,10 +39,10 @@ TOKEN_PREFIX = "cnt_"
 
 @dataclass(frozen=True)
 class Caller:
-    """An authenticated department and the roles the consortium gives it now."""
+    """An authenticated department; its roles and status are checked where an endpoint needs them
+    (`gateway.api.deps.requires`), from the consortium."""
 
     department: str
-    roles: Role
     credential: str  # "signature" or "token"
 
 
@@ -103,7 +102,7 @@ class Authenticator:
             record = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(token)))
         if record is None or record.revoked_at is not None:
             raise Unauthenticated("unknown or revoked API token")
-        return self._caller(record.department, "token")
+        return Caller(record.department, "token")
 
     def _by_signature(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Caller:
         stamp = headers.get(TIMESTAMP_HEADER.lower(), "")
@@ -125,7 +124,7 @@ class Authenticator:
         if department is None:
             raise Unauthenticated(f"{signer} is not a current key of any department", signer=signer)
         self._remember_nonce(signer, nonce)
-        return self._caller(department, "signature")
+        return Caller(department, "signature")
 
     def _remember_nonce(self, signer: str, nonce: str) -> None:
         now = time.time()
@@ -135,6 +134,3 @@ class Authenticator:
                 session.add(RequestNonce(signer=signer, nonce=nonce, seen_at=now))
         except IntegrityError:
             raise Unauthenticated("this request's nonce was used before (replay)") from None
-
-    def _caller(self, department: str, credential: str) -> Caller:
-        return Caller(department=department, roles=self.chain.department(department).roles, credential=credential)
