@@ -29,7 +29,8 @@ from gateway.certificates.signing import sign
 from gateway.chain import Chain, Custody
 from gateway.db import IssuedCertificate, Operation, OperationState
 from gateway.errors import Conflict, InvalidDocument, InvalidHolderId, InvalidInput, NotFound
-from gateway.models import BatchRequest, CertificateContent, IssueRequest, RevokeRequest, SnapshotRequest, SupersedeRequest
+from gateway.models import (BatchRequest, CertificateContent, IssueRequest, RevokeRequest, SnapshotRequest,
+                            SupersedeRequest)
 from gateway.outbox import Outbox
 from gateway.auth import Caller
 from ledger_node.canonical import content_hash
@@ -104,7 +105,8 @@ class Issuance:
             document = self._compose(request, certificate_type, department, valid_until=request.valid_until)
             call = {"certificateHash": document["proof"]["certificateHash"], "type": request.type,
                     "validUntil": valid_until(document)}
-            operation = self._operation("issue", caller, key.address, idempotency_key, digest, call)
+            operation = self.outbox.operation("issue", caller.department, key.address, idempotency_key, digest,
+                                              call)
             return self.outbox.accept(session, operation, IssuedCertificate(
                 certificate_hash=call["certificateHash"], position=0, document=document))
 
@@ -121,12 +123,13 @@ class Issuance:
             certificate_type = catalog_type(self.chain.deployment, request.type, self.schemas)
             members = self._checked_members(request.certificates, certificate_type)
             end = _seconds(request.valid_until)
-            gas = self._dry_run("batch", key.address, type=request.type, validUntil=end, root=_hex(os.urandom(32)),
-                                total=len(members))
-            operation = self._operation("batch", caller, key.address, idempotency_key, digest,
-                                        {"type": request.type, "version": certificate_type.version,
-                                         "validUntil": end, "members": members}, state=OperationState.ACCEPTED)
-            operation.total, operation.gas = len(members), gas
+            operation = self.outbox.operation("batch", caller.department, key.address, idempotency_key, digest,
+                                              {"type": request.type, "version": certificate_type.version,
+                                               "validUntil": end, "members": members},
+                                              state=OperationState.ACCEPTED, total=len(members))
+            # The root is not known before the documents are composed: the dry run uses a stand-in.
+            stand_in = {"type": request.type, "validUntil": end, "root": _hex(os.urandom(32))}
+            operation.gas = self.outbox.dry_run("batch", key.address, stand_in, total=len(members))
             return self.outbox.accept(session, operation)
 
     def revoke(self, caller: Caller, hash_text: str, request: RevokeRequest, idempotency_key: str | None) -> Operation:
@@ -143,7 +146,8 @@ class Issuance:
             root, proof, _old = self._location(certificate_hash, request.document)
             call = {"certificateHash": _hex(certificate_hash), "root": _hex(root), "proof": [_hex(p) for p in proof],
                     "reason": request.reason}
-            return self.outbox.accept(session, self._operation("revoke", caller, key.address, key_text, digest, call))
+            return self.outbox.accept(session, self.outbox.operation("revoke", caller.department, key.address,
+                                                                     key_text, digest, call))
 
     def supersede(self, caller: Caller, hash_text: str, request: SupersedeRequest,
                   idempotency_key: str | None) -> Operation:
@@ -160,7 +164,8 @@ class Issuance:
             successor = self._compose(request, certificate_type, department, valid_until=request.valid_until)
             call = {"certificateHash": _hex(certificate_hash), "root": _hex(root), "proof": [_hex(p) for p in proof],
                     "successor": successor["proof"]["certificateHash"], "validUntil": valid_until(successor)}
-            operation = self._operation("supersede", caller, key.address, key_text, digest, call)
+            operation = self.outbox.operation("supersede", caller.department, key.address, key_text, digest,
+                                              call)
             return self.outbox.accept(session, operation, IssuedCertificate(
                 certificate_hash=call["successor"], position=0, document=successor))
 
@@ -172,8 +177,8 @@ class Issuance:
             if found := self.outbox.existing(session, caller.department, idempotency_key, digest):
                 return found
             call = {"contentHash": _hex(content_hash(request.catalog)), "uri": request.uri}
-            return self.outbox.accept(session, self._operation("snapshot", caller, key.address, idempotency_key,
-                                                               digest, call))
+            return self.outbox.accept(session, self.outbox.operation("snapshot", caller.department, key.address,
+                                                                     idempotency_key, digest, call))
 
     # ----- reading results -----
 
@@ -193,10 +198,9 @@ class Issuance:
     def location_if_issued(self, certificate_hash: bytes) -> tuple[bytes, list[bytes]]:
         """Batch root and proof when this gateway anchored the certificate; zero root and no proof otherwise."""
         found = self.issued(certificate_hash)
-        if found is None or found[1].state != OperationState.DONE.value or found[1].kind != "batch":
+        if found is None or found[1].state != OperationState.DONE.value:
             return bytes(32), []
-        tree = self._tree(found[1])
-        return tree.root, tree.proof(certificate_hash)
+        return self._anchor_of(found[1], certificate_hash)
 
     def issued(self, certificate_hash: bytes) -> tuple[IssuedCertificate, Operation] | None:
         with self.sessions() as session:
@@ -249,20 +253,6 @@ class Issuance:
         department = self.chain.require_active(caller.department, Role.ISSUER)
         return department, self.custody.key_for(department)
 
-    def _operation(self, kind: str, caller: Caller, sender: str, idempotency_key: str | None, digest: str,
-                   call: dict[str, Any], *, state: OperationState = OperationState.PREPARED) -> Operation:
-        operation = Operation(kind=kind, department=caller.department, idempotency_key=idempotency_key,
-                              request_hash=digest, request=call, state=state.value, sender=sender, total=1, progress=0,
-                              attempts=0)
-        if state is OperationState.PREPARED:
-            operation.gas = self._dry_run(kind, sender, **call)
-        return operation
-
-    def _dry_run(self, kind: str, sender: str, **call: Any) -> int:
-        """The gas the call needs from `sender` now; the contract's error if it would revert."""
-        probe = Operation(kind=kind, request=call, total=call.get("total", 1))
-        return self.outbox.sender.gas_limit(self.outbox.builders[kind](probe), sender, label=kind)
-
     def _compose(self, content: CertificateContent, certificate_type: CertificateType, department: Any, *,
                  valid_until: dt.datetime | None) -> dict[str, Any]:
         holder = pseudonym(self.pseudonym_key, HolderId.parse(content.holder))
@@ -304,16 +294,20 @@ class Issuance:
             if operation.state != OperationState.DONE.value:
                 raise Conflict(f"certificate {_hex(certificate_hash)} is not anchored yet (operation {operation.id} "
                                f"is {operation.state})", operation=operation.id)
-            if operation.kind == "batch":
-                tree = self._tree(operation)
-                return tree.root, tree.proof(certificate_hash), row.document
-            return bytes(32), [], row.document
+            return *self._anchor_of(operation, certificate_hash), row.document
         if document is None:
             raise NotFound(f"this gateway did not issue {_hex(certificate_hash)}; send its anchored document")
         if stated_hash(document) != certificate_hash:
             raise InvalidDocument("the document given is not the certificate named in the path")
         root, proof = anchor_location(document)
         return root, proof, document
+
+    def _anchor_of(self, operation: Operation, certificate_hash: bytes) -> tuple[bytes, list[bytes]]:
+        """Batch root and proof of a certificate the mined `operation` anchored (zero root, no proof: alone)."""
+        if operation.kind != "batch":
+            return bytes(32), []
+        tree = self._tree(operation)
+        return tree.root, tree.proof(certificate_hash)
 
     def _tree(self, operation: Operation) -> MerkleBatch:
         """The batch's Merkle tree, rebuilt from its members (the last few are kept)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Callable
+from typing import Any, Callable
 
 from hexbytes import HexBytes
 from sqlalchemy import func, select
@@ -76,6 +76,22 @@ class Outbox:
             raise Conflict("this Idempotency-Key was used for a different request", idempotency_key=idempotency_key,
                            operation=found.id)
         return found
+
+    def dry_run(self, kind: str, sender: str, call: dict[str, Any], *, total: int = 1) -> int:
+        """The gas `kind`'s call needs from `sender` now; the contract's error if it would revert."""
+        probe = Operation(kind=kind, request=call, total=total)
+        return self.sender.gas_limit(self.builders[kind](probe), sender, label=kind)
+
+    def operation(self, kind: str, department: str, sender: str, idempotency_key: str | None, request_hash: str,
+                  call: dict[str, Any], *, state: OperationState = OperationState.PREPARED,
+                  total: int = 1) -> Operation:
+        """A new operation, not yet stored; a prepared one is dry-run now (its gas, or the refusal)."""
+        operation = Operation(kind=kind, department=department, idempotency_key=idempotency_key,
+                              request_hash=request_hash, request=call, state=state.value, sender=sender, total=total,
+                              progress=0, attempts=0, gas=0)
+        if state is OperationState.PREPARED:
+            operation.gas = self.dry_run(kind, sender, call, total=total)
+        return operation
 
     def accept(self, session: Session, operation: Operation, *rows: object) -> Operation:
         """Stores `operation` (and rows that belong to it) in one transaction, then wakes the

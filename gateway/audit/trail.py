@@ -13,7 +13,7 @@ from sqlalchemy.orm import sessionmaker
 from gateway.audit import access_log
 from gateway.audit.merkle_log import consistency_proof, inclusion_proof, root
 from gateway.chain import CONNECTION_ERRORS, Chain, Custody
-from gateway.db import AccessLogEntry, Operation, OperationState
+from gateway.db import AccessLogEntry, Operation
 from gateway.errors import Forbidden, InvalidInput, NotFound
 from gateway.outbox import Outbox
 from ledger_node.types import Role, code32
@@ -58,18 +58,13 @@ class AuditTrail:
             if last is None or last.position + 1 <= self.anchored_size():
                 return None
             department = self.operator()
-            key = self.custody.key_for(department)
             call = {"treeSize": last.position + 1, "root": last.tree_head}
-            probe = Operation(kind="checkpoint", request=call)
-            gas = self.outbox.sender.gas_limit(self.outbox.builders["checkpoint"](probe), key.address,
-                                               label="checkpoint")
-            operation = Operation(kind="checkpoint", department=department.code,
-                                  idempotency_key=f"checkpoint:{call['treeSize']}", request_hash=call["root"],
-                                  request=call, state=OperationState.PREPARED.value, sender=key.address, gas=gas,
-                                  total=1, progress=0, attempts=0)
-            if found := self.outbox.existing(session, department.code, operation.idempotency_key, call["root"]):
+            idempotency_key = f"checkpoint:{call['treeSize']}"
+            if found := self.outbox.existing(session, department.code, idempotency_key, call["root"]):
                 return found
-            return self.outbox.accept(session, operation)
+            return self.outbox.accept(session, self.outbox.operation(
+                "checkpoint", department.code, self.custody.key_for(department).address, idempotency_key,
+                call["root"], call))
 
     def checkpoints(self) -> list[dict[str, Any]]:
         contract = self.chain.deployment.checkpoints.functions
