@@ -8,7 +8,9 @@ uint8 constant ROLE_RELYING_PARTY = 1 << 1;
 uint8 constant ROLE_AUDITOR = 1 << 2;
 uint8 constant ROLE_GOVERNOR = 1 << 3;
 uint8 constant ROLE_LOG_OPERATOR = 1 << 4;
-uint8 constant ALL_ROLES = ROLE_ISSUER | ROLE_RELYING_PARTY | ROLE_AUDITOR | ROLE_GOVERNOR | ROLE_LOG_OPERATOR;
+/// @dev Runs the holder-facing channel (the city's service app): registers holders' device keys, off chain.
+uint8 constant ROLE_HOLDER_CHANNEL = 1 << 5;
+uint8 constant ALL_ROLES = ROLE_ISSUER | ROLE_RELYING_PARTY | ROLE_AUDITOR | ROLE_GOVERNOR | ROLE_LOG_OPERATOR | ROLE_HOLDER_CHANNEL;
 
 /// @dev Sentinel for "no role required": any active department passes.
 uint8 constant ANY_ROLE = 0;

@@ -7,7 +7,7 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import NoReturn, Optional
+from typing import Any, Callable, NoReturn, Optional
 
 import typer
 import uvicorn
@@ -17,9 +17,12 @@ from gateway.api.app import create_app
 from gateway.auth import create_token
 from gateway.certificates import cli as certificates_cli
 from gateway.chain import CONNECTION_ERRORS
-from gateway.errors import GatewayError
+from gateway.certificates.identity import HolderId
+from gateway.errors import GatewayError, InvalidInput
 from gateway.service import Gateway
 from gateway.settings import Settings
+from gateway.sharing.consent import (load_signing_key, new_consent, new_holder_key, new_withdrawal, parse_consent,
+                                     parse_withdrawal, sign_record)
 from ledger_node import cli as ledger_cli
 from ledger_node.errors import LedgerError
 
@@ -29,7 +32,11 @@ app = typer.Typer(help="CertNet: anchor, share and audit electronic certificates
 gateway_app = typer.Typer(help="The HTTP gateway: serve it, hand out development tokens.", no_args_is_help=True)
 index_app = typer.Typer(help="The gateway's event index.", no_args_is_help=True)
 audit_app = typer.Typer(help="The access log: check it against the chain, export it.", no_args_is_help=True)
+holder_app = typer.Typer(help="What a holder's device does (for development): make a P-256 key, sign consents and "
+                              "withdrawals. Prints JSON request bodies for the gateway.", no_args_is_help=True)
 
+#: A consent starts this long before it is signed, so that a gateway whose clock is behind honours it at once.
+CLOCK_SKEW = dt.timedelta(minutes=1)
 HostOption = typer.Option("127.0.0.1", help="Interface to listen on.")
 GatewayPort = typer.Option(8000, help="HTTP port.")
 
@@ -122,6 +129,54 @@ def audit_export_command(
         after = page["next"]
 
 
+@holder_app.command("keygen")
+def holder_keygen_command(key_file: Path = typer.Argument(..., help="Where to write the new private key (PEM)."),
+                          holder: str = typer.Option(..., help="RIC:<citizen ID> or USCC:<credit code>.")) -> None:
+    """Make a device key; print the holder channel's registration body for POST /v1/holders/keys."""
+    try:
+        HolderId.parse(holder)
+        if key_file.exists():
+            raise InvalidInput(f"{key_file} exists; a key file is never overwritten")
+    except GatewayError as error:
+        _fail(error)
+    key = new_holder_key()
+    key_file.touch(mode=0o600)
+    key_file.write_bytes(key.to_pem())
+    typer.echo(json.dumps({"holder": holder, "publicKey": key.get_verifying_key().to_pem().decode()}))
+
+
+@holder_app.command("consent")
+def holder_consent_command(
+    key_file: Path = typer.Argument(..., help="The holder's private key (PEM)."),
+    holder: str = typer.Option(..., help="The holder's pseudonym (credentialSubject.id of their certificates)."),
+    grantee: str = typer.Option(..., help="Code of the department that may receive the certificates."),
+    service_item: str = typer.Option(..., help="Code of the service item."),
+    certificate_type: list[str] = typer.Option(..., "--type", help="Certificate type code (repeatable)."),
+    days: float = typer.Option(30, help="How long the consent lasts, from now."),
+) -> None:
+    """Sign a consent; print its body for POST /v1/consents."""
+    now = dt.datetime.now(dt.timezone.utc)
+    record = new_consent(holder, grantee, service_item, certificate_type, not_before=now - CLOCK_SKEW,
+                         not_after=now + dt.timedelta(days=days))
+    _print_signed(key_file, record, parse_consent)
+
+
+@holder_app.command("withdraw")
+def holder_withdraw_command(key_file: Path = typer.Argument(..., help="The holder's private key (PEM)."),
+                            consent_id: str = typer.Argument(..., help="The consent's id.")) -> None:
+    """Sign a withdrawal; print its body for POST /v1/consents/{id}/withdraw."""
+    _print_signed(key_file, new_withdrawal(consent_id, dt.datetime.now(dt.timezone.utc)), parse_withdrawal)
+
+
+def _print_signed(key_file: Path, record: dict[str, Any], check: Callable[[dict[str, Any]], object]) -> None:
+    try:
+        check(record)
+        key = load_signing_key(key_file)
+    except GatewayError as error:
+        _fail(error)
+    typer.echo(json.dumps({"record": record, "signature": sign_record(key, record)}, ensure_ascii=False))
+
+
 def _utc(moment: Optional[dt.datetime]) -> Optional[dt.datetime]:
     return moment.replace(tzinfo=moment.tzinfo or dt.timezone.utc) if moment else None
 
@@ -141,3 +196,4 @@ certificates_cli.register(app)
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(index_app, name="index")
 app.add_typer(audit_app, name="audit")
+app.add_typer(holder_app, name="holder")

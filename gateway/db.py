@@ -1,6 +1,6 @@
 """The gateway database: the durable outbox of chain operations, the certificates the gateway
-issued, API tokens, seen request nonces, and the event index. SQLite file by default,
-PostgreSQL by URL; the same models serve both.
+issued, API tokens, seen request nonces, the event index, the access log, and holders' keys and
+consents. SQLite file by default, PostgreSQL by URL; the same models serve both.
 """
 
 from __future__ import annotations
@@ -9,10 +9,12 @@ import time
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import (JSON, BigInteger, Float, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint,
-                        create_engine, event)
+from sqlalchemy import (JSON, BigInteger, Float, ForeignKey, Index, Integer, LargeBinary, String, Text,
+                        UniqueConstraint, create_engine, event, inspect, select, text, update)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+from gateway.certificates.document import type_code
 
 
 class Base(DeclarativeBase):
@@ -74,6 +76,14 @@ class IssuedCertificate(Base):
     position: Mapped[int] = mapped_column(Integer)  # within a batch, 0 for singles
     batch_root: Mapped[str | None] = mapped_column(String(66), index=True)
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    holder: Mapped[str | None] = mapped_column(String(96), index=True)  # the pseudonym, for sharing
+    certificate_type: Mapped[str | None] = mapped_column(String(32))
+
+    @classmethod
+    def of(cls, document: dict[str, Any], **placement: Any) -> IssuedCertificate:
+        """The row of a signed document; `placement`: operation_id, position."""
+        return cls(certificate_hash=document["proof"]["certificateHash"], document=document,
+                   holder=document["credentialSubject"]["id"], certificate_type=type_code(document), **placement)
 
 
 class ApiToken(Base):
@@ -152,6 +162,49 @@ class AccessLogEntry(Base):
     frontier: Mapped[list[Any]] = mapped_column(JSON)  # [size, hash] of the perfect subtrees after it
 
 
+class AccessedCertificate(Base):
+    """Which access log entries name which certificate: a certificate's history reads its accesses here."""
+
+    __tablename__ = "accessed_certificates"
+
+    certificate_hash: Mapped[str] = mapped_column(String(66), primary_key=True)
+    position: Mapped[int] = mapped_column(ForeignKey("access_log.position"), primary_key=True)
+
+
+class HolderKey(Base):
+    """A holder's ECDSA P-256 public key, registered for the holder's pseudonym by a department
+    with the holder-channel role (`gateway.sharing`)."""
+
+    __tablename__ = "holder_keys"
+
+    key_id: Mapped[str] = mapped_column(String(66), primary_key=True)  # SHA-256 of the DER public key
+    holder: Mapped[str] = mapped_column(String(96), index=True)
+    public_key: Mapped[str] = mapped_column(Text)  # PEM
+    registered_by: Mapped[str] = mapped_column(String(32))
+    registered_at: Mapped[float] = mapped_column(Float, default=time.time)
+    revoked_at: Mapped[float | None] = mapped_column(Float)
+
+
+class Consent(Base):
+    """A holder's signed consent (`gateway.sharing.consent`), as received; `withdrawn_at` is final."""
+
+    __tablename__ = "consents"
+    __table_args__ = (Index("ix_consents_use", "holder", "grantee", "service_item"),)
+
+    id: Mapped[str] = mapped_column(String(66), primary_key=True)  # SHA-256 of the record's RFC 8785 JSON
+    holder: Mapped[str] = mapped_column(String(96))
+    grantee: Mapped[str] = mapped_column(String(32))
+    service_item: Mapped[str] = mapped_column(String(32))
+    not_before: Mapped[float] = mapped_column(Float)
+    not_after: Mapped[float] = mapped_column(Float)
+    record: Mapped[dict[str, Any]] = mapped_column(JSON)
+    signature: Mapped[str] = mapped_column(String(200))
+    key_id: Mapped[str] = mapped_column(ForeignKey("holder_keys.key_id"))
+    received_at: Mapped[float] = mapped_column(Float, default=time.time)
+    withdrawn_at: Mapped[float | None] = mapped_column(Float)
+    withdrawal: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the signed withdrawal record
+
+
 def make_engine(url: str) -> Engine:
     """An engine for `url`; SQLite gets WAL and a busy timeout, so the HTTP threads, the outbox
     dispatcher and the indexer can share one file."""
@@ -168,7 +221,32 @@ def make_engine(url: str) -> Engine:
     else:
         engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
     Base.metadata.create_all(engine)
+    _add_new_columns(engine)
     return engine
+
+
+def _add_new_columns(engine: Engine) -> None:
+    """Brings a database made by an older gateway up to date: `create_all` adds new tables but not
+    the (nullable) columns added to existing ones, nor their indexes; issued certificates get their
+    holder and type from their documents."""
+    inspector = inspect(engine)
+    missing = [(table, column) for table in Base.metadata.sorted_tables
+               for column in table.columns
+               if column.name not in {c["name"] for c in inspector.get_columns(table.name)}]
+    if not missing:
+        return
+    with engine.begin() as connection:
+        for table, column in missing:
+            connection.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} "
+                                    f"{column.type.compile(engine.dialect)}"))
+        for table in {table for table, _column in missing}:
+            for index in table.indexes:
+                index.create(connection, checkfirst=True)
+    with sessionmaker(engine).begin() as session:
+        for row_id, document in session.execute(select(IssuedCertificate.id, IssuedCertificate.document)
+                                                .where(IssuedCertificate.holder.is_(None))):
+            session.execute(update(IssuedCertificate).where(IssuedCertificate.id == row_id).values(
+                holder=document["credentialSubject"]["id"], certificate_type=type_code(document)))
 
 
 def session_factory(engine: Engine) -> sessionmaker:

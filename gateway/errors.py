@@ -82,3 +82,14 @@ class OperationFailed(GatewayError):
     """The operation was accepted but its transaction failed on the chain; `details.reason` says why."""
 
     code = "operation_failed"
+
+
+class Refused(Forbidden):
+    """A sharing request that the catalog, the holder's consent or the certificates' state does not
+    allow; `code` names the reason (docs/sharing.md lists them)."""
+
+    code = "refused"
+
+    def __init__(self, reason: str, message: str, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.code = reason

@@ -14,7 +14,7 @@ import json
 import os
 import threading
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Iterable
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import sessionmaker
@@ -107,8 +107,7 @@ class Issuance:
                     "validUntil": valid_until(document)}
             operation = self.outbox.operation("issue", caller.department, key.address, idempotency_key, digest,
                                               call)
-            return self.outbox.accept(session, operation, IssuedCertificate(
-                certificate_hash=call["certificateHash"], position=0, document=document))
+            return self.outbox.accept(session, operation, IssuedCertificate.of(document, position=0))
 
     def issue_batch(self, caller: Caller, request: BatchRequest, idempotency_key: str | None) -> Operation:
         """Checks every member now; composing, signing and anchoring happen in the background."""
@@ -166,8 +165,7 @@ class Issuance:
                     "successor": successor["proof"]["certificateHash"], "validUntil": valid_until(successor)}
             operation = self.outbox.operation("supersede", caller.department, key.address, key_text, digest,
                                               call)
-            return self.outbox.accept(session, operation, IssuedCertificate(
-                certificate_hash=call["successor"], position=0, document=successor))
+            return self.outbox.accept(session, operation, IssuedCertificate.of(successor, position=0))
 
     def publish_snapshot(self, caller: Caller, request: SnapshotRequest, idempotency_key: str | None) -> Operation:
         department = self.chain.require_active(caller.department)
@@ -189,11 +187,24 @@ class Issuance:
                                    .order_by(IssuedCertificate.position).offset(offset).limit(limit)).all()
         if operation.state != OperationState.DONE.value:
             return [row.document for row in rows]
-        tree = self._tree(operation) if operation.kind == "batch" else None
-        return [with_evidence(row.document, self.chain.domain, operation.tx_hash or "", operation.block_number or 0,
-                              batch_root=tree.root if tree else None,
-                              proof=tree.proof(_bytes(row.certificate_hash)) if tree else [])
-                for row in rows]
+        return [self._evidenced(row, operation) for row in rows]
+
+    def held_by(self, holder: str, certificate_types: Iterable[str]) -> list[dict[str, Any]]:
+        """The anchored certificates this gateway issued to `holder` (a pseudonym) of the given types,
+        oldest first, with their evidence."""
+        with self.sessions() as session:
+            found = session.execute(
+                select(IssuedCertificate, Operation).join(Operation, Operation.id == IssuedCertificate.operation_id)
+                .where(IssuedCertificate.holder == holder,
+                       IssuedCertificate.certificate_type.in_(list(certificate_types)),
+                       Operation.state == OperationState.DONE.value)
+                .order_by(IssuedCertificate.id)).all()
+        return [self._evidenced(row, operation) for row, operation in found]
+
+    def _evidenced(self, row: IssuedCertificate, operation: Operation) -> dict[str, Any]:
+        root, proof = self._anchor_of(operation, _bytes(row.certificate_hash))
+        return with_evidence(row.document, self.chain.domain, operation.tx_hash or "", operation.block_number or 0,
+                             batch_root=root if operation.kind == "batch" else None, proof=proof)
 
     def location_if_issued(self, certificate_hash: bytes) -> tuple[bytes, list[bytes]]:
         """Batch root and proof when this gateway anchored the certificate; zero root and no proof otherwise."""
@@ -231,8 +242,7 @@ class Issuance:
                     start_at = dt.datetime.fromisoformat(member["validFrom"]) if member["validFrom"] else accepted
                     document = sign(new_certificate(member["subject"], member["holder"], certificate_type, issuer,
                                                     valid_from=start_at, valid_until=end), key, self.chain.domain)
-                    session.add(IssuedCertificate(certificate_hash=document["proof"]["certificateHash"],
-                                                  operation_id=operation.id, position=position, document=document))
+                    session.add(IssuedCertificate.of(document, operation_id=operation.id, position=position))
                 session.execute(update(Operation).where(Operation.id == operation.id)
                                 .values(progress=min(start + COMPOSE_CHUNK, len(members))))
                 session.commit()

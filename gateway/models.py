@@ -55,3 +55,30 @@ class VerifyRequest(_Body):
     document: dict[str, Any]
     holder: str | None = Field(None, description="The holder's disclosed RIC:/USCC: identity, to check against "
                                                  "the certificate's pseudonym")
+
+
+class HolderKeyRequest(_Body):
+    holder: str = Field(description="RIC:<citizen ID number> or USCC:<unified social credit code>, as verified by the "
+                                    "holder channel; only its pseudonym is stored")
+    public_key: str = Field(alias="publicKey", max_length=1000,
+                            description="The device's ECDSA P-256 public key, PEM (SubjectPublicKeyInfo)")
+
+
+class SignedRecord(_Body):
+    """A consent or withdrawal record (docs/sharing.md) with the holder's P-256 signature."""
+
+    record: dict[str, Any]
+    signature: str = Field(pattern="^0x[0-9a-fA-F]{128}$", description="0x + r||s over SHA-256 of the record's "
+                                                                       "RFC 8785 JSON")
+
+
+class ShareRequest(_Body):
+    service_item: str = Field(alias="serviceItem", min_length=1, max_length=32)
+    holder: str = Field(description="The holder's pseudonym (credentialSubject.id of their certificates)",
+                        max_length=96)
+    consent: SignedRecord | None = Field(None, description="The holder's signed consent, if not given before")
+    consent_id: str | None = Field(None, alias="consentId", description="A consent given before; default: any in "
+                                                                        "force for this department and item")
+    certificate_types: list[str] | None = Field(None, alias="certificateTypes", min_length=1,
+                                                description="Default: every type the item needs and the holder "
+                                                            "consented to")

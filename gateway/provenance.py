@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import String, cast, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import sessionmaker
 
-from gateway.db import AccessLogEntry, ChainEvent, IssuedCertificate
+from gateway.db import AccessedCertificate, AccessLogEntry, ChainEvent, IssuedCertificate
 from gateway.errors import InvalidInput, NotFound
 
 #: Friendly action names for `GET /v1/audit/events?action=`; an event's own name works too.
@@ -58,9 +58,10 @@ class Provenance:
                 about.append((ChainEvent.subject == batch_root) & (ChainEvent.event == "BatchAnchored"))
             rows = session.scalars(select(ChainEvent).where(or_(*about))
                                    .order_by(ChainEvent.block_number, ChainEvent.log_index)).all()
-            accesses = session.scalars(select(AccessLogEntry)
-                                       .where(cast(AccessLogEntry.entry, String).contains(certificate_hash))
-                                       .order_by(AccessLogEntry.position)).all()
+            accesses = session.scalars(select(AccessLogEntry).join(
+                AccessedCertificate, AccessedCertificate.position == AccessLogEntry.position)
+                .where(AccessedCertificate.certificate_hash == certificate_hash)
+                .order_by(AccessLogEntry.position)).all()
         if not rows:
             raise NotFound(f"no event about {certificate_hash} is indexed (unknown, or not yet confirmed)")
         return [event_view(row) for row in rows], [{**a.entry, "leafHash": a.leaf_hash, "recordedAt": a.recorded_at}

@@ -1,4 +1,5 @@
-"""The gateway's parts, wired once from `Settings`: database, chain, keys, outbox, issuance, index.
+"""The gateway's parts, wired once from `Settings`: database, chain, keys, outbox, issuance, index,
+access log, holders' keys and consents, sharing.
 
 `Gateway.start()` runs the three background threads (outbox preparer and dispatcher, event
 index); the HTTP app and the `certnet gateway|index` commands share this one composition.
@@ -21,6 +22,8 @@ from gateway.issuance import Issuance
 from gateway.outbox import Outbox
 from gateway.provenance import Provenance
 from gateway.settings import Settings
+from gateway.sharing.holders import Holders
+from gateway.sharing.share import Sharing
 from ledger_node.deploy import Manifest
 from ledger_node.engines import connect, read_node
 from ledger_node.schemas import SchemaStore
@@ -51,9 +54,12 @@ class Gateway:
         self.issuance = Issuance(self.chain, self.custody, self.outbox, self.sessions, SchemaStore(settings.schema_dir),
                                  pseudonym_key=settings.pseudonym_key, max_batch_size=settings.max_batch_size)
         self.index = EventIndex(deployment, self.sessions, confirmations=settings.confirmations)
-        self.audit = AuditTrail(self.chain, self.custody, self.outbox, self.sessions)
+        self.audit = AuditTrail(self.chain, self.custody, self.outbox, self.sessions,
+                                log_id=settings.access_log_id)
         self.provenance = Provenance(self.sessions)
         self.verifier = Verifier(deployment, pseudonym_secret=settings.pseudonym_key)
+        self.holders = Holders(self.sessions, pseudonym_key=settings.pseudonym_key)
+        self.sharing = Sharing(self.chain, self.holders, self.issuance, self.verifier, self.audit)
         self.authenticator = Authenticator(self.chain, self.sessions,
                                            max_age_seconds=settings.signature_max_age_seconds)
         self.started_at = time.time()

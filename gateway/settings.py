@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Only for local development chains; a consortium sets its own CERTNET_PSEUDONYM_SECRET.
@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     max_batch_size: int = 100_000
     #: How often the access log's tree head is anchored on chain when it grew (0: only on demand).
     checkpoint_interval_seconds: float = 300.0
+    #: The access log's id in the AuditCheckpoints contract: one per gateway database, fixed for its life.
+    access_log_id: str = Field("certnet-gateway-access-log", max_length=32)
     #: Operations accepted but not yet mined beyond which new ones get 429.
     max_pending_operations: int = 200_000
 

@@ -23,7 +23,7 @@ DEPARTMENTS: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
      ("户籍证明", "居民户口簿", "居民身份证", "无犯罪记录证明", "机动车驾驶证", "机动车行驶证", "出入境通行证", "暂住证明", "居住证")),
     ("MZ", "市民政局", ("governor", "issuer", "relying_party"),
      ("结婚证", "离婚证", "收养登记证", "社会团体法人登记证书", "民办非企业单位登记证书", "殡葬证明", "最低生活保障证")),
-    ("ZWB", "市政务服务管理办公室", ("governor", "relying_party", "auditor"), ()),
+    ("ZWB", "市政务服务管理办公室", ("governor", "relying_party", "auditor", "holder_channel"), ()),
     ("RS", "市人力资源和社会保障局", ("issuer", "relying_party"),
      ("社会保障卡", "职业资格证书", "专业技术职务任职资格证书", "就业创业证", "退休证", "人力资源服务许可证", "劳务派遣经营许可证")),
     ("ZJ", "市住房和城乡建设局", ("issuer", "relying_party"),
@@ -83,6 +83,11 @@ DEPARTMENTS: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
 
 #: How a certificate type is varied when a department issues more types than it has base names.
 VARIANTS = ("", "（副本）", "（变更）", "（延续）", "（补发）", "（电子）", "（临时）", "（注销证明）", "（备案）", "（年检）")
+#: Service items the README walks through, before the generated ones: (code, name, handler, required types).
+SHOWCASE_ITEMS = (
+    {"code": f"{REGION}-SX-ZJ-0001", "name": "商品房买卖合同网签备案（夫妻共有产权）", "owner": "ZJ",
+     "requires": [f"{REGION}-MZ-001"]},
+)
 ACTIONS = ("申领", "变更", "补领", "换领", "注销", "查验", "转移登记", "首次登记", "延续", "备案")
 
 SIZES = {
@@ -140,7 +145,9 @@ def demo_spec(size: str = "default", *, seed: int = 20261124) -> dict[str, Any]:
     governors = [codes[abbr] for abbr, _, roles, _ in chosen if "governor" in roles]
     relying = [codes[abbr] for abbr, _, roles, _ in chosen if "relying_party" in roles]
     types = _types(chosen, codes, counts["types"], relying, rng)
-    items = _service_items(types, relying, counts["service_items"], rng)
+    showcase = [{**item, "owner": codes[item["owner"]]} for item in SHOWCASE_ITEMS]
+    items = [*showcase, *_service_items(types, relying, counts["service_items"] - len(showcase), rng)]
+    _let_handlers_rely(types, items)
     return {"quorum": 2, "governors": governors, "departments": departments,
             "certificate_types": types, "service_items": items}
 
@@ -168,6 +175,18 @@ def _types(chosen: tuple[Any, ...], codes: dict[str, str], total: int, relying: 
                 break
         round_ += 1
     return types
+
+
+def _let_handlers_rely(types: list[dict[str, Any]], items: list[dict[str, Any]]) -> None:
+    """Makes each item's handling department a relying department of the types it needs, so that
+    every demo item can actually be served."""
+    by_code = {t["code"]: t for t in types}
+    for item in items:
+        for required in item["requires"]:
+            relying = by_code[required]["relying"]
+            if item["owner"] not in relying:
+                relying.append(item["owner"])
+                relying.sort()
 
 
 def _service_items(types: list[dict[str, Any]], relying: list[str], total: int,

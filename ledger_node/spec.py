@@ -24,6 +24,7 @@ ROLE_NAMES = {
     "auditor": Role.AUDITOR,
     "governor": Role.GOVERNOR,
     "log_operator": Role.LOG_OPERATOR,
+    "holder_channel": Role.HOLDER_CHANNEL,
 }
 #: Where a department's catalog document is published; content-addressed by its hash.
 DEFAULT_CATALOG_URI = "https://catalog.certnet.local/{department}/{hash}.json"

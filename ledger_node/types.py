@@ -18,6 +18,7 @@ class Role(IntFlag):
     AUDITOR = 1 << 2
     GOVERNOR = 1 << 3
     LOG_OPERATOR = 1 << 4
+    HOLDER_CHANNEL = 1 << 5
 
 
 class DepartmentStatus(IntEnum):

@@ -7,7 +7,7 @@ from typing import AsyncIterator
 
 from fastapi import FastAPI
 
-from gateway.api import audit, certificates, directory, errors, health
+from gateway.api import audit, certificates, directory, errors, health, sharing
 from gateway.api.metrics import Metrics
 from gateway.service import Gateway
 
@@ -36,6 +36,6 @@ def create_app(gateway: Gateway, *, run_background: bool = True) -> FastAPI:
     app.state.metrics = Metrics()
     app.state.metrics.install(app)
     errors.install(app)
-    for module in (certificates, directory, audit, health):
+    for module in (certificates, sharing, directory, audit, health):
         app.include_router(module.router)
     return app

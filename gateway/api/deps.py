@@ -40,4 +40,6 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
 Services = Annotated[Gateway, Depends(gateway)]
 Issuer = Annotated[Caller, Depends(requires(Role.ISSUER))]
 Auditor = Annotated[Caller, Depends(requires(Role.AUDITOR))]
+RelyingParty = Annotated[Caller, Depends(requires(Role.RELYING_PARTY))]
+HolderChannel = Annotated[Caller, Depends(requires(Role.HOLDER_CHANNEL))]
 Member = Annotated[Caller, Depends(requires())]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from gateway.api.certificates import operation_view, settled
 from gateway.api.deps import IdempotencyKey, Member, Services
 from gateway.certificates.catalog import lookup
 from gateway.models import SnapshotRequest
+from gateway.provenance import MAX_PAGE
 from ledger_node.chainstate import code_text
 from ledger_node.types import Role, TypeStatus, code32
 
@@ -35,6 +36,22 @@ def catalog_types(gateway: Services) -> dict[str, Any]:
                       "status": TypeStatus(status).name.lower(), "registeredAt": registered_at,
                       "schemaHash": "0x" + schema_hash.hex()})
     return {"types": types}
+
+
+@router.get("/catalog/service-items", summary="Service items (办件事项): what each needs and who handles it (public)")
+def service_items(gateway: Services, handler: str | None = Query(None, description="Handling department's code"),
+                  cursor: str | None = Query(None, description="`next` of the previous page"),
+                  limit: int = Query(100, ge=1, le=MAX_PAGE)) -> dict[str, Any]:
+    page = gateway.provenance.events(action="ServiceItemRegistered", department=handler, cursor=cursor, limit=limit)
+    return {"serviceItems": [{"code": e["args"]["serviceItem"], "name": e["args"]["name"], "handler": e["department"],
+                              "requiredTypes": e["args"]["requiredTypes"]} for e in page["events"]],
+            "next": page["next"]}
+
+
+@router.get("/catalog/service-items/{code}", summary="One service item, as the catalog has it now (public)")
+def service_item(code: str, gateway: Services) -> dict[str, Any]:
+    item = gateway.sharing.service_item(code)
+    return {"code": item.code, "handler": item.handler, "requiredTypes": list(item.required_types)}
 
 
 @router.get("/catalog/snapshots/{department}", summary="A department's anchored catalog snapshots (public)")

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.audit.merkle_log import EMPTY_ROOT, leaf_hash, node_hash
-from gateway.db import AccessLogEntry
+from gateway.db import AccessedCertificate, AccessLogEntry
 
 
 class Frontier:
@@ -69,6 +69,9 @@ def append(session: Session, department: str, action: str, entry: dict[str, Any]
                          entry=content, leaf_hash="0x" + leaf.hex(), tree_head="0x" + frontier.root.hex(),
                          frontier=frontier.as_json())
     session.add(row)
+    session.flush()  # the entry before the rows that point at it
+    session.add_all(AccessedCertificate(certificate_hash=h, position=position)
+                    for h in dict.fromkeys(entry.get("certificates", ())))
     return row
 
 

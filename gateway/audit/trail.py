@@ -18,16 +18,14 @@ from gateway.errors import Forbidden, InvalidInput, NotFound
 from gateway.outbox import Outbox
 from ledger_node.types import Role, code32
 
-#: The access log's id in the AuditCheckpoints contract.
-ACCESS_LOG_ID = code32("certnet-gateway-access-log")
-
-
 def _hex(data: bytes) -> str:
     return "0x" + data.hex()
 
 
 class AuditTrail:
-    def __init__(self, chain: Chain, custody: Custody, outbox: Outbox, sessions: sessionmaker) -> None:
+    def __init__(self, chain: Chain, custody: Custody, outbox: Outbox, sessions: sessionmaker, *,
+                 log_id: str) -> None:
+        self.log_id = code32(log_id)  # the log's id in the AuditCheckpoints contract
         self.chain = chain
         self.custody = custody
         self.outbox = outbox
@@ -35,7 +33,7 @@ class AuditTrail:
         self._lock = threading.Lock()  # appends of this process in order; the primary key guards the rest
         checkpoints = chain.deployment.checkpoints.functions
         outbox.builders["checkpoint"] = lambda op: checkpoints.appendCheckpoint(
-            ACCESS_LOG_ID, op.request["treeSize"], bytes.fromhex(op.request["root"][2:]))
+            self.log_id, op.request["treeSize"], bytes.fromhex(op.request["root"][2:]))
 
     def record(self, department: str, action: str, **entry: Any) -> None:
         """Appends one access (who, what, outcome; never personal data in clear)."""
@@ -68,18 +66,18 @@ class AuditTrail:
 
     def checkpoints(self) -> list[dict[str, Any]]:
         contract = self.chain.deployment.checkpoints.functions
-        count = contract.checkpointCount(ACCESS_LOG_ID).call()
+        count = contract.checkpointCount(self.log_id).call()
         result = []
         for index in range(count):
-            tree_size, anchored_at, anchored_block, root_hash = contract.checkpoint(ACCESS_LOG_ID, index).call()
+            tree_size, anchored_at, anchored_block, root_hash = contract.checkpoint(self.log_id, index).call()
             result.append({"index": index, "treeSize": tree_size, "root": _hex(root_hash),
                            "anchoredAt": anchored_at, "anchoredBlock": anchored_block})
         return result
 
     def anchored_size(self) -> int:
         contract = self.chain.deployment.checkpoints.functions
-        count = contract.checkpointCount(ACCESS_LOG_ID).call()
-        return contract.checkpoint(ACCESS_LOG_ID, count - 1).call()[0] if count else 0
+        count = contract.checkpointCount(self.log_id).call()
+        return contract.checkpoint(self.log_id, count - 1).call()[0] if count else 0
 
     def run_checkpoints(self, stop: threading.Event, interval_seconds: float) -> None:
         """Anchors the tree head every `interval_seconds` when it grew."""

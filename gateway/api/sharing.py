@@ -1,0 +1,41 @@
+"""Sharing: holders' device keys (holder channel), consents (the holder, by signature) and sharing
+requests (relying departments). Rules and refusal codes: `gateway.sharing.share`, docs/sharing.md."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter
+
+from gateway.api.deps import HolderChannel, RelyingParty, Services
+from gateway.certificates.identity import HolderId
+from gateway.models import HolderKeyRequest, ShareRequest, SignedRecord
+from gateway.sharing.holders import consent_view
+
+router = APIRouter(prefix="/v1")
+
+
+@router.post("/holders/keys", status_code=201, summary="Register a holder's device key (holder channel)")
+def register_key(body: HolderKeyRequest, caller: HolderChannel, gateway: Services) -> dict[str, Any]:
+    return gateway.holders.register_key(caller.department, HolderId.parse(body.holder), body.public_key)
+
+
+@router.delete("/holders/keys/{key_id}", summary="Revoke a holder's lost or replaced device key (holder channel)")
+def revoke_key(key_id: str, _caller: HolderChannel, gateway: Services) -> dict[str, Any]:
+    return gateway.holders.revoke_key(key_id)
+
+
+@router.post("/consents", status_code=201, summary="Give a consent signed by the holder (the signature authenticates)")
+def give_consent(body: SignedRecord, gateway: Services) -> dict[str, Any]:
+    return consent_view(gateway.holders.accept_consent(body.record, body.signature), time.time())
+
+
+@router.post("/consents/{consent_id}/withdraw", summary="Withdraw a consent, with a withdrawal signed by the holder")
+def withdraw_consent(consent_id: str, body: SignedRecord, gateway: Services) -> dict[str, Any]:
+    return consent_view(gateway.holders.withdraw(consent_id, body.record, body.signature), time.time())
+
+
+@router.post("/sharing/requests", summary="A holder's certificates for a service item the caller handles")
+def share(body: ShareRequest, caller: RelyingParty, gateway: Services) -> dict[str, Any]:
+    return gateway.sharing.share(caller.department, body)

@@ -1,0 +1,148 @@
+"""Holder consent records and their ECDSA P-256 signatures (docs/sharing.md is the format's reference).
+
+A consent is a JSON object the holder's device signs: which relying department (`grantee`) may
+receive the holder's certificates of which types, for which service item, between `notBefore`
+and `notAfter`. The holder appears only as the pseudonym of their certificates. The signature is
+ECDSA P-256 with SHA-256 over the record's RFC 8785 (JCS) serialisation, as `0x` + r‖s (64
+bytes, as JWS ES256) — what phones' secure elements and ID cards produce. The record's id is the
+SHA-256 of that same serialisation. A withdrawal is a second record, signed the same way, naming
+the consent's id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import rfc8785
+from ecdsa import NIST256p, BadSignatureError, SigningKey, VerifyingKey
+from ecdsa.util import sigdecode_string, sigencode_string
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from gateway.certificates.identity import PSEUDONYM_PREFIX
+from gateway.errors import InvalidInput
+
+CONSENT_TYPE = "CertNetConsent"
+WITHDRAWAL_TYPE = "CertNetConsentWithdrawal"
+#: The longest a consent may last: it is for one service item's handling, not a standing permission.
+MAX_CONSENT_DAYS = 366
+_HOLDER_PATTERN = "^" + PSEUDONYM_PREFIX + "[0-9a-f]{64}$"
+_CODE = Field(min_length=1, max_length=32)
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ConsentRecord(_Record):
+    type: Literal["CertNetConsent"]
+    version: Literal[1]
+    holder: str = Field(pattern=_HOLDER_PATTERN)
+    grantee: str = _CODE
+    serviceItem: str = _CODE
+    certificateTypes: list[str] = Field(min_length=1, max_length=32)
+    notBefore: dt.datetime
+    notAfter: dt.datetime
+    nonce: str = Field(min_length=16, max_length=64)
+
+
+class WithdrawalRecord(_Record):
+    type: Literal["CertNetConsentWithdrawal"]
+    version: Literal[1]
+    consent: str = Field(pattern="^0x[0-9a-f]{64}$")
+    withdrawnAt: dt.datetime
+
+
+def record_id(record: dict[str, Any]) -> str:
+    """The record's id: SHA-256 of its RFC 8785 serialisation (what the signature covers)."""
+    return "0x" + hashlib.sha256(rfc8785.dumps(record)).hexdigest()
+
+
+def parse_consent(record: dict[str, Any]) -> ConsentRecord:
+    consent = _parse(ConsentRecord, record, "consent")
+    if consent.notBefore.tzinfo is None or consent.notAfter.tzinfo is None:
+        raise InvalidInput("notBefore and notAfter need a time zone (e.g. 2026-11-24T08:00:00Z)")
+    if not consent.notBefore < consent.notAfter <= consent.notBefore + dt.timedelta(days=MAX_CONSENT_DAYS):
+        raise InvalidInput(f"notAfter must follow notBefore by at most {MAX_CONSENT_DAYS} days")
+    return consent
+
+
+def parse_withdrawal(record: dict[str, Any]) -> WithdrawalRecord:
+    return _parse(WithdrawalRecord, record, "withdrawal")
+
+
+def _parse(model: type[_Record], record: dict[str, Any], what: str) -> Any:
+    try:
+        return model.model_validate(record)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'record'}: {e['msg']}" for e in error.errors())
+        raise InvalidInput(f"not a {what} record: {problems}") from None
+
+
+def new_consent(holder: str, grantee: str, service_item: str, certificate_types: list[str], *,
+                not_before: dt.datetime, not_after: dt.datetime) -> dict[str, Any]:
+    """A consent record ready to sign (with a fresh nonce, so that equal grants have distinct ids)."""
+    return {"type": CONSENT_TYPE, "version": 1, "holder": holder, "grantee": grantee, "serviceItem": service_item,
+            "certificateTypes": list(certificate_types), "notBefore": _text(not_before), "notAfter": _text(not_after),
+            "nonce": os.urandom(16).hex()}
+
+
+def new_withdrawal(consent_id: str, withdrawn_at: dt.datetime) -> dict[str, Any]:
+    return {"type": WITHDRAWAL_TYPE, "version": 1, "consent": consent_id, "withdrawnAt": _text(withdrawn_at)}
+
+
+def _text(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+# ----- keys and signatures -----
+
+
+def new_holder_key() -> SigningKey:
+    """A P-256 key as a holder's device would hold it (development and tests: the real one never leaves the device)."""
+    return SigningKey.generate(curve=NIST256p, hashfunc=hashlib.sha256)
+
+
+def load_signing_key(path: Path) -> SigningKey:
+    try:
+        key = SigningKey.from_pem(path.read_bytes(), hashfunc=hashlib.sha256)
+    except FileNotFoundError:
+        raise InvalidInput(f"{path}: no such file") from None
+    except Exception as error:  # ecdsa raises several unrelated types for malformed input
+        raise InvalidInput(f"{path}: not a PEM private key: {error}") from None
+    if key.curve != NIST256p:
+        raise InvalidInput(f"{path}: holder keys are ECDSA P-256, not {key.curve.name}")
+    return key
+
+
+def load_public_key(pem: str) -> VerifyingKey:
+    """A holder's public key from PEM (SubjectPublicKeyInfo); only P-256 is accepted."""
+    try:
+        key = VerifyingKey.from_pem(pem, hashfunc=hashlib.sha256)
+    except Exception as error:  # ecdsa raises several unrelated types for malformed input
+        raise InvalidInput(f"not a PEM public key: {error}") from None
+    if key.curve != NIST256p:
+        raise InvalidInput(f"holder keys are ECDSA P-256, not {key.curve.name}")
+    return key
+
+
+def key_id(key: VerifyingKey) -> str:
+    """SHA-256 of the key's DER SubjectPublicKeyInfo."""
+    return "0x" + hashlib.sha256(key.to_der()).hexdigest()
+
+
+def sign_record(key: SigningKey, record: dict[str, Any]) -> str:
+    return "0x" + key.sign_deterministic(rfc8785.dumps(record), hashfunc=hashlib.sha256,
+                                         sigencode=sigencode_string).hex()
+
+
+def signed_by(key: VerifyingKey, record: dict[str, Any], signature: str) -> bool:
+    try:
+        raw = bytes.fromhex(signature.removeprefix("0x"))
+        return len(raw) == 64 and key.verify(raw, rfc8785.dumps(record), hashfunc=hashlib.sha256,
+                                             sigdecode=sigdecode_string)
+    except (ValueError, BadSignatureError):
+        return False

@@ -1,0 +1,157 @@
+"""Sharing requests: a relying department handling a service item asks for a holder's certificates.
+
+Every rule is checked on each request, against the chain and the consents as they are at that
+moment, in this order (the first that fails is the refusal's code, docs/sharing.md):
+
+1. the service item exists and the caller's department handles it (`not_handling_service_item`);
+2. a consent of the holder for this department and item is in force (`no_consent`,
+   `consent_mismatch`, `consent_not_yet_valid`, `consent_expired`, `consent_withdrawn`,
+   `consent_key_revoked`, `invalid_consent_signature`);
+3. each type asked for is one the item needs (`type_not_needed`) and the holder consented to
+   (`type_not_consented`); the type's owner lets this department (`department_not_relying`) and
+   this item (`item_not_allowed_for_type`) use it;
+4. at least one of the holder's certificates of those types verifies as valid now
+   (`no_certificate`, `certificate_revoked`, `certificate_expired`, `no_valid_certificate`).
+
+The certificates returned are the issuing departments' stored documents with their anchoring
+evidence; the relying department verifies them like any other. Each request, granted or refused,
+is appended to the access log with the certificates it named.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.audit.trail import AuditTrail
+from gateway.certificates.catalog import lookup
+from gateway.certificates.verification import Outcome, Verdict, Verifier
+from gateway.chain import Chain
+from gateway.db import Consent
+from gateway.errors import GatewayError, Refused
+from gateway.issuance import Issuance
+from gateway.models import ShareRequest
+from gateway.sharing.holders import Holders, consent_state
+from ledger_node.chainstate import code_text
+from ledger_node.types import code32
+
+#: Which failed verification check withholds a certificate for which refusal reason.
+WITHHELD_REASONS = {"not_revoked": "certificate_revoked", "not_superseded": "certificate_revoked",
+                    "validity": "certificate_expired"}
+
+
+@dataclass(frozen=True)
+class ServiceItem:
+    code: str
+    handler: str  # the department that registered it and handles it
+    required_types: tuple[str, ...]
+
+
+class Sharing:
+    def __init__(self, chain: Chain, holders: Holders, issuance: Issuance, verifier: Verifier,
+                 audit: AuditTrail) -> None:
+        self.chain = chain
+        self.holders = holders
+        self.issuance = issuance
+        self.verifier = verifier
+        self.audit = audit
+
+    def service_item(self, code: str) -> ServiceItem:
+        """The item as the catalog has it; `NotFound` for an unknown code."""
+        _code, owner, _registered, required = lookup(self.chain.deployment.catalog.functions.serviceItem(
+            code32(code)), f"no service item {code!r} in the catalog")
+        return ServiceItem(code, code_text(owner), tuple(code_text(t) for t in required))
+
+    def share(self, department: str, request: ShareRequest) -> dict[str, Any]:
+        """The holder's currently valid certificates this department may have for this item, or `Refused`."""
+        entry: dict[str, Any] = {"serviceItem": request.service_item, "holder": request.holder, "certificates": []}
+        try:
+            result = self._share(department, request, entry)
+        except GatewayError as error:
+            self.audit.record(department, "share", **entry, outcome=error.code)
+            raise
+        self.audit.record(department, "share", **entry, outcome="shared")
+        return result
+
+    def _share(self, department: str, request: ShareRequest, entry: dict[str, Any]) -> dict[str, Any]:
+        item = self.service_item(request.service_item)
+        if item.handler != department:
+            raise Refused("not_handling_service_item", f"service item {item.code} is handled by {item.handler}, "
+                                                       f"not by {department}", handler=item.handler)
+        consent = self._consent_in_force(department, request)
+        entry["consent"] = consent.id
+        types = self._types(department, item, request, consent)
+        certificates, withheld = [], []
+        for document in self.issuance.held_by(request.holder, types):
+            report = self.verifier.verify(document)
+            entry["certificates"].append(report.certificate_hash)
+            if report.verdict is Verdict.VALID:
+                certificates.append(document)
+            else:
+                failed = next(c for c in report.checks if c.outcome is not Outcome.VALID)
+                withheld.append({"certificateHash": report.certificate_hash, "check": failed.name,
+                                 "reason": failed.reason})
+        if not certificates:
+            raise _nothing_valid(types, withheld)
+        return {"serviceItem": item.code, "holder": request.holder, "consent": consent.id,
+                "certificateTypes": list(types), "certificates": certificates, "withheld": withheld}
+
+    def _consent_in_force(self, department: str, request: ShareRequest) -> Consent:
+        if request.consent is not None:
+            candidates = [self.holders.accept_consent(request.consent.record, request.consent.signature)]
+        elif request.consent_id is not None:
+            candidates = [self.holders.consent(request.consent_id)]
+        else:
+            candidates = self.holders.consents_for(request.holder, department, request.service_item)
+        if not candidates:
+            raise Refused("no_consent", f"the holder has given {department} no consent for service item "
+                                        f"{request.service_item}")
+        now = time.time()
+        for consent in candidates:
+            if (consent.holder, consent.grantee, consent.service_item) != \
+                    (request.holder, department, request.service_item):
+                raise Refused("consent_mismatch", "the consent is for another holder, department or service item",
+                              consent=consent.id)
+            if consent_state(consent, now) == "active" and not self.holders.key_revoked(consent.key_id):
+                return consent
+        newest = candidates[0]
+        state = consent_state(newest, now)
+        if state == "active":
+            raise Refused("consent_key_revoked", "the key that signed the consent has been revoked",
+                          consent=newest.id)
+        reason = {"withdrawn": "consent_withdrawn", "expired": "consent_expired",
+                  "pending": "consent_not_yet_valid"}[state]
+        raise Refused(reason, f"the holder's consent {newest.id} is {state}", consent=newest.id)
+
+    def _types(self, department: str, item: ServiceItem, request: ShareRequest, consent: Consent) -> tuple[str, ...]:
+        consented = consent.record["certificateTypes"]
+        asked = request.certificate_types or [t for t in item.required_types if t in consented]
+        catalog = self.chain.deployment.catalog.functions
+        for code in asked:
+            if code not in item.required_types:
+                raise Refused("type_not_needed", f"service item {item.code} does not need certificates of type "
+                                                 f"{code}", certificateType=code, needed=list(item.required_types))
+            if code not in consented:
+                raise Refused("type_not_consented", f"the holder did not consent to sharing type {code}",
+                              certificateType=code)
+            if not catalog.isRelyingDepartment(code32(code), code32(department)).call():
+                raise Refused("department_not_relying", f"the owner of type {code} does not let {department} use it",
+                              certificateType=code)
+            if not catalog.isServiceItemAllowed(code32(code), code32(item.code)).call():
+                raise Refused("item_not_allowed_for_type", f"the owner of type {code} does not allow service item "
+                                                           f"{item.code} to use it", certificateType=code)
+        if not asked:
+            raise Refused("type_not_consented", "the consent covers none of the types the service item needs",
+                          needed=list(item.required_types))
+        return tuple(asked)
+
+
+def _nothing_valid(types: tuple[str, ...], withheld: list[dict[str, Any]]) -> Refused:
+    if not withheld:
+        return Refused("no_certificate", f"this gateway holds no anchored certificate of {', '.join(types)} for "
+                                         "the holder", certificateTypes=list(types))
+    reasons = {WITHHELD_REASONS.get(w["check"], "no_valid_certificate") for w in withheld}
+    reason = reasons.pop() if len(reasons) == 1 else "no_valid_certificate"
+    return Refused(reason, f"none of the holder's {len(withheld)} certificates of {', '.join(types)} is valid now",
+                   withheld=withheld)
