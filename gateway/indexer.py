@@ -35,7 +35,7 @@ DEPARTMENT_ARGS = ("issuer", "department", "owner", "proposer", "governor", "exe
 TYPE_ARGS = ("certificateType",)
 SUBJECT_ARGS = ("certificateHash", "batchRoot", "serviceItem", "logId")
 RELATED_ARGS = {"CertificateSuperseded": "successor", "CertificateRevoked": "batchRoot"}
-CODE_ARGS = set(DEPARTMENT_ARGS) | set(TYPE_ARGS) | {"serviceItem", "logId"}
+CODE_ARGS = set(DEPARTMENT_ARGS) | set(TYPE_ARGS) | {"serviceItem", "logId", "requiredTypes"}
 
 
 @dataclass(frozen=True)

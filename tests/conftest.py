@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterator
 import httpx
 
 import pytest
+from stdnum.cn import ric
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
@@ -428,6 +429,12 @@ class GatewayProcess:
                 return
             time.sleep(0.1)
         raise AssertionError("the index did not catch up")
+
+
+def citizen_id(serial: int) -> str:
+    """A well-formed GB 11643 number (born 1990-01-01 in Nanjing's Xuanwu district), one per serial 0-999."""
+    body = f"32010219900101{serial:03d}"
+    return "RIC:" + body + ric.calc_check_digit(body + "0")
 
 
 def marriage_request(number: str = "J320100-2026-000001", holder: str = "RIC:11010519491231002X") -> dict[str, Any]:

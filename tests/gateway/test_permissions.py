@@ -11,6 +11,7 @@ import pytest
 from eth_account import Account
 
 from gateway.auth import signed_headers
+from gateway.sharing.consent import new_holder_key
 from ledger_node.types import DepartmentStatus, code32
 from tests.conftest import DEMO_DEPARTMENTS, GatewayProcess, demo_account, marriage_request
 
@@ -47,6 +48,13 @@ ENDPOINTS: dict[str, tuple[str, Callable[[dict], str], Callable[[dict], Any]]] =
     "status": ("GET", lambda i: f"/v1/certificates/{_hash(i)}", lambda i: None),
     "departments": ("GET", lambda i: "/v1/departments", lambda i: None),
     "types": ("GET", lambda i: "/v1/catalog/types", lambda i: None),
+    "service_items": ("GET", lambda i: "/v1/catalog/service-items", lambda i: None),
+    "holder_key": ("POST", lambda i: "/v1/holders/keys",
+                   lambda i: {"holder": "RIC:11010519491231002X",
+                              "publicKey": new_holder_key().get_verifying_key().to_pem().decode()}),
+    "revoke_holder_key": ("DELETE", lambda i: "/v1/holders/keys/0x" + "00" * 32, lambda i: None),
+    "share": ("POST", lambda i: "/v1/sharing/requests",
+              lambda i: {"serviceItem": "320100-SX-ZJ-0001", "holder": i["certificate"]["credentialSubject"]["id"]}),
 }
 
 # Callers: MZ issues the marriage type; GA is an issuer of other types; ZWB a governor without
@@ -61,6 +69,11 @@ MATRIX = [
     ("audit", None, 401), ("audit", "MZ", 403), ("audit", "GA", 403), ("audit", "SJ", 200), ("audit", "ZWB", 200),
     ("snapshot", None, 401), ("snapshot", "SJ", 201),
     ("verify", None, 200), ("status", None, 200), ("departments", None, 200), ("types", None, 200),
+    ("service_items", None, 200),
+    # ZWB runs the holder channel; ZJ handles the sharing item (its refusal here: no consent)
+    ("holder_key", None, 401), ("holder_key", "MZ", 403), ("holder_key", "SJ", 403), ("holder_key", "ZWB", 201),
+    ("revoke_holder_key", None, 401), ("revoke_holder_key", "GA", 403), ("revoke_holder_key", "ZWB", 404),
+    ("share", None, 401), ("share", "GA", 403), ("share", "ZJ", 403),
 ]
 
 

@@ -1,0 +1,346 @@
+"""Sharing with consent over HTTP: the housing bureau (ZJ) handles the property-registration item
+that needs civil affairs' (MZ) marriage certificate; holders' keys come from the holder channel
+(ZWB). Each refusal reason, consent expiry and withdrawal at once, and the access log's record."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from ecdsa import SigningKey
+
+from gateway.sharing.consent import new_consent, new_holder_key, new_withdrawal, sign_record
+from ledger_node.transactions import transact
+from ledger_node.types import code32
+from tests.conftest import DEMO_DEPARTMENTS, MZ_MARRIAGE, GatewayProcess, citizen_id, demo_account, marriage_request
+
+pytestmark = pytest.mark.slow
+
+ITEM = "320100-SX-ZJ-0001"  # 商品房买卖合同网签备案（夫妻共有产权）, handled by ZJ, needs MZ_MARRIAGE
+ZJ = DEMO_DEPARTMENTS["ZJ"]
+_serials = itertools.count(100)
+
+
+@dataclass
+class Holder:
+    id: str  # RIC:...
+    key: SigningKey
+    pseudonym: str = ""
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _register(gateway: GatewayProcess, holder: Holder) -> httpx.Response:
+    return gateway.client.post("/v1/holders/keys", headers=gateway.auth("ZWB"), json={
+        "holder": holder.id, "publicKey": holder.key.get_verifying_key().to_pem().decode()})
+
+
+@pytest.fixture
+def holder(gateway_http: GatewayProcess) -> Holder:
+    """A new holder whose device key the holder channel registered."""
+    registered = Holder(citizen_id(next(_serials)), new_holder_key())
+    response = _register(gateway_http, registered)
+    assert response.status_code == 201, response.text
+    registered.pseudonym = response.json()["holder"]
+    return registered
+
+
+def _issue(gateway: GatewayProcess, holder: Holder, **changes: Any) -> dict[str, Any]:
+    response = gateway.client.post("/v1/certificates", headers=gateway.auth("MZ"),
+                                   json={**marriage_request(f"SHARE-{holder.id[-6:]}-{time.time_ns()}", holder.id),
+                                         **changes})
+    assert response.status_code == 201, response.text
+    document = response.json()["certificate"]
+    assert document["credentialSubject"]["id"] == holder.pseudonym
+    return document
+
+
+def _signed_consent(holder: Holder, *, grantee: str = ZJ, item: str = ITEM, types: tuple[str, ...] = (MZ_MARRIAGE,),
+                    lasting: dt.timedelta = dt.timedelta(hours=1), key: SigningKey | None = None) -> dict[str, Any]:
+    start = _now() - dt.timedelta(minutes=1)
+    record = new_consent(holder.pseudonym, grantee, item, list(types), not_before=start, not_after=start + lasting)
+    return {"record": record, "signature": sign_record(key or holder.key, record)}
+
+
+def _give(gateway: GatewayProcess, signed: dict[str, Any]) -> httpx.Response:
+    return gateway.client.post("/v1/consents", json=signed)
+
+
+def _consented(gateway: GatewayProcess, holder: Holder, **kwargs: Any) -> str:
+    response = _give(gateway, _signed_consent(holder, **kwargs))
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def _share(gateway: GatewayProcess, holder: Holder, caller: str = "ZJ", **body: Any) -> httpx.Response:
+    return gateway.client.post("/v1/sharing/requests", headers=gateway.auth(caller),
+                               json={"serviceItem": ITEM, "holder": holder.pseudonym, **body})
+
+
+def _refused(response: httpx.Response, code: str) -> dict[str, Any]:
+    assert (response.status_code, response.json()["code"]) == (403, code), response.text
+    return response.json()
+
+
+# ----- granted -----
+
+
+def test_the_handling_department_with_consent_gets_the_certificate(gateway_http: GatewayProcess,
+                                                                   holder: Holder) -> None:
+    document = _issue(gateway_http, holder)
+    consent_id = _consented(gateway_http, holder)
+    shared = _share(gateway_http, holder)
+    assert shared.status_code == 200, shared.text
+    body = shared.json()
+    assert (body["consent"], body["certificateTypes"], body["withheld"]) == (consent_id, [MZ_MARRIAGE], [])
+    assert [c["proof"]["certificateHash"] for c in body["certificates"]] == [document["proof"]["certificateHash"]]
+
+
+def test_the_shared_certificate_verifies_with_the_usual_verifier(gateway_http: GatewayProcess, holder: Holder) -> None:
+    _issue(gateway_http, holder)
+    _consented(gateway_http, holder)
+    certificate = _share(gateway_http, holder).json()["certificates"][0]
+    report = gateway_http.client.post("/v1/verify", json={"document": certificate}).json()
+    assert report["verdict"] == "valid"
+
+
+def test_the_consent_may_come_with_the_request(gateway_http: GatewayProcess, holder: Holder) -> None:
+    _issue(gateway_http, holder)
+    shared = _share(gateway_http, holder, consent=_signed_consent(holder))
+    assert shared.status_code == 200, shared.text
+
+
+def test_only_the_valid_certificates_are_shared_and_the_others_say_why(gateway_http: GatewayProcess,
+                                                                        holder: Holder) -> None:
+    old = _issue(gateway_http, holder)
+    new = _issue(gateway_http, holder)
+    revoked = gateway_http.client.post(f"/v1/certificates/{old['proof']['certificateHash']}/revoke",
+                                       json={"reason": 1}, headers=gateway_http.auth("MZ"))
+    assert revoked.status_code == 200, revoked.text
+    _consented(gateway_http, holder)
+    body = _share(gateway_http, holder).json()
+    assert [c["proof"]["certificateHash"] for c in body["certificates"]] == [new["proof"]["certificateHash"]]
+    assert [(w["certificateHash"], w["check"]) for w in body["withheld"]] == [
+        (old["proof"]["certificateHash"], "not_revoked")]
+
+
+# ----- refused: the item and the catalog -----
+
+
+def test_a_department_not_handling_the_item_is_refused(gateway_http: GatewayProcess, holder: Holder) -> None:
+    _issue(gateway_http, holder)
+    _consented(gateway_http, holder, grantee=DEMO_DEPARTMENTS["GA"])
+    refusal = _refused(_share(gateway_http, holder, caller="GA"), "not_handling_service_item")
+    assert refusal["details"]["handler"] == ZJ
+
+
+def test_an_unknown_service_item_is_not_found(gateway_http: GatewayProcess, holder: Holder) -> None:
+    response = _share(gateway_http, holder, serviceItem="320100-SX-NONE")
+    assert (response.status_code, response.json()["code"]) == (404, "not_found")
+
+
+def test_a_type_the_item_does_not_need_is_refused(gateway_http: GatewayProcess, holder: Holder) -> None:
+    _issue(gateway_http, holder)
+    _consented(gateway_http, holder, types=(MZ_MARRIAGE, "320100-GA-001"))
+    refusal = _refused(_share(gateway_http, holder, certificateTypes=["320100-GA-001"]), "type_not_needed")
+    assert refusal["details"]["needed"] == [MZ_MARRIAGE]
+
+
+def test_a_type_the_holder_did_not_consent_to_is_refused(gateway_http: GatewayProcess, holder: Holder) -> None:
+    _issue(gateway_http, holder)
+    _consented(gateway_http, holder, types=("320100-GA-001",))
+    _refused(_share(gateway_http, holder), "type_not_consented")
+    _refused(_share(gateway_http, holder, certificateTypes=[MZ_MARRIAGE]), "type_not_consented")
+
+
+def test_the_type_owner_can_stop_a_department_relying_on_it(gateway_http: GatewayProcess, holder: Holder) -> None:
+    _issue(gateway_http, holder)
+    _consented(gateway_http, holder)
+    catalog = gateway_http.devnet.deployment.catalog.functions
+    civil_affairs = demo_account("MZ").address
+    transact(catalog.setRelyingDepartment(code32(MZ_MARRIAGE), code32(ZJ), False), civil_affairs)
+    try:
+        _refused(_share(gateway_http, holder), "department_not_relying")
+    finally:
+        transact(catalog.setRelyingDepartment(code32(MZ_MARRIAGE), code32(ZJ), True), civil_affairs)
+    assert _share(gateway_http, holder).status_code == 200
+
+
+def test_the_type_owner_can_stop_an_item_using_it(gateway_http: GatewayProcess, holder: Holder) -> None:
+    _issue(gateway_http, holder)
+    _consented(gateway_http, holder)
+    catalog = gateway_http.devnet.deployment.catalog.functions
+    civil_affairs = demo_account("MZ").address
+    transact(catalog.setServiceItemUse(code32(MZ_MARRIAGE), code32(ITEM), False), civil_affairs)
+    try:
+        _refused(_share(gateway_http, holder), "item_not_allowed_for_type")
+    finally:
+        transact(catalog.setServiceItemUse(code32(MZ_MARRIAGE), code32(ITEM), True), civil_affairs)
+
+
+# ----- refused: consent -----
+
+
+def test_without_consent_the_request_is_refused(gateway_http: GatewayProcess, holder: Holder) -> None:
+    _issue(gateway_http, holder)
+    _refused(_share(gateway_http, holder), "no_consent")
+
+
+def test_a_consent_for_another_department_does_not_count(gateway_http: GatewayProcess, holder: Holder) -> None:
+    _issue(gateway_http, holder)
+    other = _signed_consent(holder, grantee=DEMO_DEPARTMENTS["GH"])
+    assert _give(gateway_http, other).status_code == 201
+    _refused(_share(gateway_http, holder), "no_consent")
+    _refused(_share(gateway_http, holder, consent=other), "consent_mismatch")
+
+
+def test_a_consent_signed_by_an_unregistered_key_is_refused(gateway_http: GatewayProcess, holder: Holder) -> None:
+    forged = _signed_consent(holder, key=new_holder_key())
+    _refused(_give(gateway_http, forged), "invalid_consent_signature")
+    _refused(_share(gateway_http, holder, consent=forged), "invalid_consent_signature")
+
+
+def test_a_malformed_consent_is_invalid_input(gateway_http: GatewayProcess, holder: Holder) -> None:
+    signed = _signed_consent(holder)
+    signed["record"]["holder"] = "RIC:11010519491231002X"  # personal data instead of the pseudonym
+    response = _give(gateway_http, signed)
+    assert (response.status_code, response.json()["code"]) == (422, "invalid_input")
+
+
+def test_consent_expiry_takes_effect_at_once(gateway_http: GatewayProcess, holder: Holder) -> None:
+    _issue(gateway_http, holder)
+    start = _now() - dt.timedelta(minutes=1)
+    end = _now() + dt.timedelta(seconds=3)
+    record = new_consent(holder.pseudonym, ZJ, ITEM, [MZ_MARRIAGE], not_before=start, not_after=end)
+    assert _give(gateway_http, {"record": record, "signature": sign_record(holder.key, record)}).status_code == 201
+    assert _share(gateway_http, holder).status_code == 200
+    time.sleep(max(0.0, (end - _now()).total_seconds()) + 1)
+    _refused(_share(gateway_http, holder), "consent_expired")
+
+
+def test_a_consent_not_yet_in_force_is_refused(gateway_http: GatewayProcess, holder: Holder) -> None:
+    _issue(gateway_http, holder)
+    start = _now() + dt.timedelta(days=1)
+    record = new_consent(holder.pseudonym, ZJ, ITEM, [MZ_MARRIAGE], not_before=start,
+                         not_after=start + dt.timedelta(days=1))
+    assert _give(gateway_http, {"record": record, "signature": sign_record(holder.key, record)}).status_code == 201
+    _refused(_share(gateway_http, holder), "consent_not_yet_valid")
+
+
+def test_withdrawal_takes_effect_at_once_and_for_good(gateway_http: GatewayProcess, holder: Holder) -> None:
+    _issue(gateway_http, holder)
+    signed = _signed_consent(holder)
+    consent_id = _give(gateway_http, signed).json()["id"]
+    assert _share(gateway_http, holder).status_code == 200
+    withdrawal = new_withdrawal(consent_id, _now())
+    withdrawn = gateway_http.client.post(f"/v1/consents/{consent_id}/withdraw",
+                                         json={"record": withdrawal, "signature": sign_record(holder.key, withdrawal)})
+    assert withdrawn.json()["state"] == "withdrawn", withdrawn.text
+    _refused(_share(gateway_http, holder), "consent_withdrawn")
+    assert _give(gateway_http, signed).json()["state"] == "withdrawn"  # submitting it again revives nothing
+    _refused(_share(gateway_http, holder, consent=signed), "consent_withdrawn")
+
+
+def test_only_the_holder_can_withdraw(gateway_http: GatewayProcess, holder: Holder) -> None:
+    consent_id = _consented(gateway_http, holder)
+    withdrawal = new_withdrawal(consent_id, _now())
+    response = gateway_http.client.post(f"/v1/consents/{consent_id}/withdraw",
+                                        json={"record": withdrawal, "signature": sign_record(new_holder_key(),
+                                                                                             withdrawal)})
+    _refused(response, "invalid_consent_signature")
+
+
+def test_revoking_the_device_key_voids_its_consents(gateway_http: GatewayProcess, holder: Holder) -> None:
+    _issue(gateway_http, holder)
+    _consented(gateway_http, holder)
+    key_id = _register(gateway_http, holder).json()["keyId"]  # registering again changes nothing, names the key
+    revoked = gateway_http.client.delete(f"/v1/holders/keys/{key_id}", headers=gateway_http.auth("ZWB"))
+    assert revoked.json()["revokedAt"] is not None, revoked.text
+    _refused(_share(gateway_http, holder), "consent_key_revoked")
+    _refused(_give(gateway_http, _signed_consent(holder)), "invalid_consent_signature")
+
+
+# ----- refused: the certificates -----
+
+
+def test_no_certificate_of_the_holder_is_refused(gateway_http: GatewayProcess, holder: Holder) -> None:
+    _consented(gateway_http, holder)
+    _refused(_share(gateway_http, holder), "no_certificate")
+
+
+def test_a_revoked_certificate_is_refused(gateway_http: GatewayProcess, holder: Holder) -> None:
+    document = _issue(gateway_http, holder)
+    assert gateway_http.client.post(f"/v1/certificates/{document['proof']['certificateHash']}/revoke",
+                                    json={"reason": 3}, headers=gateway_http.auth("MZ")).status_code == 200
+    _consented(gateway_http, holder)
+    refusal = _refused(_share(gateway_http, holder), "certificate_revoked")
+    assert refusal["details"]["withheld"][0]["certificateHash"] == document["proof"]["certificateHash"]
+
+
+def test_an_expired_certificate_is_refused(gateway_http: GatewayProcess, holder: Holder) -> None:
+    end = _now() + dt.timedelta(seconds=4)
+    _issue(gateway_http, holder, validUntil=end.isoformat())
+    _consented(gateway_http, holder)
+    time.sleep(max(0.0, (end - _now()).total_seconds()) + 1)
+    _refused(_share(gateway_http, holder), "certificate_expired")
+
+
+# ----- keys, the catalog, the log -----
+
+
+def test_only_the_holder_channel_registers_keys(gateway_http: GatewayProcess) -> None:
+    stranger = Holder(citizen_id(next(_serials)), new_holder_key())
+    body = {"holder": stranger.id, "publicKey": stranger.key.get_verifying_key().to_pem().decode()}
+    assert gateway_http.client.post("/v1/holders/keys", json=body).status_code == 401
+    for department in ("MZ", "ZJ", "SJ"):
+        response = gateway_http.client.post("/v1/holders/keys", json=body, headers=gateway_http.auth(department))
+        assert (response.status_code, response.json()["code"]) == (403, "forbidden"), department
+
+
+def test_a_key_registered_for_one_holder_cannot_serve_another(gateway_http: GatewayProcess, holder: Holder) -> None:
+    impostor = Holder(citizen_id(next(_serials)), holder.key)
+    response = _register(gateway_http, impostor)
+    assert (response.status_code, response.json()["code"]) == (409, "conflict")
+
+
+def test_service_items_name_their_handler_and_needed_types(gateway_http: GatewayProcess) -> None:
+    gateway_http.wait_indexed()
+    listed = gateway_http.client.get("/v1/catalog/service-items", params={"handler": ZJ}).json()["serviceItems"]
+    assert {"code": ITEM, "handler": ZJ, "requiredTypes": [MZ_MARRIAGE]}.items() <= \
+        next(item for item in listed if item["code"] == ITEM).items()
+    assert gateway_http.client.get(f"/v1/catalog/service-items/{ITEM}").json() == {
+        "code": ITEM, "handler": ZJ, "requiredTypes": [MZ_MARRIAGE]}
+
+
+def test_every_sharing_request_is_logged_with_its_outcome(gateway_http: GatewayProcess, holder: Holder) -> None:
+    document = _issue(gateway_http, holder)
+    _refused(_share(gateway_http, holder), "no_consent")
+    consent_id = _consented(gateway_http, holder)
+    assert _share(gateway_http, holder).status_code == 200
+    entries = gateway_http.client.get("/v1/audit/log/entries", params={"action": "share", "department": ZJ, "limit": 1000},
+                                      headers=gateway_http.auth("SJ")).json()["entries"]
+    mine = [e for e in entries if e["holder"] == holder.pseudonym]
+    certificate_hash = document["proof"]["certificateHash"]
+    assert [(e["outcome"], e.get("consent"), e["certificates"]) for e in mine] == [
+        ("no_consent", None, []), ("shared", consent_id, [certificate_hash])]
+    assert all(e["serviceItem"] == ITEM for e in mine)
+    gateway_http.wait_indexed()
+    history = gateway_http.client.get(f"/v1/certificates/{certificate_hash}/history",
+                                      headers=gateway_http.auth("SJ")).json()
+    assert [(a["action"], a["department"], a["outcome"]) for a in history["accesses"]][:1] == [("share", ZJ, "shared")]
+
+
+def test_the_log_holds_no_personal_data_in_clear(gateway_http: GatewayProcess, holder: Holder) -> None:
+    _issue(gateway_http, holder)
+    _consented(gateway_http, holder)
+    _share(gateway_http, holder)
+    entries = gateway_http.client.get("/v1/audit/log/entries", params={"action": "share", "limit": 1000},
+                                      headers=gateway_http.auth("SJ")).text
+    assert holder.id.removeprefix("RIC:") not in entries and "张三" not in entries
