@@ -35,6 +35,8 @@ contract Catalog is ICatalog, ConsortiumMember {
     mapping(bytes32 typeCode => BitMaps.BitMap) private _relyingDepartments;
     mapping(bytes32 typeCode => mapping(bytes32 serviceItem => bool)) private _serviceItemUse;
     mapping(bytes32 serviceItem => ServiceItemRecord) private _serviceItems;
+    /// @dev Departments besides the owner that handle an item, by department id.
+    mapping(bytes32 serviceItem => BitMaps.BitMap) private _itemHandlers;
     mapping(uint32 departmentId => CatalogSnapshot[]) private _snapshots;
     uint32 private _typeCount;
 
@@ -99,7 +101,7 @@ contract Catalog is ICatalog, ConsortiumMember {
     /// @inheritdoc ICatalog
     function setServiceItemUse(bytes32 code, bytes32 item, bool allowed) external {
         _ownedType(code);
-        if (_serviceItems[item].ownerId == 0) revert CatalogUnknownServiceItem(item);
+        _requireServiceItem(item);
         _serviceItemUse[code][item] = allowed;
         emit ServiceItemUseChanged(code, item, allowed);
     }
@@ -116,6 +118,15 @@ contract Catalog is ICatalog, ConsortiumMember {
         }
         _serviceItems[code] = ServiceItemRecord({ownerId: ownerId, registeredAt: _time(), requiredTypes: requiredTypes});
         emit ServiceItemRegistered(code, ownerCode, requiredTypes, name);
+    }
+
+    /// @inheritdoc ICatalog
+    function setServiceItemHandler(bytes32 code, bytes32 department, bool allowed) external {
+        ServiceItemRecord storage record = _requireServiceItem(code);
+        (uint32 callerId, bytes32 callerCode) = _callerDepartment(ANY_ROLE);
+        if (callerId != record.ownerId) revert CatalogNotServiceItemOwner(code, callerCode);
+        _itemHandlers[code].setTo(consortium.departmentId(department), allowed);
+        emit ServiceItemHandlerChanged(code, department, allowed);
     }
 
     /// @inheritdoc ICatalog
@@ -186,14 +197,20 @@ contract Catalog is ICatalog, ConsortiumMember {
 
     /// @inheritdoc ICatalog
     function serviceItem(bytes32 code) external view returns (ServiceItem memory) {
-        ServiceItemRecord storage record = _serviceItems[code];
-        if (record.ownerId == 0) revert CatalogUnknownServiceItem(code);
+        ServiceItemRecord storage record = _requireServiceItem(code);
         return ServiceItem({
             code: code,
             owner: consortium.departmentCode(record.ownerId),
             registeredAt: record.registeredAt,
             requiredTypes: record.requiredTypes
         });
+    }
+
+    /// @inheritdoc ICatalog
+    function isServiceItemHandler(bytes32 code, bytes32 department) external view returns (bool) {
+        ServiceItemRecord storage record = _requireServiceItem(code);
+        uint32 departmentId = consortium.departmentId(department);
+        return departmentId == record.ownerId || _itemHandlers[code].get(departmentId);
     }
 
     /// @inheritdoc ICatalog
@@ -213,6 +230,11 @@ contract Catalog is ICatalog, ConsortiumMember {
     function _setIssuer(bytes32 code, bytes32 department, bool allowed) private {
         _issuers[code].setTo(consortium.departmentId(department), allowed);
         emit IssuerAuthorisationChanged(code, department, allowed);
+    }
+
+    function _requireServiceItem(bytes32 code) private view returns (ServiceItemRecord storage record) {
+        record = _serviceItems[code];
+        if (record.ownerId == 0) revert CatalogUnknownServiceItem(code);
     }
 
     function _requireType(bytes32 code) private view returns (TypeRecord storage record) {

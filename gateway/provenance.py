@@ -17,7 +17,7 @@ ACTIONS = {
     "revoked": ("CertificateRevoked",),
     "superseded": ("CertificateSuperseded",),
     "catalog": ("TypeRegistered", "TypeVersionPublished", "TypeStatusChanged", "IssuerAuthorisationChanged",
-                "RelyingDepartmentChanged", "ServiceItemUseChanged", "ServiceItemRegistered",
+                "RelyingDepartmentChanged", "ServiceItemUseChanged", "ServiceItemRegistered", "ServiceItemHandlerChanged",
                 "CatalogSnapshotAnchored"),
     "membership": ("DepartmentAdmitted", "DepartmentRolesChanged", "DepartmentStatusChanged", "KeyAdded",
                    "KeyRemoved", "QuorumChanged"),
@@ -66,6 +66,19 @@ class Provenance:
             raise NotFound(f"no event about {certificate_hash} is indexed (unknown, or not yet confirmed)")
         return [event_view(row) for row in rows], [{**a.entry, "leafHash": a.leaf_hash, "recordedAt": a.recorded_at}
                                                    for a in accesses]
+
+    def service_item_handlers(self) -> dict[str, list[str]]:
+        """Per service item, the departments its owner added as handlers (and has not removed)."""
+        handlers: dict[str, dict[str, None]] = {}
+        with self.sessions() as session:
+            for row in session.scalars(select(ChainEvent).where(ChainEvent.event == "ServiceItemHandlerChanged")
+                                       .order_by(ChainEvent.block_number, ChainEvent.log_index)):
+                added = handlers.setdefault(row.subject or "", {})
+                if row.args["allowed"]:
+                    added[row.department or ""] = None
+                else:
+                    added.pop(row.department or "", None)
+        return {item: list(added) for item, added in handlers.items()}
 
     def events(self, *, department: str | None = None, certificate_type: str | None = None,
                action: str | None = None, since: dt.datetime | None = None, until: dt.datetime | None = None,

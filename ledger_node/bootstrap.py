@@ -130,7 +130,8 @@ def _plan_types(spec: ConsortiumSpec, state: ChainState, catalog: Any,
 
 def _plan_service_items(spec: ConsortiumSpec, state: ChainState, catalog: Any,
                         unchangeable: list[str]) -> tuple[list[Step], list[Step]]:
-    """Registrations of new service items, then each required type's owner allowing the item."""
+    """Registrations of new service items, then each required type's owner allowing the item and
+    each item's owner adding its other handlers."""
     owners = {t.code: t.owner for t in spec.types}
     registrations, uses = [], []
     for s in spec.service_items:
@@ -146,6 +147,10 @@ def _plan_service_items(spec: ConsortiumSpec, state: ChainState, catalog: Any,
             if (required, s.code) not in state.service_item_uses:
                 uses.append(Step(f"allow {s.code} to use {required}", owners[required],
                                  catalog.setServiceItemUse(code32(required), code32(s.code), True)))
+        for handler in s.handlers:
+            if (s.code, handler) not in state.service_item_handlers:
+                uses.append(Step(f"let {handler} handle {s.code}", s.owner,
+                                 catalog.setServiceItemHandler(code32(s.code), code32(handler), True)))
     return registrations, uses
 
 

@@ -44,6 +44,7 @@ class ChainState:
     types: dict[str, TypeState] = field(default_factory=dict)
     service_items: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # owner, requires
     service_item_uses: set[tuple[str, str]] = field(default_factory=set)  # (type, item)
+    service_item_handlers: set[tuple[str, str]] = field(default_factory=set)  # (item, department) besides owners
     snapshots: dict[str, bytes] = field(default_factory=dict)  # department -> latest content hash
 
     def apply(self, name: str, a: dict[str, Any]) -> None:
@@ -75,6 +76,9 @@ class ChainState:
         elif name == "ServiceItemUseChanged":
             use = (code_text(a["certificateType"]), code_text(a["serviceItem"]))
             (self.service_item_uses.add if a["allowed"] else self.service_item_uses.discard)(use)
+        elif name == "ServiceItemHandlerChanged":
+            handler = (code_text(a["serviceItem"]), code_text(a["department"]))
+            (self.service_item_handlers.add if a["allowed"] else self.service_item_handlers.discard)(handler)
         elif name == "CatalogSnapshotAnchored":
             self.snapshots[code_text(a["department"])] = a["contentHash"]
 

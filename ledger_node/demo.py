@@ -83,9 +83,9 @@ DEPARTMENTS: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
 
 #: How a certificate type is varied when a department issues more types than it has base names.
 VARIANTS = ("", "（副本）", "（变更）", "（延续）", "（补发）", "（电子）", "（临时）", "（注销证明）", "（备案）", "（年检）")
-#: Service items the README walks through, before the generated ones: (code, name, handler, required types).
+#: Service items the README walks through, before the generated ones; departments by abbreviation.
 SHOWCASE_ITEMS = (
-    {"code": f"{REGION}-SX-ZJ-0001", "name": "商品房买卖合同网签备案（夫妻共有产权）", "owner": "ZJ",
+    {"code": f"{REGION}-SX-ZJ-0001", "name": "商品房买卖合同网签备案（夫妻共有产权）", "owner": "ZJ", "handlers": ["GH"],
      "requires": [f"{REGION}-MZ-001"]},
 )
 ACTIONS = ("申领", "变更", "补领", "换领", "注销", "查验", "转移登记", "首次登记", "延续", "备案")
@@ -145,7 +145,8 @@ def demo_spec(size: str = "default", *, seed: int = 20261124) -> dict[str, Any]:
     governors = [codes[abbr] for abbr, _, roles, _ in chosen if "governor" in roles]
     relying = [codes[abbr] for abbr, _, roles, _ in chosen if "relying_party" in roles]
     types = _types(chosen, codes, counts["types"], relying, rng)
-    showcase = [{**item, "owner": codes[item["owner"]]} for item in SHOWCASE_ITEMS]
+    showcase = [{**item, "owner": codes[item["owner"]], "handlers": [codes[h] for h in item["handlers"]]}
+                for item in SHOWCASE_ITEMS]
     items = [*showcase, *_service_items(types, relying, counts["service_items"] - len(showcase), rng)]
     _let_handlers_rely(types, items)
     return {"quorum": 2, "governors": governors, "departments": departments,
@@ -178,15 +179,14 @@ def _types(chosen: tuple[Any, ...], codes: dict[str, str], total: int, relying: 
 
 
 def _let_handlers_rely(types: list[dict[str, Any]], items: list[dict[str, Any]]) -> None:
-    """Makes each item's handling department a relying department of the types it needs, so that
+    """Makes each item's handling departments relying departments of the types it needs, so that
     every demo item can actually be served."""
     by_code = {t["code"]: t for t in types}
     for item in items:
         for required in item["requires"]:
             relying = by_code[required]["relying"]
-            if item["owner"] not in relying:
-                relying.append(item["owner"])
-                relying.sort()
+            relying.extend(h for h in (item["owner"], *item.get("handlers", ())) if h not in relying)
+            relying.sort()
 
 
 def _service_items(types: list[dict[str, Any]], relying: list[str], total: int,

@@ -72,6 +72,7 @@ class ServiceItemSpec:
     name: str
     owner: str
     requires: tuple[str, ...]
+    handlers: tuple[str, ...] = ()  # departments besides the owner that handle it
     line: int = 0
 
 
@@ -101,7 +102,7 @@ class ConsortiumSpec:
                 for t in self.types if t.owner == department
             ],
             "serviceItems": [
-                {"code": s.code, "name": s.name, "requires": list(s.requires)}
+                {"code": s.code, "name": s.name, "requires": list(s.requires), "handlers": [s.owner, *s.handlers]}
                 for s in self.service_items if s.owner == department
             ],
         }
@@ -176,6 +177,9 @@ def parse_spec(raw: Any, *, source: str = "spec") -> ConsortiumSpec:
             _require_department(by_code, relying, Role.RELYING_PARTY, f"relying department of type {t.code!r}", t, problem)
     for s in items:
         _require_department(by_code, s.owner, Role.RELYING_PARTY, f"owner of service item {s.code!r}", s, problem)
+        for handler in s.handlers:
+            _require_department(by_code, handler, Role.RELYING_PARTY, f"handler of service item {s.code!r}", s,
+                                problem)
         for required in s.requires:
             if required not in type_codes:
                 problem(s, f"service item {s.code!r} requires unknown certificate type {required!r}")
@@ -282,7 +286,8 @@ def _service_item(entry: dict[str, Any], problem: Any) -> ServiceItemSpec | None
         problem(entry, f"service item {code!r} has no `owner` department")
         owner = ""
     return ServiceItemSpec(code=code, name=_name(entry, problem, "service item", code), owner=owner,
-                           requires=tuple(entry.get("requires") or []), line=entry.get("__line__", 0))
+                           requires=tuple(entry.get("requires") or []), handlers=tuple(entry.get("handlers") or []),
+                           line=entry.get("__line__", 0))
 
 
 def _strip_lines(value: Any) -> Any:

@@ -55,6 +55,8 @@ interface ICatalog {
     event ServiceItemUseChanged(bytes32 indexed certificateType, bytes32 indexed serviceItem, bool allowed);
     /// @notice A department registered a service item that needs the given certificate types.
     event ServiceItemRegistered(bytes32 indexed serviceItem, bytes32 indexed owner, bytes32[] requiredTypes, string name);
+    /// @notice The item's owner let another department handle the item, or stopped it.
+    event ServiceItemHandlerChanged(bytes32 indexed serviceItem, bytes32 indexed department, bool allowed);
     /// @notice A department anchored a version of its data catalog.
     event CatalogSnapshotAnchored(bytes32 indexed department, uint32 indexed version, bytes32 contentHash, string uri);
 
@@ -76,6 +78,8 @@ interface ICatalog {
     error CatalogUnknownServiceItem(bytes32 serviceItem);
     /// @notice A service item with this code exists.
     error CatalogServiceItemExists(bytes32 serviceItem);
+    /// @notice The caller's department does not own the service item.
+    error CatalogNotServiceItemOwner(bytes32 serviceItem, bytes32 department);
     /// @notice The department has not anchored this catalog version.
     error CatalogUnknownSnapshot(bytes32 department, uint32 version);
 
@@ -111,6 +115,11 @@ interface ICatalog {
     /// @dev Caller: a key of an active department with the relying-party role.
     function registerServiceItem(bytes32 code, string calldata name, bytes32[] calldata requiredTypes) external;
 
+    /// @notice Lets another department handle the item too (e.g. district offices), or stops it.
+    /// The owner always handles its item.
+    /// @dev Caller: a key of the item's owning, active department.
+    function setServiceItemHandler(bytes32 code, bytes32 department, bool allowed) external;
+
     /// @notice Anchors the hash (and where to fetch it) of the next version of the caller's data catalog.
     /// @dev Caller: a key of any active department.
     function anchorCatalogSnapshot(bytes32 contentHash, string calldata uri) external returns (uint32 version);
@@ -144,6 +153,9 @@ interface ICatalog {
 
     /// @notice A service item.
     function serviceItem(bytes32 code) external view returns (ServiceItem memory);
+
+    /// @notice Whether the department handles the item: its owner, or one the owner added.
+    function isServiceItemHandler(bytes32 code, bytes32 department) external view returns (bool);
 
     /// @notice Number of catalog versions a department has anchored.
     function snapshotCount(bytes32 department) external view returns (uint32);

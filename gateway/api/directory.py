@@ -38,20 +38,27 @@ def catalog_types(gateway: Services) -> dict[str, Any]:
     return {"types": types}
 
 
-@router.get("/catalog/service-items", summary="Service items (办件事项): what each needs and who handles it (public)")
+@router.get("/catalog/service-items", summary="Service items (办件事项): what each needs and who handles it (public)",
+            description="Read from the event index; a page may hold fewer items than `limit` when `handler` "
+                        "filters, follow `next` to the end.")
 def service_items(gateway: Services, handler: str | None = Query(None, description="Handling department's code"),
                   cursor: str | None = Query(None, description="`next` of the previous page"),
                   limit: int = Query(100, ge=1, le=MAX_PAGE)) -> dict[str, Any]:
-    page = gateway.provenance.events(action="ServiceItemRegistered", department=handler, cursor=cursor, limit=limit)
-    return {"serviceItems": [{"code": e["args"]["serviceItem"], "name": e["args"]["name"], "handler": e["department"],
-                              "requiredTypes": e["args"]["requiredTypes"]} for e in page["events"]],
+    added = gateway.provenance.service_item_handlers()
+    page = gateway.provenance.events(action="ServiceItemRegistered", cursor=cursor, limit=limit)
+    items = [{"code": e["args"]["serviceItem"], "name": e["args"]["name"], "owner": e["department"],
+              "handlers": [e["department"], *added.get(e["args"]["serviceItem"], [])],
+              "requiredTypes": e["args"]["requiredTypes"]} for e in page["events"]]
+    return {"serviceItems": [item for item in items if handler is None or handler in item["handlers"]],
             "next": page["next"]}
 
 
 @router.get("/catalog/service-items/{code}", summary="One service item, as the catalog has it now (public)")
 def service_item(code: str, gateway: Services) -> dict[str, Any]:
     item = gateway.sharing.service_item(code)
-    return {"code": item.code, "handler": item.handler, "requiredTypes": list(item.required_types)}
+    return {"code": item.code, "owner": item.owner,
+            "handlers": [item.owner, *gateway.provenance.service_item_handlers().get(code, [])],
+            "requiredTypes": list(item.required_types)}
 
 
 @router.get("/catalog/snapshots/{department}", summary="A department's anchored catalog snapshots (public)")

@@ -3,7 +3,8 @@
 Every rule is checked on each request, against the chain and the consents as they are at that
 moment, in this order (the first that fails is the refusal's code, docs/sharing.md):
 
-1. the service item exists and the caller's department handles it (`not_handling_service_item`);
+1. the service item exists and the caller's department handles it: its owner or a department the
+   owner added (`not_handling_service_item`);
 2. a consent of the holder for this department and item is in force (`no_consent`,
    `consent_mismatch`, `consent_not_yet_valid`, `consent_expired`, `consent_withdrawn`,
    `consent_key_revoked`, `invalid_consent_signature`);
@@ -44,7 +45,7 @@ WITHHELD_REASONS = {"not_revoked": "certificate_revoked", "not_superseded": "cer
 @dataclass(frozen=True)
 class ServiceItem:
     code: str
-    handler: str  # the department that registered it and handles it
+    owner: str  # the department that registered it; it may add other handling departments
     required_types: tuple[str, ...]
 
 
@@ -76,9 +77,10 @@ class Sharing:
 
     def _share(self, department: str, request: ShareRequest, entry: dict[str, Any]) -> dict[str, Any]:
         item = self.service_item(request.service_item)
-        if item.handler != department:
-            raise Refused("not_handling_service_item", f"service item {item.code} is handled by {item.handler}, "
-                                                       f"not by {department}", handler=item.handler)
+        catalog = self.chain.deployment.catalog.functions
+        if not catalog.isServiceItemHandler(code32(item.code), code32(department)).call():
+            raise Refused("not_handling_service_item", f"{department} does not handle service item {item.code} "
+                                                       f"(owned by {item.owner})", owner=item.owner)
         consent = self._consent_in_force(department, request)
         entry["consent"] = consent.id
         types = self._types(department, item, request, consent)

@@ -86,6 +86,27 @@ class TestServiceItems:
         with reverts("CatalogServiceItemExists", SERVICE_ITEM):
             network.send(network.catalog.functions.registerServiceItem(SERVICE_ITEM, "重复", []), "relying")
 
+    def test_the_owner_handles_its_item(self, network: Network) -> None:
+        assert network.catalog.functions.isServiceItemHandler(SERVICE_ITEM, RELYING).call()
+        assert not network.catalog.functions.isServiceItemHandler(SERVICE_ITEM, HOUSING).call()
+
+    def test_the_owner_adds_and_removes_handlers(self, network: Network) -> None:
+        network.send(network.catalog.functions.setServiceItemHandler(SERVICE_ITEM, HOUSING, True), "relying")
+        assert network.catalog.functions.isServiceItemHandler(SERVICE_ITEM, HOUSING).call()
+        network.send(network.catalog.functions.setServiceItemHandler(SERVICE_ITEM, HOUSING, False), "relying")
+        assert not network.catalog.functions.isServiceItemHandler(SERVICE_ITEM, HOUSING).call()
+
+    def test_the_owner_cannot_stop_handling_its_own_item(self, network: Network) -> None:
+        network.send(network.catalog.functions.setServiceItemHandler(SERVICE_ITEM, RELYING, False), "relying")
+        assert network.catalog.functions.isServiceItemHandler(SERVICE_ITEM, RELYING).call()
+
+    def test_handlers_of_an_unknown_item_are_refused(self, network: Network, reverts) -> None:
+        unknown = random_hash()
+        with reverts("CatalogUnknownServiceItem", unknown):
+            network.send(network.catalog.functions.setServiceItemHandler(unknown, HOUSING, True), "relying")
+        with reverts("CatalogUnknownServiceItem", unknown):
+            read(network.catalog.functions.isServiceItemHandler(unknown, HOUSING))
+
 
 class TestSnapshots:
     def test_every_version_of_a_departments_catalog_stays_queryable(self, network: Network) -> None:

@@ -13,7 +13,7 @@ import pytest
 from web3.contract.contract import ContractFunction
 
 from ledger_node.types import TypeStatus
-from tests.conftest import ACTORS, CIVIL, MARRIAGE, SCHEMA_V1, SERVICE_ITEM, Network, random_hash
+from tests.conftest import ACTORS, CIVIL, HOUSING, MARRIAGE, SCHEMA_V1, SERVICE_ITEM, Network, random_hash
 
 Operation = Callable[[Network, str], ContractFunction]
 
@@ -61,6 +61,7 @@ OPERATIONS: dict[str, Operation] = {
     "setRelyingDepartment": lambda n, a: n.catalog.functions.setRelyingDepartment(MARRIAGE, ACTORS["relying"], True),
     "setServiceItemUse": lambda n, a: n.catalog.functions.setServiceItemUse(MARRIAGE, SERVICE_ITEM, True),
     "registerServiceItem": lambda n, a: n.catalog.functions.registerServiceItem(random_hash(), "新事项", [MARRIAGE]),
+    "setServiceItemHandler": lambda n, a: n.catalog.functions.setServiceItemHandler(SERVICE_ITEM, HOUSING, True),
     "anchorCatalogSnapshot": lambda n, a: n.catalog.functions.anchorCatalogSnapshot(random_hash(), "https://x/c.json"),
     "issue": lambda n, a: n.registry.functions.issue(random_hash(), MARRIAGE, 0),
     "anchorBatch": lambda n, a: n.registry.functions.anchorBatch(random_hash(), MARRIAGE, 100, 0),
@@ -89,6 +90,7 @@ RULES: dict[str, tuple[set[str], str]] = {
     "setRelyingDepartment": ({"issuer"}, "CatalogNotTypeOwner"),
     "setServiceItemUse": ({"issuer"}, "CatalogNotTypeOwner"),
     "registerServiceItem": ({"relying"}, "ConsortiumMissingRole"),
+    "setServiceItemHandler": ({"relying"}, "CatalogNotServiceItemOwner"),
     "anchorCatalogSnapshot": ({"governor", "issuer", "other_issuer", "relying", "auditor", "operator"}, ""),
     "issue": ({"issuer"}, "ConsortiumMissingRole"),
     "anchorBatch": ({"issuer"}, "ConsortiumMissingRole"),

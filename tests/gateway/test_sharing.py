@@ -21,8 +21,8 @@ from tests.conftest import DEMO_DEPARTMENTS, MZ_MARRIAGE, GatewayProcess, citize
 
 pytestmark = pytest.mark.slow
 
-ITEM = "320100-SX-ZJ-0001"  # 商品房买卖合同网签备案（夫妻共有产权）, handled by ZJ, needs MZ_MARRIAGE
-ZJ = DEMO_DEPARTMENTS["ZJ"]
+ITEM = "320100-SX-ZJ-0001"  # 商品房买卖合同网签备案（夫妻共有产权）: owned by ZJ, also handled by GH; needs MZ_MARRIAGE
+ZJ, GH = DEMO_DEPARTMENTS["ZJ"], DEMO_DEPARTMENTS["GH"]
 _serials = itertools.count(100)
 
 
@@ -138,7 +138,25 @@ def test_a_department_not_handling_the_item_is_refused(gateway_http: GatewayProc
     _issue(gateway_http, holder)
     _consented(gateway_http, holder, grantee=DEMO_DEPARTMENTS["GA"])
     refusal = _refused(_share(gateway_http, holder, caller="GA"), "not_handling_service_item")
-    assert refusal["details"]["handler"] == ZJ
+    assert refusal["details"]["owner"] == ZJ
+
+
+def test_a_department_the_owner_added_as_handler_is_served(gateway_http: GatewayProcess, holder: Holder) -> None:
+    _issue(gateway_http, holder)
+    _consented(gateway_http, holder, grantee=GH)
+    assert _share(gateway_http, holder, caller="GH").status_code == 200
+
+
+def test_the_owner_can_stop_a_handler(gateway_http: GatewayProcess, holder: Holder) -> None:
+    _issue(gateway_http, holder)
+    _consented(gateway_http, holder, grantee=GH)
+    catalog = gateway_http.devnet.deployment.catalog.functions
+    housing = demo_account("ZJ").address
+    transact(catalog.setServiceItemHandler(code32(ITEM), code32(GH), False), housing)
+    try:
+        _refused(_share(gateway_http, holder, caller="GH"), "not_handling_service_item")
+    finally:
+        transact(catalog.setServiceItemHandler(code32(ITEM), code32(GH), True), housing)
 
 
 def test_an_unknown_service_item_is_not_found(gateway_http: GatewayProcess, holder: Holder) -> None:
@@ -195,7 +213,7 @@ def test_without_consent_the_request_is_refused(gateway_http: GatewayProcess, ho
 
 def test_a_consent_for_another_department_does_not_count(gateway_http: GatewayProcess, holder: Holder) -> None:
     _issue(gateway_http, holder)
-    other = _signed_consent(holder, grantee=DEMO_DEPARTMENTS["GH"])
+    other = _signed_consent(holder, grantee=GH)
     assert _give(gateway_http, other).status_code == 201
     _refused(_share(gateway_http, holder), "no_consent")
     _refused(_share(gateway_http, holder, consent=other), "consent_mismatch")
@@ -310,13 +328,17 @@ def test_a_key_registered_for_one_holder_cannot_serve_another(gateway_http: Gate
     assert (response.status_code, response.json()["code"]) == (409, "conflict")
 
 
-def test_service_items_name_their_handler_and_needed_types(gateway_http: GatewayProcess) -> None:
+def test_a_service_item_names_its_handlers_and_needed_types(gateway_http: GatewayProcess) -> None:
     gateway_http.wait_indexed()
-    listed = gateway_http.client.get("/v1/catalog/service-items", params={"handler": ZJ}).json()["serviceItems"]
-    assert {"code": ITEM, "handler": ZJ, "requiredTypes": [MZ_MARRIAGE]}.items() <= \
-        next(item for item in listed if item["code"] == ITEM).items()
     assert gateway_http.client.get(f"/v1/catalog/service-items/{ITEM}").json() == {
-        "code": ITEM, "handler": ZJ, "requiredTypes": [MZ_MARRIAGE]}
+        "code": ITEM, "owner": ZJ, "handlers": [ZJ, GH], "requiredTypes": [MZ_MARRIAGE]}
+
+
+def test_service_items_are_listed_by_handling_department(gateway_http: GatewayProcess) -> None:
+    gateway_http.wait_indexed()
+    listed = gateway_http.client.get("/v1/catalog/service-items", params={"handler": GH}).json()["serviceItems"]
+    assert all(GH in item["handlers"] for item in listed)
+    assert next(item for item in listed if item["code"] == ITEM)["name"] == "商品房买卖合同网签备案（夫妻共有产权）"
 
 
 def test_every_sharing_request_is_logged_with_its_outcome(gateway_http: GatewayProcess, holder: Holder) -> None:

@@ -85,6 +85,20 @@ describe("Catalog", function () {
         .to.be.revertedWithCustomError(consortium, "ConsortiumMissingRole").withArgs(code32("AUDIT-OFFICE"), Role.RELYING_PARTY);
     });
 
+    it("are handled by their owner and the departments it adds", async function () {
+      const { catalog, accounts } = await loadFixture(deployConsortium);
+      expect(await catalog.isServiceItemHandler(SERVICE_ITEM, RELYING)).to.equal(true);
+      await expect(catalog.connect(accounts.relying).setServiceItemHandler(SERVICE_ITEM, HOUSING, true))
+        .to.emit(catalog, "ServiceItemHandlerChanged").withArgs(SERVICE_ITEM, HOUSING, true);
+      expect(await catalog.isServiceItemHandler(SERVICE_ITEM, HOUSING)).to.equal(true);
+    });
+
+    it("take handlers only from their owner", async function () {
+      const { catalog, accounts } = await loadFixture(deployConsortium);
+      await expect(catalog.connect(accounts.issuer).setServiceItemHandler(SERVICE_ITEM, HOUSING, true))
+        .to.be.revertedWithCustomError(catalog, "CatalogNotServiceItemOwner").withArgs(SERVICE_ITEM, CIVIL);
+    });
+
     it("refuse an unknown required type", async function () {
       const { catalog, accounts } = await loadFixture(deployConsortium);
       await expect(catalog.connect(accounts.relying).registerServiceItem(randomHash(), "事项", [code32("NOPE")]))

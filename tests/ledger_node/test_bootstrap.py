@@ -44,6 +44,7 @@ def test_bootstrap_brings_the_chain_to_the_spec(chain_snapshot: Web3, spec: Cons
         "HJZM": ("GA", {"GA"}, set()), "JHZ": ("MZ", {"MZ"}, {"ZJ"})}
     assert state.service_items == {"BDC-DJ": ("ZJ", ("JHZ", "HJZM"))}
     assert state.service_item_uses == {("JHZ", "BDC-DJ"), ("HJZM", "BDC-DJ")}
+    assert state.service_item_handlers == {("BDC-DJ", "GA")}
     assert set(state.snapshots) == {"GA", "MZ", "ZJ"}
 
 

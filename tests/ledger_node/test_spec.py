@@ -76,6 +76,11 @@ def test_a_service_item_needing_an_unknown_type_is_refused(tmp_path: Path) -> No
     assert problems == ["line 21: service item 'BDC-DJ' requires unknown certificate type 'XXX'"]
 
 
+def test_a_service_item_handler_needs_the_relying_party_role(tmp_path: Path) -> None:
+    problems = _problems(tmp_path, _edited("handlers: [GA]", "handlers: [SJ]"))
+    assert problems == ["line 21: handler of service item 'BDC-DJ': department 'SJ' lacks the relying_party role"]
+
+
 def test_an_unknown_role_is_refused(tmp_path: Path) -> None:
     problems = _problems(tmp_path, _edited("roles: [auditor]", "roles: [auditor, king]"))
     assert problems[0].startswith("line 9: department 'SJ' has unknown role 'king'")
