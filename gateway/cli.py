@@ -101,6 +101,24 @@ def audit_verify_command(data_dir: Path = ledger_cli.DataDir) -> None:
             f"access log intact; {len(gateway.audit.checkpoints())} checkpoints on chain reproduced")
 
 
+@audit_app.command("check-inclusion")
+def audit_check_inclusion_command(
+    proof_file: Path = typer.Argument(..., help="JSON from GET /v1/audit/log/entries/{position}/inclusion."),
+    data_dir: Path = ledger_cli.DataDir,
+) -> None:
+    """Check that a log entry is in the tree whose root is anchored on chain for the proof's size."""
+    gateway = _gateway(data_dir)
+    try:
+        problems, anchored = gateway.audit.check_inclusion(json.loads(proof_file.read_text(encoding="utf-8")))
+    except (OSError, json.JSONDecodeError) as error:
+        _fail(InvalidInput(f"{proof_file}: {error}"))
+    except GatewayError as error:
+        _fail(error)
+    _report(problems, f"error (proof_rejected): {problems[0]}" if problems else "",
+            f"entry is in the access log's checkpoint of size {anchored['treeSize']} anchored in block "
+            f"{anchored['anchoredBlock']}" if anchored else "")
+
+
 @audit_app.command("export")
 def audit_export_command(
     since: Optional[dt.datetime] = typer.Option(None, help="From (inclusive, UTC)."),

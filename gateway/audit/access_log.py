@@ -106,6 +106,10 @@ def check(rows: Iterable[AccessLogEntry], checkpoints: Sequence[tuple[int, bytes
             problems.append(Problem(row.position, f"the tree head after entry {row.position} differs from the "
                                                   "one recorded when it was appended"))
         expected = row.position + 1
+    anchored_size = max((size for size, _root in checkpoints), default=0)
+    if anchored_size > expected:
+        problems.append(Problem(expected, f"entry {expected} is missing: the log ends there, but a checkpoint of "
+                                          f"size {anchored_size} is anchored on chain"))
     for size, anchored_root in checkpoints:
         if heads.get(size) != anchored_root:
             problems.append(Problem(size - 1, f"the log does not reproduce the checkpoint of size {size} "

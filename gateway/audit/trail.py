@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
 from gateway.audit import access_log
-from gateway.audit.merkle_log import consistency_proof, inclusion_proof, root
+from gateway.audit.merkle_log import consistency_proof, inclusion_proof, root, verify_inclusion
 from gateway.chain import CONNECTION_ERRORS, Chain, Custody
 from gateway.db import AccessLogEntry, Operation
 from gateway.errors import Forbidden, InvalidInput, NotFound
@@ -116,11 +116,36 @@ class AuditTrail:
                 select(AccessLogEntry.leaf_hash).order_by(AccessLogEntry.position).limit(size))]
 
     def inclusion(self, position: int, tree_size: int) -> dict[str, Any]:
+        """The entry and its RFC 6962 audit path to the root of the first `tree_size` entries."""
         leaves = self._leaves(tree_size)
         if not 0 <= position < tree_size:
             raise NotFound(f"no entry {position} in the tree of size {tree_size}")
-        return {"position": position, "treeSize": tree_size, "leafHash": _hex(leaves[position]),
-                "root": _hex(root(leaves)), "proof": [_hex(p) for p in inclusion_proof(leaves, position)]}
+        with self.sessions() as session:
+            entry = session.get(AccessLogEntry, position)
+        return {"position": position, "treeSize": tree_size, "entry": entry.entry if entry else None,
+                "leafHash": _hex(leaves[position]), "root": _hex(root(leaves)),
+                "proof": [_hex(p) for p in inclusion_proof(leaves, position)]}
+
+    def check_inclusion(self, proof: dict[str, Any]) -> tuple[list[str], dict[str, Any] | None]:
+        """Problems with an inclusion proof (as `inclusion` returns it) against the checkpoint of its
+        tree size read from the chain, and that checkpoint: the entry must hash to the leaf and the
+        audit path lead to the anchored root, whatever the proof's own `root` says."""
+        try:
+            size, position = int(proof["treeSize"]), int(proof["position"])
+            leaf, path = bytes.fromhex(proof["leafHash"][2:]), [bytes.fromhex(p[2:]) for p in proof["proof"]]
+        except (KeyError, TypeError, ValueError) as error:
+            raise InvalidInput(f"not an inclusion proof from GET /v1/audit/log/entries/{{position}}/inclusion: "
+                               f"{error}") from None
+        anchored = next((c for c in self.checkpoints() if c["treeSize"] == size), None)
+        if anchored is None:
+            return [f"no checkpoint of tree size {size} is anchored on chain"], None
+        problems = []
+        if proof.get("entry") is None or access_log.entry_leaf(proof["entry"]) != leaf:
+            problems.append(f"entry {position} does not hash to the leaf {proof['leafHash']}")
+        if not verify_inclusion(leaf, position, size, path, bytes.fromhex(anchored["root"][2:])):
+            problems.append(f"the audit path of entry {position} does not lead to the root anchored in block "
+                            f"{anchored['anchoredBlock']}")
+        return problems, anchored
 
     def consistency(self, old_size: int, new_size: int) -> dict[str, Any]:
         leaves = self._leaves(new_size)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import sessionmaker
 
 from gateway.audit.access_log import Frontier, append, check, entry_leaf
 from gateway.audit.merkle_log import leaf_hash, root
-from gateway.db import AccessLogEntry, make_engine, session_factory
+from gateway.db import AccessedCertificate, AccessLogEntry, make_engine, session_factory
 
 
 @pytest.fixture
@@ -61,6 +61,15 @@ def test_a_deleted_entry_is_named(log_db: sessionmaker) -> None:
     assert (first.position, "missing" in first.what) == (6, True)
 
 
+def test_deleted_last_entries_are_named_by_the_anchored_checkpoint(log_db: sessionmaker) -> None:
+    rows = _rows(log_db)
+    anchored = [(10, root([entry_leaf(r.entry) for r in rows]))]
+    with log_db.begin() as session:
+        session.execute(delete(AccessLogEntry).where(AccessLogEntry.position >= 8))
+    first = check(_rows(log_db), anchored)[0]
+    assert (first.position, "entry 8 is missing" in first.what) == (8, True)
+
+
 def test_reordered_entries_are_named(log_db: sessionmaker) -> None:
     with log_db.begin() as session:  # swap rows 2 and 5 wholesale, leaf hashes included
         two, five = session.get(AccessLogEntry, 2), session.get(AccessLogEntry, 5)
@@ -79,6 +88,7 @@ def test_a_consistent_rewrite_is_caught_by_the_anchored_checkpoint(log_db: sessi
     anchored = [(8, root([entry_leaf(r.entry) for r in rows[:8]]))]
     with log_db.begin() as session:
         survivors = [dict(r.entry) for r in rows]
+        session.execute(delete(AccessedCertificate))
         session.execute(delete(AccessLogEntry))
         survivors[1]["outcome"] = "refused"
         for entry in survivors:

@@ -4,16 +4,20 @@ them; `certnet audit verify` passes an untouched log and names a tampered entry.
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import delete, update
+from sqlalchemy.orm import Session
 
 from gateway.audit.merkle_log import verify_consistency, verify_inclusion
-from gateway.db import AccessLogEntry, make_engine, session_factory
+from gateway.db import AccessedCertificate, AccessLogEntry, make_engine, session_factory
 from tests.conftest import Devnet, GatewayProcess, marriage_request
 
 pytestmark = pytest.mark.slow
@@ -85,20 +89,80 @@ def test_checkpoints_only_grow_and_proofs_check_against_them(audited: tuple[Gate
                               [_hex(p) for p in consistency["proof"]])
 
 
-def test_audit_verify_passes_an_untouched_log_and_names_an_edited_entry(
-        audited: tuple[GatewayProcess, str]) -> None:
+def _edit(session: Session) -> None:
+    row = session.get(AccessLogEntry, 1)
+    session.execute(update(AccessLogEntry).where(AccessLogEntry.position == 1)
+                    .values(entry={**row.entry, "outcome": "not_found"}))
+
+
+def _delete(session: Session) -> None:
+    session.execute(delete(AccessedCertificate).where(AccessedCertificate.position == 1))
+    session.execute(delete(AccessLogEntry).where(AccessLogEntry.position == 1))
+
+
+def _reorder(session: Session) -> None:
+    """Swaps entries 0 and 1 wholesale, leaf hashes included."""
+    first, second = session.get(AccessLogEntry, 0), session.get(AccessLogEntry, 1)
+    swapped = [({"entry": second.entry, "leaf_hash": second.leaf_hash}, 0),
+               ({"entry": first.entry, "leaf_hash": first.leaf_hash}, 1)]
+    for values, position in swapped:
+        session.execute(update(AccessLogEntry).where(AccessLogEntry.position == position).values(**values))
+
+
+@pytest.mark.parametrize(("tamper", "named"), [(_edit, "entry 1 was altered"), (_delete, "entry 1 is missing"),
+                                                (_reorder, "entry 0 was moved")], ids=["edit", "delete", "reorder"])
+def test_audit_verify_passes_an_untouched_log_and_names_a_tampered_entry(
+        audited: tuple[GatewayProcess, str], tamper: Callable[[Session], None], named: str) -> None:
     gateway, _hash = audited
     gateway.client.post("/v1/audit/log/checkpoints", headers=gateway.auth("SJ"))
     clean = _audit_cli(gateway, "verify")
     assert clean.returncode == 0, clean.stdout + clean.stderr
-    sessions = session_factory(make_engine(gateway.database_url))
-    with sessions.begin() as session:
-        row = session.get(AccessLogEntry, 1)
-        session.execute(update(AccessLogEntry).where(AccessLogEntry.position == 1)
-                        .values(entry={**row.entry, "outcome": "not_found"}))
+    with session_factory(make_engine(gateway.database_url)).begin() as session:
+        tamper(session)
     tampered = _audit_cli(gateway, "verify")
     assert tampered.returncode == 1
-    assert "entry 1 was altered" in tampered.stdout
+    assert named in tampered.stdout, tampered.stdout
+
+
+def test_an_inclusion_proof_checks_against_the_chain(audited: tuple[GatewayProcess, str], tmp_path: Path) -> None:
+    gateway, _hash = audited
+    size = gateway.client.post("/v1/audit/log/checkpoints", headers=gateway.auth("SJ")).json() and \
+        gateway.client.get("/v1/audit/log/checkpoints", headers=gateway.auth("SJ")).json()["checkpoints"][-1]["treeSize"]
+    proof = gateway.client.get("/v1/audit/log/entries/1/inclusion", params={"treeSize": size},
+                               headers=gateway.auth("SJ")).json()
+    (tmp_path / "proof.json").write_text(json.dumps(proof))
+    checked = _audit_cli(gateway, "check-inclusion", str(tmp_path / "proof.json"))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert f"checkpoint of size {size}" in checked.stdout
+
+
+def test_an_inclusion_proof_of_an_altered_entry_is_rejected(audited: tuple[GatewayProcess, str],
+                                                            tmp_path: Path) -> None:
+    gateway, _hash = audited
+    gateway.client.post("/v1/audit/log/checkpoints", headers=gateway.auth("SJ"))
+    size = gateway.client.get("/v1/audit/log/checkpoints", headers=gateway.auth("SJ")).json()["checkpoints"][-1][
+        "treeSize"]
+    proof = gateway.client.get("/v1/audit/log/entries/1/inclusion", params={"treeSize": size},
+                               headers=gateway.auth("SJ")).json()
+    proof["entry"]["outcome"] = "not_found"
+    (tmp_path / "proof.json").write_text(json.dumps(proof))
+    checked = _audit_cli(gateway, "check-inclusion", str(tmp_path / "proof.json"))
+    assert checked.returncode == 1
+    assert "entry 1 does not hash to the leaf" in checked.stderr
+
+
+def test_a_restarted_gateway_continues_the_same_log(audited: tuple[GatewayProcess, str]) -> None:
+    gateway, certificate_hash = audited
+    gateway.client.post("/v1/audit/log/checkpoints", headers=gateway.auth("SJ"))
+    gateway.stop()
+    gateway.start()
+    gateway.client.get(f"/v1/certificates/{certificate_hash}/history", headers=gateway.auth("SJ"))
+    assert gateway.client.post("/v1/audit/log/checkpoints", headers=gateway.auth("SJ")).json()["state"] == "done"
+    sizes = [c["treeSize"] for c in gateway.client.get("/v1/audit/log/checkpoints",
+                                                       headers=gateway.auth("SJ")).json()["checkpoints"]]
+    assert sizes == sorted(sizes) and len(sizes) == 2
+    verified = _audit_cli(gateway, "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
 def test_only_auditors_read_the_log(audited: tuple[GatewayProcess, str]) -> None:
@@ -106,6 +170,14 @@ def test_only_auditors_read_the_log(audited: tuple[GatewayProcess, str]) -> None
     assert gateway.client.get("/v1/audit/log/entries", headers=gateway.auth("MZ")).status_code == 403
     assert gateway.client.post("/v1/audit/log/checkpoints", headers=gateway.auth("MZ")).status_code == 403
     assert gateway.client.get("/v1/audit/log/entries").status_code == 401
+
+
+def test_export_writes_csv_for_a_time_range(audited: tuple[GatewayProcess, str]) -> None:
+    gateway, _hash = audited
+    future = _audit_cli(gateway, "export", "--format", "csv", "--since", "2999-01-01T00:00:00")
+    assert future.stdout.splitlines() == ["position,recordedAt,department,action,leafHash,entry"]
+    everything = list(csv.DictReader(io.StringIO(_audit_cli(gateway, "export", "--format", "csv").stdout)))
+    assert [row["action"] for row in everything[:2]] == ["verify", "history"]
 
 
 def test_export_writes_json_lines(audited: tuple[GatewayProcess, str]) -> None:
