@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from collections.abc import Mapping
 from typing import Any
@@ -76,6 +77,21 @@ class EventIndex:
                 caught_up = True
             if caught_up:
                 stop.wait(poll_seconds)
+
+    def wait_current(self, timeout: float) -> bool:
+        """Waits at most `timeout` seconds for the index to hold every (confirmed) block the chain has
+        now, so that a query right after a transaction sees it; False when it did not, or the chain
+        is unreachable (the index answers with what it has)."""
+        deadline = time.monotonic() + timeout
+        try:
+            target = self.w3.eth.block_number - self.confirmations
+        except CONNECTION_ERRORS:
+            return False
+        while self.indexed_block() < target:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+        return True
 
     def sync_once(self) -> bool:
         """Rewinds if the chain reorganised, then indexes up to one range; True when caught up."""

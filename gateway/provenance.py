@@ -10,6 +10,7 @@ from sqlalchemy.orm import sessionmaker
 
 from gateway.db import AccessedCertificate, AccessLogEntry, ChainEvent, IssuedCertificate
 from gateway.errors import InvalidInput, NotFound
+from gateway.indexer import EventIndex
 
 #: Friendly action names for `GET /v1/audit/events?action=`; an event's own name works too.
 ACTIONS = {
@@ -41,14 +42,20 @@ def event_view(row: ChainEvent) -> dict[str, Any]:
     }
 
 
+#: How long a query waits for the index to reach the chain head (read-your-writes), at most.
+CATCH_UP_SECONDS = 5.0
+
+
 class Provenance:
-    def __init__(self, sessions: sessionmaker) -> None:
+    def __init__(self, sessions: sessionmaker, index: EventIndex) -> None:
         self.sessions = sessions
+        self.index = index
 
     def history(self, certificate_hash: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Every indexed event about the certificate, oldest first: its anchoring (alone or in its
         batch, when the gateway knows the batch), revocation and supersession either way; and every
         access to it recorded in the access log."""
+        self.index.wait_current(CATCH_UP_SECONDS)
         with self.sessions() as session:
             batch_root = session.scalar(select(IssuedCertificate.batch_root)
                                         .where(IssuedCertificate.certificate_hash == certificate_hash))
@@ -69,6 +76,7 @@ class Provenance:
 
     def service_item_handlers(self) -> dict[str, list[str]]:
         """Per service item, the departments its owner added as handlers (and has not removed)."""
+        self.index.wait_current(CATCH_UP_SECONDS)
         handlers: dict[str, dict[str, None]] = {}
         with self.sessions() as session:
             for row in session.scalars(select(ChainEvent).where(ChainEvent.event == "ServiceItemHandlerChanged")
@@ -101,6 +109,7 @@ class Provenance:
             if not cursor.isdigit():
                 raise InvalidInput("cursor is the `next` value of the previous page")
             query = query.where(ChainEvent.id > int(cursor))
+        self.index.wait_current(CATCH_UP_SECONDS)
         with self.sessions() as session:
             rows = session.scalars(query.order_by(ChainEvent.id).limit(limit + 1)).all()
         page = rows[:limit]
