@@ -78,16 +78,14 @@ class EventIndex:
             if caught_up:
                 stop.wait(poll_seconds)
 
-    def wait_current(self, timeout: float) -> bool:
-        """Waits at most `timeout` seconds for the index to hold every (confirmed) block the chain has
-        now, so that a query right after a transaction sees it; False when it did not, or the chain
-        is unreachable (the index answers with what it has)."""
-        deadline = time.monotonic() + timeout
-        try:
-            target = self.w3.eth.block_number - self.confirmations
-        except CONNECTION_ERRORS:
+    def wait_for(self, block: int, timeout: float) -> bool:
+        """Waits at most `timeout` seconds for the index to have read `block`, so that a query right
+        after a transaction sees it; False when it has not (the index answers with what it has).
+        With CONFIRMATIONS > 0 the index stays behind on purpose: no wait."""
+        if self.confirmations > 0:
             return False
-        while self.indexed_block() < target:
+        deadline = time.monotonic() + timeout
+        while self.indexed_block() < block:
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.05)

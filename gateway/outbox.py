@@ -51,6 +51,7 @@ class Outbox:
         self.builders: dict[str, TransactionBuilder] = {}
         self.preparers: dict[str, Preparer] = {}
         self.chain_reachable = True
+        self.mined_block = 0  # the newest block in which this process saw one of its transactions mined
         self._nonces: dict[str, int] = {}
         self._wake = threading.Event()
         self._prepare_wake = threading.Event()
@@ -253,6 +254,7 @@ class Outbox:
                         operation.updated_at = time.time()
                     continue
                 operation.block_number = receipt["blockNumber"]
+                self.mined_block = max(self.mined_block, receipt["blockNumber"])
                 if receipt["status"] == 1:
                     operation.state = OperationState.DONE.value
                 else:

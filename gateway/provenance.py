@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import sessionmaker
@@ -42,20 +42,25 @@ def event_view(row: ChainEvent) -> dict[str, Any]:
     }
 
 
-#: How long a query waits for the index to reach the chain head (read-your-writes), at most.
+#: How long a query waits, at most, for the index to read the blocks of this gateway's own mined
+#: transactions (read-your-writes: a history right after an issuance shows it).
 CATCH_UP_SECONDS = 5.0
 
 
 class Provenance:
-    def __init__(self, sessions: sessionmaker, index: EventIndex) -> None:
+    def __init__(self, sessions: sessionmaker, index: EventIndex, mined_block: Callable[[], int]) -> None:
         self.sessions = sessions
         self.index = index
+        self.mined_block = mined_block
+
+    def _caught_up(self) -> None:
+        self.index.wait_for(self.mined_block(), CATCH_UP_SECONDS)
 
     def history(self, certificate_hash: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Every indexed event about the certificate, oldest first: its anchoring (alone or in its
         batch, when the gateway knows the batch), revocation and supersession either way; and every
         access to it recorded in the access log."""
-        self.index.wait_current(CATCH_UP_SECONDS)
+        self._caught_up()
         with self.sessions() as session:
             batch_root = session.scalar(select(IssuedCertificate.batch_root)
                                         .where(IssuedCertificate.certificate_hash == certificate_hash))
@@ -76,7 +81,7 @@ class Provenance:
 
     def service_item_handlers(self) -> dict[str, list[str]]:
         """Per service item, the departments its owner added as handlers (and has not removed)."""
-        self.index.wait_current(CATCH_UP_SECONDS)
+        self._caught_up()
         handlers: dict[str, dict[str, None]] = {}
         with self.sessions() as session:
             for row in session.scalars(select(ChainEvent).where(ChainEvent.event == "ServiceItemHandlerChanged")
@@ -109,7 +114,7 @@ class Provenance:
             if not cursor.isdigit():
                 raise InvalidInput("cursor is the `next` value of the previous page")
             query = query.where(ChainEvent.id > int(cursor))
-        self.index.wait_current(CATCH_UP_SECONDS)
+        self._caught_up()
         with self.sessions() as session:
             rows = session.scalars(query.order_by(ChainEvent.id).limit(limit + 1)).all()
         page = rows[:limit]

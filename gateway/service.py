@@ -56,7 +56,7 @@ class Gateway:
         self.index = EventIndex(deployment, self.sessions, confirmations=settings.confirmations)
         self.audit = AuditTrail(self.chain, self.custody, self.outbox, self.sessions,
                                 log_id=settings.access_log_id)
-        self.provenance = Provenance(self.sessions, self.index)
+        self.provenance = Provenance(self.sessions, self.index, lambda: self.outbox.mined_block)
         self.verifier = Verifier(deployment, pseudonym_secret=settings.pseudonym_key)
         self.holders = Holders(self.sessions, pseudonym_key=settings.pseudonym_key)
         self.sharing = Sharing(self.chain, self.holders, self.issuance, self.verifier, self.audit)

@@ -9,6 +9,10 @@
    `verificationOf` eth_call from web3.py at 16 threads (the per-request chain cost).
 3. Provenance: `GET /v1/certificates/{hash}/history` p50/p99 with `--indexed` certificates in the
    index, beside `eth_getLogs` for the same certificate's events.
+4. Sharing: `POST /v1/sharing/requests` (consent lookup, catalog reads, verification of the
+   holder's certificate, an access-log append) requests/s and p50/p99 at 16 clients, beside
+   `POST /v1/verify` of the same certificate by the same department (also logged): what checking
+   the certificate alone costs.
 
 The chain is anvil with 1-second blocks (how `certnet node` runs it, like a consortium chain).
 The index is filled to `--indexed` rows by inserting synthetic CertificateIssued events for
@@ -19,6 +23,7 @@ and the index answers from its table whatever filled it.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import random
 import shutil
@@ -38,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from gateway.auth import create_token  # noqa: E402
 from gateway.chain import Chain  # noqa: E402
 from gateway.db import ChainEvent, make_engine, session_factory  # noqa: E402
+from gateway.sharing.consent import new_consent, new_holder_key, sign_record  # noqa: E402
 from ledger_node.accounts import dev_account  # noqa: E402
 from ledger_node.cli import store_schemas  # noqa: E402
 from ledger_node.demo import demo_spec, department_code  # noqa: E402
@@ -49,11 +55,14 @@ from scripts.gas_report import load_document_store  # noqa: E402
 
 CLIENTS = 16
 CIVIL_AFFAIRS = department_code(2)
+HOLDER_CHANNEL = department_code(3)
+HOUSING = department_code(5)
+PROPERTY_ITEM = "320100-SX-ZJ-0001"  # handled by housing, needs MARRIAGE
 MARRIAGE = "320100-MZ-001"
 
 
-def marriage(number: str) -> dict[str, Any]:
-    return {"holder": "RIC:11010519491231002X",
+def marriage(number: str, holder: str = "RIC:11010519491231002X") -> dict[str, Any]:
+    return {"holder": holder,
             "subject": {"holderName": "张三", "certificateNumber": number, "issuedOn": "2026-11-24"}}
 
 
@@ -100,8 +109,10 @@ class Bench:
             except httpx.TransportError:
                 time.sleep(0.2)
         self.sessions = session_factory(make_engine(f"sqlite:///{workdir / 'gateway.db'}"))
-        token = create_token(self.sessions, Chain(self.deployment, role_cache_seconds=0), CIVIL_AFFAIRS, "bench")
-        self.auth = {"Authorization": f"Bearer {token}"}
+        chain = Chain(self.deployment, role_cache_seconds=0)
+        self.auth, self.channel, self.housing = (
+            {"Authorization": f"Bearer {create_token(self.sessions, chain, department, 'bench')}"}
+            for department in (CIVIL_AFFAIRS, HOLDER_CHANNEL, HOUSING))
         self.rows: list[tuple[str, str, str, str]] = []
 
     def close(self) -> None:
@@ -206,6 +217,36 @@ class Bench:
                  f"{_ms(index_latencies, 0.99)}", f"{_ms(log_latencies, 0.5)} / {_ms(log_latencies, 0.99)} getLogs",
                  f"{percentile(log_latencies, 0.5) / percentile(index_latencies, 0.5):.1f}x faster p50")
 
+    # ----- 4. sharing -----
+
+    def sharing(self, requests: int) -> None:
+        holder, key = "RIC:320102199001010002", new_holder_key()
+        issued = self._ok(self.http.post("/v1/certificates", json={"type": MARRIAGE, **marriage("SHARE-1", holder)},
+                                         headers=self.auth), 201)["certificate"]
+        pseudonym = self._ok(self.http.post("/v1/holders/keys", headers=self.channel, json={
+            "holder": holder, "publicKey": key.get_verifying_key().to_pem().decode()}), 201)["holder"]
+        now = dt.datetime.now(dt.timezone.utc)
+        record = new_consent(pseudonym, HOUSING, PROPERTY_ITEM, [MARRIAGE], not_before=now - dt.timedelta(minutes=1),
+                             not_after=now + dt.timedelta(days=1))
+        self._ok(self.http.post("/v1/consents", json={"record": record, "signature": sign_record(key, record)}), 201)
+        request = {"serviceItem": PROPERTY_ITEM, "holder": pseudonym}
+
+        def share(_i: int) -> float:
+            return timed(lambda: self._ok(self.http.post("/v1/sharing/requests", json=request,
+                                                         headers=self.housing), 200))
+
+        def verify(_i: int) -> float:
+            return timed(lambda: self._ok(self.http.post("/v1/verify", json={"document": issued},
+                                                         headers=self.housing), 200))
+
+        share_wall, shared = concurrently(share, requests)
+        verify_wall, verified = concurrently(verify, requests)
+        self.row(f"sharing rps ({CLIENTS} clients)", f"{requests / share_wall:,.0f} req/s",
+                 f"{requests / verify_wall:,.0f} req/s verify", f"{verify_wall / share_wall:.2f}x")
+        self.row("sharing latency p50 / p99", f"{_ms(shared, 0.5)} / {_ms(shared, 0.99)}",
+                 f"{_ms(verified, 0.5)} / {_ms(verified, 0.99)}",
+                 f"{percentile(shared, 0.5) / percentile(verified, 0.5):.1f}x p50")
+
     def _fill_index(self, total: int) -> None:
         """Synthetic CertificateIssued rows for random hashes (at block 0, below every real block)."""
         rng = random.Random(7)
@@ -239,6 +280,7 @@ def main() -> None:
     parser.add_argument("--verifications", type=int, default=2_000)
     parser.add_argument("--indexed", type=int, default=1_000_000)
     parser.add_argument("--history-queries", type=int, default=500)
+    parser.add_argument("--sharing-requests", type=int, default=1_000)
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="certnet-bench-"))
@@ -248,6 +290,7 @@ def main() -> None:
         [document] = bench.anchoring(args.singles, args.batch, args.baseline)
         bench.verification(document, args.verifications)
         bench.provenance(args.indexed, args.history_queries)
+        bench.sharing(args.sharing_requests)
     finally:
         bench.close()
         shutil.rmtree(workdir, ignore_errors=True)

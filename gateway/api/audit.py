@@ -59,9 +59,13 @@ def anchor_checkpoint(_caller: Auditor, gateway: Services, response: Response) -
 
 
 @router.get("/log/entries/{position}/inclusion", summary="Inclusion proof of an entry in the tree of treeSize")
-def inclusion(position: int, _caller: Auditor, gateway: Services,
+def inclusion(position: int, caller: Auditor, gateway: Services,
               tree_size: int = Query(..., alias="treeSize", ge=1)) -> dict[str, Any]:
-    return gateway.audit.inclusion(position, tree_size)
+    proof = gateway.audit.inclusion(position, tree_size)  # it carries the entry: a read of the log
+    gateway.audit.record(caller.department, "audit_query", query={"inclusion": {"position": position,
+                                                                              "treeSize": tree_size}},
+                         outcome="read")
+    return proof
 
 
 @router.get("/log/consistency", summary="Consistency proof between two tree sizes (e.g. two checkpoints)")

@@ -15,7 +15,7 @@ import datetime as dt
 import hashlib
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import rfc8785
 from ecdsa import NIST256p, BadSignatureError, SigningKey, VerifyingKey
@@ -107,23 +107,23 @@ def new_holder_key() -> SigningKey:
 
 
 def load_signing_key(path: Path) -> SigningKey:
-    try:
-        key = SigningKey.from_pem(path.read_bytes(), hashfunc=hashlib.sha256)
-    except FileNotFoundError:
-        raise InvalidInput(f"{path}: no such file") from None
-    except Exception as error:  # ecdsa raises several unrelated types for malformed input
-        raise InvalidInput(f"{path}: not a PEM private key: {error}") from None
-    if key.curve != NIST256p:
-        raise InvalidInput(f"{path}: holder keys are ECDSA P-256, not {key.curve.name}")
-    return key
+    """A holder's private key from a PEM file (for development: a real one never leaves the device)."""
+    return _p256(lambda: SigningKey.from_pem(path.read_bytes(), hashfunc=hashlib.sha256),
+                 f"{path}: not a PEM private key")
 
 
 def load_public_key(pem: str) -> VerifyingKey:
     """A holder's public key from PEM (SubjectPublicKeyInfo); only P-256 is accepted."""
+    return _p256(lambda: VerifyingKey.from_pem(pem, hashfunc=hashlib.sha256), "not a PEM public key")
+
+
+def _p256(load: Callable[[], Any], malformed: str) -> Any:
     try:
-        key = VerifyingKey.from_pem(pem, hashfunc=hashlib.sha256)
+        key = load()
+    except FileNotFoundError as error:
+        raise InvalidInput(f"{error.filename}: no such file") from None
     except Exception as error:  # ecdsa raises several unrelated types for malformed input
-        raise InvalidInput(f"not a PEM public key: {error}") from None
+        raise InvalidInput(f"{malformed}: {error}") from None
     if key.curve != NIST256p:
         raise InvalidInput(f"holder keys are ECDSA P-256, not {key.curve.name}")
     return key

@@ -7,12 +7,14 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import httpx
 import pytest
 from ecdsa import SigningKey
+from web3.contract.contract import ContractFunction
 
 from gateway.sharing.consent import new_consent, new_holder_key, new_withdrawal, sign_record
 from ledger_node.transactions import transact
@@ -84,6 +86,18 @@ def _share(gateway: GatewayProcess, holder: Holder, caller: str = "ZJ", **body: 
                                json={"serviceItem": ITEM, "holder": holder.pseudonym, **body})
 
 
+@contextmanager
+def _switched_off(owner: str, switch: Callable[[bool], ContractFunction]) -> Iterator[None]:
+    """A catalog permission turned off by its owning department for the block, then on again
+    (the session's chain is shared)."""
+    owner_key = demo_account(owner).address
+    transact(switch(False), owner_key)
+    try:
+        yield
+    finally:
+        transact(switch(True), owner_key)
+
+
 def _refused(response: httpx.Response, code: str) -> dict[str, Any]:
     assert (response.status_code, response.json()["code"]) == (403, code), response.text
     return response.json()
@@ -151,12 +165,8 @@ def test_the_owner_can_stop_a_handler(gateway_http: GatewayProcess, holder: Hold
     _issue(gateway_http, holder)
     _consented(gateway_http, holder, grantee=GH)
     catalog = gateway_http.devnet.deployment.catalog.functions
-    housing = demo_account("ZJ").address
-    transact(catalog.setServiceItemHandler(code32(ITEM), code32(GH), False), housing)
-    try:
+    with _switched_off("ZJ", lambda on: catalog.setServiceItemHandler(code32(ITEM), code32(GH), on)):
         _refused(_share(gateway_http, holder, caller="GH"), "not_handling_service_item")
-    finally:
-        transact(catalog.setServiceItemHandler(code32(ITEM), code32(GH), True), housing)
 
 
 def test_an_unknown_service_item_is_not_found(gateway_http: GatewayProcess, holder: Holder) -> None:
@@ -182,12 +192,8 @@ def test_the_type_owner_can_stop_a_department_relying_on_it(gateway_http: Gatewa
     _issue(gateway_http, holder)
     _consented(gateway_http, holder)
     catalog = gateway_http.devnet.deployment.catalog.functions
-    civil_affairs = demo_account("MZ").address
-    transact(catalog.setRelyingDepartment(code32(MZ_MARRIAGE), code32(ZJ), False), civil_affairs)
-    try:
+    with _switched_off("MZ", lambda on: catalog.setRelyingDepartment(code32(MZ_MARRIAGE), code32(ZJ), on)):
         _refused(_share(gateway_http, holder), "department_not_relying")
-    finally:
-        transact(catalog.setRelyingDepartment(code32(MZ_MARRIAGE), code32(ZJ), True), civil_affairs)
     assert _share(gateway_http, holder).status_code == 200
 
 
@@ -195,12 +201,8 @@ def test_the_type_owner_can_stop_an_item_using_it(gateway_http: GatewayProcess, 
     _issue(gateway_http, holder)
     _consented(gateway_http, holder)
     catalog = gateway_http.devnet.deployment.catalog.functions
-    civil_affairs = demo_account("MZ").address
-    transact(catalog.setServiceItemUse(code32(MZ_MARRIAGE), code32(ITEM), False), civil_affairs)
-    try:
+    with _switched_off("MZ", lambda on: catalog.setServiceItemUse(code32(MZ_MARRIAGE), code32(ITEM), on)):
         _refused(_share(gateway_http, holder), "item_not_allowed_for_type")
-    finally:
-        transact(catalog.setServiceItemUse(code32(MZ_MARRIAGE), code32(ITEM), True), civil_affairs)
 
 
 # ----- refused: consent -----
