@@ -57,12 +57,16 @@ class Sharing:
         self.issuance = issuance
         self.verifier = verifier
         self.audit = audit
+        self._items: dict[str, ServiceItem] = {}
 
     def service_item(self, code: str) -> ServiceItem:
-        """The item as the catalog has it; `NotFound` for an unknown code."""
-        _code, owner, _registered, required = lookup(self.chain.deployment.catalog.functions.serviceItem(
-            code32(code)), f"no service item {code!r} in the catalog")
-        return ServiceItem(code, code_text(owner), tuple(code_text(t) for t in required))
+        """The item as the catalog has it (kept: an item's owner and needed types never change);
+        `NotFound` for an unknown code."""
+        if code not in self._items:
+            _code, owner, _registered, required = lookup(self.chain.deployment.catalog.functions.serviceItem(
+                code32(code)), f"no service item {code!r} in the catalog")
+            self._items[code] = ServiceItem(code, code_text(owner), tuple(code_text(t) for t in required))
+        return self._items[code]
 
     def share(self, department: str, request: ShareRequest) -> dict[str, Any]:
         """The holder's currently valid certificates this department may have for this item, or `Refused`."""
