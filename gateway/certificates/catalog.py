@@ -32,7 +32,7 @@ def catalog_type(deployment: Deployment, code: str, store: SchemaStore,
     """The current version of a catalog type with its schema (from `store` by the catalog's hash,
     or `schema` when given, which must then hash to the catalog's)."""
     _code, _id, _owner, version, status, _registered, schema_hash = \
-        lookup(deployment.catalog.functions.certificateType(_code32(code, "certificate type")),
+        lookup(deployment.catalog.functions.certificateType(checked_code32(code, "certificate type")),
                f"no certificate type {code!r} in the catalog")
     if TypeStatus(status) is TypeStatus.DEPRECATED:
         raise InvalidInput(f"certificate type {code!r} is deprecated; no new certificates of it may be issued")
@@ -44,12 +44,13 @@ def catalog_type(deployment: Deployment, code: str, store: SchemaStore,
 
 def issuer_ref(deployment: Deployment, code: str) -> IssuerRef:
     """The department as a certificate names its issuer: code and registered name."""
-    department = lookup(deployment.consortium.functions.department(_code32(code, "department")),
+    department = lookup(deployment.consortium.functions.department(checked_code32(code, "department")),
                         f"no department {code!r} in the consortium")
     return IssuerRef(code, department[6])
 
 
-def _code32(text: str, what: str) -> bytes:
+def checked_code32(text: str, what: str) -> bytes:
+    """`code32`, with a bad code reported as `InvalidInput` naming what it was for."""
     try:
         return code32(text)
     except ValueError:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.audit.trail import AuditTrail
-from gateway.certificates.catalog import lookup
+from gateway.certificates.catalog import checked_code32, lookup
 from gateway.certificates.verification import Outcome, Verdict, Verifier
 from gateway.chain import Chain
 from gateway.db import Consent
@@ -64,7 +64,7 @@ class Sharing:
         `NotFound` for an unknown code."""
         if code not in self._items:
             _code, owner, _registered, required = lookup(self.chain.deployment.catalog.functions.serviceItem(
-                code32(code)), f"no service item {code!r} in the catalog")
+                checked_code32(code, "service item")), f"no service item {code!r} in the catalog")
             self._items[code] = ServiceItem(code, code_text(owner), tuple(code_text(t) for t in required))
         return self._items[code]
 

@@ -174,6 +174,11 @@ def test_an_unknown_service_item_is_not_found(gateway_http: GatewayProcess, hold
     assert (response.status_code, response.json()["code"]) == (404, "not_found")
 
 
+def test_a_malformed_service_item_code_is_invalid_input(gateway_http: GatewayProcess, holder: Holder) -> None:
+    response = _share(gateway_http, holder, serviceItem="不动产登记")
+    assert (response.status_code, response.json()["code"]) == (422, "invalid_input")
+
+
 def test_a_type_the_item_does_not_need_is_refused(gateway_http: GatewayProcess, holder: Holder) -> None:
     _issue(gateway_http, holder)
     _consented(gateway_http, holder, types=(MZ_MARRIAGE, "320100-GA-001"))
