@@ -193,21 +193,18 @@ def test_a_type_the_holder_did_not_consent_to_is_refused(gateway_http: GatewayPr
     _refused(_share(gateway_http, holder, certificateTypes=[MZ_MARRIAGE]), "type_not_consented")
 
 
-def test_the_type_owner_can_stop_a_department_relying_on_it(gateway_http: GatewayProcess, holder: Holder) -> None:
+@pytest.mark.parametrize(("switch", "refusal"), [
+    (lambda catalog, on: catalog.setRelyingDepartment(code32(MZ_MARRIAGE), code32(ZJ), on), "department_not_relying"),
+    (lambda catalog, on: catalog.setServiceItemUse(code32(MZ_MARRIAGE), code32(ITEM), on), "item_not_allowed_for_type"),
+], ids=["relying-department", "item-use"])
+def test_the_type_owner_can_stop_sharing_at_once(gateway_http: GatewayProcess, holder: Holder,
+                                                 switch: Callable[[Any, bool], ContractFunction], refusal: str) -> None:
     _issue(gateway_http, holder)
     _consented(gateway_http, holder)
     catalog = gateway_http.devnet.deployment.catalog.functions
-    with _switched_off("MZ", lambda on: catalog.setRelyingDepartment(code32(MZ_MARRIAGE), code32(ZJ), on)):
-        _refused(_share(gateway_http, holder), "department_not_relying")
+    with _switched_off("MZ", lambda on: switch(catalog, on)):
+        _refused(_share(gateway_http, holder), refusal)
     assert _share(gateway_http, holder).status_code == 200
-
-
-def test_the_type_owner_can_stop_an_item_using_it(gateway_http: GatewayProcess, holder: Holder) -> None:
-    _issue(gateway_http, holder)
-    _consented(gateway_http, holder)
-    catalog = gateway_http.devnet.deployment.catalog.functions
-    with _switched_off("MZ", lambda on: catalog.setServiceItemUse(code32(MZ_MARRIAGE), code32(ITEM), on)):
-        _refused(_share(gateway_http, holder), "item_not_allowed_for_type")
 
 
 # ----- refused: consent -----
