@@ -98,7 +98,7 @@ def audit_verify_command(data_dir: Path = ledger_cli.DataDir) -> None:
     problems = gateway.audit.verify()
     _report([f"entry {p.position}: {p.what}" for p in problems],
             f"error (log_tampered): {problems[0].what}" if problems else "",
-            f"access log intact; {len(gateway.audit.checkpoints())} checkpoints on chain reproduced")
+            f"access log intact; it reproduces each of the {len(gateway.audit.checkpoints())} checkpoint(s) on chain")
 
 
 @audit_app.command("check-inclusion")

@@ -8,6 +8,7 @@ from typing import Any, Callable
 from sqlalchemy import or_, select
 from sqlalchemy.orm import sessionmaker
 
+from gateway.audit.access_log import entry_view
 from gateway.db import AccessedCertificate, AccessLogEntry, ChainEvent, IssuedCertificate
 from gateway.errors import InvalidInput, NotFound
 from gateway.indexer import EventIndex
@@ -76,8 +77,7 @@ class Provenance:
                 .order_by(AccessLogEntry.position)).all()
         if not rows:
             raise NotFound(f"no event about {certificate_hash} is indexed (unknown, or not yet confirmed)")
-        return [event_view(row) for row in rows], [{**a.entry, "leafHash": a.leaf_hash, "recordedAt": a.recorded_at}
-                                                   for a in accesses]
+        return [event_view(row) for row in rows], [entry_view(a) for a in accesses]
 
     def service_item_handlers(self) -> dict[str, list[str]]:
         """Per service item, the departments its owner added as handlers (and has not removed)."""

@@ -3,12 +3,14 @@ query, each a leaf of an RFC 6962 tree (leaf = SHA-256(0x00 || RFC 8785 JSON of 
 
 Each row keeps its leaf hash and the tree head after it was appended. `check` recomputes both
 from the entries' content and positions, and compares the heads with the checkpoints anchored on
-chain, naming the first entry that was altered, deleted or moved. Entries hold department codes,
-certificate hashes, service item codes and outcomes — no personal data in clear.
+chain, naming the first entry that was altered, deleted or moved. Entries hold their position and
+time, department codes, certificate hashes, service item codes, holder pseudonyms and outcomes — no
+personal data in clear.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
@@ -56,16 +58,23 @@ def entry_leaf(entry: dict[str, Any]) -> bytes:
     return leaf_hash(rfc8785.dumps(entry))
 
 
+def entry_view(row: AccessLogEntry) -> dict[str, Any]:
+    """An entry as the API shows it: its hashed content (who, when, what, outcome) and leaf hash."""
+    return {**row.entry, "leafHash": row.leaf_hash}
+
+
 def append(session: Session, department: str, action: str, entry: dict[str, Any]) -> AccessLogEntry:
     """Appends one entry in the caller's transaction (the caller commits), in O(log n): the last
     row carries the frontier. Two concurrent appends cannot take the same position (primary key)."""
     last = session.scalars(select(AccessLogEntry).order_by(AccessLogEntry.position.desc()).limit(1)).first()
     position = last.position + 1 if last else 0
     frontier = Frontier.of_row(last)
-    content = {"position": position, "department": department, "action": action, **entry}
+    now = time.time()
+    recorded = dt.datetime.fromtimestamp(now, dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    content = {"position": position, "recordedAt": recorded, "department": department, "action": action, **entry}
     leaf = entry_leaf(content)
     frontier.append(leaf)
-    row = AccessLogEntry(position=position, recorded_at=time.time(), department=department, action=action,
+    row = AccessLogEntry(position=position, recorded_at=now, department=department, action=action,
                          entry=content, leaf_hash="0x" + leaf.hex(), tree_head="0x" + frontier.root.hex(),
                          frontier=frontier.as_json())
     session.add(row)

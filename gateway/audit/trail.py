@@ -104,7 +104,7 @@ class AuditTrail:
         with self.sessions() as session:
             rows = session.scalars(query.order_by(AccessLogEntry.position).limit(limit + 1)).all()
         page = rows[:limit]
-        return {"entries": [{**row.entry, "leafHash": row.leaf_hash, "recordedAt": row.recorded_at} for row in page],
+        return {"entries": [access_log.entry_view(row) for row in page],
                 "next": page[-1].position if len(rows) > limit else None}
 
     def _leaves(self, size: int) -> list[bytes]:
