@@ -8,10 +8,12 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from gateway.api.deps import HolderChannel, RelyingParty, Services
+from gateway.api.deps import HolderChannel, Member, RelyingParty, Services
 from gateway.certificates.identity import HolderId
+from gateway.errors import Forbidden
 from gateway.models import HolderKeyRequest, ShareRequest, SignedRecord
 from gateway.sharing.holders import consent_view
+from ledger_node.types import Role
 
 router = APIRouter(prefix="/v1")
 
@@ -29,6 +31,17 @@ def revoke_key(key_id: str, _caller: HolderChannel, gateway: Services) -> dict[s
 @router.post("/consents", status_code=201, summary="Give a consent signed by the holder (the signature authenticates)")
 def give_consent(body: SignedRecord, gateway: Services) -> dict[str, Any]:
     return consent_view(gateway.holders.accept_consent(body.record, body.signature), time.time())
+
+
+@router.get("/consents/{consent_id}", summary="A consent with its signed record (its grantee, or auditors)")
+def read_consent(consent_id: str, caller: Member, gateway: Services) -> dict[str, Any]:
+    consent = gateway.holders.consent(consent_id)
+    if consent.grantee != caller.department and not gateway.chain.department(caller.department).roles & Role.AUDITOR:
+        raise Forbidden("only the department the consent is for, or an auditor, may read it")
+    gateway.audit.record(caller.department, "consent_read", consent=consent.id, holder=consent.holder,
+                         outcome="read")
+    return {**consent_view(consent, time.time()), "record": consent.record, "signature": consent.signature,
+            "withdrawal": consent.withdrawal}
 
 
 @router.post("/consents/{consent_id}/withdraw", summary="Withdraw a consent, with a withdrawal signed by the holder")

@@ -270,6 +270,22 @@ def test_withdrawal_takes_effect_at_once_and_for_good(gateway_http: GatewayProce
     _refused(_share(gateway_http, holder, consent=signed), "consent_withdrawn")
 
 
+def test_the_grantee_and_auditors_read_a_consent_with_its_signed_record(gateway_http: GatewayProcess,
+                                                                      holder: Holder) -> None:
+    signed = _signed_consent(holder)
+    consent_id = _give(gateway_http, signed).json()["id"]
+    for reader in ("ZJ", "SJ"):
+        read = gateway_http.client.get(f"/v1/consents/{consent_id}", headers=gateway_http.auth(reader)).json()
+        assert (read["record"], read["signature"], read["state"]) == (signed["record"], signed["signature"], "active")
+
+
+def test_other_departments_cannot_read_a_consent(gateway_http: GatewayProcess, holder: Holder) -> None:
+    consent_id = _consented(gateway_http, holder)
+    response = gateway_http.client.get(f"/v1/consents/{consent_id}", headers=gateway_http.auth("GA"))
+    assert (response.status_code, response.json()["code"]) == (403, "forbidden")
+    assert gateway_http.client.get(f"/v1/consents/{consent_id}").status_code == 401
+
+
 def test_only_the_holder_can_withdraw(gateway_http: GatewayProcess, holder: Holder) -> None:
     consent_id = _consented(gateway_http, holder)
     withdrawal = new_withdrawal(consent_id, _now())
