@@ -9,6 +9,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import sessionmaker
 
 from gateway.audit.access_log import entry_view
+from gateway.certificates.document import to_datetime_text
 from gateway.db import AccessedCertificate, AccessLogEntry, ChainEvent, IssuedCertificate
 from gateway.errors import InvalidInput, NotFound
 from gateway.indexer import EventIndex
@@ -37,7 +38,7 @@ def event_view(row: ChainEvent) -> dict[str, Any]:
         "certificateType": row.certificate_type,
         "blockNumber": row.block_number,
         "blockHash": row.block_hash,
-        "time": dt.datetime.fromtimestamp(row.timestamp, dt.timezone.utc).isoformat().replace("+00:00", "Z"),
+        "time": to_datetime_text(dt.datetime.fromtimestamp(row.timestamp, dt.timezone.utc)),
         "transactionHash": row.tx_hash,
         "args": row.args,
     }

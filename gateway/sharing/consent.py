@@ -22,6 +22,7 @@ from ecdsa import NIST256p, BadSignatureError, SigningKey, VerifyingKey
 from ecdsa.util import sigdecode_string, sigencode_string
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from gateway.certificates.document import to_datetime_text
 from gateway.certificates.identity import PSEUDONYM_PREFIX
 from gateway.errors import InvalidInput
 
@@ -86,16 +87,12 @@ def new_consent(holder: str, grantee: str, service_item: str, certificate_types:
                 not_before: dt.datetime, not_after: dt.datetime) -> dict[str, Any]:
     """A consent record ready to sign (with a fresh nonce, so that equal grants have distinct ids)."""
     return {"type": CONSENT_TYPE, "version": 1, "holder": holder, "grantee": grantee, "serviceItem": service_item,
-            "certificateTypes": list(certificate_types), "notBefore": _text(not_before), "notAfter": _text(not_after),
-            "nonce": os.urandom(16).hex()}
+            "certificateTypes": list(certificate_types), "notBefore": to_datetime_text(not_before),
+            "notAfter": to_datetime_text(not_after), "nonce": os.urandom(16).hex()}
 
 
 def new_withdrawal(consent_id: str, withdrawn_at: dt.datetime) -> dict[str, Any]:
-    return {"type": WITHDRAWAL_TYPE, "version": 1, "consent": consent_id, "withdrawnAt": _text(withdrawn_at)}
-
-
-def _text(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return {"type": WITHDRAWAL_TYPE, "version": 1, "consent": consent_id, "withdrawnAt": to_datetime_text(withdrawn_at)}
 
 
 # ----- keys and signatures -----

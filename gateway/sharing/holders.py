@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.certificates.document import to_datetime_text
 from gateway.certificates.identity import HolderId, pseudonym
 from gateway.db import Consent, HolderKey
 from gateway.errors import Conflict, NotFound, Refused
@@ -26,7 +27,7 @@ from gateway.sharing.consent import key_id, load_public_key, parse_consent, pars
 def _time(seconds: float | None) -> str | None:
     if seconds is None:
         return None
-    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return to_datetime_text(dt.datetime.fromtimestamp(seconds, dt.timezone.utc))
 
 
 def key_view(row: HolderKey) -> dict[str, Any]:
