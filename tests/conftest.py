@@ -12,7 +12,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import httpx
 
@@ -74,6 +74,12 @@ ACTORS: dict[str, bytes | None] = {
 
 def random_hash() -> bytes:
     return os.urandom(32)
+
+
+def transactions_sent(w3: Web3, senders: Iterable[ChecksumAddress]) -> int:
+    """How many transactions `senders` have sent, mined or waiting in the pool (their pending
+    nonces): unlike the block number, it does not move when an empty block is mined."""
+    return sum(w3.eth.get_transaction_count(sender, "pending") for sender in senders)
 
 
 @dataclass
@@ -316,6 +322,10 @@ class Devnet:
     @property
     def deployment(self) -> Deployment:
         return Manifest.load(self.data_dir / "manifest.json").deployment(self.w3)
+
+    def transactions_sent(self) -> int:
+        """Transactions sent by the deployer and every demo department's key (what a gateway may send with)."""
+        return transactions_sent(self.w3, [dev_account(i).address for i in range(len(DEMO_DEPARTMENTS) + 1)])
 
     def stop_chain(self) -> None:
         """Saves the chain's state and stops it."""

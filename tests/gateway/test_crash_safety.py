@@ -139,16 +139,16 @@ def test_a_sent_transaction_whose_receipt_was_not_recorded_is_not_sent_twice(own
                                        None)
     crashed.outbox.sign_prepared()
     with crashed.sessions() as session:
-        raw = session.get(Operation, operation.id).raw_tx
-    own_devnet.w3.eth.send_raw_transaction(raw)  # sent, but the state change to `sent` was lost
+        signed = session.get(Operation, operation.id)
+    own_devnet.w3.eth.send_raw_transaction(signed.raw_tx)  # sent, but the state change to `sent` was lost
     restarted = Gateway(settings)
     restarted.start()
     try:
         assert restarted.outbox.wait(operation.id, timeout=30).state == OperationState.DONE.value
-        time.sleep(1.5)  # a second transaction, if one were sent, would be mined by now
-        assert _issued_events(own_devnet, operation.request["certificateHash"]) == 1
     finally:
-        restarted.stop()
+        restarted.stop()  # nothing can be sent after this
+    assert own_devnet.w3.eth.get_transaction_count(signed.sender, "pending") == signed.nonce + 1
+    assert _issued_events(own_devnet, operation.request["certificateHash"]) == 1
 
 
 def test_while_the_chain_is_down_requests_get_503_and_pending_work_completes_after(own_devnet: Devnet,
