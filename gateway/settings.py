@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Only for local development chains; a consortium sets its own CERTNET_PSEUDONYM_SECRET.
 DEVELOPMENT_PSEUDONYM_SECRET = "certnet development pseudonym secret - not for production"
+#: A production pseudonym secret is at least this long (`openssl rand -hex 32` gives 64 characters).
+MIN_PSEUDONYM_SECRET_LENGTH = 32
+#: Chain ids of local development chains: ganache (1337), anvil and hardhat (31337), the embedded
+#: eth-tester chain. Any other chain is treated as production whatever CERTNET_ENV says.
+DEVELOPMENT_CHAIN_IDS = frozenset({1337, 31337, 131277322940537})
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CERTNET_", env_file=".env", extra="ignore")
 
+    #: "production" refuses development secrets, keys and tokens (`gateway.service.refuse_unsafe_production`)
+    #: even on a development chain; on any other chain they are refused anyway.
+    env: Literal["development", "production"] = "development"
     data_dir: Path = Path(".certnet")
     #: The consortium's key for holder pseudonyms (HMAC-SHA256); shared by its departments only.
     pseudonym_secret: SecretStr = SecretStr(DEVELOPMENT_PSEUDONYM_SECRET)
@@ -28,6 +37,9 @@ class Settings(BaseSettings):
     #: from CERTNET_KEY_PASSPHRASE(_FILE). Unset: the development mnemonic's accounts that the
     #: consortium registered (local chains only).
     key_store: Path | None = None
+    #: Bearer API tokens (`certnet gateway token`) instead of signed requests. Unset: on for development
+    #: chains in development mode only; production refuses to start with them on.
+    dev_tokens: bool | None = None
     #: Blocks the event index stays behind the head; events younger than this are not indexed.
     confirmations: int = 0
     index_poll_seconds: float = 0.5
@@ -60,3 +72,10 @@ class Settings(BaseSettings):
     @property
     def pseudonym_key(self) -> bytes:
         return self.pseudonym_secret.get_secret_value().encode()
+
+    def production(self, chain_id: int) -> bool:
+        """Whether the production checks apply: CERTNET_ENV=production, or a chain not for local development."""
+        return self.env == "production" or chain_id not in DEVELOPMENT_CHAIN_IDS
+
+    def dev_tokens_enabled(self, chain_id: int) -> bool:
+        return self.dev_tokens if self.dev_tokens is not None else not self.production(chain_id)
