@@ -51,21 +51,21 @@ def refuse_unsafe_production(settings: Settings, chain_id: int, custody: Custody
     secret = settings.pseudonym_secret.get_secret_value()
     if secret == DEVELOPMENT_PSEUDONYM_SECRET or len(secret) < MIN_PSEUDONYM_SECRET_LENGTH:
         needed["CERTNET_PSEUDONYM_SECRET"] = (
-            f"the consortium's own secret of at least {MIN_PSEUDONYM_SECRET_LENGTH} random characters; with the "
-            "public development one anyone can reverse holder pseudonyms to ID numbers")
+            f"the consortium's own, at least {MIN_PSEUDONYM_SECRET_LENGTH} random characters: with the public "
+            "development secret anyone can reverse holder pseudonyms to ID numbers")
     if settings.key_store is None:
-        needed["CERTNET_KEY_STORE"] = "a directory of the departments' encrypted key files; the development " \
-                                      "mnemonic's keys are public"
+        needed["CERTNET_KEY_STORE"] = "the departments' encrypted key files: the development mnemonic's keys " \
+                                      "are public"
     elif development_keys := sorted(custody.development_keys):
-        needed["CERTNET_KEY_STORE"] = (f"key files without the development mnemonic's public keys "
-                                       f"({', '.join(development_keys)})")
+        needed["CERTNET_KEY_STORE"] = f"key files without the development mnemonic's public keys " \
+                                      f"{', '.join(development_keys)}"
     if settings.dev_tokens_enabled(chain_id):
-        needed["CERTNET_DEV_TOKENS"] = "false (unset: off); departments sign their requests"
+        needed["CERTNET_DEV_TOKENS"] = "false, or leave it unset: departments sign their requests"
     if needed:
         mode = "CERTNET_ENV=production" if settings.env == "production" else \
             f"chain id {chain_id} is not a local development chain"
         raise UnsafeConfiguration(f"refusing to start in production ({mode}); set "
-                                  + "; ".join(f"{name}: {what}" for name, what in needed.items()),
+                                  + "; ".join(f"{name} ({what})" for name, what in needed.items()),
                                   settings=list(needed))
 
 
