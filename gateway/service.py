@@ -23,7 +23,7 @@ from gateway.indexer import EventIndex
 from gateway.issuance import Issuance
 from gateway.outbox import Outbox
 from gateway.provenance import Provenance
-from gateway.settings import DEVELOPMENT_PSEUDONYM_SECRET, MIN_PSEUDONYM_SECRET_LENGTH, Settings
+from gateway.settings import Settings
 from gateway.sharing.holders import Holders
 from gateway.sharing.share import Sharing
 from ledger_node.deploy import Manifest
@@ -48,11 +48,8 @@ def refuse_unsafe_production(settings: Settings, chain_id: int, custody: Custody
     if not settings.production(chain_id):
         return
     needed: dict[str, str] = {}
-    secret = settings.pseudonym_secret.get_secret_value()
-    if secret == DEVELOPMENT_PSEUDONYM_SECRET or len(secret) < MIN_PSEUDONYM_SECRET_LENGTH:
-        needed["CERTNET_PSEUDONYM_SECRET"] = (
-            f"the consortium's own, at least {MIN_PSEUDONYM_SECRET_LENGTH} random characters: with the public "
-            "development secret anyone can reverse holder pseudonyms to ID numbers")
+    if secret_problem := settings.pseudonym_secret_problem():
+        needed["CERTNET_PSEUDONYM_SECRET"] = secret_problem
     if settings.key_store is None:
         needed["CERTNET_KEY_STORE"] = "the departments' encrypted key files: the development mnemonic's keys " \
                                       "are public"

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.errors import UnsafeConfiguration
+
 #: Only for local development chains; a consortium sets its own CERTNET_PSEUDONYM_SECRET.
 DEVELOPMENT_PSEUDONYM_SECRET = "certnet development pseudonym secret - not for production"
 #: A production pseudonym secret is at least this long (`openssl rand -hex 32` gives 64 characters).
@@ -79,3 +81,19 @@ class Settings(BaseSettings):
 
     def dev_tokens_enabled(self, chain_id: int) -> bool:
         return self.dev_tokens if self.dev_tokens is not None else not self.production(chain_id)
+
+    def pseudonym_secret_problem(self) -> str | None:
+        """Why the pseudonym secret is unfit for production, or None."""
+        secret = self.pseudonym_secret.get_secret_value()
+        if secret == DEVELOPMENT_PSEUDONYM_SECRET or len(secret) < MIN_PSEUDONYM_SECRET_LENGTH:
+            return (f"the consortium's own, at least {MIN_PSEUDONYM_SECRET_LENGTH} random characters: with the "
+                    "public development secret anyone can reverse holder pseudonyms to ID numbers")
+        return None
+
+    def pseudonym_key_for(self, chain_id: int) -> bytes:
+        """The pseudonym key for making pseudonyms on chain `chain_id`; in production `UnsafeConfiguration`
+        unless the secret is the consortium's own."""
+        if self.production(chain_id) and (problem := self.pseudonym_secret_problem()):
+            raise UnsafeConfiguration(f"refusing to make pseudonyms for chain {chain_id} with this secret; set "
+                                      f"CERTNET_PSEUDONYM_SECRET ({problem})", settings=["CERTNET_PSEUDONYM_SECRET"])
+        return self.pseudonym_key

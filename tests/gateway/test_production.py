@@ -1,7 +1,8 @@
 """Production mode: a gateway with CERTNET_ENV=production, or on a chain that is not a local
 development one, refuses to start while the pseudonym secret, the department keys or the API
 tokens are still the development ones, naming the setting to provide; configured properly it
-serves, and then accepts signed requests only."""
+serves, and then accepts signed requests only. `certnet cert new` does not make pseudonyms with the
+development secret in production either."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from gateway.errors import UnsafeConfiguration
 from gateway.service import refuse_unsafe_production
 from gateway.settings import Settings
 from ledger_node.accounts import dev_account
-from tests.conftest import DEMO_DEPARTMENTS, Devnet, GatewayProcess, demo_account
+from tests.conftest import DEMO_DEPARTMENTS, MZ_MARRIAGE, Devnet, GatewayProcess, demo_account, marriage_request
 
 pytestmark = pytest.mark.slow
 
@@ -129,3 +130,15 @@ def test_gateway_token_refuses_to_make_a_token_when_tokens_are_off(production_ga
     assert result.returncode == 1
     assert result.stderr.startswith("error (tokens_disabled): ") and result.stderr.count("\n") == 1
     assert result.stdout == ""
+
+
+def test_cert_new_refuses_the_development_pseudonym_secret_in_production(devnet: Devnet, tmp_path: Path) -> None:
+    subject = tmp_path / "subject.json"
+    subject.write_text(json.dumps(marriage_request()["subject"]))
+    gateway = GatewayProcess(devnet, tmp_path / "gateway", env="production")
+    result = subprocess.run([gateway.command[0], "cert", "new", str(subject), "--type", MZ_MARRIAGE, "--issuer",
+                             DEMO_DEPARTMENTS["MZ"], "--holder", "RIC:11010519491231002X", "--data-dir",
+                             str(gateway.data_dir), "--rpc", devnet.node.url], env=gateway.env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error (unsafe_configuration): ") and result.stderr.count("\n") == 1
+    assert "CERTNET_PSEUDONYM_SECRET" in result.stderr and result.stdout == ""
