@@ -47,7 +47,7 @@ def _fail(error: Exception) -> NoReturn:
 
 def _gateway(data_dir: Path) -> Gateway:
     try:
-        return Gateway(Settings(data_dir=data_dir))
+        return Gateway(Settings.load(data_dir=data_dir))
     except (GatewayError, LedgerError, *CONNECTION_ERRORS) as error:
         _fail(error)
 

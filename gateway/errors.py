@@ -60,6 +60,12 @@ class TokensDisabled(Unauthenticated):
     code = "tokens_disabled"
 
 
+class InvalidSetting(GatewayError):
+    """A CERTNET_* setting (environment or `.env`) does not parse; the message names each."""
+
+    code = "invalid_setting"
+
+
 class UnsafeConfiguration(GatewayError):
     """Production mode refuses to start with a development secret, key or token setting; the message
     names the settings to provide."""

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gateway.errors import UnsafeConfiguration
+from gateway.errors import InvalidSetting, UnsafeConfiguration
 
 #: Only for local development chains; a consortium sets its own CERTNET_PSEUDONYM_SECRET.
 DEVELOPMENT_PSEUDONYM_SECRET = "certnet development pseudonym secret - not for production"
@@ -58,6 +58,16 @@ class Settings(BaseSettings):
     access_log_id: str = Field("certnet-gateway-access-log", max_length=32)
     #: Operations accepted but not yet mined beyond which new ones get 429.
     max_pending_operations: int = 200_000
+
+    @classmethod
+    def load(cls, **values: Any) -> Settings:
+        """The settings from the environment, `.env` and `values`; `InvalidSetting` names every one that
+        does not parse (never its value: it may be a secret)."""
+        try:
+            return cls(**values)
+        except ValidationError as error:
+            raise InvalidSetting("; ".join(f"CERTNET_{'_'.join(map(str, problem['loc'])).upper()}: {problem['msg']}"
+                                           for problem in error.errors())) from None
 
     @property
     def manifest_path(self) -> Path:

@@ -80,6 +80,13 @@ def test_production_refuses_to_start_with_a_development_setting_naming_it_in_one
     assert {name for name in SETTING_NAMES if name in result.stderr} == {named}
 
 
+def test_a_setting_that_does_not_parse_is_named_in_one_line(devnet: Devnet, tmp_path: Path) -> None:
+    gateway = GatewayProcess(devnet, tmp_path / "gateway", env="prod")
+    result = subprocess.run(gateway.command, env=gateway.env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr == "error (invalid_setting): CERTNET_ENV: Input should be 'development' or 'production'\n"
+
+
 def test_a_chain_that_is_not_for_development_gets_the_production_checks_without_certnet_env() -> None:
     with pytest.raises(UnsafeConfiguration) as refused:
         refuse_unsafe_production(_settings(), chain_id=1, custody=Custody([]))
