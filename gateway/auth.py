@@ -1,6 +1,6 @@
 """Who is asking: a department, proven by a signature of one of its registered keys over the
-request, or (for development) by one of its API tokens. Roles and status come from the
-consortium contract, never from the request.
+request, or (for development, when `Settings.dev_tokens_enabled`) by one of its API tokens. Roles
+and status come from the consortium contract, never from the request.
 
 Signed requests carry three headers:
 
@@ -29,12 +29,14 @@ from sqlalchemy.orm import sessionmaker
 
 from gateway.chain import Chain
 from gateway.db import ApiToken, RequestNonce
-from gateway.errors import Unauthenticated
+from gateway.errors import TokensDisabled, Unauthenticated
 
 TIMESTAMP_HEADER = "X-CertNet-Timestamp"
 NONCE_HEADER = "X-CertNet-Nonce"
 SIGNATURE_HEADER = "X-CertNet-Signature"
 TOKEN_PREFIX = "cnt_"
+TOKENS_DISABLED = ("API tokens are for development and off on this gateway (production, or CERTNET_DEV_TOKENS=false): "
+                   "sign the request with a key of the department (docs/gateway.md)")
 
 
 @dataclass(frozen=True)
@@ -79,10 +81,17 @@ def create_token(sessions: sessionmaker, chain: Chain, department: str, label: s
 
 
 class Authenticator:
-    def __init__(self, chain: Chain, sessions: sessionmaker, *, max_age_seconds: int) -> None:
+    def __init__(self, chain: Chain, sessions: sessionmaker, *, max_age_seconds: int, tokens_enabled: bool) -> None:
         self.chain = chain
         self.sessions = sessions
         self.max_age = max_age_seconds
+        self.tokens_enabled = tokens_enabled
+
+    def issue_token(self, department: str, label: str = "") -> str:
+        """A new API token of `department` (`create_token`), if this gateway accepts tokens."""
+        if not self.tokens_enabled:
+            raise TokensDisabled(TOKENS_DISABLED)
+        return create_token(self.sessions, self.chain, department, label)
 
     def authenticate(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Caller | None:
         """The caller, None when the request carries no credentials at all; `Unauthenticated`
@@ -98,6 +107,8 @@ class Authenticator:
         return None
 
     def _by_token(self, token: str) -> Caller:
+        if not self.tokens_enabled:
+            raise TokensDisabled(TOKENS_DISABLED)
         with self.sessions() as session:
             record = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(token)))
         if record is None or record.revoked_at is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Callable
 
@@ -94,6 +95,12 @@ class Chain:
         return info
 
 
+@cache
+def development_accounts() -> tuple[LocalAccount, ...]:
+    """The development mnemonic's first accounts (derived once per process: about 1 s)."""
+    return tuple(dev_account(i) for i in range(DEV_KEY_SEARCH))
+
+
 class Custody:
     """The department keys this gateway signs with: certificates (EIP-712) and transactions."""
 
@@ -105,7 +112,7 @@ class Custody:
         """Keys from `key_store` (encrypted key files), or, without one, the development
         mnemonic's accounts the consortium registered (local chains only)."""
         if key_store is None:
-            candidates = [dev_account(i) for i in range(DEV_KEY_SEARCH)]
+            candidates = list(development_accounts())
         else:
             passphrase = passphrase_from_env()
             candidates = [load_keystore(path, passphrase) for path in sorted(key_store.glob("*.json"))]
@@ -119,6 +126,11 @@ class Custody:
     @property
     def holds(self) -> set[ChecksumAddress]:
         return set(self._by_address)
+
+    @property
+    def development_keys(self) -> set[ChecksumAddress]:
+        """Held keys that are the public development mnemonic's: anyone can sign with them."""
+        return self.holds & {account.address for account in development_accounts()}
 
     def key_for(self, department: DepartmentInfo) -> LocalAccount:
         """The first of the department's current keys the gateway holds."""

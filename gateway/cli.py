@@ -14,7 +14,6 @@ import uvicorn
 from rich.console import Console
 
 from gateway.api.app import create_app
-from gateway.auth import create_token
 from gateway.certificates import cli as certificates_cli
 from gateway.chain import CONNECTION_ERRORS
 from gateway.certificates.identity import HolderId
@@ -48,7 +47,7 @@ def _fail(error: Exception) -> NoReturn:
 
 def _gateway(data_dir: Path) -> Gateway:
     try:
-        return Gateway(Settings(data_dir=data_dir))
+        return Gateway(Settings.load(data_dir=data_dir))
     except (GatewayError, LedgerError, *CONNECTION_ERRORS) as error:
         _fail(error)
 
@@ -76,7 +75,7 @@ def token_command(department: str = typer.Argument(..., help="Department code.")
     """Create a development API token for a department; prints it once (only its hash is kept)."""
     gateway = _gateway(data_dir)
     try:
-        typer.echo(create_token(gateway.sessions, gateway.chain, department, label))
+        typer.echo(gateway.authenticator.issue_token(department, label))
     except GatewayError as error:
         _fail(error)
 

@@ -54,6 +54,25 @@ class Unauthenticated(GatewayError):
     code = "unauthenticated"
 
 
+class TokensDisabled(Unauthenticated):
+    """API tokens are for development; this gateway accepts signed requests only (CERTNET_DEV_TOKENS)."""
+
+    code = "tokens_disabled"
+
+
+class InvalidSetting(GatewayError):
+    """A CERTNET_* setting (environment or `.env`) does not parse; the message names each."""
+
+    code = "invalid_setting"
+
+
+class UnsafeConfiguration(GatewayError):
+    """Production mode refuses to start with a development secret, key or token setting; the message
+    names the settings to provide."""
+
+    code = "unsafe_configuration"
+
+
 class Forbidden(GatewayError):
     """The caller is known but its department may not do this (role, status, or another department's)."""
 

@@ -1,5 +1,6 @@
 """The gateway's parts, wired once from `Settings`: database, chain, keys, outbox, issuance, index,
-access log, holders' keys and consents, sharing.
+access log, holders' keys and consents, sharing. In production it refuses development secrets,
+keys and tokens before it creates anything.
 
 `Gateway.start()` runs the three background threads (outbox preparer and dispatcher, event
 index); the HTTP app and the `certnet gateway|index` commands share this one composition.
@@ -17,6 +18,7 @@ from gateway.auth import Authenticator
 from gateway.certificates.verification import Verifier
 from gateway.chain import Chain, Custody
 from gateway.db import make_engine, session_factory
+from gateway.errors import UnsafeConfiguration
 from gateway.indexer import EventIndex
 from gateway.issuance import Issuance
 from gateway.outbox import Outbox
@@ -40,15 +42,40 @@ def rpc_url(settings: Settings) -> str:
     return Manifest.load(settings.manifest_path).rpc_url
 
 
+def refuse_unsafe_production(settings: Settings, chain_id: int, custody: Custody) -> None:
+    """In production (`Settings.production`), `UnsafeConfiguration` naming every setting that is still
+    at its development default: the public pseudonym secret, the public mnemonic's keys, API tokens."""
+    if not settings.production(chain_id):
+        return
+    needed: dict[str, str] = {}
+    if secret_problem := settings.pseudonym_secret_problem():
+        needed["CERTNET_PSEUDONYM_SECRET"] = secret_problem
+    if settings.key_store is None:
+        needed["CERTNET_KEY_STORE"] = "the departments' encrypted key files: the development mnemonic's keys " \
+                                      "are public"
+    elif development_keys := sorted(custody.development_keys):
+        needed["CERTNET_KEY_STORE"] = f"key files without the development mnemonic's public keys " \
+                                      f"{', '.join(development_keys)}"
+    if settings.dev_tokens_enabled(chain_id):
+        needed["CERTNET_DEV_TOKENS"] = "false, or leave it unset: departments sign their requests"
+    if needed:
+        mode = "CERTNET_ENV=production" if settings.env == "production" else \
+            f"chain id {chain_id} is not a local development chain"
+        raise UnsafeConfiguration(f"refusing to start in production ({mode}); set "
+                                  + "; ".join(f"{name} ({what})" for name, what in needed.items()),
+                                  settings=list(needed))
+
+
 class Gateway:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.sessions: sessionmaker = session_factory(make_engine(settings.database))
         w3 = connect(rpc_url(settings))
         deployment = Manifest.load(settings.manifest_path).deployment(w3)
         self.chain = Chain(deployment, role_cache_seconds=settings.role_cache_seconds)
         self.custody = Custody.load(self.chain, settings.key_store)
+        refuse_unsafe_production(settings, self.chain.chain_id, self.custody)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.sessions: sessionmaker = session_factory(make_engine(settings.database))
         self.outbox = Outbox(self.sessions, self.chain, Sender(w3, self.custody.accounts),
                              max_pending=settings.max_pending_operations)
         self.issuance = Issuance(self.chain, self.custody, self.outbox, self.sessions, SchemaStore(settings.schema_dir),
@@ -61,7 +88,8 @@ class Gateway:
         self.holders = Holders(self.sessions, pseudonym_key=settings.pseudonym_key)
         self.sharing = Sharing(self.chain, self.holders, self.issuance, self.verifier, self.audit)
         self.authenticator = Authenticator(self.chain, self.sessions,
-                                           max_age_seconds=settings.signature_max_age_seconds)
+                                           max_age_seconds=settings.signature_max_age_seconds,
+                                           tokens_enabled=settings.dev_tokens_enabled(self.chain.chain_id))
         self.started_at = time.time()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []

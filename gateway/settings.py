@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gateway.errors import InvalidSetting, UnsafeConfiguration
 
 #: Only for local development chains; a consortium sets its own CERTNET_PSEUDONYM_SECRET.
 DEVELOPMENT_PSEUDONYM_SECRET = "certnet development pseudonym secret - not for production"
+#: A production pseudonym secret is at least this long (`openssl rand -hex 32` gives 64 characters).
+MIN_PSEUDONYM_SECRET_LENGTH = 32
+#: Chain ids of local development chains: ganache (1337), anvil and hardhat (31337), the embedded
+#: eth-tester chain. Any other chain is treated as production whatever CERTNET_ENV says.
+DEVELOPMENT_CHAIN_IDS = frozenset({1337, 31337, 131277322940537})
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CERTNET_", env_file=".env", extra="ignore")
 
+    #: "production" refuses development secrets, keys and tokens (`gateway.service.refuse_unsafe_production`)
+    #: even on a development chain; on any other chain they are refused anyway.
+    env: Literal["development", "production"] = "development"
     data_dir: Path = Path(".certnet")
     #: The consortium's key for holder pseudonyms (HMAC-SHA256); shared by its departments only.
     pseudonym_secret: SecretStr = SecretStr(DEVELOPMENT_PSEUDONYM_SECRET)
@@ -28,6 +39,9 @@ class Settings(BaseSettings):
     #: from CERTNET_KEY_PASSPHRASE(_FILE). Unset: the development mnemonic's accounts that the
     #: consortium registered (local chains only).
     key_store: Path | None = None
+    #: Bearer API tokens (`certnet gateway token`) instead of signed requests. Unset: on for development
+    #: chains in development mode only; production refuses to start with them on.
+    dev_tokens: bool | None = None
     #: Blocks the event index stays behind the head; events younger than this are not indexed.
     confirmations: int = 0
     index_poll_seconds: float = 0.5
@@ -45,6 +59,16 @@ class Settings(BaseSettings):
     #: Operations accepted but not yet mined beyond which new ones get 429.
     max_pending_operations: int = 200_000
 
+    @classmethod
+    def load(cls, **values: Any) -> Settings:
+        """The settings from the environment, `.env` and `values`; `InvalidSetting` names every one that
+        does not parse (never its value: it may be a secret)."""
+        try:
+            return cls(**values)
+        except ValidationError as error:
+            raise InvalidSetting("; ".join(f"CERTNET_{'_'.join(map(str, problem['loc'])).upper()}: {problem['msg']}"
+                                           for problem in error.errors())) from None
+
     @property
     def manifest_path(self) -> Path:
         return self.manifest or self.data_dir / "manifest.json"
@@ -60,3 +84,26 @@ class Settings(BaseSettings):
     @property
     def pseudonym_key(self) -> bytes:
         return self.pseudonym_secret.get_secret_value().encode()
+
+    def production(self, chain_id: int) -> bool:
+        """Whether the production checks apply: CERTNET_ENV=production, or a chain not for local development."""
+        return self.env == "production" or chain_id not in DEVELOPMENT_CHAIN_IDS
+
+    def dev_tokens_enabled(self, chain_id: int) -> bool:
+        return self.dev_tokens if self.dev_tokens is not None else not self.production(chain_id)
+
+    def pseudonym_secret_problem(self) -> str | None:
+        """Why the pseudonym secret is unfit for production, or None."""
+        secret = self.pseudonym_secret.get_secret_value()
+        if secret == DEVELOPMENT_PSEUDONYM_SECRET or len(secret) < MIN_PSEUDONYM_SECRET_LENGTH:
+            return (f"the consortium's own, at least {MIN_PSEUDONYM_SECRET_LENGTH} random characters: with the "
+                    "public development secret anyone can reverse holder pseudonyms to ID numbers")
+        return None
+
+    def pseudonym_key_for(self, chain_id: int) -> bytes:
+        """The pseudonym key for making pseudonyms on chain `chain_id`; in production `UnsafeConfiguration`
+        unless the secret is the consortium's own."""
+        if self.production(chain_id) and (problem := self.pseudonym_secret_problem()):
+            raise UnsafeConfiguration(f"refusing to make pseudonyms for chain {chain_id} with this secret; set "
+                                      f"CERTNET_PSEUDONYM_SECRET ({problem})", settings=["CERTNET_PSEUDONYM_SECRET"])
+        return self.pseudonym_key

@@ -395,11 +395,14 @@ class GatewayProcess:
         """The gateway's database: CERTNET_DATABASE_URL when the run sets one (PostgreSQL), else its SQLite file."""
         return self.env.get("CERTNET_DATABASE_URL") or f"sqlite:///{self.data_dir / 'gateway.db'}"
 
+    @property
+    def command(self) -> list[str]:
+        return [str(Path(sys.executable).with_name("certnet")), "gateway", "serve", "--port", str(self.port),
+                "--data-dir", str(self.data_dir)]
+
     def start(self) -> GatewayProcess:
-        certnet = Path(sys.executable).with_name("certnet")
         log = open(self.data_dir / "gateway.log", "ab")
-        self.process = subprocess.Popen([str(certnet), "gateway", "serve", "--port", str(self.port),
-                                         "--data-dir", str(self.data_dir)], env=self.env, stdout=log, stderr=log)
+        self.process = subprocess.Popen(self.command, env=self.env, stdout=log, stderr=log)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             assert self.process.poll() is None, (self.data_dir / "gateway.log").read_text()[-2000:]

@@ -1,4 +1,5 @@
-"""Liveness with the chain's reachability and the index lag, and Prometheus metrics."""
+"""Liveness with the chain's reachability, the index lag and the access log's anchoring, and
+Prometheus metrics."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ from gateway.chain import CONNECTION_ERRORS
 router = APIRouter()
 
 
-@router.get("/healthz", summary="Chain reachable, index lag, outbox backlog")
+@router.get("/healthz", summary="Chain reachable, index lag, outbox backlog, last access log checkpoint")
 def healthz(gateway: Services, response: Response) -> dict[str, Any]:
     try:
         head = gateway.chain.w3.eth.block_number
+        checkpoints = gateway.audit.checkpoint_status(gateway.settings.checkpoint_interval_seconds)
     except CONNECTION_ERRORS:
-        head = None
+        head, checkpoints = None, None
     indexed = gateway.index.indexed_block()
     response.status_code = 200 if head is not None else 503
     return {
@@ -28,6 +30,7 @@ def healthz(gateway: Services, response: Response) -> dict[str, Any]:
         "index": {"block": indexed, "lag": max(0, head - indexed) if head is not None else None,
                   "confirmations": gateway.settings.confirmations},
         "outbox": {"pending": gateway.outbox.pending_count()},
+        "checkpoints": checkpoints,
     }
 
 

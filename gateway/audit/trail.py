@@ -4,7 +4,9 @@ outbox (as the log-operator department), and answers proofs against those checkp
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
+import time
 from typing import Any
 
 from sqlalchemy import func, select
@@ -12,11 +14,17 @@ from sqlalchemy.orm import sessionmaker
 
 from gateway.audit import access_log
 from gateway.audit.merkle_log import consistency_proof, inclusion_proof, root, verify_inclusion
-from gateway.chain import CONNECTION_ERRORS, Chain, Custody
+from gateway.certificates.document import to_datetime_text
+from gateway.chain import Chain, Custody
 from gateway.db import AccessLogEntry, Operation
 from gateway.errors import Forbidden, InvalidInput, NotFound
 from gateway.outbox import Outbox
 from ledger_node.types import Role, code32
+
+log = logging.getLogger(__name__)
+#: The checkpoint thread's first wait after an error; it doubles per further error, up to the interval.
+CHECKPOINT_FIRST_RETRY_SECONDS = 1.0
+
 
 def _hex(data: bytes) -> str:
     return "0x" + data.hex()
@@ -80,12 +88,36 @@ class AuditTrail:
         return contract.checkpoint(self.log_id, count - 1).call()[0] if count else 0
 
     def run_checkpoints(self, stop: threading.Event, interval_seconds: float) -> None:
-        """Anchors the tree head every `interval_seconds` when it grew."""
-        while not stop.wait(interval_seconds):
+        """Anchors the tree head every `interval_seconds` when it grew. Any error is logged and retried
+        after a backoff (1 s doubling, at most the interval): the thread only ends with `stop`."""
+        delay, failures = interval_seconds, 0
+        while not stop.wait(delay):
             try:
                 self.request_checkpoint()
-            except (Forbidden, *CONNECTION_ERRORS):
-                continue
+            except Exception:  # whatever it is, a dead thread would leave the log unanchored unnoticed
+                failures += 1
+                delay = min(interval_seconds, CHECKPOINT_FIRST_RETRY_SECONDS * 2 ** min(failures - 1, 16))
+                log.exception("anchoring the access log failed (%d time(s) in a row); retrying in %.0f s",
+                              failures, delay)
+            else:
+                delay, failures = interval_seconds, 0
+
+    def checkpoint_status(self, interval_seconds: float) -> dict[str, Any]:
+        """When the last checkpoint was anchored (chain time), and whether anchoring is overdue: an entry
+        has waited more than two intervals (one to be queued, one to be mined) without a checkpoint.
+        With no interval (on demand only) nothing is overdue: `overdue` is None."""
+        contract = self.chain.deployment.checkpoints.functions
+        count = contract.checkpointCount(self.log_id).call()
+        anchored_size, anchored_at = contract.checkpoint(self.log_id, count - 1).call()[:2] if count else (0, None)
+        with self.sessions() as session:
+            last = session.scalar(select(func.max(AccessLogEntry.position)))
+            oldest_unanchored = session.get(AccessLogEntry, anchored_size)
+        overdue = None if interval_seconds <= 0 else (
+            oldest_unanchored is not None and time.time() - oldest_unanchored.recorded_at > 2 * interval_seconds)
+        return {"lastAnchoredAt": to_datetime_text(dt.datetime.fromtimestamp(anchored_at, dt.timezone.utc))
+                if anchored_at else None,
+                "anchoredSize": anchored_size, "logSize": 0 if last is None else last + 1,
+                "intervalSeconds": interval_seconds, "overdue": overdue}
 
     # ----- reading and proving -----
 

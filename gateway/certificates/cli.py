@@ -100,7 +100,8 @@ def new_command(
                                         _read(schema_path) if schema_path else None)
         moment = dt.datetime.now(dt.timezone.utc)
         end = valid_until.replace(tzinfo=valid_until.tzinfo or dt.timezone.utc) if valid_until else None
-        document = new_certificate(_read(subject_path), pseudonym(Settings().pseudonym_key, HolderId.parse(holder)),
+        pseudonym_key = Settings.load().pseudonym_key_for(deployment.registry.w3.eth.chain_id)
+        document = new_certificate(_read(subject_path), pseudonym(pseudonym_key, HolderId.parse(holder)),
                                    certificate_type, issuer_ref(deployment, issuer), valid_from=moment,
                                    valid_until=end)
         _write(document, output)
@@ -216,7 +217,7 @@ def verify_command(
     try:
         disclosed = HolderId.parse(holder) if holder else None
         verifier = Verifier(None if offline else _deployment(data_dir, rpc),
-                            pseudonym_secret=Settings().pseudonym_key)
+                            pseudonym_secret=Settings.load().pseudonym_key)
         reports = [(path, _verify_file(verifier, path, disclosed)) for path in paths]
     except (GatewayError, LedgerError) as error:
         _fail(error)
