@@ -1,34 +1,31 @@
-"""`certnet cert`: make, sign, anchor, redact, revoke and verify certificate documents."""
+"""`certnet cert`: make, sign, anchor, redact, revoke and verify certificate documents.
+
+The certificate library (web3, eth-account, jsonschema) is imported inside the commands: every
+`certnet` call, even `--help`, imports this module.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Any, NoReturn, Optional
+from typing import TYPE_CHECKING, Any, NoReturn, Optional
 
 import typer
-from eth_account.signers.local import LocalAccount
 from rich.console import Console
-from rich.table import Table
-from web3 import Web3
 
-from gateway.certificates.anchoring import (REVOCATION_REASONS, Issuing, anchor_batch, anchor_certificate, revoke,
-                                            supersede)
-from gateway.certificates.catalog import catalog_type, issuer_ref
-from gateway.certificates.document import new_certificate, redact
-from gateway.certificates.identity import HolderId, pseudonym
-from gateway.certificates.signing import SigningDomain, sign
-from gateway.certificates.verification import Report, Verdict, Verifier
-from gateway.errors import GatewayError, InvalidInput
-from gateway.settings import Settings
-from ledger_node.accounts import dev_account, load_keystore, passphrase_from_env
+from gateway.errors import Conflict, Forbidden, GatewayError, InvalidInput
 from ledger_node.cli import DataDir, RpcUrl, chain_endpoint
-from ledger_node.deploy import Deployment, Manifest
-from ledger_node.engines import connect
 from ledger_node.errors import LedgerError
-from ledger_node.schemas import SchemaStore
-from ledger_node.sender import Sender
+from ledger_node.types import REVOCATION_REASONS
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+    from gateway.certificates.anchoring import Issuing
+    from gateway.certificates.identity import HolderId
+    from gateway.certificates.verification import Report, Verifier
+    from ledger_node.deploy import Deployment
 
 console = Console()
 cert_app = typer.Typer(help="Certificate documents: make, sign, anchor, redact, revoke, verify.",
@@ -64,17 +61,25 @@ def _write(document: dict[str, Any], path: Optional[Path]) -> None:
 
 
 def _deployment(data_dir: Path, rpc: Optional[str]) -> Deployment:
+    from ledger_node.deploy import Manifest
+    from ledger_node.engines import connect
+
     url, _engine = chain_endpoint(data_dir, rpc)
     return Manifest.load(data_dir / "manifest.json").deployment(connect(url))
 
 
 def _signing_account(account: Optional[int], keystore: Optional[Path]) -> LocalAccount:
+    from ledger_node.accounts import dev_account, load_keystore, passphrase_from_env
+
     if (account is None) == (keystore is None):
         raise InvalidInput("give exactly one of --account N or --keystore FILE")
     return dev_account(account) if account is not None else load_keystore(keystore, passphrase_from_env())
 
 
 def _issuing(data_dir: Path, rpc: Optional[str], account: Optional[int], keystore: Optional[Path]) -> Issuing:
+    from gateway.certificates.anchoring import Issuing
+    from ledger_node.sender import Sender
+
     key = _signing_account(account, keystore)
     deployment = _deployment(data_dir, rpc)
     return Issuing(deployment, Sender(deployment.registry.w3, [key]), key.address)
@@ -94,6 +99,12 @@ def new_command(
     rpc: Optional[str] = RpcUrl,
 ) -> None:
     """Make an unsigned certificate of a catalog type; the subject is checked against the type's schema."""
+    from gateway.certificates.catalog import catalog_type, issuer_ref
+    from gateway.certificates.document import new_certificate
+    from gateway.certificates.identity import HolderId, pseudonym
+    from gateway.settings import Settings
+    from ledger_node.schemas import SchemaStore
+
     try:
         deployment = _deployment(data_dir, rpc)
         certificate_type = catalog_type(deployment, type_code, SchemaStore(data_dir / "schemas"),
@@ -115,15 +126,44 @@ def sign_command(
     keystore: Optional[Path] = KeystoreOption,
     output: Optional[Path] = OutputOption,
     data_dir: Path = DataDir,
+    rpc: Optional[str] = RpcUrl,
 ) -> None:
-    """Sign a certificate (EIP-712, for the deployment in the manifest) with a department key."""
+    """Sign a certificate (EIP-712, for the deployment in the manifest) with a key of its issuing department.
+
+    A certificate already anchored is never signed again: a new signature would not be the one its
+    anchor vouches for.
+    """
+    from gateway.certificates.signing import SigningDomain, sign
+
     try:
-        manifest = Manifest.load(data_dir / "manifest.json")
-        domain = SigningDomain(manifest.chain_id,
-                               Web3.to_checksum_address(manifest.contracts["CertificateRegistry"]["address"]))
-        _write(sign(_read(path), _signing_account(account, keystore), domain), output or path)
+        document = _read(path)
+        _refuse_anchored(document)
+        key = _signing_account(account, keystore)
+        deployment = _deployment(data_dir, rpc)
+        _refuse_other_department(deployment, document, key.address)
+        domain = SigningDomain(deployment.registry.w3.eth.chain_id, deployment.registry.address)
+        _write(sign(document, key, domain), output or path)
     except (GatewayError, LedgerError) as error:
         _fail(error)
+
+
+def _refuse_anchored(document: dict[str, Any]) -> None:
+    anchor = document.get("proof", {}).get("anchor") if isinstance(document.get("proof"), dict) else None
+    if anchor:
+        raise Conflict(f"the certificate is already anchored (block {anchor.get('blockNumber', '?')}): signing it "
+                       "again would leave a signature its anchor does not vouch for; make a new certificate")
+
+
+def _refuse_other_department(deployment: Deployment, document: dict[str, Any], signer: str) -> None:
+    """The chain's word on whether `signer` is now a key of the department the document names as issuer."""
+    from gateway.certificates.document import issuer_code
+    from ledger_node.types import code32
+
+    issuer = issuer_code(document)
+    w3 = deployment.registry.w3
+    if not deployment.consortium.functions.wasKeyOf(signer, code32(issuer), w3.eth.get_block("latest")["timestamp"]).call():
+        raise Forbidden(f"{signer} is not a key of the issuing department {issuer}: only its keys may sign its "
+                        "certificates")
 
 
 @cert_app.command("anchor")
@@ -136,6 +176,8 @@ def anchor_command(
     rpc: Optional[str] = RpcUrl,
 ) -> None:
     """Anchor signed certificates in the registry and write the evidence into each file."""
+    from gateway.certificates.anchoring import anchor_batch, anchor_certificate
+
     try:
         issuing = _issuing(data_dir, rpc, account, keystore)
         documents = [_read(p) for p in paths]
@@ -165,6 +207,8 @@ def revoke_command(
     rpc: Optional[str] = RpcUrl,
 ) -> None:
     """Revoke an anchored certificate (the issuing department's key only)."""
+    from gateway.certificates.anchoring import revoke
+
     try:
         receipt = revoke(_issuing(data_dir, rpc, account, keystore), _read(path), reason)
     except (GatewayError, LedgerError) as error:
@@ -182,6 +226,8 @@ def supersede_command(
     rpc: Optional[str] = RpcUrl,
 ) -> None:
     """Replace an anchored certificate by a signed successor, anchored in the same transaction."""
+    from gateway.certificates.anchoring import supersede
+
     try:
         successor = supersede(_issuing(data_dir, rpc, account, keystore), _read(old_path), _read(successor_path))
         _write(successor, successor_path)
@@ -197,6 +243,8 @@ def redact_command(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Where to write it (default: stdout)."),
 ) -> None:
     """Hide subject fields; the redacted copy still verifies (the original is left as it is)."""
+    from gateway.certificates.document import redact
+
     try:
         _write(redact(_read(path), fields), output)
     except GatewayError as error:
@@ -213,6 +261,10 @@ def verify_command(
     rpc: Optional[str] = RpcUrl,
 ) -> None:
     """Verify certificates; exit code 0 only if every one is valid (or, offline, passes what can be checked)."""
+    from gateway.certificates.identity import HolderId
+    from gateway.certificates.verification import Verdict, Verifier
+    from gateway.settings import Settings
+
     try:
         disclosed = HolderId.parse(holder) if holder else None
         verifier = Verifier(None if offline else _deployment(data_dir, rpc),
@@ -230,6 +282,8 @@ def verify_command(
 
 
 def _verify_file(verifier: Verifier, path: Path, holder: Optional[HolderId]) -> Report:
+    from gateway.certificates.verification import Report
+
     try:
         return verifier.verify(_read(path), holder=holder)
     except InvalidInput as error:  # an unreadable file is one invalid report, not the end of the run
@@ -237,6 +291,8 @@ def _verify_file(verifier: Verifier, path: Path, holder: Optional[HolderId]) -> 
 
 
 def _print_report(path: Path, report: Report) -> None:
+    from rich.table import Table
+
     colour = {"valid": "green", "invalid": "red", "error": "yellow", "skipped": "dim", "incomplete": "yellow"}
     table = Table(title=f"{path}: [{colour[report.verdict.value]}]{report.verdict.value.upper()}[/]",
                   title_justify="left", show_header=True)
