@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
+from typing import Iterator
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -14,7 +20,8 @@ from ledger_node.bootstrap import bootstrap
 from ledger_node.chainstate import read_chain_state
 from ledger_node.deploy import Manifest
 from ledger_node.devnet import deploy
-from ledger_node.engines import EngineError, LocalNode, connect, free_port, is_running, start_node, stop_node
+from ledger_node.engines import (EngineError, LocalNode, connect, free_port, is_running, port_in_use, read_node,
+                                 start_node, stop_node)
 from ledger_node.spec import load_spec
 
 SMALL = Path(__file__).parent / "specs" / "small.yaml"
@@ -117,3 +124,84 @@ def test_an_invalid_spec_sends_nothing(tmp_path: Path) -> None:
                                  "--data-dir", str(tmp_path)])
     assert result.exit_code == 1
     assert "line 11: owner of type 'HJZM': unknown department 'NOBODY'" in result.output
+
+
+@pytest.fixture
+def listener() -> Iterator[int]:
+    """A port something else listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+def test_run_with_the_gateway_port_taken_starts_no_chain(listener: int, tmp_path: Path) -> None:
+    chain_port = free_port()
+    result = runner.invoke(app, ["run", "--engine", "anvil", "--chain-port", str(chain_port), "--port", str(listener),
+                                 "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.output.strip() == (f"error (engine_error): gateway port {listener} on 127.0.0.1 is in use: "
+                                     "stop what listens there or choose another port")
+    assert not port_in_use(chain_port) and not (tmp_path / "manifest.json").exists()
+
+
+@pytest.mark.slow
+def test_a_second_run_leaves_the_running_chain_and_its_record_alone(tmp_path: Path) -> None:
+    record = start_node(tmp_path, "anvil")
+    try:
+        result = runner.invoke(app, ["run", "--engine", "anvil", "--chain-port", str(record.port),
+                                     "--port", str(free_port()), "--data-dir", str(tmp_path)])
+        assert result.exit_code == 1
+        assert f"already runs on {record.url}" in result.output and len(result.output.strip().splitlines()) == 1
+        assert read_node(tmp_path) == record and is_running(record)
+    finally:
+        stop_node(tmp_path)
+
+
+@pytest.mark.slow
+def test_node_stop_stops_a_chain_that_certnet_run_serves(tmp_path: Path) -> None:
+    gateway_port = free_port()
+    run = subprocess.Popen([str(Path(sys.executable).with_name("certnet")), "run", "--engine", "ganache",
+                            "--chain-port", str(free_port()), "--port", str(gateway_port), "--data-dir", str(tmp_path)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_until_served(run, f"http://127.0.0.1:{gateway_port}/healthz")
+        record = read_node(tmp_path)
+        assert record is not None and record.owner == run.pid
+
+        result = runner.invoke(app, ["node", "stop", "--data-dir", str(tmp_path)])
+
+        assert result.exit_code == 0, result.output
+        assert run.wait(timeout=60) == 0
+        assert not is_running(record) and not port_in_use(record.port) and read_node(tmp_path) is None
+    finally:
+        if run.poll() is None:
+            os.kill(run.pid, 9)
+            run.wait()
+
+
+@pytest.mark.slow
+def test_node_stop_stops_a_foreground_chain_whose_runner_is_gone(tmp_path: Path) -> None:
+    node = LocalNode("anvil")
+    node.start(log_path=tmp_path / "anvil.log")  # a child of this process, in its process group
+    try:
+        record = node.record(tmp_path / "anvil.log", owner=2 ** 22 + 1)  # above Linux's largest pid: gone
+        engines.write_node_record(tmp_path, record)
+        result = runner.invoke(app, ["node", "stop", "--data-dir", str(tmp_path)])
+        assert result.exit_code == 0, result.output
+        assert not is_running(record) and read_node(tmp_path) is None
+    finally:
+        node.stop()
+
+
+def _wait_until_served(process: subprocess.Popen[bytes], url: str, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "certnet run exited"
+        try:
+            if httpx.get(url, timeout=5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"nothing served {url} within {timeout:.0f} s")
