@@ -108,7 +108,11 @@ def token_command(department: str = typer.Argument(..., help="Department code.")
                   data_dir: Path = ledger_cli.DataDir) -> None:
     """Create a development API token for a department; prints it once (only its hash is kept)."""
     from gateway.auth import create_token
+    from gateway.db import ApiToken
 
+    longest = ApiToken.__table__.c.label.type.length
+    if len(label) > longest:
+        _fail(InvalidInput(f"--label is at most {longest} characters, not {len(label)}"))
     gateway = _gateway(data_dir)
     try:
         typer.echo(create_token(gateway.sessions, gateway.chain, department, label))
@@ -212,8 +216,12 @@ def holder_consent_command(
     days: float = typer.Option(30, help="How long the consent lasts, from now (more than 0, at most 366)."),
 ) -> None:
     """Sign a consent; print its body for POST /v1/consents."""
+    from gateway.certificates.identity import PSEUDONYM_PREFIX
     from gateway.sharing.consent import MAX_CONSENT_DAYS, new_consent, parse_consent
 
+    if not holder.startswith(PSEUDONYM_PREFIX):  # the identity itself goes only to `holder keygen`
+        _fail(InvalidInput(f"--holder is the holder's pseudonym ({PSEUDONYM_PREFIX}<64 hex digits>, the "
+                           "credentialSubject.id of their certificates), not a RIC:/USCC: identity"))
     if not 0 < days <= MAX_CONSENT_DAYS:  # also refuses nan
         _fail(InvalidInput(f"--days must be more than 0 and at most {MAX_CONSENT_DAYS}, not {days:g}: a consent "
                            "runs from now for one service item's handling"))

@@ -299,7 +299,7 @@ def refuse_second_node(data_dir: Path) -> None:
     existing = read_node(data_dir)
     if existing and is_running(existing):
         started_by = f"`certnet run` (pid {existing.owner})" if existing.owner else f"pid {existing.pid}"
-        raise EngineError(f"a {existing.engine} node started from {data_dir} already runs on {existing.url} "
+        raise EngineError(f"the {existing.engine} node started from {data_dir} already runs on {existing.url} "
                           f"({started_by}): stop it with `certnet node stop` or use another --data-dir")
 
 

@@ -99,3 +99,19 @@ def test_a_damaged_node_record_is_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.output.startswith(f"error (engine_error): {tmp_path / 'node.json'} is not a node record")
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_consent_for_a_cleartext_identity_names_the_pseudonym_it_needs(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["holder", "consent", str(tmp_path / "key.pem"), "--holder", "RIC:11010519491231002X",
+                                 "--grantee", "11320100MB0000051T", "--service-item", "320100-SX-ZJ-0001",
+                                 "--type", "320100-MZ-001"])
+    assert result.exit_code == 1
+    assert result.output.startswith("error (invalid_input): --holder is the holder's pseudonym (urn:certnet:holder:")
+    assert "11010519491231002X" not in result.output
+
+
+def test_a_token_label_longer_than_the_database_keeps_is_refused(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["gateway", "token", "11320100MB0000027A", "--label", "x" * 201,
+                                 "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.output.strip() == "error (invalid_input): --label is at most 200 characters, not 201"

@@ -31,7 +31,8 @@ console = Console()
 cert_app = typer.Typer(help="Certificate documents: make, sign, anchor, redact, revoke, verify.",
                        no_args_is_help=True)
 
-AccountOption = typer.Option(None, "--account", help="Index of a development-mnemonic account to sign with.")
+AccountOption = typer.Option(None, "--account", min=0, max=2**31 - 1,
+                             help="Index of a development-mnemonic account to sign with.")
 KeystoreOption = typer.Option(None, "--keystore",
                               help="Encrypted key file to sign with (passphrase: CERTNET_KEY_PASSPHRASE(_FILE)).")
 OutputOption = typer.Option(None, "--output", "-o", help="Where to write the result (default: in place).")
