@@ -121,20 +121,21 @@ def _binary(name: str) -> str:
 
 
 def engine_command(engine: str, port: int, accounts: int, state_dir: Path | None) -> list[str]:
-    """The command line that starts a local engine with the development accounts."""
+    """The command line that starts a local engine with the development accounts (it runs in the project's
+    directory, so the state directory is given absolute)."""
     from ledger_node.accounts import DEV_MNEMONIC  # eth-account: heavy to import
 
     if engine == "ganache":
         command = [_binary("ganache"), "--server.host", "127.0.0.1", "--server.port", str(port),
                    "--wallet.mnemonic", DEV_MNEMONIC, "--wallet.totalAccounts", str(accounts),
                    "--chain.chainId", "1337", "--logging.quiet"]
-        return command + (["--database.dbPath", str(state_dir)] if state_dir else [])
+        return command + (["--database.dbPath", str(state_dir.resolve())] if state_dir else [])
     if engine == "anvil":
         # Interval mining (1 s blocks, like a consortium chain): anvil 1.7.1's automine stops mining
         # when thousands of pipelined transactions arrive, leaving them pending until the next one.
         command = [_binary("anvil"), "--host", "127.0.0.1", "--port", str(port), "--mnemonic", DEV_MNEMONIC,
                    "--accounts", str(accounts), "--chain-id", "31337", "--silent", "--block-time", "1"]
-        return command + (["--state", str(state_dir / "anvil-state.json")] if state_dir else [])
+        return command + (["--state", str(state_dir.resolve() / "anvil-state.json")] if state_dir else [])
     if engine == "hardhat":
         # Hardhat's node reads the dev mnemonic's accounts from hardhat.config.js (its default).
         return [_binary("hardhat"), "node", "--hostname", "127.0.0.1", "--port", str(port)]
@@ -229,7 +230,8 @@ class LocalNode:
     def record(self, log_path: Path, *, owner: int | None = None) -> NodeRecord:
         assert self.process is not None
         return NodeRecord(engine=self.engine, pid=self.process.pid, port=self.port,
-                          command=[str(c) for c in self.process.args], log=str(log_path), started_at=time.time(),
+                          command=[str(c) for c in self.process.args], log=str(log_path.resolve()),
+                          started_at=time.time(),
                           owner=owner)
 
 
@@ -298,9 +300,9 @@ def refuse_second_node(data_dir: Path) -> None:
     """Raises if a node started from `data_dir` (by `node start` or `certnet run`) still runs."""
     existing = read_node(data_dir)
     if existing and is_running(existing):
-        started_by = f"`certnet run` (pid {existing.owner})" if existing.owner else f"pid {existing.pid}"
+        kept_by = f"kept by `certnet run`, pid {existing.owner}" if existing.owner else f"pid {existing.pid}"
         raise EngineError(f"the {existing.engine} node started from {data_dir} already runs on {existing.url} "
-                          f"({started_by}): stop it with `certnet node stop` or use another --data-dir")
+                          f"({kept_by}): stop it with `certnet node stop` or use another --data-dir")
 
 
 def stop_node(data_dir: Path, timeout: float = 15) -> NodeRecord:

@@ -205,3 +205,10 @@ def _wait_until_served(process: subprocess.Popen[bytes], url: str, timeout: floa
             pass
         time.sleep(0.2)
     raise AssertionError(f"nothing served {url} within {timeout:.0f} s")
+
+
+def test_a_relative_data_dir_is_where_the_command_runs_not_where_the_engine_runs(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)  # engines run in the project's directory; the state must still land here
+    command = engines.engine_command("ganache", free_port(), 2, Path(".certnet") / "ganache")
+    assert command[command.index("--database.dbPath") + 1] == str(tmp_path / ".certnet" / "ganache")
