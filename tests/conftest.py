@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -469,3 +470,12 @@ def own_devnet(devnet_template: Path, tmp_path: Path) -> Iterator[Devnet]:
     net = start_devnet(tmp_path / "chain", devnet_template)
     yield net
     net.node.stop()
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A port on 127.0.0.1 that something else listens on for the test's duration."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        yield listener.getsockname()[1]

@@ -115,3 +115,10 @@ def test_a_token_label_longer_than_the_database_keeps_is_refused(tmp_path: Path)
                                  "--data-dir", str(tmp_path)])
     assert result.exit_code == 1
     assert result.output.strip() == "error (invalid_input): --label is at most 200 characters, not 201"
+
+
+def test_gateway_serve_on_a_taken_port_is_one_line(taken_port: int, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["gateway", "serve", "--port", str(taken_port), "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.output.strip() == (f"error (engine_error): gateway port {taken_port} on 127.0.0.1 is in use: stop "
+                                     "what listens there or choose another port")

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Iterator
-
 import httpx
 import pytest
 from typer.testing import CliRunner
@@ -87,15 +84,12 @@ def test_deploying_twice_is_refused_unless_forced(tmp_path: Path) -> None:
     assert second.contracts["Consortium"]["address"] != first.contracts["Consortium"]["address"]
 
 
-def test_a_port_in_use_is_one_line_and_a_non_zero_exit(tmp_path: Path) -> None:
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen()
-        port = listener.getsockname()[1]
-        result = runner.invoke(app, ["node", "start", "--engine", "ganache", "--port", str(port),
-                                     "--data-dir", str(tmp_path)])
+def test_a_port_in_use_is_one_line_and_a_non_zero_exit(taken_port: int, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["node", "start", "--engine", "ganache", "--port", str(taken_port),
+                                 "--data-dir", str(tmp_path)])
     assert result.exit_code == 1
-    assert result.output.strip() == f"error (engine_error): port {port} is in use: stop what listens there or choose another port"
+    assert result.output.strip() == (f"error (engine_error): port {taken_port} is in use: stop what listens there or "
+                                     "choose another port")
 
 
 def test_a_missing_engine_binary_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -126,21 +120,12 @@ def test_an_invalid_spec_sends_nothing(tmp_path: Path) -> None:
     assert "line 11: owner of type 'HJZM': unknown department 'NOBODY'" in result.output
 
 
-@pytest.fixture
-def listener() -> Iterator[int]:
-    """A port something else listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen()
-        yield sock.getsockname()[1]
-
-
-def test_run_with_the_gateway_port_taken_starts_no_chain(listener: int, tmp_path: Path) -> None:
+def test_run_with_the_gateway_port_taken_starts_no_chain(taken_port: int, tmp_path: Path) -> None:
     chain_port = free_port()
-    result = runner.invoke(app, ["run", "--engine", "anvil", "--chain-port", str(chain_port), "--port", str(listener),
-                                 "--data-dir", str(tmp_path)])
+    result = runner.invoke(app, ["run", "--engine", "anvil", "--chain-port", str(chain_port),
+                                 "--port", str(taken_port), "--data-dir", str(tmp_path)])
     assert result.exit_code == 1
-    assert result.output.strip() == (f"error (engine_error): gateway port {listener} on 127.0.0.1 is in use: "
+    assert result.output.strip() == (f"error (engine_error): gateway port {taken_port} on 127.0.0.1 is in use: "
                                      "stop what listens there or choose another port")
     assert not port_in_use(chain_port) and not (tmp_path / "manifest.json").exists()
 
