@@ -39,8 +39,11 @@ class OneLineErrors(TyperGroup):
             raise
         except (GatewayError, LedgerError) as error:
             _say(f"error ({error.code}): {error}")
-        except OSError as error:  # files, sockets, and the chain's HTTP client (requests' errors are OSErrors)
-            _say(f"error (os_error): {error}")
+        except OSError as error:  # files and sockets, and the chain's HTTP client: its errors are OSErrors too
+            import requests
+
+            _say(f"error ({'chain_unavailable' if isinstance(error, requests.RequestException) else 'os_error'}): "
+                 f"{error}")
         except Exception as error:  # a defect: still one line, naming what went wrong
             _say(f"error (unexpected): {type(error).__name__}: {error}")
         raise typer.Exit(code=1)

@@ -138,6 +138,12 @@ def node_start(
 def node_stop(data_dir: Path = DataDir) -> None:
     """Stop the chain started from --data-dir (by `node start` or `certnet run`), and nothing else."""
     try:
+        recorded = read_node(data_dir)
+        if recorded is not None and not is_running(recorded):
+            stop_node(data_dir)
+            console.print(f"the {recorded.engine} node started from {data_dir} (pid {recorded.pid}) no longer ran; "
+                          "its record is removed")
+            return
         record = stop_node(data_dir)
     except LedgerError as error:
         fail(error)

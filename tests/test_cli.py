@@ -122,3 +122,12 @@ def test_gateway_serve_on_a_taken_port_is_one_line(taken_port: int, tmp_path: Pa
     assert result.exit_code == 1
     assert result.output.strip() == (f"error (engine_error): gateway port {taken_port} on 127.0.0.1 is in use: stop "
                                      "what listens there or choose another port")
+
+
+def test_node_stop_of_a_node_that_no_longer_runs_says_so_and_forgets_it(tmp_path: Path) -> None:
+    (tmp_path / "node.json").write_text(json.dumps({"engine": "anvil", "pid": 2 ** 22 + 1, "port": 1,
+                                                   "command": ["anvil"], "log": "anvil.log", "started_at": 0}))
+    result = runner.invoke(app, ["node", "stop", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0
+    assert "no longer ran; its record is removed" in " ".join(result.output.split())  # rich wraps long lines
+    assert not (tmp_path / "node.json").exists()
