@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
-import httpx
+
 import pytest
 from typer.testing import CliRunner
 
@@ -20,6 +16,7 @@ from ledger_node.devnet import deploy
 from ledger_node.engines import (EngineError, LocalNode, connect, free_port, is_running, port_in_use, read_node,
                                  start_node, stop_node)
 from ledger_node.spec import load_spec
+from tests.conftest import CertnetRun
 
 SMALL = Path(__file__).parent / "specs" / "small.yaml"
 runner = CliRunner()
@@ -144,25 +141,15 @@ def test_a_second_run_leaves_the_running_chain_and_its_record_alone(tmp_path: Pa
 
 
 @pytest.mark.slow
-def test_node_stop_stops_a_chain_that_certnet_run_serves(tmp_path: Path) -> None:
-    gateway_port = free_port()
-    run = subprocess.Popen([str(Path(sys.executable).with_name("certnet")), "run", "--engine", "ganache",
-                            "--chain-port", str(free_port()), "--port", str(gateway_port), "--data-dir", str(tmp_path)],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        _wait_until_served(run, f"http://127.0.0.1:{gateway_port}/healthz")
-        record = read_node(tmp_path)
-        assert record is not None and record.owner == run.pid
+def test_node_stop_stops_a_chain_that_certnet_run_serves(certnet_run: CertnetRun) -> None:
+    record = read_node(certnet_run.data_dir)
+    assert record is not None and record.owner == certnet_run.process.pid
 
-        result = runner.invoke(app, ["node", "stop", "--data-dir", str(tmp_path)])
+    result = runner.invoke(app, ["node", "stop", "--data-dir", str(certnet_run.data_dir)])
 
-        assert result.exit_code == 0, result.output
-        assert run.wait(timeout=60) == 0
-        assert not is_running(record) and not port_in_use(record.port) and read_node(tmp_path) is None
-    finally:
-        if run.poll() is None:
-            os.kill(run.pid, 9)
-            run.wait()
+    assert result.exit_code == 0, result.output
+    assert certnet_run.process.wait(timeout=60) == 0
+    assert not is_running(record) and not port_in_use(record.port) and read_node(certnet_run.data_dir) is None
 
 
 @pytest.mark.slow
@@ -177,19 +164,6 @@ def test_node_stop_stops_a_foreground_chain_whose_runner_is_gone(tmp_path: Path)
         assert not is_running(record) and read_node(tmp_path) is None
     finally:
         node.stop()
-
-
-def _wait_until_served(process: subprocess.Popen[bytes], url: str, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "certnet run exited"
-        try:
-            if httpx.get(url, timeout=5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"nothing served {url} within {timeout:.0f} s")
 
 
 def test_a_relative_data_dir_is_where_the_command_runs_not_where_the_engine_runs(
