@@ -1,4 +1,5 @@
-"""The chain-side commands of `certnet`: contracts, local nodes, deployment, bootstrap.
+"""The chain-side commands of `certnet`: contracts, local nodes, deployment, bootstrap. They raise
+`LedgerError`s; the `certnet` root command (gateway/cli.py) turns any error into one line and exit code 1.
 
 web3, eth-account, solcx and the modules built on them are imported inside the commands that use
 them: every `certnet` call, even `--help`, imports this module (tests/test_cli.py holds it to that).
@@ -36,12 +37,6 @@ DataDir = typer.Option(Path(os.environ.get("CERTNET_DATA_DIR", ".certnet")), "--
 RpcUrl = typer.Option(None, "--rpc", help="JSON-RPC URL of the chain; default: the node started in --data-dir.")
 SpecOption = typer.Option(None, "--spec", help="Bootstrap spec (YAML).")
 DemoOption = typer.Option(None, "--demo", help=f"A generated demo consortium instead of a spec: {', '.join(SIZES)}.")
-
-
-def fail(error: LedgerError) -> None:
-    """One line on stderr saying what is wrong, and a non-zero exit."""
-    typer.echo(f"error ({error.code}): {error}", err=True)
-    raise typer.Exit(code=1)
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -96,10 +91,7 @@ def _with_progress(run: Callable[[Callable[[int], None], Callable[[str], None]],
 @contracts_app.command("compile")
 def compile_command() -> None:
     """Compile contracts/ with the pinned solc and write the artifacts the package ships."""
-    try:
-        artifacts = compiler.compile_contracts()
-    except LedgerError as error:
-        fail(error)
+    artifacts = compiler.compile_contracts()
     compiler.write_artifacts(artifacts)
     for name, artifact in sorted(artifacts.items()):
         size = (len(artifact["deployedBytecode"]) - 2) // 2
@@ -110,10 +102,7 @@ def compile_command() -> None:
 @contracts_app.command("check")
 def check_command() -> None:
     """Exit non-zero if the shipped artifacts are stale against contracts/."""
-    try:
-        compiler.check_artifacts()
-    except LedgerError as error:
-        fail(error)
+    compiler.check_artifacts()
     console.print("artifacts are up to date")
 
 
@@ -127,26 +116,20 @@ def node_start(
     data_dir: Path = DataDir,
 ) -> None:
     """Start a local chain in the background; its state is kept in --data-dir."""
-    try:
-        record = start_node(data_dir, engine, port or None)
-    except LedgerError as error:
-        fail(error)
+    record = start_node(data_dir, engine, port or None)
     console.print(f"{record.engine} runs on {record.url} (pid {record.pid}); log: {record.log}")
 
 
 @node_app.command("stop")
 def node_stop(data_dir: Path = DataDir) -> None:
     """Stop the chain started from --data-dir (by `node start` or `certnet run`), and nothing else."""
-    try:
-        recorded = read_node(data_dir)
-        if recorded is not None and not is_running(recorded):
-            stop_node(data_dir)
-            console.print(f"the {recorded.engine} node started from {data_dir} (pid {recorded.pid}) no longer ran; "
-                          "its record is removed")
-            return
-        record = stop_node(data_dir)
-    except LedgerError as error:
-        fail(error)
+    recorded = read_node(data_dir)
+    if recorded is not None and not is_running(recorded):
+        stop_node(data_dir)
+        console.print(f"the {recorded.engine} node started from {data_dir} (pid {recorded.pid}) no longer ran; "
+                      "its record is removed")
+        return
+    record = stop_node(data_dir)
     runner = f" and the `certnet run` (pid {record.owner}) that kept it" if record.owner else ""
     console.print(f"stopped {record.engine} (pid {record.pid}){runner}; its state stays in {data_dir / record.engine}")
 
@@ -157,11 +140,11 @@ def node_logs(data_dir: Path = DataDir,
     """Print the end of the node's log."""
     record = read_node(data_dir)
     if record is None:
-        fail(EngineError(f"no node was started from {data_dir}"))
+        raise EngineError(f"no node was started from {data_dir}")
     try:
         text = Path(record.log).read_text(errors="replace").splitlines()
     except OSError as error:
-        fail(EngineError(f"cannot read the node's log {record.log}: {error.strerror}"))
+        raise EngineError(f"cannot read the node's log {record.log}: {error.strerror}") from None
     typer.echo("\n".join(text[-lines:]))
 
 
@@ -171,11 +154,8 @@ def node_status(data_dir: Path = DataDir, rpc: Optional[str] = RpcUrl) -> None:
     from ledger_node.chainstate import read_chain_state
     from ledger_node.deploy import Manifest
 
-    try:
-        url, engine = chain_endpoint(data_dir, rpc)
-        w3 = connect(url)
-    except LedgerError as error:
-        fail(error)
+    url, engine = chain_endpoint(data_dir, rpc)
+    w3 = connect(url)
     console.print(f"engine       {engine}  {url}")
     console.print(f"chain id     {w3.eth.chain_id}")
     console.print(f"block        {w3.eth.block_number}")
@@ -226,9 +206,9 @@ def local_devnet(engine: str, port: int, demo: str, data_dir: Path,
         manifest, deployed, sent = _with_progress(lambda total, advance: deploy_and_bootstrap(
             w3, spec, data_dir / "manifest.json", engine=engine, rpc_url=node.url,
             progress_total=total, progress=advance))
-    except LedgerError as error:
+    except LedgerError:
         _stop_foreground(node, data_dir)
-        fail(error)
+        raise
     except KeyboardInterrupt:
         _stop_foreground(node, data_dir)
         raise typer.Exit(code=130) from None
@@ -283,12 +263,9 @@ def deploy_command(
     """Deploy the contracts with the spec's governors and write the deployment manifest."""
     from ledger_node.devnet import deploy
 
-    try:
-        spec = _spec(spec_path, demo)
-        url, engine = chain_endpoint(data_dir, rpc)
-        manifest = deploy(connect(url), spec, data_dir / "manifest.json", engine=engine, rpc_url=url, force=force)
-    except LedgerError as error:
-        fail(error)
+    spec = _spec(spec_path, demo)
+    url, engine = chain_endpoint(data_dir, rpc)
+    manifest = deploy(connect(url), spec, data_dir / "manifest.json", engine=engine, rpc_url=url, force=force)
     for name, contract in manifest.contracts.items():
         console.print(f"{name:<20} {contract['address']}  block {contract['block']}")
     console.print(f"manifest written to {data_dir / 'manifest.json'}")
@@ -307,17 +284,14 @@ def bootstrap_command(
     from ledger_node.bootstrap import bootstrap
     from ledger_node.deploy import Manifest
 
-    try:
-        spec = _spec(spec_path, demo)
-        url, engine = chain_endpoint(data_dir, rpc)
-        w3 = connect(url)
-        deployment = Manifest.load(data_dir / "manifest.json").deployment(w3)  # never deploys implicitly
-        store_schemas(spec, data_dir)
-        started = time.monotonic()
-        sent = _with_progress(lambda total, advance: bootstrap(w3, spec, deployment, progress_total=total,
-                                                               progress=advance))
-    except LedgerError as error:
-        fail(error)
+    spec = _spec(spec_path, demo)
+    url, engine = chain_endpoint(data_dir, rpc)
+    w3 = connect(url)
+    deployment = Manifest.load(data_dir / "manifest.json").deployment(w3)  # never deploys implicitly
+    store_schemas(spec, data_dir)
+    started = time.monotonic()
+    sent = _with_progress(lambda total, advance: bootstrap(w3, spec, deployment, progress_total=total,
+                                                           progress=advance))
     console.print(f"sent {sent} transactions in {time.monotonic() - started:.1f} s" if sent
                   else "the chain already matches the spec; nothing sent")
 
@@ -330,7 +304,7 @@ def demo_spec_command(
     import yaml
 
     if size not in SIZES:
-        fail(LedgerError(f"unknown demo size {size!r}; choose one of {', '.join(SIZES)}"))
+        raise LedgerError(f"unknown demo size {size!r}; choose one of {', '.join(SIZES)}")
     typer.echo(yaml.safe_dump(demo_spec(size, seed=seed), allow_unicode=True, sort_keys=False))
 
 
@@ -342,12 +316,9 @@ def keys_new(path: Path = typer.Argument(..., help="Keystore file to create (nev
     """Create a key encrypted with the passphrase from CERTNET_KEY_PASSPHRASE(_FILE); print its address."""
     from ledger_node.accounts import create_keystore, passphrase_from_env
 
-    try:
-        passphrase = passphrase_from_env()
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        account = create_keystore(path, passphrase)
-    except LedgerError as error:
-        fail(error)
+    passphrase = passphrase_from_env()
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    account = create_keystore(path, passphrase)
     console.print(f"{account.address} -> {path} (put `keystore: {path}` on the department in the spec)")
 
 

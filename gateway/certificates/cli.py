@@ -1,4 +1,5 @@
-"""`certnet cert`: make, sign, anchor, redact, revoke and verify certificate documents.
+"""`certnet cert`: make, sign, anchor, redact, revoke and verify certificate documents. The commands
+raise the project's errors; the `certnet` root command (gateway/cli.py) turns them into one line and exit 1.
 
 The certificate library (web3, eth-account, jsonschema) is imported inside the commands: every
 `certnet` call, even `--help`, imports this module.
@@ -9,14 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from rich.console import Console
 
-from gateway.errors import Conflict, Forbidden, GatewayError, InvalidInput
+from gateway.errors import Conflict, Forbidden, InvalidInput
 from ledger_node.cli import DataDir, RpcUrl, chain_endpoint
-from ledger_node.errors import LedgerError
 from ledger_node.types import REVOCATION_REASONS
 
 if TYPE_CHECKING:
@@ -36,12 +36,6 @@ AccountOption = typer.Option(None, "--account", min=0, max=2**31 - 1,
 KeystoreOption = typer.Option(None, "--keystore",
                               help="Encrypted key file to sign with (passphrase: CERTNET_KEY_PASSPHRASE(_FILE)).")
 OutputOption = typer.Option(None, "--output", "-o", help="Where to write the result (default: in place).")
-
-
-def _fail(error: Exception) -> NoReturn:
-    code = getattr(error, "code", "error")
-    typer.echo(f"error ({code}): {error}", err=True)
-    raise typer.Exit(code=1)
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -106,18 +100,15 @@ def new_command(
     from gateway.settings import Settings
     from ledger_node.schemas import SchemaStore
 
-    try:
-        deployment = _deployment(data_dir, rpc)
-        certificate_type = catalog_type(deployment, type_code, SchemaStore(data_dir / "schemas"),
-                                        _read(schema_path) if schema_path else None)
-        moment = dt.datetime.now(dt.timezone.utc)
-        end = valid_until.replace(tzinfo=valid_until.tzinfo or dt.timezone.utc) if valid_until else None
-        document = new_certificate(_read(subject_path), pseudonym(Settings().pseudonym_key, HolderId.parse(holder)),
-                                   certificate_type, issuer_ref(deployment, issuer), valid_from=moment,
-                                   valid_until=end)
-        _write(document, output)
-    except (GatewayError, LedgerError, ValueError) as error:
-        _fail(error)
+    deployment = _deployment(data_dir, rpc)
+    certificate_type = catalog_type(deployment, type_code, SchemaStore(data_dir / "schemas"),
+                                    _read(schema_path) if schema_path else None)
+    moment = dt.datetime.now(dt.timezone.utc)
+    end = valid_until.replace(tzinfo=valid_until.tzinfo or dt.timezone.utc) if valid_until else None
+    document = new_certificate(_read(subject_path), pseudonym(Settings().pseudonym_key, HolderId.parse(holder)),
+                               certificate_type, issuer_ref(deployment, issuer), valid_from=moment,
+                               valid_until=end)
+    _write(document, output)
 
 
 @cert_app.command("sign")
@@ -136,16 +127,13 @@ def sign_command(
     """
     from gateway.certificates.signing import SigningDomain, sign
 
-    try:
-        document = _read(path)
-        _refuse_anchored(document)
-        key = _signing_account(account, keystore)
-        deployment = _deployment(data_dir, rpc)
-        _refuse_other_department(deployment, document, key.address)
-        domain = SigningDomain(deployment.registry.w3.eth.chain_id, deployment.registry.address)
-        _write(sign(document, key, domain), output or path)
-    except (GatewayError, LedgerError) as error:
-        _fail(error)
+    document = _read(path)
+    _refuse_anchored(document)
+    key = _signing_account(account, keystore)
+    deployment = _deployment(data_dir, rpc)
+    _refuse_other_department(deployment, document, key.address)
+    domain = SigningDomain(deployment.registry.w3.eth.chain_id, deployment.registry.address)
+    _write(sign(document, key, domain), output or path)
 
 
 def _refuse_anchored(document: dict[str, Any]) -> None:
@@ -179,17 +167,14 @@ def anchor_command(
     """Anchor signed certificates in the registry and write the evidence into each file."""
     from gateway.certificates.anchoring import anchor_batch, anchor_certificate
 
-    try:
-        issuing = _issuing(data_dir, rpc, account, keystore)
-        documents = [_read(p) for p in paths]
-        if batch:
-            for path, document in zip(paths, anchor_batch(issuing, documents)):
-                _record_anchor(path, document)
-        else:
-            for path, document in zip(paths, documents):  # each written as soon as it is anchored
-                _record_anchor(path, anchor_certificate(issuing, document))
-    except (GatewayError, LedgerError) as error:
-        _fail(error)
+    issuing = _issuing(data_dir, rpc, account, keystore)
+    documents = [_read(p) for p in paths]
+    if batch:
+        for path, document in zip(paths, anchor_batch(issuing, documents)):
+            _record_anchor(path, document)
+    else:
+        for path, document in zip(paths, documents):  # each written as soon as it is anchored
+            _record_anchor(path, anchor_certificate(issuing, document))
 
 
 def _record_anchor(path: Path, document: dict[str, Any]) -> None:
@@ -210,10 +195,7 @@ def revoke_command(
     """Revoke an anchored certificate (the issuing department's key only)."""
     from gateway.certificates.anchoring import revoke
 
-    try:
-        receipt = revoke(_issuing(data_dir, rpc, account, keystore), _read(path), reason)
-    except (GatewayError, LedgerError) as error:
-        _fail(error)
+    receipt = revoke(_issuing(data_dir, rpc, account, keystore), _read(path), reason)
     console.print(f"{path}: revoked in block {receipt['blockNumber']}")
 
 
@@ -229,11 +211,8 @@ def supersede_command(
     """Replace an anchored certificate by a signed successor, anchored in the same transaction."""
     from gateway.certificates.anchoring import supersede
 
-    try:
-        successor = supersede(_issuing(data_dir, rpc, account, keystore), _read(old_path), _read(successor_path))
-        _write(successor, successor_path)
-    except (GatewayError, LedgerError) as error:
-        _fail(error)
+    successor = supersede(_issuing(data_dir, rpc, account, keystore), _read(old_path), _read(successor_path))
+    _write(successor, successor_path)
     console.print(f"{old_path}: superseded by {successor['proof']['certificateHash']}")
 
 
@@ -246,10 +225,7 @@ def redact_command(
     """Hide subject fields; the redacted copy still verifies (the original is left as it is)."""
     from gateway.certificates.document import redact
 
-    try:
-        _write(redact(_read(path), fields), output)
-    except GatewayError as error:
-        _fail(error)
+    _write(redact(_read(path), fields), output)
 
 
 @cert_app.command("verify")
@@ -266,13 +242,10 @@ def verify_command(
     from gateway.certificates.verification import Verdict, Verifier
     from gateway.settings import Settings
 
-    try:
-        disclosed = HolderId.parse(holder) if holder else None
-        verifier = Verifier(None if offline else _deployment(data_dir, rpc),
-                            pseudonym_secret=Settings().pseudonym_key)
-        reports = [(path, _verify_file(verifier, path, disclosed)) for path in paths]
-    except (GatewayError, LedgerError) as error:
-        _fail(error)
+    disclosed = HolderId.parse(holder) if holder else None
+    verifier = Verifier(None if offline else _deployment(data_dir, rpc),
+                        pseudonym_secret=Settings().pseudonym_key)
+    reports = [(path, _verify_file(verifier, path, disclosed)) for path in paths]
     if as_json:
         typer.echo(json.dumps([{"file": str(p), **r.as_dict()} for p, r in reports], ensure_ascii=False, indent=2))
     else:
