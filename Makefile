@@ -7,14 +7,17 @@ BIN := $(VENV)/bin
 
 setup: $(VENV)/.installed node_modules/.installed
 
+# pip and npm print their progress (no --quiet): a first setup takes minutes and must not look hung.
 $(VENV)/.installed: pyproject.toml
+	@echo "== setup 1/2: Python packages into $(VENV) (pip; a few minutes the first time)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --upgrade pip
+	$(BIN)/pip install -e '.[test]'
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	@echo "== setup 2/2: ganache, anvil, hardhat and solc into node_modules (npm ci; about a minute)"
+	npm ci --no-audit --no-fund
 	touch $@
 
 ## Start ganache (state kept in .certnet/), deploy and bootstrap the demo consortium once, serve the gateway

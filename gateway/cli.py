@@ -1,4 +1,9 @@
-"""The `certnet` console command: one entry point composing the chain-side, certificate and gateway commands."""
+"""The `certnet` console command: one entry point composing the chain-side, certificate and gateway commands.
+
+Only typer, rich and the exception trees are imported here at start: FastAPI, SQLAlchemy, web3 and the
+gateway's services are imported inside the commands that use them, so that `certnet --help` and the light
+commands answer at once (tests/test_cli.py holds the command to that).
+"""
 
 from __future__ import annotations
 
@@ -7,27 +12,50 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import Any, Callable, NoReturn, Optional
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, Optional
 
 import typer
-import uvicorn
 from rich.console import Console
+from typer.core import TyperGroup
 
-from gateway.api.app import create_app
 from gateway.certificates import cli as certificates_cli
-from gateway.chain import CONNECTION_ERRORS
-from gateway.certificates.identity import HolderId
 from gateway.errors import GatewayError, InvalidInput
-from gateway.service import Gateway
-from gateway.settings import Settings
-from gateway.sharing.consent import (load_signing_key, new_consent, new_holder_key, new_withdrawal, parse_consent,
-                                     parse_withdrawal, sign_record)
 from ledger_node import cli as ledger_cli
+from ledger_node.engines import ensure_can_listen
 from ledger_node.errors import LedgerError
+
+if TYPE_CHECKING:
+    from gateway.service import Gateway
+
+
+class OneLineErrors(TyperGroup):
+    """The root command: whatever a command raises ends as one line on stderr and exit code 1, never
+    as a traceback. Typer's own outcomes (help, usage errors, exit codes, a broken pipe) pass through."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.TyperException, typer.Exit, typer.Abort, BrokenPipeError):
+            raise
+        except (GatewayError, LedgerError) as error:
+            _say(f"error ({error.code}): {error}")
+        except OSError as error:  # files and sockets, and the chain's HTTP client: its errors are OSErrors too
+            import requests
+
+            _say(f"error ({'chain_unavailable' if isinstance(error, requests.RequestException) else 'os_error'}): "
+                 f"{error}")
+        except Exception as error:  # a defect: still one line, naming what went wrong
+            _say(f"error (unexpected): {type(error).__name__}: {error}")
+        raise typer.Exit(code=1)
+
+
+def _say(line: str) -> None:
+    typer.echo(" ".join(line.split()), err=True)
+
 
 console = Console()
 app = typer.Typer(help="CertNet: anchor, share and audit electronic certificates on a consortium chain.",
-                  no_args_is_help=True)
+                  no_args_is_help=True, cls=OneLineErrors)
 gateway_app = typer.Typer(help="The HTTP gateway: serve it, hand out development tokens.", no_args_is_help=True)
 index_app = typer.Typer(help="The gateway's event index.", no_args_is_help=True)
 audit_app = typer.Typer(help="The access log: check it against the chain, export it.", no_args_is_help=True)
@@ -37,7 +65,7 @@ holder_app = typer.Typer(help="What a holder's device does (for development): ma
 #: A consent starts this long before it is signed, so that a gateway whose clock is behind honours it at once.
 CLOCK_SKEW = dt.timedelta(minutes=1)
 HostOption = typer.Option("127.0.0.1", help="Interface to listen on.")
-GatewayPort = typer.Option(8000, help="HTTP port.")
+GatewayPort = typer.Option(8000, min=1, max=65535, help="HTTP port.")
 
 
 def _fail(error: Exception) -> NoReturn:
@@ -46,6 +74,10 @@ def _fail(error: Exception) -> NoReturn:
 
 
 def _gateway(data_dir: Path) -> Gateway:
+    from gateway.chain import CONNECTION_ERRORS
+    from gateway.service import Gateway
+    from gateway.settings import Settings
+
     try:
         return Gateway(Settings.load(data_dir=data_dir))
     except (GatewayError, LedgerError, *CONNECTION_ERRORS) as error:
@@ -65,6 +97,11 @@ def _report(problems: list[str], error: str, intact: str) -> None:
 @gateway_app.command("serve")
 def serve_command(host: str = HostOption, port: int = GatewayPort, data_dir: Path = ledger_cli.DataDir) -> None:
     """Serve the gateway for the chain and deployment in --data-dir (settings: CERTNET_* / .env)."""
+    import uvicorn
+
+    from gateway.api.app import create_app
+
+    ensure_can_listen(host, port, "gateway")
     uvicorn.run(create_app(_gateway(data_dir)), host=host, port=port, log_level="info")
 
 
@@ -73,6 +110,11 @@ def token_command(department: str = typer.Argument(..., help="Department code.")
                   label: str = typer.Option("", help="What the token is for."),
                   data_dir: Path = ledger_cli.DataDir) -> None:
     """Create a development API token for a department; prints it once (only its hash is kept)."""
+    from gateway.db import ApiToken
+
+    longest = ApiToken.__table__.c.label.type.length
+    if len(label) > longest:
+        _fail(InvalidInput(f"--label is at most {longest} characters, not {len(label)}"))
     gateway = _gateway(data_dir)
     try:
         typer.echo(gateway.authenticator.issue_token(department, label))
@@ -150,6 +192,9 @@ def audit_export_command(
 def holder_keygen_command(key_file: Path = typer.Argument(..., help="Where to write the new private key (PEM)."),
                           holder: str = typer.Option(..., help="RIC:<citizen ID> or USCC:<credit code>.")) -> None:
     """Make a device key; print the holder channel's registration body for POST /v1/holders/keys."""
+    from gateway.certificates.identity import HolderId
+    from gateway.sharing.consent import new_holder_key
+
     try:
         HolderId.parse(holder)
         if key_file.exists():
@@ -157,6 +202,7 @@ def holder_keygen_command(key_file: Path = typer.Argument(..., help="Where to wr
     except GatewayError as error:
         _fail(error)
     key = new_holder_key()
+    key_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     key_file.touch(mode=0o600)
     key_file.write_bytes(key.to_pem())
     typer.echo(json.dumps({"holder": holder, "publicKey": key.get_verifying_key().to_pem().decode()}))
@@ -169,9 +215,18 @@ def holder_consent_command(
     grantee: str = typer.Option(..., help="Code of the department that may receive the certificates."),
     service_item: str = typer.Option(..., help="Code of the service item."),
     certificate_type: list[str] = typer.Option(..., "--type", help="Certificate type code (repeatable)."),
-    days: float = typer.Option(30, help="How long the consent lasts, from now."),
+    days: float = typer.Option(30, help="How long the consent lasts, from now (more than 0, at most 366)."),
 ) -> None:
     """Sign a consent; print its body for POST /v1/consents."""
+    from gateway.certificates.identity import PSEUDONYM_PREFIX
+    from gateway.sharing.consent import MAX_CONSENT_DAYS, new_consent, parse_consent
+
+    if not holder.startswith(PSEUDONYM_PREFIX):  # the identity itself goes only to `holder keygen`
+        _fail(InvalidInput(f"--holder is the holder's pseudonym ({PSEUDONYM_PREFIX}<64 hex digits>, the "
+                           "credentialSubject.id of their certificates), not a RIC:/USCC: identity"))
+    if not 0 < days <= MAX_CONSENT_DAYS:  # also refuses nan
+        _fail(InvalidInput(f"--days must be more than 0 and at most {MAX_CONSENT_DAYS}, not {days:g}: a consent "
+                           "runs from now for one service item's handling"))
     now = dt.datetime.now(dt.timezone.utc)
     record = new_consent(holder, grantee, service_item, certificate_type, not_before=now - CLOCK_SKEW,
                          not_after=now + dt.timedelta(days=days))
@@ -182,10 +237,14 @@ def holder_consent_command(
 def holder_withdraw_command(key_file: Path = typer.Argument(..., help="The holder's private key (PEM)."),
                             consent_id: str = typer.Argument(..., help="The consent's id.")) -> None:
     """Sign a withdrawal; print its body for POST /v1/consents/{id}/withdraw."""
+    from gateway.sharing.consent import new_withdrawal, parse_withdrawal
+
     _print_signed(key_file, new_withdrawal(consent_id, dt.datetime.now(dt.timezone.utc)), parse_withdrawal)
 
 
 def _print_signed(key_file: Path, record: dict[str, Any], check: Callable[[dict[str, Any]], object]) -> None:
+    from gateway.sharing.consent import load_signing_key, sign_record
+
     try:
         check(record)
         key = load_signing_key(key_file)
@@ -199,11 +258,15 @@ def _utc(moment: Optional[dt.datetime]) -> Optional[dt.datetime]:
 
 
 @app.command("run")
-def run_command(engine: str = ledger_cli.EngineOption, chain_port: int = typer.Option(8545, help="JSON-RPC port."),
+def run_command(engine: str = ledger_cli.EngineOption, chain_port: int = ledger_cli.PortOption,
                 demo: str = ledger_cli.DemoSizeOption, host: str = HostOption, port: int = GatewayPort,
                 data_dir: Path = ledger_cli.DataDir) -> None:
     """Local chain + demo consortium + gateway on http://HOST:PORT, until Ctrl-C (what `make run` does)."""
-    with ledger_cli.local_devnet(engine, chain_port, demo, data_dir):
+    import uvicorn
+
+    from gateway.api.app import create_app
+
+    with ledger_cli.local_devnet(engine, chain_port, demo, data_dir, listens=[(host, port, "gateway")]):
         console.print(f"gateway on http://{host}:{port} (API docs at /docs); Ctrl-C stops both")
         uvicorn.run(create_app(_gateway(data_dir)), host=host, port=port, log_level="warning")
 

@@ -1,4 +1,9 @@
-"""The chain-side commands of `certnet`: contracts, local nodes, deployment, bootstrap."""
+"""The chain-side commands of `certnet`: contracts, local nodes, deployment, bootstrap. They raise
+`LedgerError`s; the `certnet` root command (gateway/cli.py) turns any error into one line and exit code 1.
+
+web3, eth-account, solcx and the modules built on them are imported inside the commands that use
+them: every `certnet` call, even `--help`, imports this module (tests/test_cli.py holds it to that).
+"""
 
 from __future__ import annotations
 
@@ -7,25 +12,20 @@ import signal
 import time
 from pathlib import Path
 from contextlib import contextmanager
-from typing import Callable, Iterator, Optional, TypeVar
+from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence, TypeVar
 
 import typer
-import yaml
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ledger_node import compiler
-from ledger_node.accounts import create_keystore, passphrase_from_env
-from ledger_node.bootstrap import bootstrap
-from ledger_node.chainstate import read_chain_state
 from ledger_node.demo import SIZES, demo_spec
-from ledger_node.deploy import Manifest
-from ledger_node.devnet import deploy, deploy_and_bootstrap
-from ledger_node.engines import (LOCAL_ENGINES, EngineError, LocalNode, connect, is_running, node_file, read_node,
-                                 start_node, stop_node, write_node_record)
+from ledger_node.engines import (LOCAL_ENGINES, EngineError, LocalNode, connect, ensure_can_listen, is_running,
+                                 read_node, refuse_second_node, remove_node_record, start_node, stop_node,
+                                 write_node_record)
 from ledger_node.errors import LedgerError
-from ledger_node.schemas import SchemaStore
-from ledger_node.spec import ConsortiumSpec, load_spec, parse_spec
+
+if TYPE_CHECKING:
+    from ledger_node.spec import ConsortiumSpec
 
 console = Console()
 T = TypeVar("T")
@@ -39,17 +39,13 @@ SpecOption = typer.Option(None, "--spec", help="Bootstrap spec (YAML).")
 DemoOption = typer.Option(None, "--demo", help=f"A generated demo consortium instead of a spec: {', '.join(SIZES)}.")
 
 
-def fail(error: LedgerError) -> None:
-    """One line on stderr saying what is wrong, and a non-zero exit."""
-    typer.echo(f"error ({error.code}): {error}", err=True)
-    raise typer.Exit(code=1)
-
-
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
 def _spec(spec_path: Optional[Path], demo: Optional[str]) -> ConsortiumSpec:
+    from ledger_node.spec import load_spec, parse_spec
+
     if (spec_path is None) == (demo is None):
         raise LedgerError("give exactly one of --spec FILE or --demo SIZE")
     if demo is not None:
@@ -71,6 +67,8 @@ def chain_endpoint(data_dir: Path, rpc: Optional[str]) -> tuple[str, str]:
 
 def store_schemas(spec: ConsortiumSpec, data_dir: Path) -> None:
     """Keeps the spec's type schemas where `certnet cert new` finds them by their catalog hash."""
+    from ledger_node.schemas import SchemaStore
+
     store = SchemaStore(data_dir / "schemas")
     for certificate_type in spec.types:
         store.put(certificate_type.schema)
@@ -78,6 +76,8 @@ def store_schemas(spec: ConsortiumSpec, data_dir: Path) -> None:
 
 def _with_progress(run: Callable[[Callable[[int], None], Callable[[str], None]], T]) -> T:
     """Runs `run(set_total, advance)` under a progress bar of transactions mined."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console) as progress:
         task = progress.add_task("bootstrap", total=None)
@@ -91,10 +91,7 @@ def _with_progress(run: Callable[[Callable[[int], None], Callable[[str], None]],
 @contracts_app.command("compile")
 def compile_command() -> None:
     """Compile contracts/ with the pinned solc and write the artifacts the package ships."""
-    try:
-        artifacts = compiler.compile_contracts()
-    except LedgerError as error:
-        fail(error)
+    artifacts = compiler.compile_contracts()
     compiler.write_artifacts(artifacts)
     for name, artifact in sorted(artifacts.items()):
         size = (len(artifact["deployedBytecode"]) - 2) // 2
@@ -105,10 +102,7 @@ def compile_command() -> None:
 @contracts_app.command("check")
 def check_command() -> None:
     """Exit non-zero if the shipped artifacts are stale against contracts/."""
-    try:
-        compiler.check_artifacts()
-    except LedgerError as error:
-        fail(error)
+    compiler.check_artifacts()
     console.print("artifacts are up to date")
 
 
@@ -118,45 +112,50 @@ def check_command() -> None:
 @node_app.command("start")
 def node_start(
     engine: str = typer.Option("ganache", help=f"One of {', '.join(LOCAL_ENGINES)}."),
-    port: int = typer.Option(0, help="JSON-RPC port on 127.0.0.1; 0 picks a free one."),
+    port: int = typer.Option(0, min=0, max=65535, help="JSON-RPC port on 127.0.0.1; 0 picks a free one."),
     data_dir: Path = DataDir,
 ) -> None:
     """Start a local chain in the background; its state is kept in --data-dir."""
-    try:
-        record = start_node(data_dir, engine, port or None)
-    except LedgerError as error:
-        fail(error)
+    record = start_node(data_dir, engine, port or None)
     console.print(f"{record.engine} runs on {record.url} (pid {record.pid}); log: {record.log}")
 
 
 @node_app.command("stop")
 def node_stop(data_dir: Path = DataDir) -> None:
-    """Stop the chain `node start` started in --data-dir (and nothing else)."""
-    try:
-        record = stop_node(data_dir)
-    except LedgerError as error:
-        fail(error)
-    console.print(f"stopped {record.engine} (pid {record.pid}); its state stays in {data_dir / record.engine}")
+    """Stop the chain started from --data-dir (by `node start` or `certnet run`), and nothing else."""
+    recorded = read_node(data_dir)
+    if recorded is not None and not is_running(recorded):
+        stop_node(data_dir)
+        console.print(f"the {recorded.engine} node started from {data_dir} (pid {recorded.pid}) no longer ran; "
+                      "its record is removed")
+        return
+    record = stop_node(data_dir)
+    runner = f" and the `certnet run` (pid {record.owner}) that kept it" if record.owner else ""
+    console.print(f"stopped {record.engine} (pid {record.pid}){runner}; its state stays in {data_dir / record.engine}")
 
 
 @node_app.command("logs")
-def node_logs(data_dir: Path = DataDir, lines: int = typer.Option(40, help="How many last lines.")) -> None:
+def node_logs(data_dir: Path = DataDir,
+              lines: int = typer.Option(40, min=1, max=100_000, help="How many last lines.")) -> None:
     """Print the end of the node's log."""
     record = read_node(data_dir)
     if record is None:
-        fail(EngineError(f"no node was started from {data_dir}"))
-    text = Path(record.log).read_text(errors="replace").splitlines()
+        raise EngineError(f"no node was started from {data_dir}")
+    try:
+        text = Path(record.log).read_text(errors="replace").splitlines()
+    except OSError as error:
+        raise EngineError(f"cannot read the node's log {record.log}: {error.strerror}") from None
     typer.echo("\n".join(text[-lines:]))
 
 
 @node_app.command("status")
 def node_status(data_dir: Path = DataDir, rpc: Optional[str] = RpcUrl) -> None:
     """Engine, chain id, block height, peers, deployment and consortium size."""
-    try:
-        url, engine = chain_endpoint(data_dir, rpc)
-        w3 = connect(url)
-    except LedgerError as error:
-        fail(error)
+    from ledger_node.chainstate import read_chain_state
+    from ledger_node.deploy import Manifest
+
+    url, engine = chain_endpoint(data_dir, rpc)
+    w3 = connect(url)
     console.print(f"engine       {engine}  {url}")
     console.print(f"chain id     {w3.eth.chain_id}")
     console.print(f"block        {w3.eth.block_number}")
@@ -181,28 +180,43 @@ def node_status(data_dir: Path = DataDir, rpc: Optional[str] = RpcUrl) -> None:
 
 
 @contextmanager
-def local_devnet(engine: str, port: int, demo: str, data_dir: Path) -> Iterator[LocalNode]:
+def local_devnet(engine: str, port: int, demo: str, data_dir: Path,
+                 listens: Sequence[tuple[str, int, str]] = ()) -> Iterator[LocalNode]:
     """A local chain in the foreground with CertNet deployed once and the demo consortium
-    bootstrapped; recorded in `data_dir` while it runs, stopped (state kept) on exit."""
+    bootstrapped; recorded in `data_dir` while it runs, stopped (state kept) on exit.
+
+    Before anything starts it refuses a data directory whose chain already runs, and a chain port or
+    any of `listens` (host, port, what: the gateway's address) that is taken.
+    """
+    from ledger_node.devnet import deploy_and_bootstrap
+
+    refuse_second_node(data_dir)
+    ensure_can_listen("127.0.0.1", port, "chain")
+    for host, other_port, what in listens:
+        ensure_can_listen(host, other_port, what)
     node = LocalNode(engine, port=port, state_dir=data_dir / engine)
+    signal.signal(signal.SIGTERM, _interrupt)  # `node stop` or a supervisor's SIGTERM stops as cleanly as Ctrl-C
     try:
         spec = _spec(None, demo)
         store_schemas(spec, data_dir)
         log_path = _log_path(data_dir, engine)
         w3 = node.start(log_path=log_path)
-        write_node_record(data_dir, node.record(log_path))  # other `certnet` commands find it while it runs
+        # other `certnet` commands find it while it runs; `node stop` asks this process to stop
+        write_node_record(data_dir, node.record(log_path, owner=os.getpid()))
         manifest, deployed, sent = _with_progress(lambda total, advance: deploy_and_bootstrap(
             w3, spec, data_dir / "manifest.json", engine=engine, rpc_url=node.url,
             progress_total=total, progress=advance))
-    except LedgerError as error:
+    except LedgerError:
         _stop_foreground(node, data_dir)
-        fail(error)
+        raise
+    except KeyboardInterrupt:
+        _stop_foreground(node, data_dir)
+        raise typer.Exit(code=130) from None
     console.print(f"{'deployed' if deployed else 'reusing'} CertNet on {node.url} (chain id {manifest.chain_id}); "
                   f"bootstrap sent {sent} transactions")
     for name, contract in manifest.contracts.items():
         console.print(f"  {name:<20} {contract['address']}  block {contract['block']}")
     console.print(f"manifest: {data_dir / 'manifest.json'}")
-    signal.signal(signal.SIGTERM, _interrupt)  # a supervisor's SIGTERM stops as cleanly as Ctrl-C
     try:
         yield node
     except KeyboardInterrupt:
@@ -212,7 +226,7 @@ def local_devnet(engine: str, port: int, demo: str, data_dir: Path) -> Iterator[
 
 
 EngineOption = typer.Option("ganache", help=f"One of {', '.join(LOCAL_ENGINES)}.")
-PortOption = typer.Option(8545, help="JSON-RPC port on 127.0.0.1.")
+PortOption = typer.Option(8545, min=1, max=65535, help="JSON-RPC port on 127.0.0.1.")
 DemoSizeOption = typer.Option("default", help=f"Demo consortium to bootstrap: {', '.join(SIZES)}.")
 
 
@@ -227,7 +241,8 @@ def node_run(engine: str = EngineOption, port: int = PortOption, demo: str = Dem
 
 def _stop_foreground(node: LocalNode, data_dir: Path) -> None:
     node.stop()
-    node_file(data_dir).unlink(missing_ok=True)
+    if node.process is not None:
+        remove_node_record(data_dir, node.process.pid)
 
 
 def _log_path(data_dir: Path, engine: str) -> Path:
@@ -246,12 +261,11 @@ def deploy_command(
     force: bool = typer.Option(False, "--force", help="Deploy again even if this chain has CertNet already."),
 ) -> None:
     """Deploy the contracts with the spec's governors and write the deployment manifest."""
-    try:
-        spec = _spec(spec_path, demo)
-        url, engine = chain_endpoint(data_dir, rpc)
-        manifest = deploy(connect(url), spec, data_dir / "manifest.json", engine=engine, rpc_url=url, force=force)
-    except LedgerError as error:
-        fail(error)
+    from ledger_node.devnet import deploy
+
+    spec = _spec(spec_path, demo)
+    url, engine = chain_endpoint(data_dir, rpc)
+    manifest = deploy(connect(url), spec, data_dir / "manifest.json", engine=engine, rpc_url=url, force=force)
     for name, contract in manifest.contracts.items():
         console.print(f"{name:<20} {contract['address']}  block {contract['block']}")
     console.print(f"manifest written to {data_dir / 'manifest.json'}")
@@ -267,17 +281,17 @@ def bootstrap_command(
 
     Only the difference between the spec and the chain is sent; an invalid spec sends nothing.
     """
-    try:
-        spec = _spec(spec_path, demo)
-        url, engine = chain_endpoint(data_dir, rpc)
-        w3 = connect(url)
-        deployment = Manifest.load(data_dir / "manifest.json").deployment(w3)  # never deploys implicitly
-        store_schemas(spec, data_dir)
-        started = time.monotonic()
-        sent = _with_progress(lambda total, advance: bootstrap(w3, spec, deployment, progress_total=total,
-                                                               progress=advance))
-    except LedgerError as error:
-        fail(error)
+    from ledger_node.bootstrap import bootstrap
+    from ledger_node.deploy import Manifest
+
+    spec = _spec(spec_path, demo)
+    url, engine = chain_endpoint(data_dir, rpc)
+    w3 = connect(url)
+    deployment = Manifest.load(data_dir / "manifest.json").deployment(w3)  # never deploys implicitly
+    store_schemas(spec, data_dir)
+    started = time.monotonic()
+    sent = _with_progress(lambda total, advance: bootstrap(w3, spec, deployment, progress_total=total,
+                                                           progress=advance))
     console.print(f"sent {sent} transactions in {time.monotonic() - started:.1f} s" if sent
                   else "the chain already matches the spec; nothing sent")
 
@@ -287,8 +301,10 @@ def demo_spec_command(
     seed: int = typer.Option(20261124, help="Generator seed; the same seed gives the same spec."),
 ) -> None:
     """Print a generated demo consortium as a bootstrap spec (YAML)."""
+    import yaml
+
     if size not in SIZES:
-        fail(LedgerError(f"unknown demo size {size!r}; choose one of {', '.join(SIZES)}"))
+        raise LedgerError(f"unknown demo size {size!r}; choose one of {', '.join(SIZES)}")
     typer.echo(yaml.safe_dump(demo_spec(size, seed=seed), allow_unicode=True, sort_keys=False))
 
 
@@ -298,10 +314,11 @@ keys_app = typer.Typer(help="Department signing keys in encrypted keystore files
 @keys_app.command("new")
 def keys_new(path: Path = typer.Argument(..., help="Keystore file to create (never overwritten).")) -> None:
     """Create a key encrypted with the passphrase from CERTNET_KEY_PASSPHRASE(_FILE); print its address."""
-    try:
-        account = create_keystore(path, passphrase_from_env())
-    except LedgerError as error:
-        fail(error)
+    from ledger_node.accounts import create_keystore, passphrase_from_env
+
+    passphrase = passphrase_from_env()
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    account = create_keystore(path, passphrase)
     console.print(f"{account.address} -> {path} (put `keystore: {path}` on the department in the spec)")
 
 

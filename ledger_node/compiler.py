@@ -16,8 +16,6 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import solcx
-
 from ledger_node.errors import ArtifactsStale, CompilerUnavailable
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -76,6 +74,8 @@ def find_compiler() -> Path:
 def compile_contracts() -> dict[str, dict[str, Any]]:
     """Compiles the sources and returns one artifact per deployable contract."""
     sources = source_files()
+    import solcx  # here, not at the top: `certnet` imports this module for every command
+
     output = solcx.compile_standard(
         {
             "language": "Solidity",

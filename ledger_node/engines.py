@@ -10,11 +10,17 @@
 Every engine funds the accounts of the same development mnemonic, so demo departments have the
 same keys everywhere. `certnet node start` writes `<data dir>/node.json` (engine, pid, port,
 command) and `certnet node stop` stops only the process that file names, after checking that
-it still runs the command we started.
+it still runs the command we started. A chain that `certnet run` keeps in the foreground is
+recorded there too, with the pid of that command (`owner`), which `node stop` asks to stop so
+that it takes its gateway down with it and cleans up after itself.
+
+web3 and eth-tester are imported where a chain is reached, not when the module loads: the
+`certnet` command imports this module for every command, even `--help`.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -24,14 +30,13 @@ import subprocess
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from eth_tester import EthereumTester, PyEVMBackend
-from web3 import EthereumTesterProvider, Web3
-from web3.middleware import ExtraDataToPOAMiddleware
-
-from ledger_node.accounts import DEV_MNEMONIC
 from ledger_node.compiler import PROJECT_ROOT
 from ledger_node.errors import LedgerError
+
+if TYPE_CHECKING:
+    from web3 import Web3
 
 LOCAL_ENGINES = ("ganache", "anvil", "hardhat")
 ENGINES = (*LOCAL_ENGINES, "embedded", "external")
@@ -56,8 +61,29 @@ def port_in_use(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def ensure_can_listen(host: str, port: int, what: str) -> None:
+    """Refuses, before anything is started, an address that `what` could not listen on.
+
+    Binds as a server does (SO_REUSEADDR, so connections of an earlier run in TIME_WAIT do not count).
+    """
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise EngineError(f"{what} port {port} on {host} is in use: stop what listens there or choose "
+                                  "another port") from None
+            raise EngineError(f"{what} cannot listen on {host}:{port}: {error.strerror or error}") from None
+
+
 def embedded_web3(accounts: int = DEV_ACCOUNTS) -> Web3:
     """An in-process chain whose funded, unlocked accounts are those of the development mnemonic."""
+    from eth_tester import EthereumTester, PyEVMBackend
+    from web3 import EthereumTesterProvider, Web3
+
+    from ledger_node.accounts import DEV_MNEMONIC  # eth-account: heavy to import
+
     backend = PyEVMBackend.from_mnemonic(DEV_MNEMONIC, num_accounts=accounts, hd_path=DEV_HD_PATH)
     return Web3(EthereumTesterProvider(EthereumTester(backend)))
 
@@ -68,6 +94,9 @@ def connect(url: str, *, timeout: float = 30) -> Web3:
     PoA chains (Besu/GoQuorum clique or QBFT) put more than 32 bytes in extraData, which
     web3.py rejects unless the PoA middleware is in place; it is added when the chain needs it.
     """
+    from web3 import Web3
+    from web3.middleware import ExtraDataToPOAMiddleware
+
     w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
     try:
         latest = w3.eth.get_block("latest")
@@ -92,18 +121,21 @@ def _binary(name: str) -> str:
 
 
 def engine_command(engine: str, port: int, accounts: int, state_dir: Path | None) -> list[str]:
-    """The command line that starts a local engine with the development accounts."""
+    """The command line that starts a local engine with the development accounts (it runs in the project's
+    directory, so the state directory is given absolute)."""
+    from ledger_node.accounts import DEV_MNEMONIC  # eth-account: heavy to import
+
     if engine == "ganache":
         command = [_binary("ganache"), "--server.host", "127.0.0.1", "--server.port", str(port),
                    "--wallet.mnemonic", DEV_MNEMONIC, "--wallet.totalAccounts", str(accounts),
                    "--chain.chainId", "1337", "--logging.quiet"]
-        return command + (["--database.dbPath", str(state_dir)] if state_dir else [])
+        return command + (["--database.dbPath", str(state_dir.resolve())] if state_dir else [])
     if engine == "anvil":
         # Interval mining (1 s blocks, like a consortium chain): anvil 1.7.1's automine stops mining
         # when thousands of pipelined transactions arrive, leaving them pending until the next one.
         command = [_binary("anvil"), "--host", "127.0.0.1", "--port", str(port), "--mnemonic", DEV_MNEMONIC,
                    "--accounts", str(accounts), "--chain-id", "31337", "--silent", "--block-time", "1"]
-        return command + (["--state", str(state_dir / "anvil-state.json")] if state_dir else [])
+        return command + (["--state", str(state_dir.resolve() / "anvil-state.json")] if state_dir else [])
     if engine == "hardhat":
         # Hardhat's node reads the dev mnemonic's accounts from hardhat.config.js (its default).
         return [_binary("hardhat"), "node", "--hostname", "127.0.0.1", "--port", str(port)]
@@ -120,6 +152,7 @@ class NodeRecord:
     command: list[str]
     log: str
     started_at: float
+    owner: int | None = None  # pid of the `certnet run` that keeps the node in its foreground; None: detached
 
     @property
     def url(self) -> str:
@@ -194,10 +227,12 @@ class LocalNode:
             while any(Path(f"/proc/{pid}").exists() for pid in children) and time.monotonic() < deadline:
                 time.sleep(0.05)
 
-    def record(self, log_path: Path) -> NodeRecord:
+    def record(self, log_path: Path, *, owner: int | None = None) -> NodeRecord:
         assert self.process is not None
         return NodeRecord(engine=self.engine, pid=self.process.pid, port=self.port,
-                          command=[str(c) for c in self.process.args], log=str(log_path), started_at=time.time())
+                          command=[str(c) for c in self.process.args], log=str(log_path.resolve()),
+                          started_at=time.time(),
+                          owner=owner)
 
 
 def _descendants(pid: int) -> list[int]:
@@ -218,7 +253,13 @@ def node_file(data_dir: Path) -> Path:
 
 def read_node(data_dir: Path) -> NodeRecord | None:
     path = node_file(data_dir)
-    return NodeRecord(**json.loads(path.read_text())) if path.exists() else None
+    try:
+        return NodeRecord(**json.loads(path.read_text()))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError) as error:
+        raise EngineError(f"{path} is not a node record ({type(error).__name__}): if no node runs from "
+                          f"{data_dir}, remove it") from None
 
 
 def is_running(record: NodeRecord) -> bool:
@@ -233,9 +274,7 @@ def is_running(record: NodeRecord) -> bool:
 
 def start_node(data_dir: Path, engine: str, port: int | None = None) -> NodeRecord:
     """Starts a detached local node keeping its state under `data_dir`; refuses if one runs."""
-    existing = read_node(data_dir)
-    if existing and is_running(existing):
-        raise EngineError(f"a {existing.engine} node started here already runs on {existing.url} (pid {existing.pid})")
+    refuse_second_node(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     node = LocalNode(engine, port=port or 0, state_dir=data_dir / engine)
     log_path = data_dir / f"{engine}.log"
@@ -249,18 +288,62 @@ def write_node_record(data_dir: Path, record: NodeRecord) -> None:
     node_file(data_dir).write_text(json.dumps(asdict(record), indent=2) + "\n")
 
 
+def remove_node_record(data_dir: Path, pid: int) -> None:
+    """Forgets the node `pid` here, and only it: a record naming another node (one that another
+    command started in this directory and that still runs) is left as it is."""
+    record = read_node(data_dir)
+    if record is not None and record.pid == pid:
+        node_file(data_dir).unlink(missing_ok=True)
+
+
+def refuse_second_node(data_dir: Path) -> None:
+    """Raises if a node started from `data_dir` (by `node start` or `certnet run`) still runs."""
+    existing = read_node(data_dir)
+    if existing and is_running(existing):
+        kept_by = f"kept by `certnet run`, pid {existing.owner}" if existing.owner else f"pid {existing.pid}"
+        raise EngineError(f"the {existing.engine} node started from {data_dir} already runs on {existing.url} "
+                          f"({kept_by}): stop it with `certnet node stop` or use another --data-dir")
+
+
 def stop_node(data_dir: Path, timeout: float = 15) -> NodeRecord:
-    """Stops the node `start_node` started here, and only that one."""
+    """Stops the node started from `data_dir`, and only that one.
+
+    A detached node (`node start`) is its own process group, which is stopped as a whole. A node that
+    `certnet run` keeps in its foreground is stopped by asking that command to stop (SIGTERM): it shuts
+    its gateway down, stops the chain and removes the record, as on Ctrl-C.
+    """
     record = read_node(data_dir)
     if record is None:
         raise EngineError(f"no node was started from {data_dir}")
     if is_running(record):
-        os.killpg(record.pid, signal.SIGTERM)
+        _signal(record, signal.SIGTERM, via_owner=True)
         # Wait for the whole group: anvil's npm wrapper exits before the binary has saved its state.
         deadline = time.monotonic() + timeout
         while (is_running(record) or port_in_use(record.port)) and time.monotonic() < deadline:
             time.sleep(0.1)
         if is_running(record):
-            os.killpg(record.pid, signal.SIGKILL)
-    node_file(data_dir).unlink()
+            _signal(record, signal.SIGKILL, via_owner=False)
+    node_file(data_dir).unlink(missing_ok=True)
     return record
+
+
+def _signal(record: NodeRecord, signum: int, *, via_owner: bool) -> None:
+    """Sends `signum` to the node's owner (`via_owner`, when it still runs the node) or to the node;
+    a process that is gone meanwhile is not an error."""
+    try:
+        if via_owner and record.owner and _parent_pid(record.pid) == record.owner:
+            os.kill(record.owner, signum)
+        elif os.getpgid(record.pid) == record.pid:
+            os.killpg(record.pid, signum)
+        else:  # a foreground node whose owner died: only the node itself
+            os.kill(record.pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def _parent_pid(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])  # the command name in parentheses may hold spaces

@@ -42,6 +42,11 @@ class CertificateStatus(IntEnum):
     SUPERSEDED = 4
 
 
+#: Revocation reason codes (the registry stores any uint8; these are the ones CertNet names).
+REVOCATION_REASONS = {0: "unspecified", 1: "issued in error", 2: "holder request", 3: "holder no longer eligible",
+                      4: "superseded"}
+
+
 def code32(text: str) -> bytes:
     """A short ASCII code (department code, type code, service item) as a right-padded bytes32."""
     raw = text.encode("ascii")

@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -482,3 +483,54 @@ def own_devnet(devnet_template: Path, tmp_path: Path) -> Iterator[Devnet]:
     net = start_devnet(tmp_path / "chain", devnet_template)
     yield net
     net.node.stop()
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A port on 127.0.0.1 that something else listens on for the test's duration."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        yield listener.getsockname()[1]
+
+
+@dataclass
+class CertnetRun:
+    """`certnet run` as `make run` starts it (ganache, the default demo consortium, the gateway), from a
+    directory of its own whose `.venv` is this one: what a new user has after `make run`."""
+
+    process: subprocess.Popen[bytes]
+    root: Path  # the stand-in for the repository's root: `.venv`, `.certnet`
+    gateway_port: int
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / ".certnet"
+
+
+@pytest.fixture
+def certnet_run(tmp_path: Path) -> Iterator[CertnetRun]:
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / ".venv").symlink_to(Path(sys.executable).parents[1])
+    gateway_port = free_port()
+    log = open(tmp_path / "certnet-run.log", "ab")
+    process = subprocess.Popen([str(root / ".venv" / "bin" / "certnet"), "run", "--chain-port", str(free_port()),
+                                "--port", str(gateway_port)], cwd=root, stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            assert process.poll() is None, (tmp_path / "certnet-run.log").read_text()[-2000:]
+            assert time.monotonic() < deadline, "certnet run did not serve within 180 s"
+            try:
+                if httpx.get(f"http://127.0.0.1:{gateway_port}/healthz", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        yield CertnetRun(process, root, gateway_port)
+    finally:
+        if process.poll() is None:  # as Ctrl-C: the gateway and the chain stop cleanly
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=60)
+        log.close()

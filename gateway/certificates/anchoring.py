@@ -19,11 +19,7 @@ from gateway.certificates.signing import SigningDomain, recover_signer, signatur
 from gateway.errors import InvalidDocument
 from ledger_node.deploy import Deployment
 from ledger_node.sender import Sender
-from ledger_node.types import code32
-
-#: Revocation reason codes (the registry stores any uint8; these are the ones CertNet names).
-REVOCATION_REASONS = {0: "unspecified", 1: "issued in error", 2: "holder request", 3: "holder no longer eligible",
-                      4: "superseded"}
+from ledger_node.types import REVOCATION_REASONS, code32
 
 
 @dataclass(frozen=True)

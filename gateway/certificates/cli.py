@@ -1,49 +1,41 @@
-"""`certnet cert`: make, sign, anchor, redact, revoke and verify certificate documents."""
+"""`certnet cert`: make, sign, anchor, redact, revoke and verify certificate documents. The commands
+raise the project's errors; the `certnet` root command (gateway/cli.py) turns them into one line and exit 1.
+
+The certificate library (web3, eth-account, jsonschema) is imported inside the commands: every
+`certnet` call, even `--help`, imports this module.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Any, NoReturn, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
-from eth_account.signers.local import LocalAccount
 from rich.console import Console
-from rich.table import Table
-from web3 import Web3
 
-from gateway.certificates.anchoring import (REVOCATION_REASONS, Issuing, anchor_batch, anchor_certificate, revoke,
-                                            supersede)
-from gateway.certificates.catalog import catalog_type, issuer_ref
-from gateway.certificates.document import new_certificate, redact
-from gateway.certificates.identity import HolderId, pseudonym
-from gateway.certificates.signing import SigningDomain, sign
-from gateway.certificates.verification import Report, Verdict, Verifier
-from gateway.errors import GatewayError, InvalidInput
-from gateway.settings import Settings
-from ledger_node.accounts import dev_account, load_keystore, passphrase_from_env
+from gateway.errors import Conflict, Forbidden, InvalidInput
 from ledger_node.cli import DataDir, RpcUrl, chain_endpoint
-from ledger_node.deploy import Deployment, Manifest
-from ledger_node.engines import connect
-from ledger_node.errors import LedgerError
-from ledger_node.schemas import SchemaStore
-from ledger_node.sender import Sender
+from ledger_node.types import REVOCATION_REASONS
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+    from gateway.certificates.anchoring import Issuing
+    from gateway.certificates.identity import HolderId
+    from gateway.certificates.verification import Report, Verifier
+    from ledger_node.deploy import Deployment
 
 console = Console()
 cert_app = typer.Typer(help="Certificate documents: make, sign, anchor, redact, revoke, verify.",
                        no_args_is_help=True)
 
-AccountOption = typer.Option(None, "--account", help="Index of a development-mnemonic account to sign with.")
+AccountOption = typer.Option(None, "--account", min=0, max=2**31 - 1,
+                             help="Index of a development-mnemonic account to sign with.")
 KeystoreOption = typer.Option(None, "--keystore",
                               help="Encrypted key file to sign with (passphrase: CERTNET_KEY_PASSPHRASE(_FILE)).")
 OutputOption = typer.Option(None, "--output", "-o", help="Where to write the result (default: in place).")
-
-
-def _fail(error: Exception) -> NoReturn:
-    code = getattr(error, "code", "error")
-    typer.echo(f"error ({code}): {error}", err=True)
-    raise typer.Exit(code=1)
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -64,17 +56,25 @@ def _write(document: dict[str, Any], path: Optional[Path]) -> None:
 
 
 def _deployment(data_dir: Path, rpc: Optional[str]) -> Deployment:
+    from ledger_node.deploy import Manifest
+    from ledger_node.engines import connect
+
     url, _engine = chain_endpoint(data_dir, rpc)
     return Manifest.load(data_dir / "manifest.json").deployment(connect(url))
 
 
 def _signing_account(account: Optional[int], keystore: Optional[Path]) -> LocalAccount:
+    from ledger_node.accounts import dev_account, load_keystore, passphrase_from_env
+
     if (account is None) == (keystore is None):
         raise InvalidInput("give exactly one of --account N or --keystore FILE")
     return dev_account(account) if account is not None else load_keystore(keystore, passphrase_from_env())
 
 
 def _issuing(data_dir: Path, rpc: Optional[str], account: Optional[int], keystore: Optional[Path]) -> Issuing:
+    from gateway.certificates.anchoring import Issuing
+    from ledger_node.sender import Sender
+
     key = _signing_account(account, keystore)
     deployment = _deployment(data_dir, rpc)
     return Issuing(deployment, Sender(deployment.registry.w3, [key]), key.address)
@@ -94,19 +94,22 @@ def new_command(
     rpc: Optional[str] = RpcUrl,
 ) -> None:
     """Make an unsigned certificate of a catalog type; the subject is checked against the type's schema."""
-    try:
-        deployment = _deployment(data_dir, rpc)
-        certificate_type = catalog_type(deployment, type_code, SchemaStore(data_dir / "schemas"),
-                                        _read(schema_path) if schema_path else None)
-        moment = dt.datetime.now(dt.timezone.utc)
-        end = valid_until.replace(tzinfo=valid_until.tzinfo or dt.timezone.utc) if valid_until else None
-        pseudonym_key = Settings.load().pseudonym_key_for(deployment.registry.w3.eth.chain_id)
-        document = new_certificate(_read(subject_path), pseudonym(pseudonym_key, HolderId.parse(holder)),
-                                   certificate_type, issuer_ref(deployment, issuer), valid_from=moment,
-                                   valid_until=end)
-        _write(document, output)
-    except (GatewayError, LedgerError, ValueError) as error:
-        _fail(error)
+    from gateway.certificates.catalog import catalog_type, issuer_ref
+    from gateway.certificates.document import new_certificate
+    from gateway.certificates.identity import HolderId, pseudonym
+    from gateway.settings import Settings
+    from ledger_node.schemas import SchemaStore
+
+    deployment = _deployment(data_dir, rpc)
+    certificate_type = catalog_type(deployment, type_code, SchemaStore(data_dir / "schemas"),
+                                    _read(schema_path) if schema_path else None)
+    moment = dt.datetime.now(dt.timezone.utc)
+    end = valid_until.replace(tzinfo=valid_until.tzinfo or dt.timezone.utc) if valid_until else None
+    pseudonym_key = Settings.load().pseudonym_key_for(deployment.registry.w3.eth.chain_id)
+    document = new_certificate(_read(subject_path), pseudonym(pseudonym_key, HolderId.parse(holder)),
+                               certificate_type, issuer_ref(deployment, issuer), valid_from=moment,
+                               valid_until=end)
+    _write(document, output)
 
 
 @cert_app.command("sign")
@@ -116,15 +119,41 @@ def sign_command(
     keystore: Optional[Path] = KeystoreOption,
     output: Optional[Path] = OutputOption,
     data_dir: Path = DataDir,
+    rpc: Optional[str] = RpcUrl,
 ) -> None:
-    """Sign a certificate (EIP-712, for the deployment in the manifest) with a department key."""
-    try:
-        manifest = Manifest.load(data_dir / "manifest.json")
-        domain = SigningDomain(manifest.chain_id,
-                               Web3.to_checksum_address(manifest.contracts["CertificateRegistry"]["address"]))
-        _write(sign(_read(path), _signing_account(account, keystore), domain), output or path)
-    except (GatewayError, LedgerError) as error:
-        _fail(error)
+    """Sign a certificate (EIP-712, for the deployment in the manifest) with a key of its issuing department.
+
+    A certificate already anchored is never signed again: a new signature would not be the one its
+    anchor vouches for.
+    """
+    from gateway.certificates.signing import SigningDomain, sign
+
+    document = _read(path)
+    _refuse_anchored(document)
+    key = _signing_account(account, keystore)
+    deployment = _deployment(data_dir, rpc)
+    _refuse_other_department(deployment, document, key.address)
+    domain = SigningDomain(deployment.registry.w3.eth.chain_id, deployment.registry.address)
+    _write(sign(document, key, domain), output or path)
+
+
+def _refuse_anchored(document: dict[str, Any]) -> None:
+    anchor = document.get("proof", {}).get("anchor") if isinstance(document.get("proof"), dict) else None
+    if anchor:
+        raise Conflict(f"the certificate is already anchored (block {anchor.get('blockNumber', '?')}): signing it "
+                       "again would leave a signature its anchor does not vouch for; make a new certificate")
+
+
+def _refuse_other_department(deployment: Deployment, document: dict[str, Any], signer: str) -> None:
+    """The chain's word on whether `signer` is now a key of the department the document names as issuer."""
+    from gateway.certificates.document import issuer_code
+    from ledger_node.types import code32
+
+    issuer = issuer_code(document)
+    w3 = deployment.registry.w3
+    if not deployment.consortium.functions.wasKeyOf(signer, code32(issuer), w3.eth.get_block("latest")["timestamp"]).call():
+        raise Forbidden(f"{signer} is not a key of the issuing department {issuer}: only its keys may sign its "
+                        "certificates")
 
 
 @cert_app.command("anchor")
@@ -137,17 +166,16 @@ def anchor_command(
     rpc: Optional[str] = RpcUrl,
 ) -> None:
     """Anchor signed certificates in the registry and write the evidence into each file."""
-    try:
-        issuing = _issuing(data_dir, rpc, account, keystore)
-        documents = [_read(p) for p in paths]
-        if batch:
-            for path, document in zip(paths, anchor_batch(issuing, documents)):
-                _record_anchor(path, document)
-        else:
-            for path, document in zip(paths, documents):  # each written as soon as it is anchored
-                _record_anchor(path, anchor_certificate(issuing, document))
-    except (GatewayError, LedgerError) as error:
-        _fail(error)
+    from gateway.certificates.anchoring import anchor_batch, anchor_certificate
+
+    issuing = _issuing(data_dir, rpc, account, keystore)
+    documents = [_read(p) for p in paths]
+    if batch:
+        for path, document in zip(paths, anchor_batch(issuing, documents)):
+            _record_anchor(path, document)
+    else:
+        for path, document in zip(paths, documents):  # each written as soon as it is anchored
+            _record_anchor(path, anchor_certificate(issuing, document))
 
 
 def _record_anchor(path: Path, document: dict[str, Any]) -> None:
@@ -166,10 +194,9 @@ def revoke_command(
     rpc: Optional[str] = RpcUrl,
 ) -> None:
     """Revoke an anchored certificate (the issuing department's key only)."""
-    try:
-        receipt = revoke(_issuing(data_dir, rpc, account, keystore), _read(path), reason)
-    except (GatewayError, LedgerError) as error:
-        _fail(error)
+    from gateway.certificates.anchoring import revoke
+
+    receipt = revoke(_issuing(data_dir, rpc, account, keystore), _read(path), reason)
     console.print(f"{path}: revoked in block {receipt['blockNumber']}")
 
 
@@ -183,11 +210,10 @@ def supersede_command(
     rpc: Optional[str] = RpcUrl,
 ) -> None:
     """Replace an anchored certificate by a signed successor, anchored in the same transaction."""
-    try:
-        successor = supersede(_issuing(data_dir, rpc, account, keystore), _read(old_path), _read(successor_path))
-        _write(successor, successor_path)
-    except (GatewayError, LedgerError) as error:
-        _fail(error)
+    from gateway.certificates.anchoring import supersede
+
+    successor = supersede(_issuing(data_dir, rpc, account, keystore), _read(old_path), _read(successor_path))
+    _write(successor, successor_path)
     console.print(f"{old_path}: superseded by {successor['proof']['certificateHash']}")
 
 
@@ -198,10 +224,9 @@ def redact_command(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Where to write it (default: stdout)."),
 ) -> None:
     """Hide subject fields; the redacted copy still verifies (the original is left as it is)."""
-    try:
-        _write(redact(_read(path), fields), output)
-    except GatewayError as error:
-        _fail(error)
+    from gateway.certificates.document import redact
+
+    _write(redact(_read(path), fields), output)
 
 
 @cert_app.command("verify")
@@ -214,13 +239,14 @@ def verify_command(
     rpc: Optional[str] = RpcUrl,
 ) -> None:
     """Verify certificates; exit code 0 only if every one is valid (or, offline, passes what can be checked)."""
-    try:
-        disclosed = HolderId.parse(holder) if holder else None
-        verifier = Verifier(None if offline else _deployment(data_dir, rpc),
-                            pseudonym_secret=Settings.load().pseudonym_key)
-        reports = [(path, _verify_file(verifier, path, disclosed)) for path in paths]
-    except (GatewayError, LedgerError) as error:
-        _fail(error)
+    from gateway.certificates.identity import HolderId
+    from gateway.certificates.verification import Verdict, Verifier
+    from gateway.settings import Settings
+
+    disclosed = HolderId.parse(holder) if holder else None
+    verifier = Verifier(None if offline else _deployment(data_dir, rpc),
+                        pseudonym_secret=Settings.load().pseudonym_key)
+    reports = [(path, _verify_file(verifier, path, disclosed)) for path in paths]
     if as_json:
         typer.echo(json.dumps([{"file": str(p), **r.as_dict()} for p, r in reports], ensure_ascii=False, indent=2))
     else:
@@ -231,6 +257,8 @@ def verify_command(
 
 
 def _verify_file(verifier: Verifier, path: Path, holder: Optional[HolderId]) -> Report:
+    from gateway.certificates.verification import Report
+
     try:
         return verifier.verify(_read(path), holder=holder)
     except InvalidInput as error:  # an unreadable file is one invalid report, not the end of the run
@@ -238,6 +266,8 @@ def _verify_file(verifier: Verifier, path: Path, holder: Optional[HolderId]) -> 
 
 
 def _print_report(path: Path, report: Report) -> None:
+    from rich.table import Table
+
     colour = {"valid": "green", "invalid": "red", "error": "yellow", "skipped": "dim", "incomplete": "yellow"}
     table = Table(title=f"{path}: [{colour[report.verdict.value]}]{report.verdict.value.upper()}[/]",
                   title_justify="left", show_header=True)

@@ -10,7 +10,10 @@ import pytest
 from typer.testing import CliRunner
 from web3 import Web3
 
+from gateway.certificates.signing import SigningDomain, sign
 from gateway.cli import app
+from ledger_node.accounts import dev_account
+from ledger_node.deploy import Manifest
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -44,8 +47,21 @@ class Desk:
         path = self.data_dir / f"{name}.json"
         self.chain("cert", "new", str(subject), "--type", "JHZ", "--issuer", "MZ", "--holder", "11010519491231002X",
                    "-o", str(path), *extra)
-        self.run("cert", "sign", str(path), "--account", CIVIL_AFFAIRS_ACCOUNT)
+        self.chain("cert", "sign", str(path), "--account", CIVIL_AFFAIRS_ACCOUNT)
         self.chain("cert", "anchor", str(path), "--account", CIVIL_AFFAIRS_ACCOUNT)
+        return path
+
+    def domain(self) -> SigningDomain:
+        registry = Manifest.load(self.data_dir / "manifest.json").deployment(self.w3).registry
+        return SigningDomain(self.w3.eth.chain_id, registry.address)
+
+    def new(self, name: str) -> Path:
+        """An unsigned certificate of civil affairs."""
+        subject = self.data_dir / "subject.json"
+        subject.write_text(json.dumps({"spouse": "urn:certnet:holder:" + "cd" * 32}))
+        path = self.data_dir / f"{name}.json"
+        self.chain("cert", "new", str(subject), "--type", "JHZ", "--issuer", "MZ", "--holder", "11010519491231002X",
+                   "-o", str(path))
         return path
 
     def report(self, path: Path) -> dict[str, Any]:
@@ -106,7 +122,7 @@ def test_a_batch_anchored_from_the_command_line_verifies(desk: Desk) -> None:
     for path in paths:
         desk.chain("cert", "new", str(subject), "--type", "JHZ", "--issuer", "MZ", "--holder", "11010519491231002X",
                    "-o", str(path))
-        desk.run("cert", "sign", str(path), "--account", CIVIL_AFFAIRS_ACCOUNT)
+        desk.chain("cert", "sign", str(path), "--account", CIVIL_AFFAIRS_ACCOUNT)
     desk.chain("cert", "anchor", *map(str, paths), "--batch", "--account", CIVIL_AFFAIRS_ACCOUNT)
     assert [desk.report(p)["verdict"] for p in paths] == ["valid"] * 3
     assert len({json.loads(p.read_text())["proof"]["anchor"]["batchRoot"] for p in paths}) == 1
@@ -143,7 +159,8 @@ def test_anchoring_with_a_department_not_authorised_for_the_type_is_refused_by_t
     path = desk.data_dir / "cert.json"
     desk.chain("cert", "new", str(subject), "--type", "JHZ", "--issuer", "MZ", "--holder", "11010519491231002X",
                "-o", str(path))
-    desk.run("cert", "sign", str(path), "--account", "4")  # ZJ: an issuer, but not of 结婚证
+    zj = dev_account(4)  # ZJ: an issuer, but not of 结婚证 (signed outside `cert sign`, which refuses the key)
+    path.write_text(json.dumps(sign(json.loads(path.read_text()), zj, desk.domain())))
     result = desk.chain("cert", "anchor", str(path), "--account", "4", ok=False)
     assert result.exit_code == 1 and "CatalogIssuerNotAuthorised" in result.output
     assert "anchor" not in json.loads(path.read_text())["proof"]
@@ -158,3 +175,22 @@ def test_offline_verification_succeeds_on_an_intact_signed_document(desk: Desk) 
 def _iso(timestamp: int) -> str:
     import datetime as dt
     return dt.datetime.fromtimestamp(timestamp, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def test_signing_an_anchored_certificate_again_is_refused_and_leaves_it_valid(desk: Desk) -> None:
+    anchored = desk.issue("anchored")
+    before = anchored.read_text()
+    result = desk.chain("cert", "sign", str(anchored), "--account", CIVIL_AFFAIRS_ACCOUNT, ok=False)
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
+    assert result.output.startswith("error (conflict): the certificate is already anchored")
+    assert anchored.read_text() == before and desk.report(anchored)["verdict"] == "valid"
+
+
+def test_signing_with_a_key_of_another_department_is_refused(desk: Desk) -> None:
+    unsigned = desk.new("unsigned")
+    before = unsigned.read_text()
+    result = desk.chain("cert", "sign", str(unsigned), "--account", "4", ok=False)  # ZJ's key; MZ issues
+    assert result.exit_code == 1
+    assert result.output.strip() == (f"error (forbidden): {dev_account(4).address} is not a key of the issuing "
+                                     "department MZ: only its keys may sign its certificates")
+    assert unsigned.read_text() == before

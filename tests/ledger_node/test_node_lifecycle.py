@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
@@ -14,8 +13,10 @@ from ledger_node.bootstrap import bootstrap
 from ledger_node.chainstate import read_chain_state
 from ledger_node.deploy import Manifest
 from ledger_node.devnet import deploy
-from ledger_node.engines import EngineError, LocalNode, connect, free_port, is_running, start_node, stop_node
+from ledger_node.engines import (EngineError, LocalNode, connect, free_port, is_running, port_in_use, read_node,
+                                 start_node, stop_node)
 from ledger_node.spec import load_spec
+from tests.conftest import CertnetRun
 
 SMALL = Path(__file__).parent / "specs" / "small.yaml"
 runner = CliRunner()
@@ -80,15 +81,12 @@ def test_deploying_twice_is_refused_unless_forced(tmp_path: Path) -> None:
     assert second.contracts["Consortium"]["address"] != first.contracts["Consortium"]["address"]
 
 
-def test_a_port_in_use_is_one_line_and_a_non_zero_exit(tmp_path: Path) -> None:
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen()
-        port = listener.getsockname()[1]
-        result = runner.invoke(app, ["node", "start", "--engine", "ganache", "--port", str(port),
-                                     "--data-dir", str(tmp_path)])
+def test_a_port_in_use_is_one_line_and_a_non_zero_exit(taken_port: int, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["node", "start", "--engine", "ganache", "--port", str(taken_port),
+                                 "--data-dir", str(tmp_path)])
     assert result.exit_code == 1
-    assert result.output.strip() == f"error (engine_error): port {port} is in use: stop what listens there or choose another port"
+    assert result.output.strip() == (f"error (engine_error): port {taken_port} is in use: stop what listens there or "
+                                     "choose another port")
 
 
 def test_a_missing_engine_binary_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -117,3 +115,59 @@ def test_an_invalid_spec_sends_nothing(tmp_path: Path) -> None:
                                  "--data-dir", str(tmp_path)])
     assert result.exit_code == 1
     assert "line 11: owner of type 'HJZM': unknown department 'NOBODY'" in result.output
+
+
+def test_run_with_the_gateway_port_taken_starts_no_chain(taken_port: int, tmp_path: Path) -> None:
+    chain_port = free_port()
+    result = runner.invoke(app, ["run", "--engine", "anvil", "--chain-port", str(chain_port),
+                                 "--port", str(taken_port), "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.output.strip() == (f"error (engine_error): gateway port {taken_port} on 127.0.0.1 is in use: "
+                                     "stop what listens there or choose another port")
+    assert not port_in_use(chain_port) and not (tmp_path / "manifest.json").exists()
+
+
+@pytest.mark.slow
+def test_a_second_run_leaves_the_running_chain_and_its_record_alone(tmp_path: Path) -> None:
+    record = start_node(tmp_path, "anvil")
+    try:
+        result = runner.invoke(app, ["run", "--engine", "anvil", "--chain-port", str(record.port),
+                                     "--port", str(free_port()), "--data-dir", str(tmp_path)])
+        assert result.exit_code == 1
+        assert f"already runs on {record.url}" in result.output and len(result.output.strip().splitlines()) == 1
+        assert read_node(tmp_path) == record and is_running(record)
+    finally:
+        stop_node(tmp_path)
+
+
+@pytest.mark.slow
+def test_node_stop_stops_a_chain_that_certnet_run_serves(certnet_run: CertnetRun) -> None:
+    record = read_node(certnet_run.data_dir)
+    assert record is not None and record.owner == certnet_run.process.pid
+
+    result = runner.invoke(app, ["node", "stop", "--data-dir", str(certnet_run.data_dir)])
+
+    assert result.exit_code == 0, result.output
+    assert certnet_run.process.wait(timeout=60) == 0
+    assert not is_running(record) and not port_in_use(record.port) and read_node(certnet_run.data_dir) is None
+
+
+@pytest.mark.slow
+def test_node_stop_stops_a_foreground_chain_whose_runner_is_gone(tmp_path: Path) -> None:
+    node = LocalNode("anvil")
+    node.start(log_path=tmp_path / "anvil.log")  # a child of this process, in its process group
+    try:
+        record = node.record(tmp_path / "anvil.log", owner=2 ** 22 + 1)  # above Linux's largest pid: gone
+        engines.write_node_record(tmp_path, record)
+        result = runner.invoke(app, ["node", "stop", "--data-dir", str(tmp_path)])
+        assert result.exit_code == 0, result.output
+        assert not is_running(record) and read_node(tmp_path) is None
+    finally:
+        node.stop()
+
+
+def test_a_relative_data_dir_is_where_the_command_runs_not_where_the_engine_runs(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)  # engines run in the project's directory; the state must still land here
+    command = engines.engine_command("ganache", free_port(), 2, Path(".certnet") / "ganache")
+    assert command[command.index("--database.dbPath") + 1] == str(tmp_path / ".certnet" / "ganache")
