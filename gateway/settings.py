@@ -9,14 +9,12 @@ from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.errors import InvalidSetting, UnsafeConfiguration
+from ledger_node.types import DEVELOPMENT_CHAIN_IDS
 
 #: Only for local development chains; a consortium sets its own CERTNET_PSEUDONYM_SECRET.
 DEVELOPMENT_PSEUDONYM_SECRET = "certnet development pseudonym secret - not for production"
 #: A production pseudonym secret is at least this long (`openssl rand -hex 32` gives 64 characters).
 MIN_PSEUDONYM_SECRET_LENGTH = 32
-#: Chain ids of local development chains: ganache (1337), anvil and hardhat (31337), the embedded
-#: eth-tester chain. Any other chain is treated as production whatever CERTNET_ENV says.
-DEVELOPMENT_CHAIN_IDS = frozenset({1337, 31337, 131277322940537})
 
 
 class Settings(BaseSettings):

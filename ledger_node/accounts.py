@@ -16,6 +16,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from ledger_node.errors import LedgerError
+from ledger_node.types import DEVELOPMENT_CHAIN_IDS
 
 #: Public development mnemonic (the one ganache, anvil and hardhat document). Never for real keys.
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
@@ -35,6 +36,22 @@ class KeyStoreError(LedgerError):
 def dev_account(index: int) -> LocalAccount:
     """Account `index` of the development mnemonic (index 0 deploys; departments use 1, 2, ...)."""
     return Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
+
+
+class DevelopmentKeyRefused(LedgerError):
+    """A development-mnemonic key was asked for on a chain that is not a local development chain."""
+
+    code = "development_key_refused"
+
+
+def development_account(chain_id: int, index: int) -> LocalAccount:
+    """`dev_account(index)` for a local development chain; refused on any other chain, where a key
+    whose mnemonic is public would let anyone act as the department."""
+    if chain_id not in DEVELOPMENT_CHAIN_IDS:
+        raise DevelopmentKeyRefused(f"chain {chain_id} is not a local development chain: account {index} of the "
+                                    "public development mnemonic is refused; use an encrypted key file "
+                                    "(certnet keys new) instead")
+    return dev_account(index)
 
 
 def passphrase_from_env() -> str:

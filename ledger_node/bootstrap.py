@@ -17,7 +17,7 @@ from web3 import Web3
 from web3.contract.contract import ContractFunction
 from web3.logs import DISCARD
 
-from ledger_node.accounts import dev_account, load_keystore, passphrase_from_env
+from ledger_node.accounts import development_account, load_keystore, passphrase_from_env
 from ledger_node.canonical import content_hash
 from ledger_node.chainstate import ChainState, TypeState, read_chain_state
 from ledger_node.deploy import Deployment, Founder
@@ -54,10 +54,10 @@ class Plan:
         return not self.governance and not any(self.phases)
 
 
-def department_account(department: DepartmentSpec) -> LocalAccount:
-    """The department's signing key: from the development mnemonic, or its keystore file."""
+def department_account(department: DepartmentSpec, chain_id: int) -> LocalAccount:
+    """The department's signing key: from the development mnemonic (development chains only), or its keystore file."""
     if department.account is not None:
-        return dev_account(department.account)
+        return development_account(chain_id, department.account)
     return load_keystore(department.keystore, passphrase_from_env())
 
 
@@ -209,7 +209,8 @@ def bootstrap(w3: Web3, spec: ConsortiumSpec, deployment: Deployment, *,
               progress_total: Callable[[int], None] = lambda total: None,
               progress: Callable[[str], None] = lambda label: None) -> int:
     """Plans against the chain and applies; returns the number of transactions sent (0: up to date)."""
-    accounts = {d.code: department_account(d) for d in spec.departments}
+    chain_id = w3.eth.chain_id
+    accounts = {d.code: department_account(d, chain_id) for d in spec.departments}
     state = read_chain_state(w3, deployment.consortium, deployment.catalog, deployment.first_block)
     missing_governors = [code for code in spec.governors if code not in state.departments]
     if missing_governors:

@@ -259,13 +259,19 @@ def deploy_command(
     rpc: Optional[str] = RpcUrl,
     data_dir: Path = DataDir,
     force: bool = typer.Option(False, "--force", help="Deploy again even if this chain has CertNet already."),
+    keystore: Optional[Path] = typer.Option(None, "--keystore", help="Encrypted key file of the deployer "
+                                            "(passphrase: CERTNET_KEY_PASSPHRASE[_FILE]); needed outside "
+                                            "development chains."),
 ) -> None:
     """Deploy the contracts with the spec's governors and write the deployment manifest."""
+    from ledger_node.accounts import load_keystore, passphrase_from_env
     from ledger_node.devnet import deploy
 
     spec = _spec(spec_path, demo)
     url, engine = chain_endpoint(data_dir, rpc)
-    manifest = deploy(connect(url), spec, data_dir / "manifest.json", engine=engine, rpc_url=url, force=force)
+    deployer = load_keystore(keystore, passphrase_from_env()) if keystore else None
+    manifest = deploy(connect(url), spec, data_dir / "manifest.json", engine=engine, rpc_url=url, force=force,
+                      deployer=deployer)
     for name, contract in manifest.contracts.items():
         console.print(f"{name:<20} {contract['address']}  block {contract['block']}")
     console.print(f"manifest written to {data_dir / 'manifest.json'}")

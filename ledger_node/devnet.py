@@ -11,7 +11,9 @@ from typing import Callable
 
 from web3 import Web3
 
-from ledger_node.accounts import dev_account
+from eth_account.signers.local import LocalAccount
+
+from ledger_node.accounts import development_account
 from ledger_node.bootstrap import bootstrap, department_account, founders_of
 from ledger_node.deploy import Deployment, Manifest, deploy_contracts, refuse_redeploy
 from ledger_node.sender import Sender
@@ -22,12 +24,14 @@ DEPLOYER_INDEX = 0
 
 
 def deploy(w3: Web3, spec: ConsortiumSpec, manifest_path: Path, *, engine: str, rpc_url: str,
-           force: bool = False) -> Manifest:
-    """Deploys with the spec's governors as founders and writes the manifest."""
+           force: bool = False, deployer: LocalAccount | None = None) -> Manifest:
+    """Deploys with the spec's governors as founders and writes the manifest. The deployer pays for
+    the deployment and holds no role after it; default: the development mnemonic's account 0."""
     if not force:
         refuse_redeploy(w3, manifest_path)
-    deployer = dev_account(DEPLOYER_INDEX)
-    accounts = {code: department_account(spec.department(code)) for code in spec.governors}
+    chain_id = w3.eth.chain_id
+    deployer = deployer or development_account(chain_id, DEPLOYER_INDEX)
+    accounts = {code: department_account(spec.department(code), chain_id) for code in spec.governors}
     deployment = deploy_contracts(w3, Sender(w3, [deployer]), deployer.address, founders_of(spec, accounts), spec.quorum)
     manifest = Manifest.of(w3, deployment, engine=engine, rpc_url=rpc_url)
     manifest.save(manifest_path)

@@ -5,6 +5,10 @@ from __future__ import annotations
 from enum import IntEnum, IntFlag
 from typing import NewType
 
+#: Chain ids of local development chains: ganache (1337), anvil and hardhat (31337), the embedded
+#: eth-tester chain. Any other chain is treated as production: development keys and secrets are refused.
+DEVELOPMENT_CHAIN_IDS = frozenset({1337, 31337, 131277322940537})
+
 DepartmentCode = NewType("DepartmentCode", bytes)
 TypeCode = NewType("TypeCode", bytes)
 CertificateHash = NewType("CertificateHash", bytes)

@@ -63,20 +63,23 @@ def _deployment(data_dir: Path, rpc: Optional[str]) -> Deployment:
     return Manifest.load(data_dir / "manifest.json").deployment(connect(url))
 
 
-def _signing_account(account: Optional[int], keystore: Optional[Path]) -> LocalAccount:
-    from ledger_node.accounts import dev_account, load_keystore, passphrase_from_env
+def _signing_account(deployment: Deployment, account: Optional[int], keystore: Optional[Path]) -> LocalAccount:
+    """The key of --account N (development chains only) or --keystore FILE."""
+    from ledger_node.accounts import development_account, load_keystore, passphrase_from_env
 
     if (account is None) == (keystore is None):
         raise InvalidInput("give exactly one of --account N or --keystore FILE")
-    return dev_account(account) if account is not None else load_keystore(keystore, passphrase_from_env())
+    if account is not None:
+        return development_account(deployment.registry.w3.eth.chain_id, account)
+    return load_keystore(keystore, passphrase_from_env())
 
 
 def _issuing(data_dir: Path, rpc: Optional[str], account: Optional[int], keystore: Optional[Path]) -> Issuing:
     from gateway.certificates.anchoring import Issuing
     from ledger_node.sender import Sender
 
-    key = _signing_account(account, keystore)
     deployment = _deployment(data_dir, rpc)
+    key = _signing_account(deployment, account, keystore)
     return Issuing(deployment, Sender(deployment.registry.w3, [key]), key.address)
 
 
@@ -130,8 +133,8 @@ def sign_command(
 
     document = _read(path)
     _refuse_anchored(document)
-    key = _signing_account(account, keystore)
     deployment = _deployment(data_dir, rpc)
+    key = _signing_account(deployment, account, keystore)
     _refuse_other_department(deployment, document, key.address)
     domain = SigningDomain(deployment.registry.w3.eth.chain_id, deployment.registry.address)
     _write(sign(document, key, domain), output or path)

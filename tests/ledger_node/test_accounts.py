@@ -8,7 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from gateway.cli import app
-from ledger_node.accounts import KeyStoreError, create_keystore, dev_account, load_keystore, passphrase_from_env
+from ledger_node.accounts import (DevelopmentKeyRefused, KeyStoreError, create_keystore, dev_account,
+                                  development_account, load_keystore, passphrase_from_env)
 from ledger_node.bootstrap import department_account
 from ledger_node.spec import DepartmentSpec
 from ledger_node.types import Role
@@ -63,4 +64,20 @@ def test_a_spec_department_with_a_keystore_signs_with_it(tmp_path: Path, monkeyp
     created = create_keystore(tmp_path / "dept.json", "s3cret")
     monkeypatch.setenv("CERTNET_KEY_PASSPHRASE", "s3cret")
     department = DepartmentSpec(code="GA", name="市公安局", roles=Role.ISSUER, keystore=str(tmp_path / "dept.json"))
-    assert department_account(department).address == created.address
+    assert department_account(department, 1).address == created.address
+
+
+def test_a_development_mnemonic_account_signs_on_a_development_chain() -> None:
+    assert development_account(31337, 2).address == dev_account(2).address
+
+
+@pytest.mark.parametrize("chain_id", [1, 1337_1337])
+def test_a_development_mnemonic_account_is_refused_on_any_other_chain(chain_id: int) -> None:
+    with pytest.raises(DevelopmentKeyRefused, match=f"chain {chain_id} is not a local development chain"):
+        development_account(chain_id, 2)
+
+
+def test_a_spec_department_with_a_development_account_is_refused_on_a_production_chain() -> None:
+    department = DepartmentSpec(code="GA", name="市公安局", roles=Role.ISSUER, account=1)
+    with pytest.raises(DevelopmentKeyRefused):
+        department_account(department, 1)
