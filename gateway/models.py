@@ -16,8 +16,9 @@ from gateway.certificates.anchoring import REVOCATION_REASONS
 from gateway.certificates.document import (JSON_BOUNDS, MAX_KEY_LENGTH, MAX_SAFE_INTEGER, MAX_TEXT_LENGTH,
                                            json_bounds_problem)
 
-#: Ids, positions, offsets and sizes are stored as signed 64-bit integers (SQLite, PostgreSQL bigint).
-MAX_INT64 = 2**63 - 1
+#: Ids, positions, offsets and sizes: within a signed 64-bit column (SQLite, PostgreSQL bigint) and
+#: within RFC 8785's exact integers, since the access log records the queries that name them.
+MAX_ID = MAX_SAFE_INTEGER
 #: Department, certificate type and service item codes: what `code32` stores, 1 to 32 printable ASCII.
 CODE_PATTERN = r"^[!-~]{1,32}$"
 HASH_PATTERN = r"^0x[0-9a-fA-F]{64}$"

@@ -469,3 +469,13 @@ def own_devnet(devnet_template: Path, tmp_path: Path) -> Iterator[Devnet]:
     net = start_devnet(tmp_path / "chain", devnet_template)
     yield net
     net.node.stop()
+
+
+@pytest.fixture(scope="module")
+def own_gateway(devnet_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    """A gateway serving a devnet of its own, for a module whose requests may change any state (fuzzing)."""
+    net = start_devnet(tmp_path_factory.mktemp("own") / "devnet", devnet_template)
+    server = GatewayProcess(net, tmp_path_factory.mktemp("own-gateway")).start()
+    yield server
+    server.stop()
+    net.node.stop()

@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 
 from gateway.api.certificates import operation_view
-from gateway.api.deps import (MAX_INT64, Auditor, Cursor, DepartmentFilter, PositionPath, Services, TypeFilter)
+from gateway.api.deps import Auditor, Cursor, DepartmentFilter, PositionPath, Services, TypeFilter
+from gateway.models import MAX_ID
 from gateway.provenance import ACTIONS, MAX_PAGE, EventAction
 
 router = APIRouter(prefix="/v1/audit")
@@ -36,7 +37,7 @@ def events(caller: Auditor, gateway: Services,
 def log_entries(caller: Auditor, gateway: Services,
                 department: DepartmentFilter = None, action: AccessAction | None = None,
                 since: dt.datetime | None = Query(None), until: dt.datetime | None = Query(None),
-                after: int = Query(-1, ge=-1, le=MAX_INT64, description="`next` of the previous page"),
+                after: int = Query(-1, ge=-1, le=MAX_ID, description="`next` of the previous page"),
                 limit: int = Query(100, ge=1, le=MAX_PAGE)) -> dict[str, Any]:
     page = gateway.audit.entries(department=department, action=action, since=since, until=until, after=after,
                                  limit=limit)
@@ -51,7 +52,8 @@ def log_checkpoints(_caller: Auditor, gateway: Services) -> dict[str, Any]:
     return {"checkpoints": gateway.audit.checkpoints()}
 
 
-@router.post("/log/checkpoints", status_code=202, summary="Anchor the access log's tree head now")
+@router.post("/log/checkpoints", status_code=202, summary="Anchor the access log's tree head now",
+             responses={200: {"description": "Nothing new to anchor: `{\"upToDate\": true}`"}})
 def anchor_checkpoint(_caller: Auditor, gateway: Services, response: Response) -> dict[str, Any]:
     operation = gateway.audit.request_checkpoint()
     if operation is None:
@@ -62,7 +64,7 @@ def anchor_checkpoint(_caller: Auditor, gateway: Services, response: Response) -
 
 @router.get("/log/entries/{position}/inclusion", summary="Inclusion proof of an entry in the tree of treeSize")
 def inclusion(position: PositionPath, caller: Auditor, gateway: Services,
-              tree_size: Annotated[int, Query(alias="treeSize", ge=1, le=MAX_INT64)]) -> dict[str, Any]:
+              tree_size: Annotated[int, Query(alias="treeSize", ge=1, le=MAX_ID)]) -> dict[str, Any]:
     proof = gateway.audit.inclusion(position, tree_size)  # it carries the entry: a read of the log
     gateway.audit.record(caller.department, "audit_query", query={"inclusion": {"position": position,
                                                                               "treeSize": tree_size}},
@@ -71,6 +73,6 @@ def inclusion(position: PositionPath, caller: Auditor, gateway: Services,
 
 
 @router.get("/log/consistency", summary="Consistency proof between two tree sizes (e.g. two checkpoints)")
-def consistency(_caller: Auditor, gateway: Services, old_size: Annotated[int, Query(alias="from", ge=1, le=MAX_INT64)],
-                new_size: Annotated[int, Query(alias="to", ge=1, le=MAX_INT64)]) -> dict[str, Any]:
+def consistency(_caller: Auditor, gateway: Services, old_size: Annotated[int, Query(alias="from", ge=1, le=MAX_ID)],
+                new_size: Annotated[int, Query(alias="to", ge=1, le=MAX_ID)]) -> dict[str, Any]:
     return gateway.audit.consistency(old_size, new_size)

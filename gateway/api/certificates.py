@@ -21,6 +21,8 @@ from ledger_node.types import CertificateStatus
 router = APIRouter(prefix="/v1")
 
 ZERO_ADDRESS = "0x" + "00" * 20
+#: What `settled` answers when the transaction is not mined within the wait.
+PENDING = {202: {"description": "Accepted, not mined yet: poll `Location` (`/v1/operations/{id}`)"}}
 
 
 def operation_view(operation: Operation) -> dict[str, Any]:
@@ -59,7 +61,8 @@ def _own(caller: Caller, operation: Operation | None, operation_id: int) -> Oper
     return operation
 
 
-@router.post("/certificates", status_code=201, summary="Issue one certificate (signed and anchored)")
+@router.post("/certificates", status_code=201, summary="Issue one certificate (signed and anchored)",
+             responses=PENDING)
 def issue(body: IssueRequest, caller: Issuer, gateway: Services, response: Response,
           idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     operation = gateway.issuance.issue(caller, body, idempotency_key)
@@ -97,7 +100,8 @@ def operation(operation_id: OperationIdPath, caller: Member, gateway: Services) 
         else operation_view(found)
 
 
-@router.post("/certificates/{certificate_hash}/revoke", summary="Revoke a certificate the caller issued")
+@router.post("/certificates/{certificate_hash}/revoke", summary="Revoke a certificate the caller issued",
+             responses=PENDING)
 def revoke(certificate_hash: CertificateHashPath, body: RevokeRequest, caller: Issuer, gateway: Services, response: Response,
            idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     found = gateway.issuance.revoke(caller, certificate_hash, body, idempotency_key)
@@ -105,7 +109,7 @@ def revoke(certificate_hash: CertificateHashPath, body: RevokeRequest, caller: I
 
 
 @router.post("/certificates/{certificate_hash}/supersede", status_code=201,
-             summary="Replace a certificate the caller issued by a corrected or renewed one")
+             summary="Replace a certificate the caller issued by a corrected or renewed one", responses=PENDING)
 def supersede(certificate_hash: CertificateHashPath, body: SupersedeRequest, caller: Issuer, gateway: Services,
               response: Response, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     found = gateway.issuance.supersede(caller, certificate_hash, body, idempotency_key)
@@ -116,9 +120,9 @@ def supersede(certificate_hash: CertificateHashPath, body: SupersedeRequest, cal
 def verify(body: VerifyRequest, gateway: Services, caller: Caller | None = Depends(optional_caller)) -> dict[str, Any]:
     holder = HolderId.parse(body.holder) if body.holder else None
     report = gateway.verifier.verify(body.document, holder=holder).as_dict()
-    if caller is not None:
-        gateway.audit.record(caller.department, "verify", certificates=[report["certificateHash"]],
-                             outcome=report["verdict"])
+    if caller is not None:  # a document too broken to name its hash is logged as a verification of none
+        gateway.audit.record(caller.department, "verify", certificates=[report["certificateHash"]]
+                             if report["certificateHash"] else [], outcome=report["verdict"])
     return report
 
 

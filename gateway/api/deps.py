@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from gateway.auth import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, Caller
 from gateway.errors import Unauthenticated
-from gateway.models import CODE_PATTERN, HASH_PATTERN, MAX_INT64
+from gateway.models import CODE_PATTERN, HASH_PATTERN, MAX_ID
 from gateway.service import Gateway
 from ledger_node.types import Role
 
@@ -21,12 +21,12 @@ ServiceItemPath = Annotated[str, Path(pattern=CODE_PATTERN, description="Service
 CertificateHashPath = Annotated[str, Path(pattern=r"^(0x)?[0-9a-fA-F]{64}$",
                                           description="Certificate hash: 0x and 64 hex digits")]
 RecordIdPath = Annotated[str, Path(pattern=HASH_PATTERN, description="0x and 64 hex digits (SHA-256)")]
-OperationIdPath = Annotated[int, Path(ge=1, le=MAX_INT64, description="Operation id")]
-PositionPath = Annotated[int, Path(ge=0, le=MAX_INT64, description="Entry position in the access log")]
+OperationIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="Operation id")]
+PositionPath = Annotated[int, Path(ge=0, le=MAX_ID, description="Entry position in the access log")]
 DepartmentFilter = Annotated[str | None, Query(pattern=CODE_PATTERN, description="Department code")]
 TypeFilter = Annotated[str | None, Query(pattern=CODE_PATTERN, description="Certificate type code")]
 Cursor = Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$", description="`next` of the previous page")]
-Offset = Annotated[int, Query(ge=0, le=MAX_INT64)]
+Offset = Annotated[int, Query(ge=0, le=MAX_ID)]
 
 #: The credentials an operation takes, as the OpenAPI declares them (`security_of`).
 SECURITY_SCHEMES: dict[str, dict[str, Any]] = {

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Response
 
-from gateway.api.certificates import operation_view, settled
+from gateway.api.certificates import PENDING, operation_view, settled
 from gateway.api.deps import (Cursor, DepartmentFilter, DepartmentPath, IdempotencyKey, Member, ServiceItemPath,
                               Services)
 from gateway.certificates.catalog import lookup
@@ -74,7 +74,8 @@ def snapshots(department: DepartmentPath, gateway: Services) -> dict[str, Any]:
     return {"department": department, "snapshots": versions}
 
 
-@router.post("/catalog/snapshots", status_code=201, summary="Anchor the caller's data catalog snapshot")
+@router.post("/catalog/snapshots", status_code=201, summary="Anchor the caller's data catalog snapshot",
+             responses=PENDING)
 def publish_snapshot(body: SnapshotRequest, caller: Member, gateway: Services, response: Response,
                      idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     operation = gateway.issuance.publish_snapshot(caller, body, idempotency_key)
