@@ -20,7 +20,7 @@ AccessAction = Literal["share", "verify", "history", "audit_query", "consent_rea
 
 @router.get("/events", summary="Indexed contract events for auditors, oldest first, with a cursor")
 def events(caller: Auditor, gateway: Services,
-           department: DepartmentFilter = None, type: TypeFilter = None,
+           department: DepartmentFilter, type: TypeFilter,
            action: EventAction | None = Query(None, description=f"One of {', '.join(ACTIONS)}, or an event name"),
            since: dt.datetime | None = Query(None, description="Block time from (inclusive)"),
            until: dt.datetime | None = Query(None, description="Block time until (exclusive)"),
@@ -35,7 +35,7 @@ def events(caller: Auditor, gateway: Services,
 
 @router.get("/log/entries", summary="The access log, oldest first, with a cursor")
 def log_entries(caller: Auditor, gateway: Services,
-                department: DepartmentFilter = None, action: AccessAction | None = None,
+                department: DepartmentFilter, action: AccessAction | None = None,
                 since: dt.datetime | None = Query(None), until: dt.datetime | None = Query(None),
                 after: int = Query(-1, ge=-1, le=MAX_ID, description="`next` of the previous page"),
                 limit: int = Query(100, ge=1, le=MAX_PAGE)) -> dict[str, Any]:

@@ -11,10 +11,11 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from gateway.auth import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, Caller
-from gateway.errors import Unauthenticated
+from gateway.certificates.catalog import lookup
+from gateway.errors import InvalidInput, NotFound, Unauthenticated
 from gateway.models import CODE_PATTERN, HASH_PATTERN, MAX_ID
 from gateway.service import Gateway
-from ledger_node.types import Role
+from ledger_node.types import Role, code32
 
 DepartmentPath = Annotated[str, Path(pattern=CODE_PATTERN, description="Department code (1-32 printable ASCII)")]
 ServiceItemPath = Annotated[str, Path(pattern=CODE_PATTERN, description="Service item code (1-32 printable ASCII)")]
@@ -23,8 +24,6 @@ CertificateHashPath = Annotated[str, Path(pattern=r"^(0x)?[0-9a-fA-F]{64}$",
 RecordIdPath = Annotated[str, Path(pattern=HASH_PATTERN, description="0x and 64 hex digits (SHA-256)")]
 OperationIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="Operation id")]
 PositionPath = Annotated[int, Path(ge=0, le=MAX_ID, description="Entry position in the access log")]
-DepartmentFilter = Annotated[str | None, Query(pattern=CODE_PATTERN, description="Department code")]
-TypeFilter = Annotated[str | None, Query(pattern=CODE_PATTERN, description="Certificate type code")]
 Cursor = Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$", description="`next` of the previous page")]
 Offset = Annotated[int, Query(ge=0, le=MAX_ID)]
 
@@ -86,6 +85,35 @@ def _calls(dependant: Dependant) -> list[Any]:
     return [call for sub in dependant.dependencies for call in (sub.call, *_calls(sub))]
 
 
+def known_department(name: str, description: str) -> Callable[..., str | None]:
+    """The query parameter `name` as a filter on a department the consortium knows: an unknown one is
+    a mistake to report (422), not a filter that silently matches nothing."""
+    def dependency(request: Request, code: str | None = Query(None, alias=name, pattern=CODE_PATTERN,
+                                                              description=description)) -> str | None:
+        if code is not None:
+            try:
+                gateway(request).chain.department(code)
+            except NotFound:
+                raise InvalidInput(f"{name}: no department {code!r} in the consortium") from None
+        return code
+    return dependency
+
+
+def known_type(request: Request, code: Annotated[str | None, Query(alias="type", pattern=CODE_PATTERN,
+                                                                   description="Certificate type code")] = None
+               ) -> str | None:
+    """`type=` as a filter on a certificate type the catalog has (else 422, like `known_department`)."""
+    if code is not None:
+        try:
+            lookup(gateway(request).chain.deployment.catalog.functions.certificateType(code32(code)), "")
+        except NotFound:
+            raise InvalidInput(f"type: no certificate type {code!r} in the catalog") from None
+    return code
+
+
+DepartmentFilter = Annotated[str | None, Depends(known_department("department", "Department code"))]
+HandlerFilter = Annotated[str | None, Depends(known_department("handler", "Handling department's code"))]
+TypeFilter = Annotated[str | None, Depends(known_type)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200,
                                               description="Repeating a request with the same key returns the "
                                                           "first result instead of acting twice")]

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Response
 
 from gateway.api.certificates import PENDING, operation_view, settled
-from gateway.api.deps import (Cursor, DepartmentFilter, DepartmentPath, IdempotencyKey, Member, ServiceItemPath,
+from gateway.api.deps import (Cursor, DepartmentPath, HandlerFilter, IdempotencyKey, Member, ServiceItemPath,
                               Services)
 from gateway.certificates.catalog import lookup
 from gateway.models import SnapshotRequest
@@ -42,7 +42,7 @@ def catalog_types(gateway: Services) -> dict[str, Any]:
 @router.get("/catalog/service-items", summary="Service items (办件事项): what each needs and who handles it (public)",
             description="Read from the event index; a page may hold fewer items than `limit` when `handler` "
                         "filters, follow `next` to the end.")
-def service_items(gateway: Services, handler: DepartmentFilter = None, cursor: Cursor = None,
+def service_items(gateway: Services, handler: HandlerFilter, cursor: Cursor = None,
                   limit: int = Query(100, ge=1, le=MAX_PAGE)) -> dict[str, Any]:
     added = gateway.provenance.service_item_handlers()
     page = gateway.provenance.events(action="ServiceItemRegistered", cursor=cursor, limit=limit)

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from gateway.api import errors
 from gateway.auth import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
-from tests.conftest import GatewayProcess, marriage_request
+from tests.conftest import DEMO_DEPARTMENTS, GatewayProcess, marriage_request
 
 BEYOND_64_BITS = 2**64
 ARABIC_INDIC_ID = "RIC:" + "١١٠١٠٥١٩٤٩١٢٣١٠٠٢" + "X"  # 11010519491231002X in Arabic-Indic digits
@@ -80,6 +80,50 @@ def test_a_non_ascii_or_over_long_code_is_a_422(gateway_http: GatewayProcess, pa
 @pytest.mark.parametrize("path", ["/v1/audit/events?action=frobnicate", "/v1/audit/log/entries?action=frobnicate"])
 def test_an_unknown_filter_value_is_a_422(gateway_http: GatewayProcess, path: str) -> None:
     _assert_error(gateway_http.client.get(path, headers=gateway_http.auth("SJ")), 422, "invalid_request")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", ["/v1/audit/events?department=NO-SUCH-DEPT", "/v1/audit/events?type=NO-SUCH-TYPE",
+                                  "/v1/audit/log/entries?department=NO-SUCH-DEPT",
+                                  "/v1/catalog/service-items?handler=NO-SUCH-DEPT"])
+def test_a_filter_naming_an_unknown_department_or_type_is_a_422(gateway_http: GatewayProcess, path: str) -> None:
+    response = gateway_http.client.get(path, headers=gateway_http.auth("SJ"))
+    _assert_error(response, 422, "invalid_input")
+    assert "NO-SUCH-" in response.json()["message"]
+
+
+@pytest.mark.slow
+def test_a_known_department_filter_still_filters(gateway_http: GatewayProcess) -> None:
+    response = gateway_http.client.get("/v1/audit/events", params={"department": DEMO_DEPARTMENTS["MZ"]},
+                                       headers=gateway_http.auth("SJ"))
+    assert response.status_code == 200, response.text
+    assert {e["department"] for e in response.json()["events"]} == {DEMO_DEPARTMENTS["MZ"]}
+
+
+@pytest.mark.slow
+def test_an_unreadable_document_verified_by_a_department_is_reported_not_a_500(gateway_http: GatewayProcess) -> None:
+    response = gateway_http.client.post("/v1/verify", json={"document": {}}, headers=gateway_http.auth("SJ"))
+    assert response.status_code == 200, response.text
+    assert response.json()["verdict"] == "invalid"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("action", ["revoke", "supersede"])
+def test_a_shapeless_document_given_to_revoke_or_supersede_is_a_422(gateway_http: GatewayProcess,
+                                                                    action: str) -> None:
+    body = {"document": {}} if action == "revoke" else {**marriage_request(), "document": {}}
+    body.pop("type", None)
+    response = gateway_http.client.post(f"/v1/certificates/0x{'22' * 32}/{action}", json=body,
+                                        headers=gateway_http.auth("MZ"))
+    _assert_error(response, 422, "invalid_document")
+
+
+@pytest.mark.slow
+def test_a_position_beyond_exact_json_integers_is_a_422(gateway_http: GatewayProcess) -> None:
+    # the access log records the query, and its canonical JSON holds integers up to 2^53 - 1 only
+    response = gateway_http.client.get("/v1/audit/log/entries", params={"after": 2**63 - 2},
+                                       headers=gateway_http.auth("SJ"))
+    _assert_error(response, 422, "invalid_request")
 
 
 @pytest.mark.slow
