@@ -68,8 +68,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         schemas.pop("ValidationError", None)
         schemas["ErrorBody"] = errors.ErrorBody.model_json_schema()
         for route in (r for module in ROUTERS for r in module.router.routes):
-            if not isinstance(route, APIRoute) or not route.include_in_schema:
-                continue
+            if not isinstance(route, APIRoute) or not route.include_in_schema or not route.path.startswith("/v1/"):
+                continue  # /healthz and /metrics answer in their own formats, not the error shape
             access = deps.access_of(route)
             for method in route.methods:
                 operation = schema["paths"][route.path_format][method.lower()]
@@ -78,6 +78,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                 statuses = errors.error_statuses(method=method, has_body=route.body_field is not None,
                                                  has_path_parameters=bool(route.dependant.path_params),
                                                  access=access)
-                operation["responses"].update({str(s): errors.error_response(s) for s in statuses})
+                operation["responses"].update({str(s): errors.error_response(s) for s in statuses
+                                               if s not in route.responses})  # what a route declares wins
         app.openapi_schema = schema
     return app.openapi_schema

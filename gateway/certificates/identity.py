@@ -75,7 +75,7 @@ def validate_citizen_id(number: str) -> str:
     if len(compact) != 18:
         raise InvalidHolderId(f"citizen ID number must have 18 characters, got {len(compact)}", number=number)
     if not _CITIZEN_ID.fullmatch(compact):
-        raise InvalidHolderId("citizen ID number must be 17 ASCII digits and a check character 0-9 or X",
+        raise InvalidHolderId("citizen ID number must be 17 digits and a check character 0-9 or X, in ASCII",
                               number=number)
     try:
         birth = ric.get_birth_date(compact)
