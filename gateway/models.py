@@ -14,7 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchem
 
 from gateway.certificates.anchoring import REVOCATION_REASONS
 from gateway.certificates.document import (JSON_BOUNDS, MAX_KEY_LENGTH, MAX_SAFE_INTEGER, MAX_TEXT_LENGTH,
-                                           json_bounds_problem)
+                                           MAX_TIMESTAMP, json_bounds_problem)
 
 #: Ids, positions, offsets and sizes: within a signed 64-bit column (SQLite, PostgreSQL bigint) and
 #: within RFC 8785's exact integers, since the access log records the queries that name them.
@@ -46,6 +46,17 @@ JsonObject = Annotated[dict[str, Any], AfterValidator(_within_json_bounds), With
         {"type": "boolean"}, {"type": "null"}, {"type": "array"}, {"type": "object"},
     ]},
 })]
+def _within_document_years(moment: dt.datetime) -> dt.datetime:
+    """The moment, in UTC when it names no zone; computed without the local clock, which fails before year 1."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+    if not 0 <= (aware - EPOCH).total_seconds() <= MAX_TIMESTAMP:
+        raise ValueError("a date-time between 1970-01-01 and 9999-12-31 (UTC)")
+    return aware
+
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+#: A date-time as certificates and the chain's clock can hold it (no zone: UTC).
+Moment = Annotated[dt.datetime, AfterValidator(_within_document_years)]
 Code = Annotated[str, Field(pattern=CODE_PATTERN, description="A catalog code: 1 to 32 printable ASCII characters")]
 Identity = Annotated[str, Field(min_length=1, max_length=MAX_IDENTITY_LENGTH)]
 
@@ -60,17 +71,17 @@ class CertificateContent(_Body):
     holder: Identity = Field(description="RIC:<citizen ID number> (GB 11643) or USCC:<unified social credit code> "
                                          "(GB 32100); only its keyed pseudonym enters the certificate")
     subject: JsonObject = Field(description="The certificate's fields, checked against its type's schema")
-    valid_from: dt.datetime | None = Field(None, alias="validFrom", description="Default: now")
+    valid_from: Moment | None = Field(None, alias="validFrom", description="Default: now")
 
 
 class IssueRequest(CertificateContent):
     type: Code = Field(description="Certificate type code in the catalog")
-    valid_until: dt.datetime | None = Field(None, alias="validUntil")
+    valid_until: Moment | None = Field(None, alias="validUntil")
 
 
 class BatchRequest(_Body):
     type: Code
-    valid_until: dt.datetime | None = Field(None, alias="validUntil",
+    valid_until: Moment | None = Field(None, alias="validUntil",
                                             description="Shared by every certificate of the batch")
     certificates: list[CertificateContent] = Field(min_length=1, max_length=MAX_BATCH_CERTIFICATES)
 
@@ -83,7 +94,7 @@ class RevokeRequest(_Body):
 
 
 class SupersedeRequest(CertificateContent):
-    valid_until: dt.datetime | None = Field(None, alias="validUntil")
+    valid_until: Moment | None = Field(None, alias="validUntil")
     document: JsonObject | None = Field(None, description="The anchored document being replaced, needed only "
                                                               "for a certificate this gateway did not issue")
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
 from gateway.api.certificates import operation_view
 from gateway.api.deps import Auditor, Cursor, DepartmentFilter, PositionPath, Services, TypeFilter
-from gateway.models import MAX_ID
+from gateway.models import MAX_ID, Moment
 from gateway.provenance import ACTIONS, MAX_PAGE, EventAction
 
 router = APIRouter(prefix="/v1/audit")
@@ -22,8 +21,8 @@ AccessAction = Literal["share", "verify", "history", "audit_query", "consent_rea
 def events(caller: Auditor, gateway: Services,
            department: DepartmentFilter, type: TypeFilter,
            action: EventAction | None = Query(None, description=f"One of {', '.join(ACTIONS)}, or an event name"),
-           since: dt.datetime | None = Query(None, description="Block time from (inclusive)"),
-           until: dt.datetime | None = Query(None, description="Block time until (exclusive)"),
+           since: Moment | None = Query(None, description="Block time from (inclusive)"),
+           until: Moment | None = Query(None, description="Block time until (exclusive)"),
            cursor: Cursor = None, limit: int = Query(100, ge=1, le=MAX_PAGE)) -> dict[str, Any]:
     action = action and action.value
     page = gateway.provenance.events(department=department, certificate_type=type, action=action, since=since,
@@ -36,7 +35,7 @@ def events(caller: Auditor, gateway: Services,
 @router.get("/log/entries", summary="The access log, oldest first, with a cursor")
 def log_entries(caller: Auditor, gateway: Services,
                 department: DepartmentFilter, action: AccessAction | None = None,
-                since: dt.datetime | None = Query(None), until: dt.datetime | None = Query(None),
+                since: Moment | None = Query(None), until: Moment | None = Query(None),
                 after: int = Query(-1, ge=-1, le=MAX_ID, description="`next` of the previous page"),
                 limit: int = Query(100, ge=1, le=MAX_PAGE)) -> dict[str, Any]:
     page = gateway.audit.entries(department=department, action=action, since=since, until=until, after=after,

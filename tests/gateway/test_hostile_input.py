@@ -77,6 +77,21 @@ def test_a_non_ascii_or_over_long_code_is_a_422(gateway_http: GatewayProcess, pa
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("path", ["/v1/audit/events?since=0001-01-01T00:00:00",
+                                  "/v1/audit/log/entries?until=9999-12-31T23:59:59-14:00"])
+def test_a_date_time_filter_outside_1970_to_9999_is_a_422(gateway_http: GatewayProcess, path: str) -> None:
+    _assert_error(gateway_http.client.get(path, headers=gateway_http.auth("SJ")), 422, "invalid_request")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("field", ["validFrom", "validUntil"])
+def test_a_validity_date_time_beyond_year_9999_in_utc_is_a_422(gateway_http: GatewayProcess, field: str) -> None:
+    body = {**marriage_request(), field: "9999-12-31T23:59:59-14:00"}
+    _assert_error(gateway_http.client.post("/v1/certificates", json=body, headers=gateway_http.auth("MZ")), 422,
+                  "invalid_request")
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ["/v1/audit/events?action=frobnicate", "/v1/audit/log/entries?action=frobnicate"])
 def test_an_unknown_filter_value_is_a_422(gateway_http: GatewayProcess, path: str) -> None:
     _assert_error(gateway_http.client.get(path, headers=gateway_http.auth("SJ")), 422, "invalid_request")
