@@ -16,6 +16,7 @@ than `signature_max_age_seconds` from the gateway's clock is stale.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -37,6 +38,9 @@ SIGNATURE_HEADER = "X-CertNet-Signature"
 TOKEN_PREFIX = "cnt_"
 TOKENS_DISABLED = ("API tokens are for development and off on this gateway (production, or CERTNET_DEV_TOKENS=false): "
                    "sign the request with a key of the department (docs/gateway.md)")
+#: Unix seconds in ASCII digits, at most 12 of them (beyond year 33 000): `str.isdigit` would take
+#: superscript and Arabic-Indic digits, and `int` of thousands of digits fails.
+_UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
 
 
 @dataclass(frozen=True)
@@ -118,8 +122,8 @@ class Authenticator:
     def _by_signature(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Caller:
         stamp = headers.get(TIMESTAMP_HEADER.lower(), "")
         nonce = headers.get(NONCE_HEADER.lower(), "")
-        if not stamp.isdigit():
-            raise Unauthenticated(f"{TIMESTAMP_HEADER} must be unix seconds")
+        if not _UNIX_SECONDS.fullmatch(stamp):
+            raise Unauthenticated(f"{TIMESTAMP_HEADER} must be unix seconds (ASCII digits)")
         if not 16 <= len(nonce) <= 128:
             raise Unauthenticated(f"{NONCE_HEADER} must be 16 to 128 characters")
         skew = abs(time.time() - int(stamp))

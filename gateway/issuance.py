@@ -21,8 +21,8 @@ from sqlalchemy.orm import sessionmaker
 
 from gateway.certificates.anchoring import REVOCATION_REASONS, anchor_location, with_evidence
 from gateway.certificates.catalog import catalog_type
-from gateway.certificates.document import (CertificateType, IssuerRef, check_subject, new_certificate, stated_hash,
-                                           type_code, valid_until)
+from gateway.certificates.document import (CertificateType, IssuerRef, check_shape, check_subject, new_certificate,
+                                           stated_hash, type_code, valid_until)
 from gateway.certificates.identity import HolderId, pseudonym
 from gateway.certificates.merkle import MerkleBatch
 from gateway.certificates.signing import sign
@@ -307,6 +307,7 @@ class Issuance:
             return *self._anchor_of(operation, certificate_hash), row.document
         if document is None:
             raise NotFound(f"this gateway did not issue {_hex(certificate_hash)}; send its anchored document")
+        check_shape(document)
         if stated_hash(document) != certificate_hash:
             raise InvalidDocument("the document given is not the certificate named in the path")
         root, proof = anchor_location(document)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from typing import Any, Callable
 
 from sqlalchemy import or_, select
@@ -13,6 +14,8 @@ from gateway.certificates.document import to_datetime_text
 from gateway.db import AccessedCertificate, AccessLogEntry, ChainEvent, IssuedCertificate
 from gateway.errors import InvalidInput, NotFound
 from gateway.indexer import EventIndex
+from ledger_node.artifacts import load_artifact
+from ledger_node.compiler import DEPLOYABLE
 
 #: Friendly action names for `GET /v1/audit/events?action=`; an event's own name works too.
 ACTIONS = {
@@ -28,6 +31,11 @@ ACTIONS = {
     "checkpoint": ("CheckpointAppended",),
 }
 MAX_PAGE = 1_000
+#: The contracts' event names, which `action=` takes too.
+EVENT_NAMES = tuple(sorted({entry["name"] for contract in DEPLOYABLE for entry in load_artifact(contract)["abi"]
+                           if entry["type"] == "event"}))
+#: Every value `action=` takes, so that an unknown one is refused (422) and the OpenAPI lists them.
+EventAction = StrEnum("EventAction", {name: name for name in (*ACTIONS, *EVENT_NAMES)})  # type: ignore[misc]
 
 
 def event_view(row: ChainEvent) -> dict[str, Any]:

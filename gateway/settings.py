@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     #: How long `POST /v1/certificates` waits for the receipt before answering 202 with the operation.
     issue_wait_seconds: float = 30.0
     max_batch_size: int = 100_000
+    #: Request bodies larger than this get 413 before they are read (batches: the next setting).
+    max_request_bytes: int = 1 << 20
+    #: `POST /v1/batches` bodies: room for `max_batch_size` certificates of about 1.3 KiB each.
+    max_batch_request_bytes: int = 128 << 20
     #: How often the access log's tree head is anchored on chain when it grew (0: only on demand).
     checkpoint_interval_seconds: float = 300.0
     #: The access log's id in the AuditCheckpoints contract: one per gateway database, fixed for its life.

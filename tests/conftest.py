@@ -534,3 +534,13 @@ def certnet_run(tmp_path: Path) -> Iterator[CertnetRun]:
             process.send_signal(signal.SIGINT)
             process.wait(timeout=60)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def own_gateway(devnet_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    """A gateway serving a devnet of its own, for a module whose requests may change any state (fuzzing)."""
+    net = start_devnet(tmp_path_factory.mktemp("own") / "devnet", devnet_template)
+    server = GatewayProcess(net, tmp_path_factory.mktemp("own-gateway")).start()
+    yield server
+    server.stop()
+    net.node.stop()

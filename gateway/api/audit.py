@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
 from gateway.api.certificates import operation_view
-from gateway.api.deps import Auditor, Services
-from gateway.provenance import ACTIONS, MAX_PAGE
+from gateway.api.deps import Auditor, Cursor, DepartmentFilter, PositionPath, Services, TypeFilter
+from gateway.models import MAX_ID, Moment
+from gateway.provenance import ACTIONS, MAX_PAGE, EventAction
 
 router = APIRouter(prefix="/v1/audit")
+
+#: What the access log records (`gateway.audit.trail.record`); an unknown `action=` filter is a 422.
+AccessAction = Literal["share", "verify", "history", "audit_query", "consent_read"]
 
 
 @router.get("/events", summary="Indexed contract events for auditors, oldest first, with a cursor")
 def events(caller: Auditor, gateway: Services,
-           department: str | None = Query(None, description="Department code the event is about or made by"),
-           type: str | None = Query(None, description="Certificate type code"),
-           action: str | None = Query(None, description=f"One of {', '.join(ACTIONS)}, or an event name"),
-           since: dt.datetime | None = Query(None, description="Block time from (inclusive)"),
-           until: dt.datetime | None = Query(None, description="Block time until (exclusive)"),
-           cursor: str | None = Query(None, description="`next` of the previous page"),
-           limit: int = Query(100, ge=1, le=MAX_PAGE)) -> dict[str, Any]:
+           department: DepartmentFilter, type: TypeFilter,
+           action: EventAction | None = Query(None, description=f"One of {', '.join(ACTIONS)}, or an event name"),
+           since: Moment | None = Query(None, description="Block time from (inclusive)"),
+           until: Moment | None = Query(None, description="Block time until (exclusive)"),
+           cursor: Cursor = None, limit: int = Query(100, ge=1, le=MAX_PAGE)) -> dict[str, Any]:
+    action = action and action.value
     page = gateway.provenance.events(department=department, certificate_type=type, action=action, since=since,
                                      until=until, cursor=cursor, limit=limit)
     gateway.audit.record(caller.department, "audit_query", query={"events": {
@@ -32,9 +34,9 @@ def events(caller: Auditor, gateway: Services,
 
 @router.get("/log/entries", summary="The access log, oldest first, with a cursor")
 def log_entries(caller: Auditor, gateway: Services,
-                department: str | None = Query(None), action: str | None = Query(None),
-                since: dt.datetime | None = Query(None), until: dt.datetime | None = Query(None),
-                after: int = Query(-1, description="`next` of the previous page"),
+                department: DepartmentFilter, action: AccessAction | None = None,
+                since: Moment | None = Query(None), until: Moment | None = Query(None),
+                after: int = Query(-1, ge=-1, le=MAX_ID, description="`next` of the previous page"),
                 limit: int = Query(100, ge=1, le=MAX_PAGE)) -> dict[str, Any]:
     page = gateway.audit.entries(department=department, action=action, since=since, until=until, after=after,
                                  limit=limit)
@@ -49,7 +51,8 @@ def log_checkpoints(_caller: Auditor, gateway: Services) -> dict[str, Any]:
     return {"checkpoints": gateway.audit.checkpoints()}
 
 
-@router.post("/log/checkpoints", status_code=202, summary="Anchor the access log's tree head now")
+@router.post("/log/checkpoints", status_code=202, summary="Anchor the access log's tree head now",
+             responses={200: {"description": "Nothing new to anchor: `{\"upToDate\": true}`"}})
 def anchor_checkpoint(_caller: Auditor, gateway: Services, response: Response) -> dict[str, Any]:
     operation = gateway.audit.request_checkpoint()
     if operation is None:
@@ -59,8 +62,8 @@ def anchor_checkpoint(_caller: Auditor, gateway: Services, response: Response) -
 
 
 @router.get("/log/entries/{position}/inclusion", summary="Inclusion proof of an entry in the tree of treeSize")
-def inclusion(position: int, caller: Auditor, gateway: Services,
-              tree_size: int = Query(..., alias="treeSize", ge=1)) -> dict[str, Any]:
+def inclusion(position: PositionPath, caller: Auditor, gateway: Services,
+              tree_size: Annotated[int, Query(alias="treeSize", ge=1, le=MAX_ID)]) -> dict[str, Any]:
     proof = gateway.audit.inclusion(position, tree_size)  # it carries the entry: a read of the log
     gateway.audit.record(caller.department, "audit_query", query={"inclusion": {"position": position,
                                                                               "treeSize": tree_size}},
@@ -69,6 +72,6 @@ def inclusion(position: int, caller: Auditor, gateway: Services,
 
 
 @router.get("/log/consistency", summary="Consistency proof between two tree sizes (e.g. two checkpoints)")
-def consistency(_caller: Auditor, gateway: Services, old_size: int = Query(..., alias="from", ge=1),
-                new_size: int = Query(..., alias="to", ge=1)) -> dict[str, Any]:
+def consistency(_caller: Auditor, gateway: Services, old_size: Annotated[int, Query(alias="from", ge=1, le=MAX_ID)],
+                new_size: Annotated[int, Query(alias="to", ge=1, le=MAX_ID)]) -> dict[str, Any]:
     return gateway.audit.consistency(old_size, new_size)

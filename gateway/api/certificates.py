@@ -6,7 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from gateway.api.deps import IdempotencyKey, Issuer, Member, Services, optional_caller
+from gateway.api.deps import (CertificateHashPath, IdempotencyKey, Issuer, Member, Offset, OperationIdPath, Services,
+                              optional_caller)
 from gateway.certificates.identity import HolderId
 from gateway.certificates.verification import read_chain_facts
 from gateway.db import Operation, OperationState
@@ -20,6 +21,8 @@ from ledger_node.types import CertificateStatus
 router = APIRouter(prefix="/v1")
 
 ZERO_ADDRESS = "0x" + "00" * 20
+#: What `settled` answers when the transaction is not mined within the wait.
+PENDING = {202: {"description": "Accepted, not mined yet: poll `Location` (`/v1/operations/{id}`)"}}
 
 
 def operation_view(operation: Operation) -> dict[str, Any]:
@@ -58,7 +61,8 @@ def _own(caller: Caller, operation: Operation | None, operation_id: int) -> Oper
     return operation
 
 
-@router.post("/certificates", status_code=201, summary="Issue one certificate (signed and anchored)")
+@router.post("/certificates", status_code=201, summary="Issue one certificate (signed and anchored)",
+             responses=PENDING)
 def issue(body: IssueRequest, caller: Issuer, gateway: Services, response: Response,
           idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     operation = gateway.issuance.issue(caller, body, idempotency_key)
@@ -74,7 +78,7 @@ def issue_batch(body: BatchRequest, caller: Issuer, gateway: Services, response:
 
 
 @router.get("/batches/{batch_id}", summary="A batch's progress; when anchored, its certificates with proofs")
-def batch(batch_id: int, caller: Member, gateway: Services, offset: int = Query(0, ge=0),
+def batch(batch_id: OperationIdPath, caller: Member, gateway: Services, offset: Offset = 0,
           limit: int = Query(1_000, ge=1, le=10_000)) -> dict[str, Any]:
     with gateway.sessions() as session:
         operation = _own(caller, session.get(Operation, batch_id), batch_id)
@@ -89,23 +93,24 @@ def batch(batch_id: int, caller: Member, gateway: Services, offset: int = Query(
 
 
 @router.get("/operations/{operation_id}", summary="Any operation of the caller's department")
-def operation(operation_id: int, caller: Member, gateway: Services) -> dict[str, Any]:
+def operation(operation_id: OperationIdPath, caller: Member, gateway: Services) -> dict[str, Any]:
     with gateway.sessions() as session:
         found = _own(caller, session.get(Operation, operation_id), operation_id)
     return _with_certificate(gateway.issuance, found) if found.kind in ("issue", "supersede") \
         else operation_view(found)
 
 
-@router.post("/certificates/{certificate_hash}/revoke", summary="Revoke a certificate the caller issued")
-def revoke(certificate_hash: str, body: RevokeRequest, caller: Issuer, gateway: Services, response: Response,
+@router.post("/certificates/{certificate_hash}/revoke", summary="Revoke a certificate the caller issued",
+             responses=PENDING)
+def revoke(certificate_hash: CertificateHashPath, body: RevokeRequest, caller: Issuer, gateway: Services, response: Response,
            idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     found = gateway.issuance.revoke(caller, certificate_hash, body, idempotency_key)
     return operation_view(settled(gateway, found, response))
 
 
 @router.post("/certificates/{certificate_hash}/supersede", status_code=201,
-             summary="Replace a certificate the caller issued by a corrected or renewed one")
-def supersede(certificate_hash: str, body: SupersedeRequest, caller: Issuer, gateway: Services,
+             summary="Replace a certificate the caller issued by a corrected or renewed one", responses=PENDING)
+def supersede(certificate_hash: CertificateHashPath, body: SupersedeRequest, caller: Issuer, gateway: Services,
               response: Response, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     found = gateway.issuance.supersede(caller, certificate_hash, body, idempotency_key)
     return _with_certificate(gateway.issuance, settled(gateway, found, response, created=201))
@@ -115,14 +120,14 @@ def supersede(certificate_hash: str, body: SupersedeRequest, caller: Issuer, gat
 def verify(body: VerifyRequest, gateway: Services, caller: Caller | None = Depends(optional_caller)) -> dict[str, Any]:
     holder = HolderId.parse(body.holder) if body.holder else None
     report = gateway.verifier.verify(body.document, holder=holder).as_dict()
-    if caller is not None:
-        gateway.audit.record(caller.department, "verify", certificates=[report["certificateHash"]],
-                             outcome=report["verdict"])
+    if caller is not None:  # a document too broken to name its hash is logged as a verification of none
+        gateway.audit.record(caller.department, "verify", certificates=[report["certificateHash"]]
+                             if report["certificateHash"] else [], outcome=report["verdict"])
     return report
 
 
 @router.get("/certificates/{certificate_hash}", summary="A certificate's status on the chain (public)")
-def status(certificate_hash: str, gateway: Services) -> dict[str, Any]:
+def status(certificate_hash: CertificateHashPath, gateway: Services) -> dict[str, Any]:
     hash_bytes = parse_hash(certificate_hash)
     root, proof = gateway.issuance.location_if_issued(hash_bytes)
     facts = read_chain_facts(gateway.chain.deployment, hash_bytes, root, proof, ZERO_ADDRESS)
@@ -146,7 +151,7 @@ def status(certificate_hash: str, gateway: Services) -> dict[str, Any]:
 
 
 @router.get("/certificates/{certificate_hash}/history", summary="Provenance: every on-chain event about it")
-def history(certificate_hash: str, caller: Member, gateway: Services) -> dict[str, Any]:
+def history(certificate_hash: CertificateHashPath, caller: Member, gateway: Services) -> dict[str, Any]:
     hash_text = "0x" + parse_hash(certificate_hash).hex()
     try:
         events, accesses = gateway.provenance.history(hash_text)

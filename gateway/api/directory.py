@@ -6,8 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Response
 
-from gateway.api.certificates import operation_view, settled
-from gateway.api.deps import IdempotencyKey, Member, Services
+from gateway.api.certificates import PENDING, operation_view, settled
+from gateway.api.deps import (Cursor, DepartmentPath, HandlerFilter, IdempotencyKey, Member, ServiceItemPath,
+                              Services)
 from gateway.certificates.catalog import lookup
 from gateway.models import SnapshotRequest
 from gateway.provenance import MAX_PAGE
@@ -41,8 +42,7 @@ def catalog_types(gateway: Services) -> dict[str, Any]:
 @router.get("/catalog/service-items", summary="Service items (办件事项): what each needs and who handles it (public)",
             description="Read from the event index; a page may hold fewer items than `limit` when `handler` "
                         "filters, follow `next` to the end.")
-def service_items(gateway: Services, handler: str | None = Query(None, description="Handling department's code"),
-                  cursor: str | None = Query(None, description="`next` of the previous page"),
+def service_items(gateway: Services, handler: HandlerFilter, cursor: Cursor = None,
                   limit: int = Query(100, ge=1, le=MAX_PAGE)) -> dict[str, Any]:
     added = gateway.provenance.service_item_handlers()
     page = gateway.provenance.events(action="ServiceItemRegistered", cursor=cursor, limit=limit)
@@ -54,7 +54,7 @@ def service_items(gateway: Services, handler: str | None = Query(None, descripti
 
 
 @router.get("/catalog/service-items/{code}", summary="One service item, as the catalog has it now (public)")
-def service_item(code: str, gateway: Services) -> dict[str, Any]:
+def service_item(code: ServiceItemPath, gateway: Services) -> dict[str, Any]:
     item = gateway.sharing.service_item(code)
     return {"code": item.code, "owner": item.owner,
             "handlers": [item.owner, *gateway.provenance.service_item_handlers().get(code, [])],
@@ -62,7 +62,7 @@ def service_item(code: str, gateway: Services) -> dict[str, Any]:
 
 
 @router.get("/catalog/snapshots/{department}", summary="A department's anchored catalog snapshots (public)")
-def snapshots(department: str, gateway: Services) -> dict[str, Any]:
+def snapshots(department: DepartmentPath, gateway: Services) -> dict[str, Any]:
     catalog = gateway.chain.deployment.catalog.functions
     code = code32(gateway.chain.department(department).code)
     count = lookup(catalog.snapshotCount(code), f"no department {department!r}")
@@ -74,7 +74,8 @@ def snapshots(department: str, gateway: Services) -> dict[str, Any]:
     return {"department": department, "snapshots": versions}
 
 
-@router.post("/catalog/snapshots", status_code=201, summary="Anchor the caller's data catalog snapshot")
+@router.post("/catalog/snapshots", status_code=201, summary="Anchor the caller's data catalog snapshot",
+             responses=PENDING)
 def publish_snapshot(body: SnapshotRequest, caller: Member, gateway: Services, response: Response,
                      idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     operation = gateway.issuance.publish_snapshot(caller, body, idempotency_key)

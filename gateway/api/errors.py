@@ -1,17 +1,26 @@
 """The one place where errors become HTTP responses: `{"code", "message", "details"}`.
 
 Gateway errors map by class, the contracts' custom errors by name, an unreachable chain to 503
-with a Retry-After hint. Nothing else answers with an error body.
+with a Retry-After hint. Nothing else answers with an error body. The outermost layer,
+`RequestGuard`, gives every request an id, refuses oversized bodies with 413 before they are
+read, and turns an error nothing expected into a 500 in the same shape (logged with its traceback).
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.chain import CONNECTION_ERRORS
 from gateway.errors import (ChainUnavailable, Conflict, Forbidden, GatewayError, InvalidInput, NotFound,
@@ -49,6 +58,27 @@ CONTRACT_ERRORS: dict[str, tuple[int, str]] = {
     "ConsortiumUnknownKey": (403, "unknown_key"),
 }
 RETRY_AFTER_SECONDS = 5
+REQUEST_ID_HEADER = "X-Request-Id"
+#: Statuses Starlette and FastAPI raise themselves, as error codes.
+HTTP_ERROR_CODES = {400: "malformed_json", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+
+log = logging.getLogger(__name__)
+
+
+class ErrorBody(BaseModel):
+    """Every error response of the API."""
+
+    code: str = Field(description="Stable machine-readable reason, e.g. `invalid_request`, `forbidden`")
+    message: str = Field(description="What went wrong, for a person")
+    details: dict[str, Any] = Field(description="Facts about the error (e.g. `problems`, `requestId`)")
+
+
+class BodyTooLarge(StarletteHTTPException):
+    """Raised while the body is received, once it passes its limit (FastAPI re-raises HTTP errors
+    from body parsing, so this reaches the one mapping as a 413)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is larger than {limit} bytes")
 
 
 def status_of(error: GatewayError) -> int:
@@ -104,9 +134,109 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+        code = HTTP_ERROR_CODES.get(error.status_code, "http_error")
         return JSONResponse(body(code, str(error.detail)), status_code=error.status_code)
+
+
+class RequestGuard:
+    """ASGI layer around the app: a request id on every response (`X-Request-Id`), 413 for a body
+    over its limit (by `Content-Length` before anything is read, else while it streams in), and a
+    500 in the error shape with the request id for any error nothing else handled."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, larger_bodies: Mapping[str, int]) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.larger_bodies = larger_bodies  # path -> its own limit (e.g. batches)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        limit = self.larger_bodies.get(scope["path"], self.max_body_bytes)
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = [*message.get("headers", []),
+                                      (REQUEST_ID_HEADER.lower().encode(), request_id.encode())]
+            await send(message)
+
+        received = 0
+
+        async def receive_within_limit() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise BodyTooLarge(limit)
+            return message
+
+        declared = Headers(scope=scope).get("content-length", "")
+        try:
+            if declared.isascii() and declared.isdigit() and int(declared) > limit:
+                raise BodyTooLarge(limit)
+            await self.app(scope, receive_within_limit, send_with_id)
+        except BodyTooLarge as error:
+            if not started:
+                await _send_error(send_with_id, 413, body("payload_too_large", str(error.detail),
+                                                          {"limitBytes": limit}))
+        except Exception:
+            log.exception("unexpected error answering request %s (%s %s)", request_id, scope["method"],
+                          scope["path"])
+            if not started:
+                await _send_error(send_with_id, 500, body("internal_error", "the gateway failed unexpectedly; "
+                                                          "quote the request id when reporting it",
+                                                          {"requestId": request_id}))
+
+
+async def _send_error(send: Send, status: int, content: dict[str, Any]) -> None:
+    payload = json.dumps(content).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
+    await send({"type": "http.response.body", "body": payload})
 
 
 def _plain(value: Any) -> Any:
     return "0x" + value.hex() if isinstance(value, bytes) else value
+
+
+#: When each error status can answer an operation (`responses_of`), for the OpenAPI.
+ERROR_STATUSES: dict[int, str] = {
+    400: "The body is not JSON",
+    401: "No valid credentials (missing, bad, stale or replayed)",
+    403: "The department may not do this (role, status, another department's, or a refusal)",
+    404: "What the request names does not exist",
+    409: "The request contradicts the state (already done, idempotency key reused, transaction failed)",
+    413: "The body is larger than the limit",
+    422: "The request or the document it carries is invalid",
+    429: "The gateway's outbox is full; retry after `Retry-After`",
+    503: "The chain does not answer; nothing was accepted, retry after `Retry-After`",
+}
+
+
+def error_statuses(*, method: str, has_body: bool, has_path_parameters: bool, access: str) -> list[int]:
+    """The error statuses an operation can answer, from what it takes: any operation can find the
+    chain down (503) or get invalid parameters (422); a body can be malformed or too large; a
+    credential can be bad (401) and, when required, lack the role (403); a named thing can be
+    missing (404); a change can conflict (409) or find the outbox full (429)."""
+    statuses = {422, 503}
+    if has_body:
+        statuses |= {400, 413}
+    if access != "public":
+        statuses.add(401)
+    if access == "required" or method in ("POST", "DELETE"):
+        statuses |= {403, 404}
+    if has_path_parameters:
+        statuses.add(404)
+    if method in ("POST", "DELETE"):
+        statuses |= {409, 429}
+    return sorted(statuses)
+
+
+def error_response(status: int) -> dict[str, Any]:
+    return {"description": ERROR_STATUSES[status],
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from gateway.api.deps import HolderChannel, Member, RelyingParty, Services
+from gateway.api.deps import HolderChannel, Member, RecordIdPath, RelyingParty, Services
 from gateway.certificates.identity import HolderId
 from gateway.errors import Forbidden
 from gateway.models import HolderKeyRequest, ShareRequest, SignedRecord
@@ -24,7 +24,7 @@ def register_key(body: HolderKeyRequest, caller: HolderChannel, gateway: Service
 
 
 @router.delete("/holders/keys/{key_id}", summary="Revoke a holder's lost or replaced device key (holder channel)")
-def revoke_key(key_id: str, _caller: HolderChannel, gateway: Services) -> dict[str, Any]:
+def revoke_key(key_id: RecordIdPath, _caller: HolderChannel, gateway: Services) -> dict[str, Any]:
     return gateway.holders.revoke_key(key_id)
 
 
@@ -34,7 +34,7 @@ def give_consent(body: SignedRecord, gateway: Services) -> dict[str, Any]:
 
 
 @router.get("/consents/{consent_id}", summary="A consent with its signed record (its grantee, or auditors)")
-def read_consent(consent_id: str, caller: Member, gateway: Services) -> dict[str, Any]:
+def read_consent(consent_id: RecordIdPath, caller: Member, gateway: Services) -> dict[str, Any]:
     consent = gateway.holders.consent(consent_id)
     if consent.grantee != caller.department and not gateway.chain.department(caller.department).roles & Role.AUDITOR:
         raise Forbidden("only the department the consent is for, or an auditor, may read it")
@@ -45,7 +45,7 @@ def read_consent(consent_id: str, caller: Member, gateway: Services) -> dict[str
 
 
 @router.post("/consents/{consent_id}/withdraw", summary="Withdraw a consent, with a withdrawal signed by the holder")
-def withdraw_consent(consent_id: str, body: SignedRecord, gateway: Services) -> dict[str, Any]:
+def withdraw_consent(consent_id: RecordIdPath, body: SignedRecord, gateway: Services) -> dict[str, Any]:
     return consent_view(gateway.holders.withdraw(consent_id, body.record, body.signature), time.time())
 
 

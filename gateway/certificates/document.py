@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import math
 import os
 import uuid
 from dataclasses import dataclass
@@ -36,6 +37,43 @@ TYPE_PREFIX = "urn:certnet:type:"
 #: Top-level fields the certificate hash commits to as metadata (the subject is committed field by field).
 METADATA_FIELDS = ("@context", "type", "id", "issuer", "validFrom", "validUntil", "credentialSchema")
 SALT_BYTES = 16
+
+# Bounds on any JSON a certificate carries and the gateway accepts: hashing, schema checks and
+# storage stay cheap and never recurse without end, and RFC 8785 (the hash's canonical JSON) can
+# serialise every number exactly — it takes only I-JSON integers, within ±(2^53 - 1).
+MAX_JSON_DEPTH = 20  # nested objects/arrays, the outermost counting as 1
+MAX_TEXT_LENGTH = 4096  # characters of one string: a subject field's value, a name, a URI
+MAX_KEY_LENGTH = 128  # characters of one object key (a subject field's name)
+MAX_SAFE_INTEGER = 2**53 - 1
+MAX_TYPE_VERSION = 2**32 - 1  # the catalog's uint32
+#: 9999-12-31T23:59:59Z: the latest date-time a document may state.
+MAX_TIMESTAMP = 253_402_300_799
+JSON_BOUNDS = (f"at most {MAX_JSON_DEPTH} levels of nesting, strings of at most {MAX_TEXT_LENGTH} characters, "
+               f"keys of at most {MAX_KEY_LENGTH}, integers within ±(2^53 - 1), no NaN or infinity")
+
+
+def json_bounds_problem(value: Any) -> str | None:
+    """What breaks the JSON bounds in `value` (first found), or None. Iterative, so any depth is safe."""
+    pending: list[tuple[Any, int, str]] = [(value, 1, "")]
+    while pending:
+        item, depth, where = pending.pop()
+        if isinstance(item, (dict, list)):
+            if depth > MAX_JSON_DEPTH:
+                return f"nested deeper than {MAX_JSON_DEPTH} levels{where}"
+            if isinstance(item, dict):
+                for key, child in item.items():
+                    if not isinstance(key, str) or len(key) > MAX_KEY_LENGTH:
+                        return f"a key longer than {MAX_KEY_LENGTH} characters{where}"
+                    pending.append((child, depth + 1, f" at {key!r}"))
+            else:
+                pending.extend((child, depth + 1, where) for child in item)
+        elif isinstance(item, str) and len(item) > MAX_TEXT_LENGTH:
+            return f"a string of {len(item)} characters (at most {MAX_TEXT_LENGTH}){where}"
+        elif isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_SAFE_INTEGER:
+            return f"an integer beyond ±(2^53 - 1){where}"
+        elif isinstance(item, float) and not math.isfinite(item):
+            return f"a number that is not finite{where}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -69,7 +107,10 @@ def to_timestamp(text: str) -> int:
         raise InvalidDocument(f"not an RFC 3339 date-time: {text!r}") from None
     if moment.tzinfo is None:
         raise InvalidDocument(f"date-time needs a time zone: {text!r}")
-    return int(moment.timestamp())
+    timestamp = int(moment.timestamp())
+    if not 0 <= timestamp <= MAX_TIMESTAMP:
+        raise InvalidDocument(f"date-time outside 1970-01-01 to 9999-12-31: {text!r}")
+    return timestamp
 
 
 def to_datetime_text(moment: dt.datetime) -> str:
@@ -135,6 +176,9 @@ def check_shape(document: Any) -> None:
     """Raises `InvalidDocument` naming the first way `document` is not a CertNet certificate."""
     if not isinstance(document, dict):
         raise InvalidDocument("a certificate is a JSON object")
+    problem = json_bounds_problem(document)
+    if problem:
+        raise InvalidDocument(f"the document holds {problem}")
     allowed = set(METADATA_FIELDS) | {"credentialSubject", "proof"}
     unknown = sorted(set(document) - allowed)
     if unknown:
@@ -156,12 +200,21 @@ def check_shape(document: Any) -> None:
         raise InvalidDocument("salts are strings and redacted fields are 0x-prefixed 32-byte hashes")
     if not isinstance(document["issuer"], dict) or not str(document["issuer"].get("id", "")).startswith(DEPARTMENT_PREFIX):
         raise InvalidDocument(f"issuer.id must start with {DEPARTMENT_PREFIX}")
-    if not str(schema.get("id", "")).startswith(TYPE_PREFIX) or not isinstance(schema.get("version"), int) \
+    if not str(schema.get("id", "")).startswith(TYPE_PREFIX) or not _is_integer(schema.get("version"), 1, MAX_TYPE_VERSION) \
             or not _is_hash(schema.get("schemaHash")):
-        raise InvalidDocument(f"credentialSchema needs id ({TYPE_PREFIX}...), an integer version and a schemaHash")
+        raise InvalidDocument(f"credentialSchema needs id ({TYPE_PREFIX}...), an integer version (1 to "
+                              f"{MAX_TYPE_VERSION}) and a schemaHash")
+    signature = proof.get("signature")
+    if isinstance(signature, dict) and "chainId" in signature and not _is_integer(signature["chainId"], 0,
+                                                                                  MAX_SAFE_INTEGER):
+        raise InvalidDocument("proof.signature.chainId must be an integer")
     to_timestamp(document["validFrom"])
     if "validUntil" in document:
         to_timestamp(document["validUntil"])
+
+
+def _is_integer(value: Any, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
 def _is_hash(value: Any) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from enum import Enum
 
@@ -20,6 +21,8 @@ from gateway.errors import InvalidHolderId
 
 PSEUDONYM_PREFIX = "urn:certnet:holder:"
 _USCC_ALPHABET = frozenset("0123456789ABCDEFGHJKLMNPQRTUWXY")
+#: ASCII digits only: `str.isdigit` also takes Arabic-Indic, full-width and superscript digits.
+_CITIZEN_ID = re.compile(r"[0-9]{17}[0-9X]")
 
 
 class IdScheme(str, Enum):
@@ -71,8 +74,9 @@ def validate_citizen_id(number: str) -> str:
     compact = ric.compact(number)
     if len(compact) != 18:
         raise InvalidHolderId(f"citizen ID number must have 18 characters, got {len(compact)}", number=number)
-    if not compact[:17].isdigit() or not (compact[17].isdigit() or compact[17] == "X"):
-        raise InvalidHolderId("citizen ID number must be 17 digits and a check character 0-9 or X", number=number)
+    if not _CITIZEN_ID.fullmatch(compact):
+        raise InvalidHolderId("citizen ID number must be 17 digits and a check character 0-9 or X, in ASCII",
+                              number=number)
     try:
         birth = ric.get_birth_date(compact)
     except ValidationError:

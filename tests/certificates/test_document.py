@@ -186,3 +186,37 @@ def test_strings_are_not_unicode_normalised_so_nfc_and_nfd_spellings_differ() ->
 
 def test_numbers_are_serialised_as_ecmascript_does() -> None:
     assert rfc8785.dumps({"a": 1.0, "b": 1e21, "c": 0.000001}) == b'{"a":1,"b":1e+21,"c":0.000001}'
+
+
+def _nested(depth: int) -> Any:
+    value: Any = "leaf"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(("path", "value", "problem"), [
+    (("credentialSubject", "holderName"), "张" * 4097, "a string of 4097 characters"),
+    (("credentialSubject", "spouseName"), _nested(500), "nested deeper than 20 levels"),
+    (("credentialSubject", "spouseName"), 2**64, "an integer beyond"),
+    (("credentialSubject", "spouseName"), float("nan"), "not finite"),
+    (("credentialSchema", "version"), 2**32, "integer version"),
+    (("validFrom",), "0001-01-01T00:00:00Z", "outside 1970-01-01 to 9999-12-31"),
+], ids=["long-string", "deep", "big-integer", "nan", "version-beyond-uint32", "before-1970"])
+def test_a_document_beyond_the_bounds_is_invalid_with_the_reason(path: tuple[str, ...], value: Any,
+                                                                 problem: str) -> None:
+    document = copy.deepcopy(DOCUMENT)
+    *parents, name = path
+    target = document
+    for parent in parents:
+        target = target[parent]
+    target[name] = value
+    with pytest.raises(InvalidDocument, match=problem):
+        certificate_hash(document)
+
+
+def test_a_document_nested_deeper_than_the_interpreter_recurses_is_invalid_not_a_crash() -> None:
+    document = copy.deepcopy(DOCUMENT)
+    document["credentialSubject"]["spouseName"] = _nested(100_000)
+    with pytest.raises(InvalidDocument, match="nested deeper"):
+        certificate_hash(document)

@@ -89,3 +89,9 @@ def test_a_pseudonym_does_not_contain_the_number() -> None:
 
 def test_a_person_and_a_company_with_the_same_characters_get_different_pseudonyms() -> None:
     assert pseudonym(SECRET, HolderId(IdScheme.RIC, "X")) != pseudonym(SECRET, HolderId(IdScheme.USCC, "X"))
+
+
+@pytest.mark.parametrize("number", ["١١٠١٠٥١٩٤٩١٢٣١٠٠٢X", "¹¹010519491231002X"], ids=["arabic-indic", "superscript"])
+def test_a_citizen_id_with_digits_other_than_ascii_is_invalid(number: str) -> None:
+    with pytest.raises(InvalidHolderId, match="in ASCII"):
+        HolderId.parse("RIC:" + number)

@@ -3,6 +3,7 @@ supersede, idempotency and the error shape."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from pathlib import Path
 
@@ -168,3 +169,32 @@ def test_a_full_outbox_answers_429_with_a_retry_hint(devnet: Devnet, tmp_path: P
         assert response.headers["Retry-After"].isdigit()
     finally:
         gateway.stop()
+
+
+def test_docs_load_swagger_ui_from_the_gateway_itself(gateway_http: GatewayProcess) -> None:
+    page = gateway_http.client.get("/docs").text
+    assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', page)
+    assert assets and all(url.startswith("/") for url in assets), assets  # no CDN: same origin
+    assert all(gateway_http.client.get(url).status_code == 200 for url in assets)
+
+
+def test_the_openapi_declares_the_bearer_token_and_the_signed_request_headers(gateway_http: GatewayProcess) -> None:
+    openapi = gateway_http.client.get("/openapi.json").json()
+    schemes = openapi["components"]["securitySchemes"]
+    assert schemes["bearerToken"]["scheme"] == "bearer"
+    assert {schemes[name]["name"] for name in ("signature", "timestamp", "nonce")} == {
+        "X-CertNet-Signature", "X-CertNet-Timestamp", "X-CertNet-Nonce"}
+    assert openapi["paths"]["/v1/certificates"]["post"]["security"] == [
+        {"bearerToken": []}, {"signature": [], "timestamp": [], "nonce": []}]
+
+
+def test_every_authenticated_operation_documents_401_and_403_with_the_error_model(
+        gateway_http: GatewayProcess) -> None:
+    openapi = gateway_http.client.get("/openapi.json").json()
+    error_model = {"$ref": "#/components/schemas/ErrorBody"}
+    undocumented = [f"{method} {path}" for path, operations in openapi["paths"].items()
+                    for method, operation in operations.items() if {} not in operation.get("security", [{}])
+                    for status in ("401", "403", "422", "503")
+                    if operation["responses"].get(status, {}).get("content", {}).get("application/json", {})
+                    .get("schema") != error_model]
+    assert undocumented == []

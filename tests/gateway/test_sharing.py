@@ -176,7 +176,7 @@ def test_an_unknown_service_item_is_not_found(gateway_http: GatewayProcess, hold
 
 def test_a_malformed_service_item_code_is_invalid_input(gateway_http: GatewayProcess, holder: Holder) -> None:
     response = _share(gateway_http, holder, serviceItem="不动产登记")
-    assert (response.status_code, response.json()["code"]) == (422, "invalid_input")
+    assert (response.status_code, response.json()["code"]) == (422, "invalid_request")  # the schema's pattern
 
 
 def test_a_type_the_item_does_not_need_is_refused(gateway_http: GatewayProcess, holder: Holder) -> None:
