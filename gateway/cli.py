@@ -95,10 +95,13 @@ def index_verify_command(data_dir: Path = ledger_cli.DataDir) -> None:
 def audit_verify_command(data_dir: Path = ledger_cli.DataDir) -> None:
     """Recompute the access log's tree from the database and compare it with every checkpoint on chain."""
     gateway = _gateway(data_dir)
-    problems = gateway.audit.verify()
-    _report([f"entry {p.position}: {p.what}" for p in problems],
-            f"error (log_tampered): {problems[0].what}" if problems else "",
-            f"access log intact; it reproduces each of the {len(gateway.audit.checkpoints())} checkpoint(s) on chain")
+    try:
+        problems, anchored = gateway.audit.verify(), len(gateway.audit.checkpoints())
+    except (GatewayError, *CONNECTION_ERRORS) as error:
+        _fail(error)
+    _report([p.what for p in problems],
+            f"error (log_tampered): {len(problems)} problem(s), the first: {problems[0].what}" if problems else "",
+            f"access log intact; it reproduces each of the {anchored} checkpoint(s) on chain")
 
 
 @audit_app.command("check-inclusion")
