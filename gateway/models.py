@@ -7,6 +7,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.certificates.identity import PSEUDONYM_PATTERN
+
+#: Room for an identity as `HolderId.parse` reads it: scheme, 18 characters, separators.
+IDENTITY_MAX_LENGTH = 64
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -15,7 +19,8 @@ class _Body(BaseModel):
 class CertificateContent(_Body):
     """One certificate's holder and data; the gateway salts, hashes, signs and anchors it."""
 
-    holder: str = Field(description="RIC:<citizen ID number> (GB 11643) or USCC:<unified social credit code> "
+    holder: str = Field(max_length=IDENTITY_MAX_LENGTH,
+                        description="RIC:<citizen ID number> (GB 11643) or USCC:<unified social credit code> "
                                     "(GB 32100); only its keyed pseudonym enters the certificate")
     subject: dict[str, Any] = Field(description="The certificate's fields, checked against its type's schema")
     valid_from: dt.datetime | None = Field(None, alias="validFrom", description="Default: now")
@@ -53,13 +58,15 @@ class SnapshotRequest(_Body):
 
 class VerifyRequest(_Body):
     document: dict[str, Any]
-    holder: str | None = Field(None, description="The holder's disclosed RIC:/USCC: identity, to check against "
-                                                 "the certificate's pseudonym")
+    holder: str | None = Field(None, max_length=IDENTITY_MAX_LENGTH,
+                               description="The holder's disclosed RIC:/USCC: identity, to check against the "
+                                           "certificate's pseudonym; it is neither stored nor logged")
 
 
 class HolderKeyRequest(_Body):
-    holder: str = Field(description="RIC:<citizen ID number> or USCC:<unified social credit code>, as verified by the "
-                                    "holder channel; only its pseudonym is stored")
+    holder: str = Field(max_length=IDENTITY_MAX_LENGTH,
+                        description="RIC:<citizen ID number> or USCC:<unified social credit code>, as verified by the "
+                                    "holder channel; only its pseudonym is stored and logged")
     public_key: str = Field(alias="publicKey", max_length=1000,
                             description="The device's ECDSA P-256 public key, PEM (SubjectPublicKeyInfo)")
 
@@ -74,8 +81,10 @@ class SignedRecord(_Body):
 
 class ShareRequest(_Body):
     service_item: str = Field(alias="serviceItem", min_length=1, max_length=32)
-    holder: str = Field(description="The holder's pseudonym (credentialSubject.id of their certificates)",
-                        max_length=96)
+    holder: str = Field(pattern=PSEUDONYM_PATTERN,
+                        description="The holder's pseudonym (credentialSubject.id of their certificates), never "
+                                    "their identity: a request naming a holder otherwise is refused before it is "
+                                    "logged")
     consent: SignedRecord | None = Field(None, description="The holder's signed consent, if not given before")
     consent_id: str | None = Field(None, alias="consentId", description="A consent given before; default: any in "
                                                                         "force for this department and item")

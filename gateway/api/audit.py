@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 
 from gateway.api.certificates import operation_view
 from gateway.api.deps import Auditor, Services
+from gateway.audit.access_log import Action
 from gateway.provenance import ACTIONS, MAX_PAGE
 
 router = APIRouter(prefix="/v1/audit")
@@ -32,7 +33,9 @@ def events(caller: Auditor, gateway: Services,
 
 @router.get("/log/entries", summary="The access log, oldest first, with a cursor")
 def log_entries(caller: Auditor, gateway: Services,
-                department: str | None = Query(None), action: str | None = Query(None),
+                department: str | None = Query(None, max_length=32, description="Department code (as the "
+                                                                                "hashed entries name it)"),
+                action: Action | None = Query(None, description="What the entries record"),
                 since: dt.datetime | None = Query(None), until: dt.datetime | None = Query(None),
                 after: int = Query(-1, description="`next` of the previous page"),
                 limit: int = Query(100, ge=1, le=MAX_PAGE)) -> dict[str, Any]:

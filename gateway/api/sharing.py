@@ -4,9 +4,9 @@ requests (relying departments). Rules and refusal codes: `gateway.sharing.share`
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 
 from gateway.api.deps import HolderChannel, Member, RelyingParty, Services
 from gateway.certificates.identity import HolderId
@@ -16,6 +16,8 @@ from gateway.sharing.holders import consent_view
 from ledger_node.types import Role
 
 router = APIRouter(prefix="/v1")
+#: Key and consent ids: SHA-256 of a DER public key, of a consent record's RFC 8785 JSON.
+HashId = Annotated[str, Path(pattern="^0x[0-9a-f]{64}$")]
 
 
 @router.post("/holders/keys", status_code=201, summary="Register a holder's device key (holder channel)")
@@ -24,17 +26,17 @@ def register_key(body: HolderKeyRequest, caller: HolderChannel, gateway: Service
 
 
 @router.delete("/holders/keys/{key_id}", summary="Revoke a holder's lost or replaced device key (holder channel)")
-def revoke_key(key_id: str, _caller: HolderChannel, gateway: Services) -> dict[str, Any]:
-    return gateway.holders.revoke_key(key_id)
+def revoke_key(key_id: HashId, caller: HolderChannel, gateway: Services) -> dict[str, Any]:
+    return gateway.holders.revoke_key(caller.department, key_id)
 
 
 @router.post("/consents", status_code=201, summary="Give a consent signed by the holder (the signature authenticates)")
 def give_consent(body: SignedRecord, gateway: Services) -> dict[str, Any]:
-    return consent_view(gateway.holders.accept_consent(body.record, body.signature), time.time())
+    return consent_view(gateway.sharing.give_consent(body), time.time())
 
 
 @router.get("/consents/{consent_id}", summary="A consent with its signed record (its grantee, or auditors)")
-def read_consent(consent_id: str, caller: Member, gateway: Services) -> dict[str, Any]:
+def read_consent(consent_id: HashId, caller: Member, gateway: Services) -> dict[str, Any]:
     consent = gateway.holders.consent(consent_id)
     if consent.grantee != caller.department and not gateway.chain.department(caller.department).roles & Role.AUDITOR:
         raise Forbidden("only the department the consent is for, or an auditor, may read it")
@@ -45,7 +47,7 @@ def read_consent(consent_id: str, caller: Member, gateway: Services) -> dict[str
 
 
 @router.post("/consents/{consent_id}/withdraw", summary="Withdraw a consent, with a withdrawal signed by the holder")
-def withdraw_consent(consent_id: str, body: SignedRecord, gateway: Services) -> dict[str, Any]:
+def withdraw_consent(consent_id: HashId, body: SignedRecord, gateway: Services) -> dict[str, Any]:
     return consent_view(gateway.holders.withdraw(consent_id, body.record, body.signature), time.time())
 
 

@@ -19,6 +19,8 @@ from stdnum.exceptions import ValidationError
 from gateway.errors import InvalidHolderId
 
 PSEUDONYM_PREFIX = "urn:certnet:holder:"
+#: A holder as every request field that names one without their identity must spell it.
+PSEUDONYM_PATTERN = "^" + PSEUDONYM_PREFIX + "[0-9a-f]{64}$"
 _USCC_ALPHABET = frozenset("0123456789ABCDEFGHJKLMNPQRTUWXY")
 
 
@@ -41,9 +43,10 @@ class HolderId:
         scheme, sep, number = text.partition(":")
         if sep:
             try:
-                return cls.of(IdScheme(scheme.strip().upper()), number)
+                known = IdScheme(scheme.strip().upper())
             except ValueError:
                 raise InvalidHolderId(f"unknown identity scheme {scheme!r}: use RIC or USCC") from None
+            return cls.of(known, number)
         try:
             return cls.of(IdScheme.RIC, text)
         except InvalidHolderId as as_citizen:
@@ -71,7 +74,7 @@ def validate_citizen_id(number: str) -> str:
     compact = ric.compact(number)
     if len(compact) != 18:
         raise InvalidHolderId(f"citizen ID number must have 18 characters, got {len(compact)}", number=number)
-    if not compact[:17].isdigit() or not (compact[17].isdigit() or compact[17] == "X"):
+    if not compact.isascii() or not compact[:17].isdigit() or not (compact[17].isdigit() or compact[17] == "X"):
         raise InvalidHolderId("citizen ID number must be 17 digits and a check character 0-9 or X", number=number)
     try:
         birth = ric.get_birth_date(compact)
