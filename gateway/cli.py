@@ -54,13 +54,14 @@ def _gateway(data_dir: Path) -> Gateway:
 
 
 def _report(problems: list[str], error: str, intact: str) -> None:
-    """Prints every problem and exits 1 with the one-line `error`, or prints `intact`."""
+    """Prints every problem and exits 1 with the one-line `error`, or prints `intact`; plain lines,
+    neither wrapped nor read as markup (a problem may quote any text found in the database)."""
     for problem in problems:
-        console.print(problem)
+        typer.echo(problem)
     if problems:
         typer.echo(error, err=True)
         raise typer.Exit(code=1)
-    console.print(intact)
+    typer.echo(intact)
 
 
 @gateway_app.command("serve")

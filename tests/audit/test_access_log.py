@@ -5,7 +5,6 @@ only the anchored checkpoints catch begins."""
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from sqlalchemy.orm import sessionmaker
 from gateway.audit.access_log import Frontier, Problem, append, check, entry_leaf, read_stored
 from gateway.audit.merkle_log import leaf_hash, root
 from gateway.db import AccessedCertificate, AccessLogEntry, make_engine, session_factory
+from tests.conftest import rewrite_access_log
 
 
 @pytest.fixture
@@ -43,19 +43,6 @@ def _anchored(sessions: sessionmaker, *sizes: int) -> list[tuple[int, bytes]]:
     """Checkpoints of the log as it is now, as the chain would keep them."""
     leaves = [entry_leaf(r.entry) for r in _rows(sessions)]
     return [(size, root(leaves[:size])) for size in sizes]
-
-
-def _rewrite(sessions: sessionmaker, position: int) -> None:
-    """What an operator who rewrites one entry and recomputes every hash after it does."""
-    survivors = [dict(r.entry) for r in _rows(sessions)]
-    survivors[position]["outcome"] = "refused"
-    with sessions.begin() as session:
-        session.execute(delete(AccessedCertificate))
-        session.execute(delete(AccessLogEntry))
-        for entry in survivors:
-            extra = {k: v for k, v in entry.items() if k not in ("position", "department", "action")}
-            append(session, entry["department"], entry["action"], extra).recorded_at = \
-                dt.datetime.fromisoformat(entry["recordedAt"]).timestamp()  # the original times, in both places
 
 
 @given(st.lists(st.binary(max_size=4), max_size=40))
@@ -113,7 +100,7 @@ def test_a_consistent_rewrite_is_caught_by_the_anchored_checkpoint(log_db: sessi
     """An operator who rewrites entry 1 and recomputes every hash after it fools the log's own
     records, not the root anchored on chain before the rewrite."""
     anchored = _anchored(log_db, 8)
-    _rewrite(log_db, 1)
+    rewrite_access_log(log_db, 1)
     assert [p.what for p in _check(log_db, anchored)] == [
         "the log does not reproduce the checkpoint of size 8 anchored on chain",
         "the first entry that differs from what the checkpoints prove is one of entries 0 to 7 (the checkpoint of "
@@ -128,7 +115,7 @@ def test_a_consistent_rewrite_is_caught_by_the_anchored_checkpoint(log_db: sessi
 def test_the_checkpoints_narrow_down_where_a_consistent_rewrite_begins(
         log_db: sessionmaker, sizes: tuple[int, ...], named: str) -> None:
     anchored = _anchored(log_db, *sizes)
-    _rewrite(log_db, 3)
+    rewrite_access_log(log_db, 3)
     assert _check(log_db, anchored)[-1].what == named
 
 
