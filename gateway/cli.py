@@ -139,7 +139,11 @@ def audit_export_command(
         writer.writerow(["position", "recordedAt", "department", "action", "leafHash", "entry"])
     after = -1
     while True:
-        page = gateway.audit.entries(since=_utc(since), until=_utc(until), after=after, limit=1000)
+        try:
+            page = gateway.audit.entries(since=_utc(since), until=_utc(until), after=after, limit=1000)
+        except ValueError:  # the database's JSON decoder on a damaged entry
+            _fail(GatewayError(f"an entry at position {after + 1} or later is unreadable; certnet audit verify "
+                               "names it"))
         for entry in page["entries"]:
             if writer:
                 writer.writerow([entry["position"], entry["recordedAt"], entry["department"], entry["action"],

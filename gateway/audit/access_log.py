@@ -96,8 +96,8 @@ def append(session: Session, department: str | None, action: Action, entry: dict
     leaf = entry_leaf(content)
     frontier.append(leaf)
     row = AccessLogEntry(position=position, recorded_at=now, department=_department_column(department),
-                         action=action, entry=content, leaf_hash="0x" + leaf.hex(), tree_head="0x" + frontier.root.hex(),
-                         frontier=frontier.as_json())
+                         action=action, entry=content, leaf_hash="0x" + leaf.hex(),
+                         tree_head="0x" + frontier.root.hex(), frontier=frontier.as_json())
     session.add(row)
     session.flush()  # the entry before the rows that point at it
     session.add_all(AccessedCertificate(certificate_hash=h, position=position)

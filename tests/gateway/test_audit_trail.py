@@ -228,3 +228,12 @@ def test_export_writes_json_lines(audited: tuple[GatewayProcess, str]) -> None:
     exported = _audit_cli(gateway, "export")
     assert exported.returncode == 0, exported.stderr
     assert certificate_hash in exported.stdout.splitlines()[0]
+
+
+def test_export_stops_at_an_unreadable_entry_in_one_line(audited: tuple[GatewayProcess, str]) -> None:
+    gateway, _hash = audited
+    with session_factory(make_engine(gateway.database_url)).begin() as session:
+        _garble(session)
+    exported = _audit_cli(gateway, "export")
+    assert (exported.returncode, exported.stderr) == (
+        1, "error (gateway_error): an entry at position 0 or later is unreadable; certnet audit verify names it\n")

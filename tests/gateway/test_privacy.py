@@ -74,8 +74,8 @@ def _run(gateway: GatewayProcess, identities: list[str]) -> list[dict[str, Any]]
 
     key = new_holder_key()
     public_key = key.get_verifying_key().to_pem().decode()
-    holder = _ok(gateway.client.post("/v1/holders/keys", headers=zwb, json={"holder": citizen, "publicKey": public_key}),
-                 201)["holder"]
+    holder = _ok(gateway.client.post("/v1/holders/keys", headers=zwb,
+                                     json={"holder": citizen, "publicKey": public_key}), 201)["holder"]
     _ok(gateway.client.post("/v1/holders/keys", headers=zwb, json={"holder": stranger, "publicKey": public_key}), 409)
     _ok(gateway.client.post("/v1/holders/keys", headers=zwb, json={
         "holder": company, "publicKey": new_holder_key().get_verifying_key().to_pem().decode()}), 201)
