@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from enum import Enum
 from typing import Any
 
 from fastapi import APIRouter, Query, Response
@@ -15,35 +16,45 @@ from gateway.provenance import ACTIONS, MAX_PAGE
 router = APIRouter(prefix="/v1/audit")
 
 
+#: Event filters: the friendly actions and every event's own name.
+EventAction = Enum("EventAction", {name: name for name in sorted({*ACTIONS, *(e for names in ACTIONS.values()
+                                                                                 for e in names)})}, type=str)
+#: A department or type code as the chain keys it (printable ASCII, at most 32 bytes).
+CODE = "^[!-~]{1,32}$"
+
+
 @router.get("/events", summary="Indexed contract events for auditors, oldest first, with a cursor")
 def events(caller: Auditor, gateway: Services,
-           department: str | None = Query(None, description="Department code the event is about or made by"),
-           type: str | None = Query(None, description="Certificate type code"),
-           action: str | None = Query(None, description=f"One of {', '.join(ACTIONS)}, or an event name"),
+           department: str | None = Query(None, pattern=CODE, description="Code of a department in the consortium "
+                                                                          "the event is about or made by"),
+           type: str | None = Query(None, pattern=CODE, description="Code of a certificate type in the catalog"),
+           action: EventAction | None = Query(None, description=f"One of {', '.join(ACTIONS)}, or an event name"),
            since: dt.datetime | None = Query(None, description="Block time from (inclusive)"),
            until: dt.datetime | None = Query(None, description="Block time until (exclusive)"),
            cursor: str | None = Query(None, description="`next` of the previous page"),
            limit: int = Query(100, ge=1, le=MAX_PAGE)) -> dict[str, Any]:
-    page = gateway.provenance.events(department=department, certificate_type=type, action=action, since=since,
-                                     until=until, cursor=cursor, limit=limit)
+    gateway.audit.check_filters(department=department, certificate_type=type)
+    page = gateway.provenance.events(department=department, certificate_type=type,
+                                     action=action.value if action else None, since=since, until=until,
+                                     cursor=cursor, limit=limit)
     gateway.audit.record(caller.department, "audit_query", query={"events": {
-        "department": department, "type": type, "action": action, "cursor": cursor}}, outcome="read")
+        "department": department, "type": type, "action": action.value if action else None}}, outcome="read")
     return page
 
 
 @router.get("/log/entries", summary="The access log, oldest first, with a cursor")
 def log_entries(caller: Auditor, gateway: Services,
-                department: str | None = Query(None, max_length=32, description="Department code (as the "
-                                                                                "hashed entries name it)"),
+                department: str | None = Query(None, pattern=CODE, description="Code of a department in the "
+                                                                               "consortium"),
                 action: Action | None = Query(None, description="What the entries record"),
                 since: dt.datetime | None = Query(None), until: dt.datetime | None = Query(None),
                 after: int = Query(-1, description="`next` of the previous page"),
                 limit: int = Query(100, ge=1, le=MAX_PAGE)) -> dict[str, Any]:
+    gateway.audit.check_filters(department=department)
     page = gateway.audit.entries(department=department, action=action, since=since, until=until, after=after,
                                  limit=limit)
     gateway.audit.record(caller.department, "audit_query", query={"log": {"department": department,
-                                                                          "action": action, "after": after}},
-                         outcome="read")
+                                                                          "action": action}}, outcome="read")
     return page
 
 

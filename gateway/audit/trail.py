@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.audit import access_log
 from gateway.audit.merkle_log import consistency_proof, inclusion_proof, root, verify_inclusion
+from gateway.certificates.catalog import lookup
 from gateway.chain import CONNECTION_ERRORS, Chain, Custody
 from gateway.db import AccessLogEntry, Operation
 from gateway.errors import Forbidden, GatewayError, InvalidInput, NotFound
@@ -104,6 +105,19 @@ class AuditTrail:
                 continue
 
     # ----- reading and proving -----
+
+    def check_filters(self, *, department: str | None = None, certificate_type: str | None = None) -> None:
+        """Refuses (422) a department or certificate type the chain does not know. Audit queries are
+        logged with their filters; only known codes are, so no other text (an ID number, say) can
+        reach the log through a filter. (Page cursors are not logged: any number is one.)"""
+        try:
+            if department is not None:
+                self.chain.department(department)
+            if certificate_type is not None:
+                lookup(self.chain.deployment.catalog.functions.certificateType(code32(certificate_type)),
+                       f"no certificate type {certificate_type!r} in the catalog")
+        except NotFound as unknown:
+            raise InvalidInput(unknown.message) from None
 
     def entries(self, *, department: str | None = None, action: access_log.Action | None = None,
                 since: dt.datetime | None = None, until: dt.datetime | None = None, after: int = -1,

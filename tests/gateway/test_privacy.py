@@ -171,3 +171,50 @@ def test_no_id_number_in_the_transactions_sent(scenario: Scenario) -> None:
 def test_the_gateway_log_saw_the_refused_requests(scenario: Scenario) -> None:
     """The log output scanned is the real one: it has the refusals' request lines."""
     assert '"POST /v1/sharing/requests HTTP/1.1" 422' in (scenario.gateway.data_dir / "gateway.log").read_text()
+
+
+# ----- what an auditor's query puts in the log -----
+
+_AUDIT_ID = citizen_id(999).partition(":")[2]
+
+
+@pytest.mark.parametrize(("path", "params"), [
+    ("/v1/audit/events", {"department": _AUDIT_ID}),
+    ("/v1/audit/events", {"type": _AUDIT_ID}),
+    ("/v1/audit/events", {"action": _AUDIT_ID}),
+    ("/v1/audit/log/entries", {"department": _AUDIT_ID}),
+    ("/v1/audit/log/entries", {"action": _AUDIT_ID}),
+], ids=["events-department", "events-type", "events-action", "log-department", "log-action"])
+def test_an_audit_query_filtering_by_an_unknown_code_is_refused_before_it_is_logged(
+        gateway_http: GatewayProcess, path: str, params: dict[str, str]) -> None:
+    response = gateway_http.client.get(path, params=params, headers=gateway_http.auth("SJ"))
+    assert response.status_code == 422, response.text
+    assert _AUDIT_ID not in _whole_log(gateway_http)
+
+
+@pytest.mark.parametrize(("path", "cursor"), [("/v1/audit/events", "cursor"), ("/v1/audit/log/entries", "after")])
+def test_a_page_cursor_is_not_logged(gateway_http: GatewayProcess, path: str, cursor: str) -> None:
+    """Any number is a cursor (an ID number without an X too): the log keeps the filters, not the page."""
+    number = citizen_id(990).partition(":")[2]  # all digits
+    assert number.isdigit()
+    response = gateway_http.client.get(path, params={cursor: number}, headers=gateway_http.auth("SJ"))
+    assert response.status_code == 200, response.text
+    assert number not in _whole_log(gateway_http)
+
+
+def test_an_audit_query_by_known_codes_is_logged_with_them(gateway_http: GatewayProcess) -> None:
+    params = {"department": DEMO_DEPARTMENTS["MZ"], "type": MZ_MARRIAGE, "action": "issued"}
+    assert gateway_http.client.get("/v1/audit/events", params=params, headers=gateway_http.auth("SJ")).status_code == 200
+    logged = gateway_http.client.get("/v1/audit/log/entries", params={"action": "audit_query", "limit": 1000},
+                                     headers=gateway_http.auth("SJ")).json()["entries"]
+    assert {"events": params} in [entry["query"] for entry in logged]
+
+
+def _whole_log(gateway: GatewayProcess) -> str:
+    pages, after = [], -1
+    while after is not None:
+        page = gateway.client.get("/v1/audit/log/entries", params={"after": after, "limit": 1000},
+                                  headers=gateway.auth("SJ")).json()
+        pages.append(repr(page["entries"]))
+        after = page["next"]
+    return "".join(pages)
