@@ -114,7 +114,7 @@ def audit_check_inclusion_command(
     gateway = _gateway(data_dir)
     try:
         problems, anchored = gateway.audit.check_inclusion(json.loads(proof_file.read_text(encoding="utf-8")))
-    except (OSError, json.JSONDecodeError) as error:
+    except (OSError, ValueError, RecursionError) as error:  # unreadable, not UTF-8, not JSON, nested too deep
         _fail(InvalidInput(f"{proof_file}: {error}"))
     except GatewayError as error:
         _fail(error)

@@ -7,7 +7,7 @@ from typing import AsyncIterator
 
 from fastapi import FastAPI
 
-from gateway.api import audit, certificates, directory, errors, health, sharing
+from gateway.api import audit, certificates, directory, errors, health, log_privacy, sharing
 from gateway.api.metrics import Metrics
 from gateway.service import Gateway
 
@@ -24,6 +24,7 @@ def create_app(gateway: Gateway, *, run_background: bool = True) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        log_privacy.install()  # uvicorn has configured logging by now
         if run_background:
             gateway.start()
         try:

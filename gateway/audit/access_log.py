@@ -138,14 +138,22 @@ def read_stored(session: Session) -> tuple[list[StoredEntry], dict[int, set[str]
     return rows, links
 
 
-def _content(text: str | None) -> dict[str, Any] | None:
-    """The entry's content, or None when it is not a JSON object that RFC 8785 can serialise."""
+def readable_leaf(content: Any) -> bytes | None:
+    """The leaf of an entry's content, or None when it is not a JSON object RFC 8785 can serialise."""
     try:
-        content = json.loads(text or "")
-        rfc8785.dumps(content)
+        return entry_leaf(content) if isinstance(content, dict) else None
     except (TypeError, ValueError, RecursionError):
         return None
-    return content if isinstance(content, dict) else None
+
+
+def _content(text: str | None) -> tuple[dict[str, Any], bytes] | None:
+    """A stored entry's content and leaf, or None when it is unreadable."""
+    try:
+        content = json.loads(text or "")
+    except (TypeError, ValueError, RecursionError):
+        return None
+    leaf = readable_leaf(content)
+    return (content, leaf) if leaf is not None else None
 
 
 def _hash_bytes(text: Any) -> bytes:
@@ -185,11 +193,11 @@ def _copy_problems(row: StoredEntry, content: dict[str, Any], linked: set[str]) 
 def _entry_problems(row: StoredEntry, linked: set[str]) -> tuple[list[Problem], bytes]:
     """What is wrong with one row by itself, and the leaf its content hashes to (the stored leaf
     for an unreadable entry, so that the entries after it are still checked)."""
-    content = _content(row.text)
-    if content is None:
+    readable = _content(row.text)
+    if readable is None:
         return [Problem(row.position, f"entry {row.position} is unreadable (not a JSON object)")], \
             _hash_bytes(row.leaf_hash)
-    leaf = entry_leaf(content)
+    content, leaf = readable
     if content.get("position") != row.position:
         problems = [Problem(row.position, f"entry {row.position} was moved from position {content.get('position')}")]
     elif "0x" + leaf.hex() != row.leaf_hash:

@@ -170,7 +170,7 @@ class AuditTrail:
         if anchored is None:
             return [f"no checkpoint of tree size {size} is anchored on chain"], None
         problems = []
-        if proof.get("entry") is None or access_log.entry_leaf(proof["entry"]) != leaf:
+        if access_log.readable_leaf(proof.get("entry")) != leaf:
             problems.append(f"entry {position} does not hash to the leaf {proof['leafHash']}")
         if not verify_inclusion(leaf, position, size, path, bytes.fromhex(anchored["root"][2:])):
             problems.append(f"the audit path of entry {position} does not lead to the root anchored in block "

@@ -100,20 +100,20 @@ class Holders:
         """Stores a consent signed by a registered key of its holder (once: its id is its hash),
         unless `usable` refuses it. `submitted_by`: the department that passed it on, or None when
         the holder gave it directly."""
-        consent = parse_consent(record)
+        consent, consent_id = parse_consent(record), record_id(record)
         with self.sessions() as session:
-            found = session.get(Consent, record_id(record))
+            found = session.get(Consent, consent_id)
             if found is not None:
                 return found
             signer = self._signer(session, consent.holder, record, signature, "consent")
         with self.audit.recorded(submitted_by, "consent_give", holder=consent.holder, key=signer.key_id,
-                                 consent=record_id(record), grantee=consent.grantee, serviceItem=consent.serviceItem,
+                                 consent=consent_id, grantee=consent.grantee, serviceItem=consent.serviceItem,
                                  certificateTypes=consent.certificateTypes) as (session, entry):
             usable(consent)
-            row = session.get(Consent, record_id(record))
+            row = session.get(Consent, consent_id)
             entry["outcome"] = "unchanged" if row else "given"
             if row is None:
-                row = Consent(id=record_id(record), holder=consent.holder, grantee=consent.grantee,
+                row = Consent(id=consent_id, holder=consent.holder, grantee=consent.grantee,
                               service_item=consent.serviceItem, not_before=consent.notBefore.timestamp(),
                               not_after=consent.notAfter.timestamp(), record=record, signature=signature,
                               key_id=signer.key_id)

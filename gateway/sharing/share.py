@@ -7,7 +7,9 @@ moment, in this order (the first that fails is the refusal's code, docs/sharing.
    owner added (`not_handling_service_item`);
 2. a consent of the holder for this department and item is in force (`no_consent`,
    `consent_mismatch`, `consent_not_yet_valid`, `consent_expired`, `consent_withdrawn`,
-   `consent_key_revoked`, `invalid_consent_signature`);
+   `consent_key_revoked`, `invalid_consent_signature`); a consent given with the request that could
+   never be used is invalid input (422: `unknown_service_item`, `grantee_not_handling_service_item`,
+   `type_not_needed`), as when it is given on its own;
 3. each type asked for is one the item needs (`type_not_needed`) and the holder consented to
    (`type_not_consented`); the type's owner lets this department (`department_not_relying`) and
    this item (`item_not_allowed_for_type`) use it;

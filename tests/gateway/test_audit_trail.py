@@ -188,6 +188,22 @@ def test_an_inclusion_proof_of_an_altered_entry_is_rejected(audited: tuple[Gatew
     assert "entry 1 does not hash to the leaf" in checked.stderr
 
 
+@pytest.mark.parametrize(("proof_text", "said"), [
+    ("[" * 100_000, "error (invalid_input):"),
+    ('{"treeSize": 1}', "error (invalid_input): not an inclusion proof"),
+    ('{"treeSize": 2, "position": 1, "leafHash": "0x00", "proof": [], "entry": {"n": NaN}}',
+     "error (proof_rejected): entry 1 does not hash to the leaf 0x00"),
+], ids=["nested-too-deep", "incomplete", "entry-not-canonical"])
+def test_check_inclusion_refuses_a_malformed_proof_in_one_line(audited: tuple[GatewayProcess, str], tmp_path: Path,
+                                                                proof_text: str, said: str) -> None:
+    gateway, _hash = audited
+    assert gateway.client.post("/v1/audit/log/checkpoints", headers=gateway.auth("SJ")).json()["state"] == "done"
+    (tmp_path / "proof.json").write_text(proof_text)
+    checked = _audit_cli(gateway, "check-inclusion", str(tmp_path / "proof.json"))
+    assert (checked.returncode, checked.stderr.count("\n")) == (1, 1), checked.stderr
+    assert checked.stderr.startswith(said), checked.stderr
+
+
 def test_a_restarted_gateway_continues_the_same_log(audited: tuple[GatewayProcess, str]) -> None:
     gateway, certificate_hash = audited
     gateway.client.post("/v1/audit/log/checkpoints", headers=gateway.auth("SJ"))

@@ -1,9 +1,9 @@
 """No ID number anywhere the gateway keeps or says things: after a whole scenario — certificates
 issued singly and in a batch, holder keys registered, a consent given and used, refusals of every
-kind (identities where pseudonyms belong, invalid ID numbers, unusable consents, a key registered
-for someone else), verification with a disclosed holder, audit reads and a checkpoint — every ID
-number used is absent from the access log, every table of the database, the database's files, the
-gateway process's log output and the transactions it sent."""
+kind (identities where pseudonyms belong, in bodies and in URLs, invalid ID numbers, unusable
+consents, a key registered for someone else), verification with a disclosed holder, audit reads
+and a checkpoint — every ID number used is absent from the access log, every table of the
+database, the database's files, the gateway process's log output and the transactions it sent."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import MetaData, create_engine, select
 from stdnum.cn import uscc
 
+from gateway.api.log_privacy import redact_identities
 from gateway.sharing.consent import new_consent, new_holder_key, sign_record
 from tests.conftest import DEMO_DEPARTMENTS, MZ_MARRIAGE, Devnet, GatewayProcess, citizen_id, marriage_request
 
@@ -102,6 +103,9 @@ def _run(gateway: GatewayProcess, identities: list[str]) -> list[dict[str, Any]]
         {"holder": invalid, "subject": {"certificateNumber": "PRIV-BX", "issuedOn": "2026-11-24"}}
         for invalid in identities[4:]]}), 422)
 
+    for url in (f"/v1/certificates/{citizen}", f"/v1/certificates/{company.partition(':')[2]}/history",
+                f"/v1/audit/events?department={citizen.partition(':')[2]}", f"/v1/audit/log/entries?after={spouse}"):
+        _ok(gateway.client.get(url, headers=sj), 422)  # identities where none belong: refused, and kept out of logs
     for disclosed, verdict in ((citizen, "valid"), (spouse, "invalid")):
         _ok(gateway.client.post("/v1/verify", headers=sj, json={"document": document, "holder": disclosed}), 200)
         report = _ok(gateway.client.post("/v1/verify", json={"document": document, "holder": disclosed}), 200)
@@ -218,3 +222,14 @@ def _whole_log(gateway: GatewayProcess) -> str:
         pages.append(repr(page["entries"]))
         after = page["next"]
     return "".join(pages)
+
+
+@pytest.mark.parametrize(("line", "logged"), [
+    ('"GET /v1/certificates/RIC:11010519491231002X HTTP/1.1" 422', '"GET /v1/certificates/RIC:[redacted] HTTP/1.1" 422'),
+    ("GET /v1/x?holder=usc%3A1&who=uscc%3A91320100MA1000702C", "GET /v1/x?holder=usc%3A1&who=uscc%3A[redacted]"),
+    ("department=11010519491231002x&after=320102199001019904", "department=[redacted]&after=[redacted]"),
+    ("/v1/catalog/snapshots/11320100MB0000051T", "/v1/catalog/snapshots/11320100MB0000051T"),  # an organ's code
+    ("after=110105194912310021", "after=110105194912310021"),  # 18 digits, not a valid ID number
+], ids=["schemed", "url-encoded", "bare", "department-code", "not-an-id"])
+def test_the_log_redacts_identities_and_nothing_else(line: str, logged: str) -> None:
+    assert redact_identities(line) == logged
