@@ -14,6 +14,7 @@ import uvicorn
 from rich.console import Console
 
 from gateway.api.app import create_app
+from gateway.audit.access_log import parse_json
 from gateway.auth import create_token
 from gateway.certificates import cli as certificates_cli
 from gateway.chain import CONNECTION_ERRORS
@@ -113,8 +114,8 @@ def audit_check_inclusion_command(
     """Check that a log entry is in the tree whose root is anchored on chain for the proof's size."""
     gateway = _gateway(data_dir)
     try:
-        problems, anchored = gateway.audit.check_inclusion(json.loads(proof_file.read_text(encoding="utf-8")))
-    except (OSError, ValueError, RecursionError) as error:  # unreadable, not UTF-8, not JSON, nested too deep
+        problems, anchored = gateway.audit.check_inclusion(parse_json(proof_file.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as error:  # unreadable, not UTF-8, not JSON, nested too deep
         _fail(InvalidInput(f"{proof_file}: {error}"))
     except GatewayError as error:
         _fail(error)

@@ -1,30 +1,36 @@
 """Keeps ID numbers out of the gateway's own log output. No API path or query takes an identity,
 but a client may still put one in a URL (uvicorn logs every request line) or in input that ends
-up in an error's traceback; what the log handlers write has every `RIC:`/`USCC:` identity and
-every bare valid citizen ID number replaced by `[redacted]`."""
+up in an error's traceback; what the log handlers write has every `RIC:`/`USCC:` identity, every
+bare valid citizen ID number and every bare valid credit code of a holder replaced by
+`[redacted]`. Credit codes of state organs and institutions (registration authority 1, 机构编制)
+are kept: they are the departments' own codes, in paths and filters everywhere."""
 
 from __future__ import annotations
 
 import logging
 import re
 
-from gateway.certificates.identity import validate_citizen_id
+from gateway.certificates.identity import validate_citizen_id, validate_credit_code
 from gateway.errors import InvalidHolderId
 
 _SCHEMED = re.compile(r"(?i)\b(RIC|USCC)(\s*(?::|%3A)\s*)[^\s&/?#\"']+")
-_BARE_CITIZEN_ID = re.compile(r"(?<![0-9A-Za-z])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
+_BARE_NUMBER = re.compile(r"(?<![0-9A-Za-z])[0-9A-Za-z]{18}(?![0-9A-Za-z])")
 REDACTED = "[redacted]"
 
 
-def redact_identities(text: str) -> str:
-    def bare(match: re.Match[str]) -> str:
+def _is_holder_number(text: str) -> bool:
+    for validate in (validate_citizen_id, validate_credit_code):
         try:
-            validate_citizen_id(match.group())
+            number = validate(text)
         except InvalidHolderId:
-            return match.group()
-        return REDACTED
+            continue
+        return validate is validate_citizen_id or not number.startswith("1")
+    return False
 
-    return _BARE_CITIZEN_ID.sub(bare, _SCHEMED.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text))
+
+def redact_identities(text: str) -> str:
+    redacted = _SCHEMED.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
+    return _BARE_NUMBER.sub(lambda m: REDACTED if _is_holder_number(m.group()) else m.group(), redacted)
 
 
 class IdentityRedactor(logging.Filter):

@@ -138,6 +138,30 @@ def read_stored(session: Session) -> tuple[list[StoredEntry], dict[int, set[str]
     return rows, links
 
 
+#: How deeply the JSON this module reads (stored entries, inclusion proofs) may nest; both nest 3 deep.
+MAX_JSON_DEPTH = 64
+
+
+def parse_json(text: str) -> Any:
+    """`json.loads`, refusing text nested deeper than MAX_JSON_DEPTH (ValueError) before it is
+    parsed: web3 imports py_ecc, which raises Python's recursion limit to 100 000, so a text nested
+    that deep would overflow the C stack and kill the process instead of raising."""
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH:  # else it cannot nest deeper: no scan needed
+        depth, in_string, escaped = 0, False, False
+        for char in text:
+            if in_string:
+                escaped, in_string = (False, True) if escaped else (char == "\\", char != '"')
+            elif char == '"':
+                in_string = True
+            elif char in "[{":
+                depth += 1
+                if depth > MAX_JSON_DEPTH:
+                    raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+            elif char in "]}":
+                depth -= 1
+    return json.loads(text)
+
+
 def readable_leaf(content: Any) -> bytes | None:
     """The leaf of an entry's content, or None when it is not a JSON object RFC 8785 can serialise."""
     try:
@@ -149,7 +173,7 @@ def readable_leaf(content: Any) -> bytes | None:
 def _content(text: str | None) -> tuple[dict[str, Any], bytes] | None:
     """A stored entry's content and leaf, or None when it is unreadable."""
     try:
-        content = json.loads(text or "")
+        content = parse_json(text or "")
     except (TypeError, ValueError, RecursionError):
         return None
     leaf = readable_leaf(content)

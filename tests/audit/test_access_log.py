@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.orm import sessionmaker
 
-from gateway.audit.access_log import Frontier, Problem, append, check, entry_leaf, read_stored
+from gateway.audit.access_log import (MAX_JSON_DEPTH, Frontier, Problem, append, check, entry_leaf, parse_json,
+                                     read_stored)
 from gateway.audit.merkle_log import leaf_hash, root
 from gateway.db import AccessedCertificate, AccessLogEntry, make_engine, session_factory
 from tests.conftest import rewrite_access_log
@@ -164,7 +165,7 @@ def test_a_changed_tree_head_is_named_once(log_db: sessionmaker) -> None:
         "the tree head after entry 6 differs from the one recorded when it was appended"]
 
 
-@pytest.mark.parametrize("stored", ["{not json", "[1, 2]", "null", '{"n": 1e999}', "[" * 10_000])
+@pytest.mark.parametrize("stored", ["{not json", "[1, 2]", "null", '{"n": 1e999}', "[" * 100_000])
 def test_an_unreadable_entry_is_named_and_the_rest_still_checked(log_db: sessionmaker, stored: str) -> None:
     anchored = _anchored(log_db, 10)
     with log_db.begin() as session:
@@ -175,3 +176,17 @@ def test_an_unreadable_entry_is_named_and_the_rest_still_checked(log_db: session
     problems = _check(log_db, anchored)
     assert [p.what for p in problems[:2]] == ["entry 3 is unreadable (not a JSON object)",
                                               "entry 8 was altered (its content no longer hashes to its leaf)"]
+
+
+def test_json_nested_too_deep_is_refused_before_it_is_parsed() -> None:
+    """web3's py_ecc raises the recursion limit to 100 000: parsed, this would overflow the C stack."""
+    import web3  # noqa: F401  (as in the gateway: the raised limit)
+
+    with pytest.raises(ValueError, match="nested deeper"):
+        parse_json("[" * 100_000)
+
+
+def test_json_at_the_depth_bound_and_brackets_in_strings_are_read() -> None:
+    inner = MAX_JSON_DEPTH - 1  # inside the object
+    text = '{"a": "' + "[{" * 100 + '\\"", "b": ' + "[" * inner + "]" * inner + "}"
+    assert parse_json(text)["a"] == "[{" * 100 + '"'

@@ -228,8 +228,9 @@ def _whole_log(gateway: GatewayProcess) -> str:
     ('"GET /v1/certificates/RIC:11010519491231002X HTTP/1.1" 422', '"GET /v1/certificates/RIC:[redacted] HTTP/1.1" 422'),
     ("GET /v1/x?holder=usc%3A1&who=uscc%3A91320100MA1000702C", "GET /v1/x?holder=usc%3A1&who=uscc%3A[redacted]"),
     ("department=11010519491231002x&after=320102199001019904", "department=[redacted]&after=[redacted]"),
+    ("/v1/certificates/91320100MA1000702C/history", "/v1/certificates/[redacted]/history"),  # a company's
     ("/v1/catalog/snapshots/11320100MB0000051T", "/v1/catalog/snapshots/11320100MB0000051T"),  # an organ's code
     ("after=110105194912310021", "after=110105194912310021"),  # 18 digits, not a valid ID number
-], ids=["schemed", "url-encoded", "bare", "department-code", "not-an-id"])
+], ids=["schemed", "url-encoded", "bare", "bare-credit-code", "department-code", "not-an-id"])
 def test_the_log_redacts_identities_and_nothing_else(line: str, logged: str) -> None:
     assert redact_identities(line) == logged
