@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from gateway.api.certificates import operation_view
 from gateway.api.deps import Auditor, Services
@@ -21,6 +21,8 @@ EventAction = Enum("EventAction", {name: name for name in sorted({*ACTIONS, *(e 
                                                                                  for e in names)})}, type=str)
 #: A department or type code as the chain keys it (printable ASCII, at most 32 bytes).
 CODE = "^[!-~]{1,32}$"
+#: Positions and tree sizes are 64-bit in the database.
+MAX_POSITION = 2**63 - 1
 
 
 @router.get("/events", summary="Indexed contract events for auditors, oldest first, with a cursor")
@@ -48,7 +50,7 @@ def log_entries(caller: Auditor, gateway: Services,
                                                                                "consortium"),
                 action: Action | None = Query(None, description="What the entries record"),
                 since: dt.datetime | None = Query(None), until: dt.datetime | None = Query(None),
-                after: int = Query(-1, description="`next` of the previous page"),
+                after: int = Query(-1, ge=-1, le=MAX_POSITION, description="`next` of the previous page"),
                 limit: int = Query(100, ge=1, le=MAX_PAGE)) -> dict[str, Any]:
     gateway.audit.check_filters(department=department)
     page = gateway.audit.entries(department=department, action=action, since=since, until=until, after=after,
@@ -73,8 +75,8 @@ def anchor_checkpoint(_caller: Auditor, gateway: Services, response: Response) -
 
 
 @router.get("/log/entries/{position}/inclusion", summary="Inclusion proof of an entry in the tree of treeSize")
-def inclusion(position: int, caller: Auditor, gateway: Services,
-              tree_size: int = Query(..., alias="treeSize", ge=1)) -> dict[str, Any]:
+def inclusion(position: Annotated[int, Path(ge=0, le=MAX_POSITION)], caller: Auditor, gateway: Services,
+              tree_size: int = Query(..., alias="treeSize", ge=1, le=MAX_POSITION)) -> dict[str, Any]:
     proof = gateway.audit.inclusion(position, tree_size)  # it carries the entry: a read of the log
     gateway.audit.record(caller.department, "audit_query", query={"inclusion": {"position": position,
                                                                               "treeSize": tree_size}},
@@ -83,6 +85,7 @@ def inclusion(position: int, caller: Auditor, gateway: Services,
 
 
 @router.get("/log/consistency", summary="Consistency proof between two tree sizes (e.g. two checkpoints)")
-def consistency(_caller: Auditor, gateway: Services, old_size: int = Query(..., alias="from", ge=1),
-                new_size: int = Query(..., alias="to", ge=1)) -> dict[str, Any]:
+def consistency(_caller: Auditor, gateway: Services,
+                old_size: int = Query(..., alias="from", ge=1, le=MAX_POSITION),
+                new_size: int = Query(..., alias="to", ge=1, le=MAX_POSITION)) -> dict[str, Any]:
     return gateway.audit.consistency(old_size, new_size)

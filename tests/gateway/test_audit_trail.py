@@ -253,3 +253,14 @@ def test_export_stops_at_an_unreadable_entry_in_one_line(audited: tuple[GatewayP
     exported = _audit_cli(gateway, "export")
     assert (exported.returncode, exported.stderr) == (
         1, "error (gateway_error): an entry at position 0 or later is unreadable; certnet audit verify names it\n")
+
+
+@pytest.mark.parametrize("query", [
+    "/v1/audit/log/entries?after=18446744073709551616",
+    "/v1/audit/log/entries/18446744073709551616/inclusion?treeSize=1",
+    "/v1/audit/log/entries/0/inclusion?treeSize=18446744073709551616",
+    "/v1/audit/log/consistency?from=1&to=18446744073709551616",
+], ids=["after", "position", "tree-size", "consistency"])
+def test_a_position_beyond_64_bits_is_invalid_input(gateway_http: GatewayProcess, query: str) -> None:
+    response = gateway_http.client.get(query, headers=gateway_http.auth("SJ"))
+    assert (response.status_code, response.json()["code"]) == (422, "invalid_request")
