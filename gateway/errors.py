@@ -36,6 +36,17 @@ class SchemaViolation(InvalidInput):
     code = "schema_violation"
 
 
+class UnusableConsent(InvalidInput):
+    """A consent that could never be used, refused when it is given: `code` names why (unknown
+    service item, a grantee that does not handle it, a type it does not need; docs/sharing.md)."""
+
+    code = "unusable_consent"
+
+    def __init__(self, reason: str, message: str, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.code = reason
+
+
 class InvalidDocument(InvalidInput):
     """A certificate document is not in the CertNet format, or an operation does not apply to it."""
 

@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchem
 from gateway.certificates.anchoring import REVOCATION_REASONS
 from gateway.certificates.document import (JSON_BOUNDS, MAX_KEY_LENGTH, MAX_SAFE_INTEGER, MAX_TEXT_LENGTH,
                                            MAX_TIMESTAMP, json_bounds_problem)
+from gateway.certificates.identity import PSEUDONYM_PATTERN
 
 #: Ids, positions, offsets and sizes: within a signed 64-bit column (SQLite, PostgreSQL bigint) and
 #: within RFC 8785's exact integers, since the access log records the queries that name them.
@@ -107,12 +108,12 @@ class SnapshotRequest(_Body):
 class VerifyRequest(_Body):
     document: JsonObject
     holder: Identity | None = Field(None, description="The holder's disclosed RIC:/USCC: identity, to check against "
-                                                 "the certificate's pseudonym")
+                                                      "the certificate's pseudonym; it is neither stored nor logged")
 
 
 class HolderKeyRequest(_Body):
-    holder: Identity = Field(description="RIC:<citizen ID number> or USCC:<unified social credit code>, as verified by the "
-                                    "holder channel; only its pseudonym is stored")
+    holder: Identity = Field(description="RIC:<citizen ID number> or USCC:<unified social credit code>, as verified by "
+                                         "the holder channel; only its pseudonym is stored and logged")
     public_key: str = Field(alias="publicKey", max_length=1000,
                             description="The device's ECDSA P-256 public key, PEM (SubjectPublicKeyInfo)")
 
@@ -127,8 +128,10 @@ class SignedRecord(_Body):
 
 class ShareRequest(_Body):
     service_item: Code = Field(alias="serviceItem")
-    holder: str = Field(description="The holder's pseudonym (credentialSubject.id of their certificates)",
-                        max_length=96)
+    holder: str = Field(pattern=PSEUDONYM_PATTERN,
+                        description="The holder's pseudonym (credentialSubject.id of their certificates), never "
+                                    "their identity: a request naming a holder otherwise is refused before it is "
+                                    "logged")
     consent: SignedRecord | None = Field(None, description="The holder's signed consent, if not given before")
     consent_id: str | None = Field(None, alias="consentId", pattern=HASH_PATTERN, description="A consent given before; default: any in "
                                                                         "force for this department and item")

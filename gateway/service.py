@@ -85,7 +85,7 @@ class Gateway:
                                 log_id=settings.access_log_id)
         self.provenance = Provenance(self.sessions, self.index, lambda: self.outbox.mined_block)
         self.verifier = Verifier(deployment, pseudonym_secret=settings.pseudonym_key)
-        self.holders = Holders(self.sessions, pseudonym_key=settings.pseudonym_key)
+        self.holders = Holders(self.sessions, self.audit, pseudonym_key=settings.pseudonym_key)
         self.sharing = Sharing(self.chain, self.holders, self.issuance, self.verifier, self.audit)
         self.authenticator = Authenticator(self.chain, self.sessions,
                                            max_age_seconds=settings.signature_max_age_seconds,

@@ -18,6 +18,8 @@ from typing import Any, Callable, Iterable, Iterator
 import httpx
 
 import pytest
+from sqlalchemy import delete, select
+from sqlalchemy.orm import sessionmaker
 from stdnum.cn import ric
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -35,9 +37,10 @@ from gateway.certificates.verification import Verifier
 from ledger_node.canonical import content_hash
 from ledger_node.deploy import Deployment, Founder, Manifest, deploy_contracts
 from ledger_node.accounts import dev_account
+from gateway.audit.access_log import append
 from gateway.auth import create_token
 from gateway.chain import Chain
-from gateway.db import make_engine, session_factory
+from gateway.db import AccessedCertificate, AccessLogEntry, make_engine, session_factory
 from ledger_node.cli import store_schemas
 from ledger_node.demo import DEPARTMENTS, demo_spec, department_code
 from ledger_node.devnet import deploy_and_bootstrap
@@ -544,3 +547,20 @@ def own_gateway(devnet_template: Path, tmp_path_factory: pytest.TempPathFactory)
     yield server
     server.stop()
     net.node.stop()
+
+
+def rewrite_access_log(sessions: sessionmaker, position: int) -> None:
+    """What an operator who changes the outcome of one access-log entry and recomputes every hash
+    after it does: each row stays internally consistent, times included; only the checkpoints
+    anchored before the rewrite tell."""
+    with sessions.begin() as session:
+        rows = list(session.scalars(select(AccessLogEntry).where(AccessLogEntry.position >= position)
+                                    .order_by(AccessLogEntry.position)))
+        survivors = [dict(row.entry) for row in rows]
+        survivors[0]["outcome"] = "refused"
+        session.execute(delete(AccessedCertificate).where(AccessedCertificate.position >= position))
+        session.execute(delete(AccessLogEntry).where(AccessLogEntry.position >= position))
+        for entry in survivors:
+            kept = {k: v for k, v in entry.items() if k not in ("position", "department", "action")}
+            append(session, entry["department"], entry["action"], kept).recorded_at = \
+                dt.datetime.fromisoformat(entry["recordedAt"]).timestamp()

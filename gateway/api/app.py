@@ -11,7 +11,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 
-from gateway.api import audit, certificates, deps, directory, errors, health, sharing
+from gateway.api import audit, certificates, deps, directory, errors, health, log_privacy, sharing
 from gateway.api.metrics import Metrics
 from gateway.service import Gateway
 
@@ -33,6 +33,7 @@ def create_app(gateway: Gateway, *, run_background: bool = True) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        log_privacy.install()  # uvicorn has configured logging by now
         if run_background:
             gateway.start()
         try:

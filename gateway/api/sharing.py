@@ -24,13 +24,13 @@ def register_key(body: HolderKeyRequest, caller: HolderChannel, gateway: Service
 
 
 @router.delete("/holders/keys/{key_id}", summary="Revoke a holder's lost or replaced device key (holder channel)")
-def revoke_key(key_id: RecordIdPath, _caller: HolderChannel, gateway: Services) -> dict[str, Any]:
-    return gateway.holders.revoke_key(key_id)
+def revoke_key(key_id: RecordIdPath, caller: HolderChannel, gateway: Services) -> dict[str, Any]:
+    return gateway.holders.revoke_key(caller.department, key_id)
 
 
 @router.post("/consents", status_code=201, summary="Give a consent signed by the holder (the signature authenticates)")
 def give_consent(body: SignedRecord, gateway: Services) -> dict[str, Any]:
-    return consent_view(gateway.holders.accept_consent(body.record, body.signature), time.time())
+    return consent_view(gateway.sharing.give_consent(body), time.time())
 
 
 @router.get("/consents/{consent_id}", summary="A consent with its signed record (its grantee, or auditors)")

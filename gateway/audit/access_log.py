@@ -1,26 +1,36 @@
-"""The append-only access log: one row per sharing request, verification by a department or audit
-query, each a leaf of an RFC 6962 tree (leaf = SHA-256(0x00 || RFC 8785 JSON of the entry)).
+"""The append-only access log: one row per sharing request, verification by a department, audit
+query, holder-key registration or revocation, consent given or withdrawn, each a leaf of an RFC
+6962 tree (leaf = SHA-256(0x00 || RFC 8785 JSON of the entry)).
 
-Each row keeps its leaf hash and the tree head after it was appended. `check` recomputes both
-from the entries' content and positions, and compares the heads with the checkpoints anchored on
-chain, naming the first entry that was altered, deleted or moved. Entries hold their position and
-time, department codes, certificate hashes, service item codes, holder pseudonyms and outcomes — no
-personal data in clear.
+Each row keeps its leaf hash and the tree head after it was appended, and, for queries, copies of
+the entry's department, action and time and the certificates it names (`accessed_certificates`).
+`check` recomputes the leaves and heads from the entries' content and positions, compares every
+copy with the hashed content, and compares the heads with the checkpoints anchored on chain,
+naming each entry that was altered, deleted, moved or made unreadable. Entries hold their position
+and time, department codes, certificate hashes, service item codes, holder pseudonyms, key and
+consent ids and outcomes — no personal data in clear.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
+from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Literal, Sequence, get_args
 
 import rfc8785
-from sqlalchemy import select
+from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
 from gateway.audit.merkle_log import EMPTY_ROOT, leaf_hash, node_hash
 from gateway.db import AccessedCertificate, AccessLogEntry
+
+#: What an entry records; docs/gateway.md and docs/sharing.md say what each entry holds.
+Action = Literal["share", "verify", "history", "audit_query", "consent_read", "consent_give", "consent_withdraw",
+                 "holder_key_register", "holder_key_revoke"]
+ACTIONS: tuple[str, ...] = get_args(Action)
 
 
 class Frontier:
@@ -63,20 +73,31 @@ def entry_view(row: AccessLogEntry) -> dict[str, Any]:
     return {**row.entry, "leafHash": row.leaf_hash}
 
 
-def append(session: Session, department: str, action: str, entry: dict[str, Any]) -> AccessLogEntry:
+def time_text(seconds: float) -> str:
+    """An entry's time as its content carries it: UTC ISO 8601 to the microsecond."""
+    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _department_column(department: str | None) -> str:
+    """The department column's copy: "" for an entry no department made (a holder's signed act)."""
+    return department or ""
+
+
+def append(session: Session, department: str | None, action: Action, entry: dict[str, Any]) -> AccessLogEntry:
     """Appends one entry in the caller's transaction (the caller commits), in O(log n): the last
-    row carries the frontier. Two concurrent appends cannot take the same position (primary key)."""
+    row carries the frontier. Two concurrent appends cannot take the same position (primary key).
+    `department` is None for what a holder does by signature, with no department's credential."""
     last = session.scalars(select(AccessLogEntry).order_by(AccessLogEntry.position.desc()).limit(1)).first()
     position = last.position + 1 if last else 0
     frontier = Frontier.of_row(last)
     now = time.time()
-    recorded = dt.datetime.fromtimestamp(now, dt.timezone.utc).isoformat().replace("+00:00", "Z")
-    content = {"position": position, "recordedAt": recorded, "department": department, "action": action, **entry}
+    content = {"position": position, "recordedAt": time_text(now), "department": department, "action": action,
+               **entry}
     leaf = entry_leaf(content)
     frontier.append(leaf)
-    row = AccessLogEntry(position=position, recorded_at=now, department=department, action=action,
-                         entry=content, leaf_hash="0x" + leaf.hex(), tree_head="0x" + frontier.root.hex(),
-                         frontier=frontier.as_json())
+    row = AccessLogEntry(position=position, recorded_at=now, department=_department_column(department),
+                         action=action, entry=content, leaf_hash="0x" + leaf.hex(),
+                         tree_head="0x" + frontier.root.hex(), frontier=frontier.as_json())
     session.add(row)
     session.flush()  # the entry before the rows that point at it
     session.add_all(AccessedCertificate(certificate_hash=h, position=position)
@@ -90,37 +111,183 @@ class Problem:
     what: str
 
 
-def check(rows: Iterable[AccessLogEntry], checkpoints: Sequence[tuple[int, bytes]]) -> list[Problem]:
-    """Recomputes every leaf and tree head from the entries' content; returns what does not match
-    (the first problem names the first tampered entry), then any anchored checkpoint the log no
-    longer reproduces. `checkpoints` are (tree size, root) pairs read from the chain."""
+@dataclass(frozen=True)
+class StoredEntry:
+    """One row as stored, read without trusting it: `text` is the entry's JSON as the database has
+    it, the other fields whatever the columns hold."""
+
+    position: int
+    text: str | None
+    leaf_hash: Any
+    tree_head: Any
+    department: Any
+    action: Any
+    recorded_at: Any
+
+
+def read_stored(session: Session) -> tuple[list[StoredEntry], dict[int, set[str]]]:
+    """Every row in position order, and which certificates the links name for which position."""
+    links: dict[int, set[str]] = defaultdict(set)
+    for certificate_hash, position in session.execute(select(AccessedCertificate.certificate_hash,
+                                                             AccessedCertificate.position)):
+        links[position].add(certificate_hash)
+    rows = [StoredEntry(*row) for row in session.execute(
+        select(AccessLogEntry.position, cast(AccessLogEntry.entry, Text), AccessLogEntry.leaf_hash,
+               AccessLogEntry.tree_head, AccessLogEntry.department, AccessLogEntry.action,
+               AccessLogEntry.recorded_at).order_by(AccessLogEntry.position))]
+    return rows, links
+
+
+#: How deeply the JSON this module reads (stored entries, inclusion proofs) may nest; both nest 3 deep.
+MAX_JSON_DEPTH = 64
+
+
+def parse_json(text: str) -> Any:
+    """`json.loads`, refusing text nested deeper than MAX_JSON_DEPTH (ValueError) before it is
+    parsed: web3 imports py_ecc, which raises Python's recursion limit to 100 000, so a text nested
+    that deep would overflow the C stack and kill the process instead of raising."""
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH:  # else it cannot nest deeper: no scan needed
+        depth, in_string, escaped = 0, False, False
+        for char in text:
+            if in_string:
+                escaped, in_string = (False, True) if escaped else (char == "\\", char != '"')
+            elif char == '"':
+                in_string = True
+            elif char in "[{":
+                depth += 1
+                if depth > MAX_JSON_DEPTH:
+                    raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+            elif char in "]}":
+                depth -= 1
+    return json.loads(text)
+
+
+def readable_leaf(content: Any) -> bytes | None:
+    """The leaf of an entry's content, or None when it is not a JSON object RFC 8785 can serialise."""
+    try:
+        return entry_leaf(content) if isinstance(content, dict) else None
+    except (TypeError, ValueError, RecursionError):
+        return None
+
+
+def _content(text: str | None) -> tuple[dict[str, Any], bytes] | None:
+    """A stored entry's content and leaf, or None when it is unreadable."""
+    try:
+        content = parse_json(text or "")
+    except (TypeError, ValueError, RecursionError):
+        return None
+    leaf = readable_leaf(content)
+    return (content, leaf) if leaf is not None else None
+
+
+def _hash_bytes(text: Any) -> bytes:
+    """A stored `0x` + 64 hex hash as bytes; anything else as the hash of nothing, which no tree holds."""
+    try:
+        raw = bytes.fromhex(text[2:]) if isinstance(text, str) and text.startswith("0x") else b""
+    except ValueError:
+        raw = b""
+    return raw if len(raw) == 32 else EMPTY_ROOT
+
+
+def _same_time(column: Any, hashed: Any) -> bool:
+    try:
+        return time_text(float(column)) == hashed
+    except (TypeError, ValueError, OverflowError, OSError):
+        return False
+
+
+def _copy_problems(row: StoredEntry, content: dict[str, Any], linked: set[str]) -> list[Problem]:
+    """Where the columns and links that queries filter by differ from the entry's hashed content."""
+    problems = []
+    for name, column, hashed in (("department", row.department, _department_column(content.get("department"))),
+                                 ("action", row.action, content.get("action"))):
+        if column != hashed:
+            problems.append(Problem(row.position, f"entry {row.position}'s {name} column ({column!r}) differs from "
+                                                  f"its hashed content ({hashed!r})"))
+    if not _same_time(row.recorded_at, content.get("recordedAt")):
+        problems.append(Problem(row.position, f"entry {row.position}'s time column ({row.recorded_at!r}) differs from "
+                                              f"its hashed content ({content.get('recordedAt')!r})"))
+    named = content.get("certificates")
+    if linked != (set(named) if isinstance(named, list) and all(isinstance(h, str) for h in named) else set()):
+        problems.append(Problem(row.position, f"entry {row.position}'s certificate links differ from the "
+                                              "certificates its hashed content names"))
+    return problems
+
+
+def _entry_problems(row: StoredEntry, linked: set[str]) -> tuple[list[Problem], bytes]:
+    """What is wrong with one row by itself, and the leaf its content hashes to (the stored leaf
+    for an unreadable entry, so that the entries after it are still checked)."""
+    readable = _content(row.text)
+    if readable is None:
+        return [Problem(row.position, f"entry {row.position} is unreadable (not a JSON object)")], \
+            _hash_bytes(row.leaf_hash)
+    content, leaf = readable
+    if content.get("position") != row.position:
+        problems = [Problem(row.position, f"entry {row.position} was moved from position {content.get('position')}")]
+    elif "0x" + leaf.hex() != row.leaf_hash:
+        problems = [Problem(row.position, f"entry {row.position} was altered (its content no longer hashes to its "
+                                          "leaf)")]
+    else:
+        problems = []
+    return problems + _copy_problems(row, content, linked), leaf
+
+
+def check(rows: Iterable[StoredEntry], links: dict[int, set[str]],
+          checkpoints: Sequence[tuple[int, bytes]]) -> list[Problem]:
+    """Every problem, in position order: entries missing, unreadable, moved or altered, columns or
+    certificate links that differ from the hashed content, a stored tree head that differs from
+    the recomputed one; then each checkpoint anchored on chain (`checkpoints`: (tree size, root)
+    pairs) the log no longer reproduces, and where the first entry that differs from what the
+    checkpoints prove lies. A rewrite that recomputed every hash after it passes the first checks
+    and fails only the last."""
     problems: list[Problem] = []
-    heads: dict[int, bytes] = {0: EMPTY_ROOT}
+    sizes = {size for size, _root in checkpoints}
+    heads: dict[int, bytes] = {0: EMPTY_ROOT}  # at the checkpoints' sizes
+    links = {position: set(hashes) for position, hashes in links.items()}
     frontier = Frontier()
+    heads_agree = True
     expected = 0
     for row in rows:
         if row.position != expected:
             problems.append(Problem(expected, f"entry {expected} is missing (the next stored is {row.position})"))
             expected = row.position
-        leaf = entry_leaf(row.entry)
-        if row.entry.get("position") != row.position:
-            problems.append(Problem(row.position, f"entry {row.position} was moved from position "
-                                                  f"{row.entry.get('position')}"))
-        elif "0x" + leaf.hex() != row.leaf_hash:
-            problems.append(Problem(row.position, f"entry {row.position} was altered (its content no longer "
-                                                  "hashes to its leaf)"))
+        found, leaf = _entry_problems(row, links.pop(row.position, set()))
+        problems.extend(found)
         frontier.append(leaf)
-        heads[row.position + 1] = frontier.root
-        if "0x" + frontier.root.hex() != row.tree_head and not problems:
+        if row.position + 1 in sizes:
+            heads[row.position + 1] = frontier.root
+        head_agrees = "0x" + frontier.root.hex() == row.tree_head
+        if heads_agree and not head_agrees and not found:  # the head column itself, not a cascade
             problems.append(Problem(row.position, f"the tree head after entry {row.position} differs from the "
                                                   "one recorded when it was appended"))
+        heads_agree = head_agrees
         expected = row.position + 1
-    anchored_size = max((size for size, _root in checkpoints), default=0)
+    anchored_size = max(sizes, default=0)
     if anchored_size > expected:
         problems.append(Problem(expected, f"entry {expected} is missing: the log ends there, but a checkpoint of "
                                           f"size {anchored_size} is anchored on chain"))
-    for size, anchored_root in checkpoints:
-        if heads.get(size) != anchored_root:
+    for position in sorted(links):
+        problems.append(Problem(position, f"certificate links name entry {position}, which is not in the log"))
+    reproduced = {size: heads.get(size) == anchored_root for size, anchored_root in checkpoints}
+    for size in sorted(sizes):
+        if not reproduced[size]:
             problems.append(Problem(size - 1, f"the log does not reproduce the checkpoint of size {size} "
                                               "anchored on chain"))
+    if first_difference := _first_difference(reproduced):
+        problems.append(first_difference)
     return problems
+
+
+def _first_difference(reproduced: dict[int, bool]) -> Problem | None:
+    """Where the first entry that differs from what the checkpoints prove lies: after the largest
+    reproduced checkpoint below the smallest one not reproduced (each proves its whole prefix)."""
+    failed = min((size for size, ok in reproduced.items() if not ok), default=None)
+    if failed is None:
+        return None
+    proven = max((size for size, ok in reproduced.items() if ok and size < failed), default=0)
+    if failed - proven == 1:
+        return Problem(proven, f"entry {proven} differs from what the checkpoint of size {failed} proves "
+                               f"(the first {proven} entries are as anchored)")
+    return Problem(proven, f"the first entry that differs from what the checkpoints prove is one of entries {proven} "
+                           f"to {failed - 1} (the checkpoint of size {failed} is not reproduced"
+                           + (f", the one of size {proven} is)" if proven else ")"))

@@ -7,17 +7,18 @@ import datetime as dt
 import logging
 import threading
 import time
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.audit import access_log
 from gateway.audit.merkle_log import consistency_proof, inclusion_proof, root, verify_inclusion
 from gateway.certificates.document import to_datetime_text
 from gateway.chain import Chain, Custody
 from gateway.db import AccessLogEntry, Operation
-from gateway.errors import Forbidden, InvalidInput, NotFound
+from gateway.errors import Forbidden, GatewayError, InvalidInput, NotFound
 from gateway.outbox import Outbox
 from ledger_node.types import Role, code32
 
@@ -43,10 +44,25 @@ class AuditTrail:
         outbox.builders["checkpoint"] = lambda op: checkpoints.appendCheckpoint(
             self.log_id, op.request["treeSize"], bytes.fromhex(op.request["root"][2:]))
 
-    def record(self, department: str, action: str, **entry: Any) -> None:
+    def record(self, department: str | None, action: access_log.Action, **entry: Any) -> None:
         """Appends one access (who, what, outcome; never personal data in clear)."""
         with self._lock, self.sessions.begin() as session:
             access_log.append(session, department, action, entry)
+
+    @contextmanager
+    def recorded(self, department: str | None, action: access_log.Action,
+                 **entry: Any) -> Iterator[tuple[Session, dict[str, Any]]]:
+        """A transaction for a change of state that commits together with its entry: the caller
+        changes rows in the session and completes the entry (an `outcome` at least). A
+        `GatewayError` rolls the change back and is recorded as the outcome, in a transaction of its
+        own, before it propagates."""
+        try:
+            with self._lock, self.sessions.begin() as session:
+                yield session, entry
+                access_log.append(session, department, action, entry)
+        except GatewayError as error:
+            self.record(department, action, **{**entry, "outcome": error.code})
+            raise
 
     # ----- checkpoints -----
 
@@ -121,7 +137,7 @@ class AuditTrail:
 
     # ----- reading and proving -----
 
-    def entries(self, *, department: str | None = None, action: str | None = None,
+    def entries(self, *, department: str | None = None, action: access_log.Action | None = None,
                 since: dt.datetime | None = None, until: dt.datetime | None = None, after: int = -1,
                 limit: int = 100) -> dict[str, Any]:
         query = select(AccessLogEntry).where(AccessLogEntry.position > after)
@@ -172,7 +188,7 @@ class AuditTrail:
         if anchored is None:
             return [f"no checkpoint of tree size {size} is anchored on chain"], None
         problems = []
-        if proof.get("entry") is None or access_log.entry_leaf(proof["entry"]) != leaf:
+        if access_log.readable_leaf(proof.get("entry")) != leaf:
             problems.append(f"entry {position} does not hash to the leaf {proof['leafHash']}")
         if not verify_inclusion(leaf, position, size, path, bytes.fromhex(anchored["root"][2:])):
             problems.append(f"the audit path of entry {position} does not lead to the root anchored in block "
@@ -189,6 +205,6 @@ class AuditTrail:
     def verify(self) -> list[access_log.Problem]:
         """The log recomputed from its rows against every checkpoint on chain."""
         with self.sessions() as session:
-            rows = list(session.scalars(select(AccessLogEntry).order_by(AccessLogEntry.position)))
+            rows, links = access_log.read_stored(session)
         anchored = [(c["treeSize"], bytes.fromhex(c["root"][2:])) for c in self.checkpoints()]
-        return access_log.check(rows, anchored)
+        return access_log.check(rows, links, anchored)

@@ -20,6 +20,8 @@ from stdnum.exceptions import ValidationError
 from gateway.errors import InvalidHolderId
 
 PSEUDONYM_PREFIX = "urn:certnet:holder:"
+#: A holder as every request field that names one without their identity must spell it.
+PSEUDONYM_PATTERN = "^" + PSEUDONYM_PREFIX + "[0-9a-f]{64}$"
 _USCC_ALPHABET = frozenset("0123456789ABCDEFGHJKLMNPQRTUWXY")
 #: ASCII digits only: `str.isdigit` also takes Arabic-Indic, full-width and superscript digits.
 _CITIZEN_ID = re.compile(r"[0-9]{17}[0-9X]")
@@ -44,9 +46,10 @@ class HolderId:
         scheme, sep, number = text.partition(":")
         if sep:
             try:
-                return cls.of(IdScheme(scheme.strip().upper()), number)
+                known = IdScheme(scheme.strip().upper())
             except ValueError:
                 raise InvalidHolderId(f"unknown identity scheme {scheme!r}: use RIC or USCC") from None
+            return cls.of(known, number)
         try:
             return cls.of(IdScheme.RIC, text)
         except InvalidHolderId as as_citizen:

@@ -23,14 +23,13 @@ from ecdsa.util import sigdecode_string, sigencode_string
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gateway.certificates.document import to_datetime_text
-from gateway.certificates.identity import PSEUDONYM_PREFIX
+from gateway.certificates.identity import PSEUDONYM_PATTERN
 from gateway.errors import InvalidInput
 
 CONSENT_TYPE = "CertNetConsent"
 WITHDRAWAL_TYPE = "CertNetConsentWithdrawal"
 #: The longest a consent may last: it is for one service item's handling, not a standing permission.
 MAX_CONSENT_DAYS = 366
-_HOLDER_PATTERN = "^" + PSEUDONYM_PREFIX + "[0-9a-f]{64}$"
 _CODE = Field(min_length=1, max_length=32)
 
 
@@ -41,7 +40,7 @@ class _Record(BaseModel):
 class ConsentRecord(_Record):
     type: Literal["CertNetConsent"]
     version: Literal[1]
-    holder: str = Field(pattern=_HOLDER_PATTERN)
+    holder: str = Field(pattern=PSEUDONYM_PATTERN)
     grantee: str = _CODE
     serviceItem: str = _CODE
     certificateTypes: list[str] = Field(min_length=1, max_length=32)

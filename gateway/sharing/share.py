@@ -7,7 +7,9 @@ moment, in this order (the first that fails is the refusal's code, docs/sharing.
    owner added (`not_handling_service_item`);
 2. a consent of the holder for this department and item is in force (`no_consent`,
    `consent_mismatch`, `consent_not_yet_valid`, `consent_expired`, `consent_withdrawn`,
-   `consent_key_revoked`, `invalid_consent_signature`);
+   `consent_key_revoked`, `invalid_consent_signature`); a consent given with the request that could
+   never be used is invalid input (422: `unknown_service_item`, `grantee_not_handling_service_item`,
+   `type_not_needed`), as when it is given on its own;
 3. each type asked for is one the item needs (`type_not_needed`) and the holder consented to
    (`type_not_consented`); the type's owner lets this department (`department_not_relying`) and
    this item (`item_not_allowed_for_type`) use it;
@@ -30,9 +32,10 @@ from gateway.certificates.catalog import checked_code32, lookup
 from gateway.certificates.verification import Outcome, Verdict, Verifier
 from gateway.chain import Chain
 from gateway.db import Consent
-from gateway.errors import GatewayError, Refused
+from gateway.errors import GatewayError, NotFound, Refused, UnusableConsent
 from gateway.issuance import Issuance
-from gateway.models import ShareRequest
+from gateway.models import ShareRequest, SignedRecord
+from gateway.sharing.consent import ConsentRecord
 from gateway.sharing.holders import Holders, consent_state
 from ledger_node.chainstate import code_text
 from ledger_node.types import code32
@@ -67,6 +70,27 @@ class Sharing:
                 checked_code32(code, "service item")), f"no service item {code!r} in the catalog")
             self._items[code] = ServiceItem(code, code_text(owner), tuple(code_text(t) for t in required))
         return self._items[code]
+
+    def give_consent(self, signed: SignedRecord, submitted_by: str | None = None) -> Consent:
+        """Stores a holder's signed consent (`Holders.accept_consent`), unless it could never be
+        used: `UnusableConsent` (422) for an unknown service item, a grantee that does not handle
+        it, or a type it does not need — the holder learns at once, not at the department's request."""
+        return self.holders.accept_consent(signed.record, signed.signature, submitted_by, self._usable)
+
+    def _usable(self, consent: ConsentRecord) -> None:
+        try:
+            item = self.service_item(consent.serviceItem)
+        except NotFound:
+            raise UnusableConsent("unknown_service_item", f"no service item {consent.serviceItem!r} in the "
+                                                          "catalog") from None
+        grantee = checked_code32(consent.grantee, "grantee department")
+        if not self.chain.deployment.catalog.functions.isServiceItemHandler(code32(item.code), grantee).call():
+            raise UnusableConsent("grantee_not_handling_service_item", f"{consent.grantee} does not handle service "
+                                  f"item {item.code} (owned by {item.owner})", owner=item.owner)
+        unneeded = [code for code in consent.certificateTypes if code not in item.required_types]
+        if unneeded:
+            raise UnusableConsent("type_not_needed", f"service item {item.code} does not need certificates of type "
+                                  f"{', '.join(unneeded)}", certificateTypes=unneeded, needed=list(item.required_types))
 
     def share(self, department: str, request: ShareRequest) -> dict[str, Any]:
         """The holder's currently valid certificates this department may have for this item, or `Refused`."""
@@ -105,7 +129,7 @@ class Sharing:
 
     def _consent_in_force(self, department: str, request: ShareRequest) -> Consent:
         if request.consent is not None:
-            candidates = [self.holders.accept_consent(request.consent.record, request.consent.signature)]
+            candidates = [self.give_consent(request.consent, department)]
         elif request.consent_id is not None:
             candidates = [self.holders.consent(request.consent_id)]
         else:

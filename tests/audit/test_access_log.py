@@ -1,19 +1,26 @@
-"""The access log: O(log n) appends give the RFC 6962 tree heads, and `check` names the first
-entry that was altered, deleted or moved directly in the database."""
+"""The access log: O(log n) appends give the RFC 6962 tree heads, and `check` names every entry
+that was altered, deleted, moved or made unreadable directly in the database, every column or
+certificate link that no longer matches the hashed content, and where a consistent rewrite that
+only the anchored checkpoints catch begins."""
 
 from __future__ import annotations
 
+import importlib
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.orm import sessionmaker
 
-from gateway.audit.access_log import Frontier, append, check, entry_leaf
+from gateway.audit.access_log import (MAX_JSON_DEPTH, Frontier, Problem, append, check, entry_leaf, parse_json,
+                                     read_stored)
 from gateway.audit.merkle_log import leaf_hash, root
 from gateway.db import AccessedCertificate, AccessLogEntry, make_engine, session_factory
+from tests.conftest import rewrite_access_log
 
 
 @pytest.fixture
@@ -30,6 +37,17 @@ def _rows(sessions: sessionmaker) -> list[AccessLogEntry]:
         return list(session.scalars(select(AccessLogEntry).order_by(AccessLogEntry.position)))
 
 
+def _check(sessions: sessionmaker, checkpoints: list[tuple[int, bytes]]) -> list[Problem]:
+    with sessions() as session:
+        return check(*read_stored(session), checkpoints)
+
+
+def _anchored(sessions: sessionmaker, *sizes: int) -> list[tuple[int, bytes]]:
+    """Checkpoints of the log as it is now, as the chain would keep them."""
+    leaves = [entry_leaf(r.entry) for r in _rows(sessions)]
+    return [(size, root(leaves[:size])) for size in sizes]
+
+
 @given(st.lists(st.binary(max_size=4), max_size=40))
 def test_the_frontier_gives_the_rfc_6962_root_after_every_append(entries: list[bytes]) -> None:
     frontier, leaves = Frontier(), []
@@ -42,7 +60,7 @@ def test_the_frontier_gives_the_rfc_6962_root_after_every_append(entries: list[b
 def test_an_untouched_log_checks_clean_against_its_checkpoints(log_db: sessionmaker) -> None:
     rows = _rows(log_db)
     leaves = [entry_leaf(r.entry) for r in rows]
-    assert check(rows, [(4, root(leaves[:4])), (10, root(leaves))]) == []
+    assert _check(log_db, [(4, root(leaves[:4])), (10, root(leaves))]) == []
     assert rows[-1].tree_head == "0x" + root(leaves).hex()
 
 
@@ -51,13 +69,13 @@ def test_an_edited_entry_is_named(log_db: sessionmaker) -> None:
         row = session.get(AccessLogEntry, 3)
         session.execute(update(AccessLogEntry).where(AccessLogEntry.position == 3)
                         .values(entry={**row.entry, "outcome": "refused"}))
-    assert check(_rows(log_db), [])[0].position == 3
+    assert _check(log_db, [])[0].position == 3
 
 
 def test_a_deleted_entry_is_named(log_db: sessionmaker) -> None:
     with log_db.begin() as session:
         session.execute(delete(AccessLogEntry).where(AccessLogEntry.position == 6))
-    first = check(_rows(log_db), [])[0]
+    first = _check(log_db, [])[0]
     assert (first.position, "missing" in first.what) == (6, True)
 
 
@@ -66,7 +84,7 @@ def test_deleted_last_entries_are_named_by_the_anchored_checkpoint(log_db: sessi
     anchored = [(10, root([entry_leaf(r.entry) for r in rows]))]
     with log_db.begin() as session:
         session.execute(delete(AccessLogEntry).where(AccessLogEntry.position >= 8))
-    first = check(_rows(log_db), anchored)[0]
+    first = _check(log_db, anchored)[0]
     assert (first.position, "entry 8 is missing" in first.what) == (8, True)
 
 
@@ -77,22 +95,100 @@ def test_reordered_entries_are_named(log_db: sessionmaker) -> None:
         a, b = values(two), values(five)
         session.execute(update(AccessLogEntry).where(AccessLogEntry.position == 2).values(**b))
         session.execute(update(AccessLogEntry).where(AccessLogEntry.position == 5).values(**a))
-    first = check(_rows(log_db), [])[0]
+    first = _check(log_db, [])[0]
     assert (first.position, "moved" in first.what) == (2, True)
 
 
 def test_a_consistent_rewrite_is_caught_by_the_anchored_checkpoint(log_db: sessionmaker) -> None:
     """An operator who rewrites entry 1 and recomputes every hash after it fools the log's own
     records, not the root anchored on chain before the rewrite."""
-    rows = _rows(log_db)
-    anchored = [(8, root([entry_leaf(r.entry) for r in rows[:8]]))]
+    anchored = _anchored(log_db, 8)
+    rewrite_access_log(log_db, 1)
+    assert [p.what for p in _check(log_db, anchored)] == [
+        "the log does not reproduce the checkpoint of size 8 anchored on chain",
+        "the first entry that differs from what the checkpoints prove is one of entries 0 to 7 (the checkpoint of "
+        "size 8 is not reproduced)"]
+
+
+@pytest.mark.parametrize(("sizes", "named"), [
+    ((3, 4, 8), "entry 3 differs from what the checkpoint of size 4 proves (the first 3 entries are as anchored)"),
+    ((2, 6, 9), "the first entry that differs from what the checkpoints prove is one of entries 2 to 5 (the "
+                "checkpoint of size 6 is not reproduced, the one of size 2 is)"),
+], ids=["adjacent-checkpoints", "between-checkpoints"])
+def test_the_checkpoints_narrow_down_where_a_consistent_rewrite_begins(
+        log_db: sessionmaker, sizes: tuple[int, ...], named: str) -> None:
+    anchored = _anchored(log_db, *sizes)
+    rewrite_access_log(log_db, 3)
+    assert _check(log_db, anchored)[-1].what == named
+
+
+def test_every_altered_entry_is_named_not_only_the_first(log_db: sessionmaker) -> None:
     with log_db.begin() as session:
-        survivors = [dict(r.entry) for r in rows]
-        session.execute(delete(AccessedCertificate))
-        session.execute(delete(AccessLogEntry))
-        survivors[1]["outcome"] = "refused"
-        for entry in survivors:
-            extra = {k: v for k, v in entry.items() if k not in ("position", "department", "action")}
-            append(session, entry["department"], entry["action"], extra)
-    problems = check(_rows(log_db), anchored)
-    assert [p.what for p in problems] == ["the log does not reproduce the checkpoint of size 8 anchored on chain"]
+        for position in (2, 7):
+            row = session.get(AccessLogEntry, position)
+            session.execute(update(AccessLogEntry).where(AccessLogEntry.position == position)
+                            .values(entry={**row.entry, "outcome": "refused"}))
+    assert [p.position for p in _check(log_db, [])] == [2, 7]
+
+
+@pytest.mark.parametrize(("column", "value", "named"), [
+    ("action", "history", "entry 4's action column ('history') differs from its hashed content ('share')"),
+    ("department", "11320100MB00000000", "entry 4's department column"),
+    ("recorded_at", 0.0, "entry 4's time column (0.0) differs"),
+])
+def test_a_changed_query_column_is_named(log_db: sessionmaker, column: str, value: Any, named: str) -> None:
+    """The columns the API filters by are copies; a copy that no longer matches the hashed entry
+    (which would hide the entry from a filtered query) is tampering."""
+    with log_db.begin() as session:
+        session.execute(update(AccessLogEntry).where(AccessLogEntry.position == 4).values({column: value}))
+    problems = _check(log_db, _anchored(log_db, 10))
+    assert [(p.position, p.what.startswith(named)) for p in problems] == [(4, True)], problems
+
+
+@pytest.mark.parametrize("change", ["drop", "add", "orphan"])
+def test_a_changed_certificate_link_is_named(log_db: sessionmaker, change: str) -> None:
+    """A certificate's history reads its accesses through the links: one removed, added, or
+    pointing at no entry is tampering."""
+    with log_db.begin() as session:
+        if change == "drop":
+            session.execute(delete(AccessedCertificate).where(AccessedCertificate.position == 5))
+        else:
+            session.execute(insert(AccessedCertificate).values(certificate_hash="0x" + "ee" * 32,
+                                                              position=5 if change == "add" else 99))
+    problems = _check(log_db, [])
+    assert [p.position for p in problems] == [5 if change != "orphan" else 99]
+    assert "certificate links" in problems[0].what
+
+
+def test_a_changed_tree_head_is_named_once(log_db: sessionmaker) -> None:
+    with log_db.begin() as session:
+        session.execute(update(AccessLogEntry).where(AccessLogEntry.position == 6).values(tree_head="0x" + "00" * 32))
+    assert [p.what for p in _check(log_db, [])] == [
+        "the tree head after entry 6 differs from the one recorded when it was appended"]
+
+
+@pytest.mark.parametrize("stored", ["{not json", "[1, 2]", "null", '{"n": 1e999}', "[" * 100_000])
+def test_an_unreadable_entry_is_named_and_the_rest_still_checked(log_db: sessionmaker, stored: str) -> None:
+    anchored = _anchored(log_db, 10)
+    with log_db.begin() as session:
+        session.execute(text("UPDATE access_log SET entry = :stored WHERE position = 3"), {"stored": stored})
+        row = session.get(AccessLogEntry, 8)
+        session.execute(update(AccessLogEntry).where(AccessLogEntry.position == 8)
+                        .values(entry={**row.entry, "outcome": "refused"}))
+    problems = _check(log_db, anchored)
+    assert [p.what for p in problems[:2]] == ["entry 3 is unreadable (not a JSON object)",
+                                              "entry 8 was altered (its content no longer hashes to its leaf)"]
+
+
+def test_json_nested_too_deep_is_refused_before_it_is_parsed() -> None:
+    """Under the recursion limit web3's py_ecc sets in the gateway, parsing this would overflow the C stack."""
+    importlib.import_module("py_ecc")
+    assert sys.getrecursionlimit() >= 100_000
+    with pytest.raises(ValueError, match="nested deeper"):
+        parse_json("[" * 100_000)
+
+
+def test_json_at_the_depth_bound_and_brackets_in_strings_are_read() -> None:
+    inner = MAX_JSON_DEPTH - 1  # inside the object
+    text = '{"a": "' + "[{" * 100 + '\\"", "b": ' + "[" * inner + "]" * inner + "}"
+    assert parse_json(text)["a"] == "[{" * 100 + '"'

@@ -49,6 +49,14 @@ def test_a_citizen_id_with_letters_is_refused() -> None:
         HolderId.of(IdScheme.RIC, "1101051949123100AX")
 
 
+@pytest.mark.parametrize("digits", ["١١٠١٠٥١٩٤٩١٢٣١٠٠٢X", "¹10105194912310020"], ids=["arabic-indic", "superscript"])
+def test_a_citizen_id_with_other_than_ascii_digits_is_refused_as_one(digits: str) -> None:
+    """Such digits pass `str.isdigit`; the number must still be refused as a citizen ID (once they
+    were hashed into a pseudonym's ASCII, a server error, or blamed on the scheme)."""
+    with pytest.raises(InvalidHolderId, match="17 digits and a check character"):
+        HolderId.parse("RIC:" + digits)
+
+
 def test_a_valid_credit_code_is_accepted() -> None:
     assert HolderId.parse("USCC:91110000600037341L") == HolderId(IdScheme.USCC, "91110000600037341L")
 

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
-from sqlalchemy import delete, update
+from sqlalchemy import delete, text, update
 from sqlalchemy.orm import Session
 
 from gateway.audit.merkle_log import verify_consistency, verify_inclusion
 from gateway.db import AccessedCertificate, AccessLogEntry, make_engine, session_factory
-from tests.conftest import Devnet, GatewayProcess, marriage_request
+from tests.conftest import Devnet, GatewayProcess, marriage_request, rewrite_access_log
 
 pytestmark = pytest.mark.slow
 
@@ -109,8 +109,21 @@ def _reorder(session: Session) -> None:
         session.execute(update(AccessLogEntry).where(AccessLogEntry.position == position).values(**values))
 
 
-@pytest.mark.parametrize(("tamper", "named"), [(_edit, "entry 1 was altered"), (_delete, "entry 1 is missing"),
-                                                (_reorder, "entry 0 was moved")], ids=["edit", "delete", "reorder"])
+def _relabel(session: Session) -> None:
+    """Changes the copied action of entry 1 (a history read), which the API filters by: a query for
+    `action=history` would no longer show it."""
+    session.execute(update(AccessLogEntry).where(AccessLogEntry.position == 1).values(action="audit_query"))
+
+
+def _garble(session: Session) -> None:
+    session.execute(text("UPDATE access_log SET entry = '{\"position\": 1, ' WHERE position = 1"))
+
+
+@pytest.mark.parametrize(("tamper", "named"), [
+    (_edit, "entry 1 was altered"), (_delete, "entry 1 is missing"), (_reorder, "entry 0 was moved"),
+    (_relabel, "entry 1's action column ('audit_query') differs from its hashed content ('history')"),
+    (_garble, "entry 1 is unreadable (not a JSON object)"),
+], ids=["edit", "delete", "reorder", "relabel", "unreadable"])
 def test_audit_verify_passes_an_untouched_log_and_names_a_tampered_entry(
         audited: tuple[GatewayProcess, str], tamper: Callable[[Session], None], named: str) -> None:
     gateway, _hash = audited
@@ -120,8 +133,32 @@ def test_audit_verify_passes_an_untouched_log_and_names_a_tampered_entry(
     with session_factory(make_engine(gateway.database_url)).begin() as session:
         tamper(session)
     tampered = _audit_cli(gateway, "verify")
-    assert tampered.returncode == 1
+    assert (tampered.returncode, tampered.stderr.count("\n")) == (1, 1), tampered.stderr
     assert named in tampered.stdout, tampered.stdout
+
+
+def test_audit_verify_places_a_consistent_rewrite_by_the_checkpoints(audited: tuple[GatewayProcess, str]) -> None:
+    gateway, _hash = audited
+    auditor = gateway.auth("SJ")
+    assert gateway.client.post("/v1/audit/log/checkpoints", headers=auditor).json()["state"] == "done"  # size 2
+    gateway.client.get("/v1/audit/log/entries", headers=auditor)  # entry 2
+    assert gateway.client.post("/v1/audit/log/checkpoints", headers=auditor).json()["state"] == "done"  # size 3
+    rewrite_access_log(session_factory(make_engine(gateway.database_url)), 2)
+    verified = _audit_cli(gateway, "verify")
+    assert verified.returncode == 1
+    assert verified.stdout.splitlines()[-1] == \
+        "entry 2 differs from what the checkpoint of size 3 proves (the first 2 entries are as anchored)"
+
+
+def test_audit_verify_reports_an_unreachable_chain_in_one_line(audited: tuple[GatewayProcess, str]) -> None:
+    gateway, _hash = audited
+    gateway.devnet.stop_chain()
+    try:
+        verified = _audit_cli(gateway, "verify")
+    finally:
+        gateway.devnet.restart_chain()
+    assert (verified.returncode, verified.stderr.count("\n"), "Traceback" in verified.stderr) == (1, 1, False), \
+        verified.stderr
 
 
 def test_an_inclusion_proof_checks_against_the_chain(audited: tuple[GatewayProcess, str], tmp_path: Path) -> None:
@@ -151,6 +188,22 @@ def test_an_inclusion_proof_of_an_altered_entry_is_rejected(audited: tuple[Gatew
     assert "entry 1 does not hash to the leaf" in checked.stderr
 
 
+@pytest.mark.parametrize(("proof_text", "said"), [
+    ("[" * 100_000, "error (invalid_input):"),
+    ('{"treeSize": 1}', "error (invalid_input): not an inclusion proof"),
+    ('{"treeSize": 2, "position": 1, "leafHash": "0x00", "proof": [], "entry": {"n": NaN}}',
+     "error (proof_rejected): entry 1 does not hash to the leaf 0x00"),
+], ids=["nested-too-deep", "incomplete", "entry-not-canonical"])
+def test_check_inclusion_refuses_a_malformed_proof_in_one_line(audited: tuple[GatewayProcess, str], tmp_path: Path,
+                                                                proof_text: str, said: str) -> None:
+    gateway, _hash = audited
+    assert gateway.client.post("/v1/audit/log/checkpoints", headers=gateway.auth("SJ")).json()["state"] == "done"
+    (tmp_path / "proof.json").write_text(proof_text)
+    checked = _audit_cli(gateway, "check-inclusion", str(tmp_path / "proof.json"))
+    assert (checked.returncode, checked.stderr.count("\n")) == (1, 1), checked.stderr
+    assert checked.stderr.startswith(said), checked.stderr
+
+
 def test_a_restarted_gateway_continues_the_same_log(audited: tuple[GatewayProcess, str]) -> None:
     gateway, certificate_hash = audited
     gateway.client.post("/v1/audit/log/checkpoints", headers=gateway.auth("SJ"))
@@ -172,6 +225,12 @@ def test_only_auditors_read_the_log(audited: tuple[GatewayProcess, str]) -> None
     assert gateway.client.get("/v1/audit/log/entries").status_code == 401
 
 
+def test_an_unknown_action_filter_is_invalid_input(audited: tuple[GatewayProcess, str]) -> None:
+    response = audited[0].client.get("/v1/audit/log/entries", params={"action": "frobnicate"},
+                                              headers=audited[0].auth("SJ"))
+    assert (response.status_code, response.json()["code"]) == (422, "invalid_request")
+
+
 def test_export_writes_csv_for_a_time_range(audited: tuple[GatewayProcess, str]) -> None:
     gateway, _hash = audited
     future = _audit_cli(gateway, "export", "--format", "csv", "--since", "2999-01-01T00:00:00")
@@ -185,3 +244,23 @@ def test_export_writes_json_lines(audited: tuple[GatewayProcess, str]) -> None:
     exported = _audit_cli(gateway, "export")
     assert exported.returncode == 0, exported.stderr
     assert certificate_hash in exported.stdout.splitlines()[0]
+
+
+def test_export_stops_at_an_unreadable_entry_in_one_line(audited: tuple[GatewayProcess, str]) -> None:
+    gateway, _hash = audited
+    with session_factory(make_engine(gateway.database_url)).begin() as session:
+        _garble(session)
+    exported = _audit_cli(gateway, "export")
+    assert (exported.returncode, exported.stderr) == (
+        1, "error (gateway_error): an entry at position 0 or later is unreadable; certnet audit verify names it\n")
+
+
+@pytest.mark.parametrize("query", [
+    "/v1/audit/log/entries?after=18446744073709551616",
+    "/v1/audit/log/entries/18446744073709551616/inclusion?treeSize=1",
+    "/v1/audit/log/entries/0/inclusion?treeSize=18446744073709551616",
+    "/v1/audit/log/consistency?from=1&to=18446744073709551616",
+], ids=["after", "position", "tree-size", "consistency"])
+def test_a_position_beyond_64_bits_is_invalid_input(gateway_http: GatewayProcess, query: str) -> None:
+    response = gateway_http.client.get(query, headers=gateway_http.auth("SJ"))
+    assert (response.status_code, response.json()["code"]) == (422, "invalid_request")

@@ -16,7 +16,7 @@ import pytest
 from ecdsa import SigningKey
 from web3.contract.contract import ContractFunction
 
-from gateway.sharing.consent import new_consent, new_holder_key, new_withdrawal, sign_record
+from gateway.sharing.consent import key_id, new_consent, new_holder_key, new_withdrawal, record_id, sign_record
 from ledger_node.transactions import transact
 from ledger_node.types import code32
 from tests.conftest import DEMO_DEPARTMENTS, MZ_MARRIAGE, GatewayProcess, citizen_id, demo_account, marriage_request
@@ -98,9 +98,25 @@ def _switched_off(owner: str, switch: Callable[[bool], ContractFunction]) -> Ite
         transact(switch(True), owner_key)
 
 
-def _refused(response: httpx.Response, code: str) -> dict[str, Any]:
-    assert (response.status_code, response.json()["code"]) == (403, code), response.text
+def _refused(response: httpx.Response, code: str, status: int = 403) -> dict[str, Any]:
+    assert (response.status_code, response.json()["code"]) == (status, code), response.text
     return response.json()
+
+
+def _log(gateway: GatewayProcess, **filters: Any) -> list[dict[str, Any]]:
+    """The access log's entries as an auditor reads them, every page."""
+    entries: list[dict[str, Any]] = []
+    after = -1
+    while after is not None:
+        page = gateway.client.get("/v1/audit/log/entries", headers=gateway.auth("SJ"),
+                                  params={**filters, "after": after, "limit": 1000}).json()
+        entries.extend(page["entries"])
+        after = page["next"]
+    return entries
+
+
+def _key_id(holder: Holder) -> str:
+    return key_id(holder.key.get_verifying_key())
 
 
 # ----- granted -----
@@ -150,7 +166,7 @@ def test_only_the_valid_certificates_are_shared_and_the_others_say_why(gateway_h
 
 def test_a_department_not_handling_the_item_is_refused(gateway_http: GatewayProcess, holder: Holder) -> None:
     _issue(gateway_http, holder)
-    _consented(gateway_http, holder, grantee=DEMO_DEPARTMENTS["GA"])
+    _consented(gateway_http, holder)
     refusal = _refused(_share(gateway_http, holder, caller="GA"), "not_handling_service_item")
     assert refusal["details"]["owner"] == ZJ
 
@@ -181,16 +197,21 @@ def test_a_malformed_service_item_code_is_invalid_input(gateway_http: GatewayPro
 
 def test_a_type_the_item_does_not_need_is_refused(gateway_http: GatewayProcess, holder: Holder) -> None:
     _issue(gateway_http, holder)
-    _consented(gateway_http, holder, types=(MZ_MARRIAGE, "320100-GA-001"))
+    _consented(gateway_http, holder)
     refusal = _refused(_share(gateway_http, holder, certificateTypes=["320100-GA-001"]), "type_not_needed")
     assert refusal["details"]["needed"] == [MZ_MARRIAGE]
 
 
 def test_a_type_the_holder_did_not_consent_to_is_refused(gateway_http: GatewayProcess, holder: Holder) -> None:
+    """An item that needs two types, of which the holder consented to one: asking for the other is refused."""
+    item = f"320100-SX-TEST-{next(_serials)}"
+    transact(gateway_http.devnet.deployment.catalog.functions.registerServiceItem(
+        code32(item), "两证办理", [code32(MZ_MARRIAGE), code32("320100-GA-001")]), demo_account("ZJ").address)
     _issue(gateway_http, holder)
-    _consented(gateway_http, holder, types=("320100-GA-001",))
-    _refused(_share(gateway_http, holder), "type_not_consented")
-    _refused(_share(gateway_http, holder, certificateTypes=[MZ_MARRIAGE]), "type_not_consented")
+    _consented(gateway_http, holder, item=item)
+    refusal = _refused(_share(gateway_http, holder, serviceItem=item, certificateTypes=["320100-GA-001", MZ_MARRIAGE]),
+                       "type_not_consented")
+    assert refusal["details"]["certificateType"] == "320100-GA-001"
 
 
 @pytest.mark.parametrize(("switch", "refusal"), [
@@ -208,6 +229,36 @@ def test_the_type_owner_can_stop_sharing_at_once(gateway_http: GatewayProcess, h
 
 
 # ----- refused: consent -----
+
+
+@pytest.mark.parametrize(("change", "code"), [
+    ({"item": "320100-SX-NONE"}, "unknown_service_item"),
+    ({"grantee": DEMO_DEPARTMENTS["GA"]}, "grantee_not_handling_service_item"),
+    ({"types": (MZ_MARRIAGE, "320100-GA-001")}, "type_not_needed"),
+], ids=["unknown-item", "grantee-not-handling", "type-not-needed"])
+def test_a_consent_that_could_never_be_used_is_refused_when_given(gateway_http: GatewayProcess, holder: Holder,
+                                                                  change: dict[str, Any], code: str) -> None:
+    _refused(_give(gateway_http, _signed_consent(holder, **change)), code, status=422)
+
+
+def test_a_refused_consent_is_not_stored_and_its_refusal_is_logged(gateway_http: GatewayProcess,
+                                                                   holder: Holder) -> None:
+    signed = _signed_consent(holder, grantee=DEMO_DEPARTMENTS["GA"])
+    _refused(_give(gateway_http, signed), "grantee_not_handling_service_item", status=422)
+    consent_id = record_id(signed["record"])
+    assert gateway_http.client.get(f"/v1/consents/{consent_id}", headers=gateway_http.auth("SJ")).status_code == 404
+    assert [(e["department"], e["key"], e["outcome"]) for e in _log(gateway_http, action="consent_give")
+            if e["consent"] == consent_id] == [(None, _key_id(holder), "grantee_not_handling_service_item")]
+
+
+def test_an_unusable_consent_passed_on_with_a_request_is_refused(gateway_http: GatewayProcess,
+                                                                 holder: Holder) -> None:
+    _issue(gateway_http, holder)
+    response = _share(gateway_http, holder, consent=_signed_consent(holder, types=(MZ_MARRIAGE, "320100-GA-001")))
+    _refused(response, "type_not_needed", status=422)
+    assert [e["outcome"] for e in _log(gateway_http, action="share") if e["holder"] == holder.pseudonym] == [
+        "type_not_needed"]
+
 
 
 def test_without_consent_the_request_is_refused(gateway_http: GatewayProcess, holder: Holder) -> None:
@@ -377,6 +428,79 @@ def test_every_sharing_request_is_logged_with_its_outcome(gateway_http: GatewayP
     history = gateway_http.client.get(f"/v1/certificates/{certificate_hash}/history",
                                       headers=gateway_http.auth("SJ")).json()
     assert [(a["action"], a["department"], a["outcome"]) for a in history["accesses"]][:1] == [("share", ZJ, "shared")]
+
+
+@pytest.mark.parametrize("spelling", [
+    lambda holder: holder.id,  # RIC:<number>
+    lambda holder: holder.id.removeprefix("RIC:"),
+    lambda holder: holder.pseudonym.upper(),
+], ids=["identity", "bare-number", "upper-case-pseudonym"])
+def test_a_request_naming_the_holder_otherwise_than_by_pseudonym_is_refused_unlogged(
+        gateway_http: GatewayProcess, holder: Holder, spelling: Callable[[Holder], str]) -> None:
+    _issue(gateway_http, holder)
+    _consented(gateway_http, holder)
+    response = gateway_http.client.post("/v1/sharing/requests", headers=gateway_http.auth("ZJ"),
+                                        json={"serviceItem": ITEM, "holder": spelling(holder)})
+    assert (response.status_code, response.json()["code"]) == (422, "invalid_request"), response.text
+    assert [e for e in _log(gateway_http, action="share", department=ZJ)
+            if e["holder"] in (spelling(holder), holder.pseudonym)] == []
+
+
+def test_key_registration_and_revocation_are_logged(gateway_http: GatewayProcess, holder: Holder) -> None:
+    _register(gateway_http, holder)  # again: changes nothing
+    revoked = gateway_http.client.delete(f"/v1/holders/keys/{_key_id(holder)}", headers=gateway_http.auth("ZWB"))
+    assert revoked.status_code == 200, revoked.text
+    assert [(e["action"], e["department"], e["key"], e["outcome"]) for e in _log(gateway_http)
+            if e.get("holder") == holder.pseudonym] == [
+        ("holder_key_register", DEMO_DEPARTMENTS["ZWB"], _key_id(holder), "registered"),
+        ("holder_key_register", DEMO_DEPARTMENTS["ZWB"], _key_id(holder), "unchanged"),
+        ("holder_key_revoke", DEMO_DEPARTMENTS["ZWB"], _key_id(holder), "revoked")]
+
+
+def test_a_channel_registering_a_key_for_someone_else_is_logged(gateway_http: GatewayProcess, holder: Holder) -> None:
+    impostor = Holder(citizen_id(next(_serials)), holder.key)
+    assert _register(gateway_http, impostor).status_code == 409
+    attempts = [e for e in _log(gateway_http, action="holder_key_register") if e["key"] == _key_id(holder)]
+    assert [(e["holder"] == holder.pseudonym, e["outcome"]) for e in attempts] == [(True, "registered"),
+                                                                                    (False, "conflict")]
+
+
+def test_revoking_an_unknown_key_is_logged_and_a_malformed_key_id_is_invalid(gateway_http: GatewayProcess) -> None:
+    unknown = "0x" + "0e" * 32
+    response = gateway_http.client.delete(f"/v1/holders/keys/{unknown}", headers=gateway_http.auth("ZWB"))
+    assert (response.status_code, response.json()["code"]) == (404, "not_found")
+    assert [e["outcome"] for e in _log(gateway_http, action="holder_key_revoke") if e["key"] == unknown] == [
+        "not_found"]
+    malformed = gateway_http.client.delete("/v1/holders/keys/RIC:11010519491231002X", headers=gateway_http.auth("ZWB"))
+    assert (malformed.status_code, malformed.json()["code"]) == (422, "invalid_request")
+
+
+def test_consents_given_and_withdrawn_are_logged_with_the_signing_key(gateway_http: GatewayProcess,
+                                                                      holder: Holder) -> None:
+    consent_id = _consented(gateway_http, holder)
+    withdrawal = new_withdrawal(consent_id, _now())
+    assert gateway_http.client.post(f"/v1/consents/{consent_id}/withdraw", json={
+        "record": withdrawal, "signature": sign_record(holder.key, withdrawal)}).status_code == 200
+    assert [(e["action"], e["department"], e["holder"], e["key"], e["outcome"]) for e in _log(gateway_http)
+            if e.get("consent") == consent_id] == [
+        ("consent_give", None, holder.pseudonym, _key_id(holder), "given"),
+        ("consent_withdraw", None, holder.pseudonym, _key_id(holder), "withdrawn")]
+
+
+def test_a_consent_passed_on_with_a_request_is_logged_as_given_through_the_department(
+        gateway_http: GatewayProcess, holder: Holder) -> None:
+    _issue(gateway_http, holder)
+    signed = _signed_consent(holder)
+    assert _share(gateway_http, holder, consent=signed).status_code == 200
+    assert [(e["department"], e["outcome"]) for e in _log(gateway_http, action="consent_give")
+            if e["consent"] == record_id(signed["record"])] == [(ZJ, "given")]
+
+
+def test_a_badly_signed_consent_leaves_no_entry(gateway_http: GatewayProcess, holder: Holder) -> None:
+    """Nobody without a holder's key can add entries to the log."""
+    forged = _signed_consent(holder, key=new_holder_key())
+    _refused(_give(gateway_http, forged), "invalid_consent_signature")
+    assert [e for e in _log(gateway_http) if e.get("consent") == record_id(forged["record"])] == []
 
 
 def test_the_log_holds_no_personal_data_in_clear(gateway_http: GatewayProcess, holder: Holder) -> None:
