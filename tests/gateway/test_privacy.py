@@ -199,7 +199,7 @@ def test_an_audit_query_filtering_by_an_unknown_code_is_refused_before_it_is_log
 @pytest.mark.parametrize(("path", "cursor"), [("/v1/audit/events", "cursor"), ("/v1/audit/log/entries", "after")])
 def test_a_page_cursor_is_not_logged(gateway_http: GatewayProcess, path: str, cursor: str) -> None:
     """Any number is a cursor (an ID number without an X too): the log keeps the filters, not the page."""
-    number = citizen_id(990).partition(":")[2]  # all digits
+    number = citizen_id(990).partition(":")[2][:15]  # as long as a first-generation ID number, within any cursor's range
     assert number.isdigit()
     response = gateway_http.client.get(path, params={cursor: number}, headers=gateway_http.auth("SJ"))
     assert response.status_code == 200, response.text
