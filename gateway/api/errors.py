@@ -22,6 +22,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.certificates.document import MAX_JSON_DEPTH, nested_deeper_than
 from gateway.chain import CONNECTION_ERRORS
 from gateway.errors import (ChainUnavailable, Conflict, Forbidden, GatewayError, InvalidInput, NotFound,
                             OperationFailed, TooManyRequests, Unauthenticated)
@@ -138,10 +139,16 @@ def install(app: FastAPI) -> None:
         return JSONResponse(body(code, str(error.detail)), status_code=error.status_code)
 
 
+#: How deeply a request body may nest before it is parsed: twice the JSON bounds of what bodies carry
+#: (`MAX_JSON_DEPTH`, checked with a clear message after parsing), far below what overflows the stack.
+MAX_BODY_DEPTH = 2 * MAX_JSON_DEPTH
+
+
 class RequestGuard:
     """ASGI layer around the app: a request id on every response (`X-Request-Id`), 413 for a body
-    over its limit (by `Content-Length` before anything is read, else while it streams in), and a
-    500 in the error shape with the request id for any error nothing else handled."""
+    over its limit (by `Content-Length` before anything is read, else while it streams in), 422 for
+    a body nested deeper than MAX_BODY_DEPTH (before anything parses it), and a 500 in the error
+    shape with the request id for any error nothing else handled."""
 
     def __init__(self, app: ASGIApp, *, max_body_bytes: int, larger_bodies: Mapping[str, int]) -> None:
         self.app = app
@@ -165,21 +172,17 @@ class RequestGuard:
                                       (REQUEST_ID_HEADER.lower().encode(), request_id.encode())]
             await send(message)
 
-        received = 0
-
-        async def receive_within_limit() -> Message:
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > limit:
-                raise BodyTooLarge(limit)
-            return message
-
         declared = Headers(scope=scope).get("content-length", "")
         try:
             if declared.isascii() and declared.isdigit() and int(declared) > limit:
                 raise BodyTooLarge(limit)
-            await self.app(scope, receive_within_limit, send_with_id)
+            content = await _read_body(receive, limit)
+            if nested_deeper_than(content, MAX_BODY_DEPTH):
+                await _send_error(send_with_id, 422, body("invalid_request", f"the body nests arrays and objects "
+                                                          f"deeper than {MAX_BODY_DEPTH} levels",
+                                                          {"maxDepth": MAX_BODY_DEPTH}))
+                return
+            await self.app(scope, _replay(content, receive), send_with_id)
         except BodyTooLarge as error:
             if not started:
                 await _send_error(send_with_id, 413, body("payload_too_large", str(error.detail),
@@ -191,6 +194,35 @@ class RequestGuard:
                 await _send_error(send_with_id, 500, body("internal_error", "the gateway failed unexpectedly; "
                                                           "quote the request id when reporting it",
                                                           {"requestId": request_id}))
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    """The whole request body, refused (BodyTooLarge) as soon as it passes `limit` bytes."""
+    chunks, received = [], 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away
+            return b"".join(chunks)
+        chunk = message.get("body", b"")
+        received += len(chunk)
+        if received > limit:
+            raise BodyTooLarge(limit)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(content: bytes, receive: Receive) -> Receive:
+    """A `receive` that gives the app the body already read, then waits on the client (disconnects)."""
+    delivered = False
+
+    async def replay() -> Message:
+        nonlocal delivered
+        if delivered:
+            return await receive()
+        delivered = True
+        return {"type": "http.request", "body": content, "more_body": False}
+    return replay
 
 
 async def _send_error(send: Send, status: int, content: dict[str, Any]) -> None:

@@ -25,6 +25,7 @@ from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
 from gateway.audit.merkle_log import EMPTY_ROOT, leaf_hash, node_hash
+from gateway.certificates.document import nested_deeper_than
 from gateway.db import AccessedCertificate, AccessLogEntry
 
 #: What an entry records; docs/gateway.md and docs/sharing.md say what each entry holds.
@@ -144,21 +145,9 @@ MAX_JSON_DEPTH = 64
 
 def parse_json(text: str) -> Any:
     """`json.loads`, refusing text nested deeper than MAX_JSON_DEPTH (ValueError) before it is
-    parsed: web3 imports py_ecc, which raises Python's recursion limit to 100 000, so a text nested
-    that deep would overflow the C stack and kill the process instead of raising."""
-    if text.count("[") + text.count("{") > MAX_JSON_DEPTH:  # else it cannot nest deeper: no scan needed
-        depth, in_string, escaped = 0, False, False
-        for char in text:
-            if in_string:
-                escaped, in_string = (False, True) if escaped else (char == "\\", char != '"')
-            elif char == '"':
-                in_string = True
-            elif char in "[{":
-                depth += 1
-                if depth > MAX_JSON_DEPTH:
-                    raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
-            elif char in "]}":
-                depth -= 1
+    parsed (`nested_deeper_than` says why)."""
+    if nested_deeper_than(text.encode(), MAX_JSON_DEPTH):
+        raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     return json.loads(text)
 
 

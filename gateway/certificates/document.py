@@ -17,6 +17,7 @@ import copy
 import datetime as dt
 import math
 import os
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -74,6 +75,24 @@ def json_bounds_problem(value: Any) -> str | None:
         elif isinstance(item, float) and not math.isfinite(item):
             return f"a number that is not finite{where}"
     return None
+
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]+|\\.)*"', re.S)
+_NOT_A_BRACKET = re.compile(rb"[^\[\]{}]+")
+
+
+def nested_deeper_than(text: bytes, max_depth: int) -> bool:
+    """Whether JSON text nests arrays and objects deeper than `max_depth`, found without parsing it.
+    Needed before `json.loads` of untrusted text: web3 imports py_ecc, which raises Python's recursion
+    limit to 100 000, so text nested that deep would overflow the C stack and kill the process."""
+    if text.count(b"[") + text.count(b"{") <= max_depth:
+        return False  # too few brackets to nest deeper: no scan
+    depth = 0
+    for bracket in _NOT_A_BRACKET.sub(b"", _JSON_STRING.sub(b"", text)):  # brackets outside strings
+        depth += 1 if bracket in b"[{" else -1
+        if depth > max_depth:
+            return True
+    return False
 
 
 @dataclass(frozen=True)

@@ -169,6 +169,25 @@ def test_a_subject_nested_hundreds_of_levels_deep_is_refused(gateway_http: Gatew
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("path", ["/v1/verify", "/v1/consents"])
+def test_a_body_nested_a_hundred_thousand_levels_is_refused_unparsed_and_the_gateway_lives(
+        gateway_http: GatewayProcess, path: str) -> None:
+    """Parsed, it would overflow the C stack (web3's py_ecc lifts the recursion limit) and kill the process."""
+    response = gateway_http.client.post(path, content=b'{"document": ' + b"[" * 100_000,
+                                        headers={"Content-Type": "application/json"})
+    _assert_error(response, 422, "invalid_request")
+    assert response.json()["details"] == {"maxDepth": errors.MAX_BODY_DEPTH}
+    assert gateway_http.client.get("/healthz").status_code == 200
+
+
+@pytest.mark.slow
+def test_brackets_inside_strings_do_not_count_as_nesting(gateway_http: GatewayProcess) -> None:
+    subject = {**marriage_request()["subject"], "holderName": "[" * 1_000}
+    response = gateway_http.client.post("/v1/verify", json={"document": {"credentialSubject": subject}})
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.slow
 def test_a_verified_document_with_an_integer_beyond_uint256_is_a_422(gateway_http: GatewayProcess) -> None:
     document = gateway_http.client.post("/v1/certificates", json=marriage_request("J320100-2026-990001"),
                                         headers=gateway_http.auth("MZ")).json()["certificate"]
