@@ -33,7 +33,8 @@ test: setup
 
 ## The gateway's API suites again with its database on a throwaway PostgreSQL cluster.
 test-postgres: setup
-	scripts/with_postgres.sh $(BIN)/python -m pytest -q tests/gateway/test_api.py tests/gateway/test_permissions.py
+	scripts/with_postgres.sh $(BIN)/python -m pytest -q tests/gateway/test_api.py tests/gateway/test_permissions.py \
+		tests/gateway/test_hostile_input.py
 
 ## Recompile contracts/ into the artifacts the Python package ships.
 contracts: setup
