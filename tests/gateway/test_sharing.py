@@ -290,7 +290,7 @@ def test_a_malformed_consent_is_invalid_input(gateway_http: GatewayProcess, hold
 def test_consent_expiry_takes_effect_at_once(gateway_http: GatewayProcess, holder: Holder) -> None:
     _issue(gateway_http, holder)
     start = _now() - dt.timedelta(minutes=1)
-    end = _now() + dt.timedelta(seconds=3)
+    end = _now() + dt.timedelta(seconds=8)  # room for giving it and one share on a loaded machine
     record = new_consent(holder.pseudonym, ZJ, ITEM, [MZ_MARRIAGE], not_before=start, not_after=end)
     assert _give(gateway_http, {"record": record, "signature": sign_record(holder.key, record)}).status_code == 201
     assert _share(gateway_http, holder).status_code == 200
@@ -374,7 +374,7 @@ def test_a_revoked_certificate_is_refused(gateway_http: GatewayProcess, holder: 
 
 
 def test_an_expired_certificate_is_refused(gateway_http: GatewayProcess, holder: Holder) -> None:
-    end = _now() + dt.timedelta(seconds=4)
+    end = _now() + dt.timedelta(seconds=10)  # room for anchoring it (1-second blocks) on a loaded machine
     _issue(gateway_http, holder, validUntil=end.isoformat())
     _consented(gateway_http, holder)
     time.sleep(max(0.0, (end - _now()).total_seconds()) + 1)
