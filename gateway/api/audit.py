@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from gateway.api.certificates import operation_view
+from gateway.api.views import OperationView, UpToDate
 from gateway.api.deps import Auditor, Cursor, DepartmentFilter, PositionPath, Services, TypeFilter
 from gateway.audit.access_log import Action
 from gateway.models import MAX_ID, Moment
@@ -52,13 +52,13 @@ def log_checkpoints(_caller: Auditor, gateway: Services) -> dict[str, Any]:
 
 
 @router.post("/log/checkpoints", status_code=202, summary="Anchor the access log's tree head now",
-             responses={200: {"description": "Nothing new to anchor: `{\"upToDate\": true}`"}})
-def anchor_checkpoint(_caller: Auditor, gateway: Services, response: Response) -> dict[str, Any]:
+             responses={200: {"model": UpToDate, "description": "Nothing new to anchor"}})
+def anchor_checkpoint(_caller: Auditor, gateway: Services, response: Response) -> UpToDate | OperationView:
     operation = gateway.audit.request_checkpoint()
     if operation is None:
         response.status_code = 200
-        return {"upToDate": True}
-    return operation_view(gateway.outbox.wait(operation.id, gateway.settings.issue_wait_seconds))
+        return UpToDate(up_to_date=True)
+    return OperationView.of(gateway.outbox.wait(operation.id, gateway.settings.issue_wait_seconds))
 
 
 @router.get("/log/entries/{position}/inclusion", summary="Inclusion proof of an entry in the tree of treeSize")

@@ -6,7 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Response
 
-from gateway.api.certificates import PENDING, operation_view, settled
+from gateway.api.certificates import pending, settled
+from gateway.api.views import OperationView
 from gateway.api.deps import (Cursor, DepartmentPath, HandlerFilter, IdempotencyKey, Member, ServiceItemPath,
                               Services)
 from gateway.certificates.catalog import lookup
@@ -75,8 +76,8 @@ def snapshots(department: DepartmentPath, gateway: Services) -> dict[str, Any]:
 
 
 @router.post("/catalog/snapshots", status_code=201, summary="Anchor the caller's data catalog snapshot",
-             responses=PENDING)
+             responses=pending(OperationView))
 def publish_snapshot(body: SnapshotRequest, caller: Member, gateway: Services, response: Response,
-                     idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+                     idempotency_key: IdempotencyKey = None) -> OperationView:
     operation = gateway.issuance.publish_snapshot(caller, body, idempotency_key)
-    return operation_view(settled(gateway, operation, response, created=201))
+    return OperationView.of(settled(gateway, operation, response, created=201))
