@@ -1,4 +1,4 @@
-"""Request bodies of the HTTP API (pydantic); responses are plain JSON built by the services.
+"""Request bodies of the HTTP API (pydantic); response bodies are in `gateway.api.views`.
 
 Every field is bounded, and the bounds are in the OpenAPI: codes as the catalog stores them,
 identities by their format, free JSON (subjects, documents, catalogs, consent records) by

@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Response
+from pydantic import MISSING
 
 from gateway.api.deps import (CertificateHashPath, IdempotencyKey, Issuer, Member, Offset, OperationIdPath, Services,
                               optional_caller)
+from gateway.api.views import (BatchView, CertificateStatusView, ChainEventView, HistoryView, IssuedView, OperationView,
+                               VerificationReport, View)
 from gateway.certificates.identity import HolderId
 from gateway.certificates.verification import read_chain_facts
 from gateway.db import Operation, OperationState
@@ -21,20 +24,11 @@ from ledger_node.types import CertificateStatus
 router = APIRouter(prefix="/v1")
 
 ZERO_ADDRESS = "0x" + "00" * 20
-#: What `settled` answers when the transaction is not mined within the wait.
-PENDING = {202: {"description": "Accepted, not mined yet: poll `Location` (`/v1/operations/{id}`)"}}
 
 
-def operation_view(operation: Operation) -> dict[str, Any]:
-    view: dict[str, Any] = {
-        "id": operation.id, "kind": operation.kind, "department": operation.department, "state": operation.state,
-        "transactionHash": operation.tx_hash, "blockNumber": operation.block_number,
-    }
-    if operation.kind == "batch":
-        view["progress"] = {"composed": operation.progress, "total": operation.total}
-    if operation.state == OperationState.FAILED.value:
-        view["error"] = {"code": operation.error_code, "message": operation.error_message}
-    return view
+def pending(view: type[View]) -> dict[int | str, dict[str, Any]]:
+    """What `settled` answers, in `view`, when the transaction is not mined within the wait."""
+    return {202: {"model": view, "description": "Accepted, not mined yet: poll `Location` (`/v1/operations/{id}`)"}}
 
 
 def settled(gateway: Services, operation: Operation, response: Response, *, created: int = 200) -> Operation:
@@ -48,9 +42,9 @@ def settled(gateway: Services, operation: Operation, response: Response, *, crea
     return operation
 
 
-def _with_certificate(issuance: Issuance, operation: Operation) -> dict[str, Any]:
+def _with_certificate(issuance: Issuance, operation: Operation) -> IssuedView:
     certificates = issuance.certificates_of(operation)
-    return {"operation": operation_view(operation), **({"certificate": certificates[0]} if certificates else {})}
+    return IssuedView(operation=OperationView.of(operation), certificate=certificates[0] if certificates else MISSING)
 
 
 def _own(caller: Caller, operation: Operation | None, operation_id: int) -> Operation:
@@ -62,96 +56,97 @@ def _own(caller: Caller, operation: Operation | None, operation_id: int) -> Oper
 
 
 @router.post("/certificates", status_code=201, summary="Issue one certificate (signed and anchored)",
-             responses=PENDING)
+             responses=pending(IssuedView))
 def issue(body: IssueRequest, caller: Issuer, gateway: Services, response: Response,
-          idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+          idempotency_key: IdempotencyKey = None) -> IssuedView:
     operation = gateway.issuance.issue(caller, body, idempotency_key)
     return _with_certificate(gateway.issuance, settled(gateway, operation, response, created=201))
 
 
 @router.post("/batches", status_code=202, summary="Issue up to 100 000 certificates as one Merkle batch")
 def issue_batch(body: BatchRequest, caller: Issuer, gateway: Services, response: Response,
-                idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+                idempotency_key: IdempotencyKey = None) -> OperationView:
     operation = gateway.issuance.issue_batch(caller, body, idempotency_key)
     response.headers["Location"] = f"/v1/batches/{operation.id}"
-    return operation_view(operation)
+    return OperationView.of(operation)
 
 
 @router.get("/batches/{batch_id}", summary="A batch's progress; when anchored, its certificates with proofs")
 def batch(batch_id: OperationIdPath, caller: Member, gateway: Services, offset: Offset = 0,
-          limit: int = Query(1_000, ge=1, le=10_000)) -> dict[str, Any]:
+          limit: int = Query(1_000, ge=1, le=10_000)) -> BatchView:
     with gateway.sessions() as session:
         operation = _own(caller, session.get(Operation, batch_id), batch_id)
     if operation.kind != "batch":
         raise NotFound(f"operation {batch_id} is not a batch")
-    view = operation_view(operation)
+    view = BatchView.of(operation)
     if operation.state == OperationState.DONE.value:
-        view["batchRoot"] = operation.request["root"]
-        view["certificates"] = gateway.issuance.certificates_of(operation, offset, limit)
-        view["next"] = offset + limit if offset + limit < operation.total else None
+        view.batch_root = operation.request["root"]
+        view.certificates = gateway.issuance.certificates_of(operation, offset, limit)
+        view.next = offset + limit if offset + limit < operation.total else None
     return view
 
 
 @router.get("/operations/{operation_id}", summary="Any operation of the caller's department")
-def operation(operation_id: OperationIdPath, caller: Member, gateway: Services) -> dict[str, Any]:
+def operation(operation_id: OperationIdPath, caller: Member, gateway: Services) -> IssuedView | OperationView:
     with gateway.sessions() as session:
         found = _own(caller, session.get(Operation, operation_id), operation_id)
     return _with_certificate(gateway.issuance, found) if found.kind in ("issue", "supersede") \
-        else operation_view(found)
+        else OperationView.of(found)
 
 
 @router.post("/certificates/{certificate_hash}/revoke", summary="Revoke a certificate the caller issued",
-             responses=PENDING)
+             responses=pending(OperationView))
 def revoke(certificate_hash: CertificateHashPath, body: RevokeRequest, caller: Issuer, gateway: Services, response: Response,
-           idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+           idempotency_key: IdempotencyKey = None) -> OperationView:
     found = gateway.issuance.revoke(caller, certificate_hash, body, idempotency_key)
-    return operation_view(settled(gateway, found, response))
+    return OperationView.of(settled(gateway, found, response))
 
 
 @router.post("/certificates/{certificate_hash}/supersede", status_code=201,
-             summary="Replace a certificate the caller issued by a corrected or renewed one", responses=PENDING)
+             summary="Replace a certificate the caller issued by a corrected or renewed one", responses=pending(IssuedView))
 def supersede(certificate_hash: CertificateHashPath, body: SupersedeRequest, caller: Issuer, gateway: Services,
-              response: Response, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+              response: Response, idempotency_key: IdempotencyKey = None) -> IssuedView:
     found = gateway.issuance.supersede(caller, certificate_hash, body, idempotency_key)
     return _with_certificate(gateway.issuance, settled(gateway, found, response, created=201))
 
 
 @router.post("/verify", summary="Verify a certificate document (public; a department's verification is logged)")
-def verify(body: VerifyRequest, gateway: Services, caller: Caller | None = Depends(optional_caller)) -> dict[str, Any]:
+def verify(body: VerifyRequest, gateway: Services,
+           caller: Caller | None = Depends(optional_caller)) -> VerificationReport:
     holder = HolderId.parse(body.holder) if body.holder else None
-    report = gateway.verifier.verify(body.document, holder=holder).as_dict()
+    report = VerificationReport.model_validate(gateway.verifier.verify(body.document, holder=holder).as_dict())
     if caller is not None:  # a document too broken to name its hash is logged as a verification of none
-        gateway.audit.record(caller.department, "verify", certificates=[report["certificateHash"]]
-                             if report["certificateHash"] else [], outcome=report["verdict"])
+        gateway.audit.record(caller.department, "verify", certificates=[report.certificate_hash]
+                             if report.certificate_hash else [], outcome=report.verdict)
     return report
 
 
 @router.get("/certificates/{certificate_hash}", summary="A certificate's status on the chain (public)")
-def status(certificate_hash: CertificateHashPath, gateway: Services) -> dict[str, Any]:
+def status(certificate_hash: CertificateHashPath, gateway: Services) -> CertificateStatusView:
     hash_bytes = parse_hash(certificate_hash)
     root, proof = gateway.issuance.location_if_issued(hash_bytes)
     facts = read_chain_facts(gateway.chain.deployment, hash_bytes, root, proof, ZERO_ADDRESS)
     if facts.status is CertificateStatus.UNKNOWN:
         raise NotFound(f"{certificate_hash} is not anchored (a batch member needs the gateway that issued it, "
                        "or POST /v1/verify with the document)")
-    return {
-        "certificateHash": "0x" + hash_bytes.hex(),
-        "status": facts.status.name.lower(),
-        "issuer": code_text(facts.issuer),
-        "certificateType": code_text(facts.certificate_type),
-        "typeVersion": facts.type_version,
-        "issuedAt": facts.issued_at,
-        "issuedBlock": facts.issued_block,
-        "validUntil": facts.valid_until or None,
-        "batchRoot": "0x" + facts.batch_root.hex() if any(facts.batch_root) else None,
-        "revokedAt": facts.revoked_at or None,
-        "revocationReason": facts.revocation_reason if facts.revoked_at else None,
-        "supersededBy": "0x" + facts.superseded_by.hex() if any(facts.superseded_by) else None,
-    }
+    return CertificateStatusView(
+        certificate_hash="0x" + hash_bytes.hex(),
+        status=facts.status.name.lower(),  # type: ignore[arg-type]  # any but UNKNOWN, refused above
+        issuer=code_text(facts.issuer),
+        certificate_type=code_text(facts.certificate_type),
+        type_version=facts.type_version,
+        issued_at=facts.issued_at,
+        issued_block=facts.issued_block,
+        valid_until=facts.valid_until or None,
+        batch_root="0x" + facts.batch_root.hex() if any(facts.batch_root) else None,
+        revoked_at=facts.revoked_at or None,
+        revocation_reason=facts.revocation_reason if facts.revoked_at else None,
+        superseded_by="0x" + facts.superseded_by.hex() if any(facts.superseded_by) else None,
+    )
 
 
 @router.get("/certificates/{certificate_hash}/history", summary="Provenance: every on-chain event about it")
-def history(certificate_hash: CertificateHashPath, caller: Member, gateway: Services) -> dict[str, Any]:
+def history(certificate_hash: CertificateHashPath, caller: Member, gateway: Services) -> HistoryView:
     hash_text = "0x" + parse_hash(certificate_hash).hex()
     try:
         events, accesses = gateway.provenance.history(hash_text)
@@ -159,5 +154,6 @@ def history(certificate_hash: CertificateHashPath, caller: Member, gateway: Serv
         gateway.audit.record(caller.department, "history", certificates=[hash_text], outcome="not_found")
         raise
     gateway.audit.record(caller.department, "history", certificates=[hash_text], outcome="read")
-    return {"certificateHash": hash_text, "events": events, "accesses": accesses}
+    return HistoryView(certificate_hash=hash_text, events=[ChainEventView.model_validate(e) for e in events],
+                       accesses=accesses)
 

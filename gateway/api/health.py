@@ -6,38 +6,34 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.api.deps import Services
 from gateway.api.metrics import Metrics
+from gateway.api.views import View
 from gateway.chain import CONNECTION_ERRORS
 
 router = APIRouter()
 
 
-class _View(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-
-
-class ChainHealth(_View):
+class ChainHealth(View):
     reachable: bool
     chain_id: int
     head: int | None = Field(description="The chain's newest block; null when it does not answer")
 
 
-class IndexHealth(_View):
+class IndexHealth(View):
     block: int = Field(description="The newest block the event index has read")
     lag: int | None = Field(description="Blocks the index is behind the head; null when the chain does not answer")
     confirmations: int
 
 
-class OutboxHealth(_View):
+class OutboxHealth(View):
     pending: int = Field(description="Operations accepted and not yet final")
 
 
-class CheckpointHealth(_View):
+class CheckpointHealth(View):
     last_anchored_at: str | None = Field(description="Chain time of the newest checkpoint of the access log")
     anchored_size: int
     log_size: int
@@ -46,7 +42,7 @@ class CheckpointHealth(_View):
                                              "null when checkpoints are made on demand only")
 
 
-class Health(_View):
+class Health(View):
     status: Literal["ok", "chain_unreachable"]
     chain: ChainHealth
     index: IndexHealth
