@@ -61,7 +61,7 @@ CONTRACT_ERRORS: dict[str, tuple[int, str]] = {
 RETRY_AFTER_SECONDS = 5
 REQUEST_ID_HEADER = "X-Request-Id"
 #: Statuses Starlette and FastAPI raise themselves, as error codes.
-HTTP_ERROR_CODES = {400: "malformed_json", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+HTTP_ERROR_CODES = {400: "malformed_json", 404: "not_found", 405: "method_not_allowed"}
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +74,11 @@ class ErrorBody(BaseModel):
     details: dict[str, Any] = Field(description="Facts about the error (e.g. `problems`, `requestId`)")
 
 
-class BodyTooLarge(StarletteHTTPException):
-    """Raised while the body is received, once it passes its limit (FastAPI re-raises HTTP errors
-    from body parsing, so this reaches the one mapping as a 413)."""
+class BodyTooLarge(Exception):
+    """The request body passes its limit (`RequestGuard` answers 413 before the app sees the request)."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(413, f"the request body is larger than {limit} bytes")
+        super().__init__(f"the request body is larger than {limit} bytes")
 
 
 def status_of(error: GatewayError) -> int:
@@ -183,10 +182,8 @@ class RequestGuard:
                                                           {"maxDepth": MAX_BODY_DEPTH}))
                 return
             await self.app(scope, _replay(content, receive), send_with_id)
-        except BodyTooLarge as error:
-            if not started:
-                await _send_error(send_with_id, 413, body("payload_too_large", str(error.detail),
-                                                          {"limitBytes": limit}))
+        except BodyTooLarge as error:  # raised before the app ran: nothing was answered yet
+            await _send_error(send_with_id, 413, body("payload_too_large", str(error), {"limitBytes": limit}))
         except Exception:
             log.exception("unexpected error answering request %s (%s %s)", request_id, scope["method"],
                           scope["path"])
