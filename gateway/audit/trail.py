@@ -99,9 +99,13 @@ class AuditTrail:
         return result
 
     def anchored_size(self) -> int:
+        return self._last_checkpoint()[0]
+
+    def _last_checkpoint(self) -> tuple[int, int | None]:
+        """The tree size and chain time of the newest checkpoint on chain; (0, None) before the first."""
         contract = self.chain.deployment.checkpoints.functions
         count = contract.checkpointCount(self.log_id).call()
-        return contract.checkpoint(self.log_id, count - 1).call()[0] if count else 0
+        return tuple(contract.checkpoint(self.log_id, count - 1).call()[:2]) if count else (0, None)
 
     def run_checkpoints(self, stop: threading.Event, interval_seconds: float) -> None:
         """Anchors the tree head every `interval_seconds` when it grew. Any error is logged and retried
@@ -122,9 +126,7 @@ class AuditTrail:
         """When the last checkpoint was anchored (chain time), and whether anchoring is overdue: an entry
         has waited more than two intervals (one to be queued, one to be mined) without a checkpoint.
         With no interval (on demand only) nothing is overdue: `overdue` is None."""
-        contract = self.chain.deployment.checkpoints.functions
-        count = contract.checkpointCount(self.log_id).call()
-        anchored_size, anchored_at = contract.checkpoint(self.log_id, count - 1).call()[:2] if count else (0, None)
+        anchored_size, anchored_at = self._last_checkpoint()
         with self.sessions() as session:
             last = session.scalar(select(func.max(AccessLogEntry.position)))
             oldest_unanchored = session.get(AccessLogEntry, anchored_size)
