@@ -140,14 +140,14 @@ def read_stored(session: Session) -> tuple[list[StoredEntry], dict[int, set[str]
 
 
 #: How deeply the JSON this module reads (stored entries, inclusion proofs) may nest; both nest 3 deep.
-MAX_JSON_DEPTH = 64
+MAX_READ_DEPTH = 64
 
 
 def parse_json(text: str) -> Any:
-    """`json.loads`, refusing text nested deeper than MAX_JSON_DEPTH (ValueError) before it is
+    """`json.loads`, refusing text nested deeper than MAX_READ_DEPTH (ValueError) before it is
     parsed (`nested_deeper_than` says why)."""
-    if nested_deeper_than(text.encode(), MAX_JSON_DEPTH):
-        raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    if nested_deeper_than(text.encode(), MAX_READ_DEPTH):
+        raise ValueError(f"JSON nested deeper than {MAX_READ_DEPTH} levels")
     return json.loads(text)
 
 

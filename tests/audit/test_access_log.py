@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.orm import sessionmaker
 
-from gateway.audit.access_log import (MAX_JSON_DEPTH, Frontier, Problem, append, check, entry_leaf, parse_json,
+from gateway.audit.access_log import (MAX_READ_DEPTH, Frontier, Problem, append, check, entry_leaf, parse_json,
                                      read_stored)
 from gateway.audit.merkle_log import leaf_hash, root
 from gateway.db import AccessedCertificate, AccessLogEntry, make_engine, session_factory
@@ -189,6 +189,6 @@ def test_json_nested_too_deep_is_refused_before_it_is_parsed() -> None:
 
 
 def test_json_at_the_depth_bound_and_brackets_in_strings_are_read() -> None:
-    inner = MAX_JSON_DEPTH - 1  # inside the object
+    inner = MAX_READ_DEPTH - 1  # inside the object
     text = '{"a": "' + "[{" * 100 + '\\"", "b": ' + "[" * inner + "]" * inner + "}"
     assert parse_json(text)["a"] == "[{" * 100 + '"'
