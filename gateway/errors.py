@@ -36,15 +36,20 @@ class SchemaViolation(InvalidInput):
     code = "schema_violation"
 
 
-class UnusableConsent(InvalidInput):
+class ReasonCoded:
+    """Mixin for a family of errors documented together: each is raised with its own reason, which
+    becomes its `code`; the family's class still decides the HTTP status."""
+
+    def __init__(self, reason: str, message: str, **details: Any) -> None:
+        super().__init__(message, **details)  # type: ignore[call-arg]  # the GatewayError beside it in the MRO
+        self.code = reason
+
+
+class UnusableConsent(ReasonCoded, InvalidInput):
     """A consent that could never be used, refused when it is given: `code` names why (unknown
     service item, a grantee that does not handle it, a type it does not need; docs/sharing.md)."""
 
     code = "unusable_consent"
-
-    def __init__(self, reason: str, message: str, **details: Any) -> None:
-        super().__init__(message, **details)
-        self.code = reason
 
 
 class InvalidDocument(InvalidInput):
@@ -114,12 +119,8 @@ class OperationFailed(GatewayError):
     code = "operation_failed"
 
 
-class Refused(Forbidden):
+class Refused(ReasonCoded, Forbidden):
     """A sharing request that the catalog, the holder's consent or the certificates' state does not
     allow; `code` names the reason (docs/sharing.md lists them)."""
 
     code = "refused"
-
-    def __init__(self, reason: str, message: str, **details: Any) -> None:
-        super().__init__(message, **details)
-        self.code = reason
