@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import os
 import shutil
 import signal
@@ -337,11 +338,15 @@ class Devnet:
         self.node.stop()
 
     def restart_chain(self) -> None:
-        """Starts the chain on its port from the state saved last."""
-        self.node = LocalNode("anvil", port=self.node.port)
+        """Starts the chain on its port from the state saved last. anvil reads it before it listens
+        (`--state`): loading it by RPC after the start let a gateway polling the port see an empty
+        chain for a moment, which made it fail operations it was preparing."""
+        state_dir = self.data_dir / "anvil"
+        state_dir.mkdir(exist_ok=True)
+        dump = bytes.fromhex((self.data_dir / STATE_FILE).read_text().removeprefix("0x"))
+        (state_dir / "anvil-state.json").write_bytes(gzip.decompress(dump))
+        self.node = LocalNode("anvil", port=self.node.port, state_dir=state_dir)
         self.w3 = self.node.start()
-        loaded = self.w3.provider.make_request("anvil_loadState", [(self.data_dir / STATE_FILE).read_text()])
-        assert loaded.get("result") is True, loaded
 
     def govern(self, *functions: ContractFunction) -> None:
         """Passes a proposal with the demo's two governors (GA proposes, which approves it; MZ approves)."""

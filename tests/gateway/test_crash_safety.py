@@ -104,7 +104,7 @@ def test_killed_mid_batch_the_batch_resumes_and_is_anchored_once(own_devnet: Dev
     gateway.start()
     try:
         done = _wait_done(gateway, f"{batch_path}?limit=10000")
-        assert done["state"] == "done"
+        assert done["state"] == "done", done
         hashes = {c["proof"]["certificateHash"] for c in done["certificates"]}
         assert len(hashes) == 4_000
         events = _batch_events(own_devnet, done["batchRoot"])
@@ -167,7 +167,7 @@ def test_while_the_chain_is_down_requests_get_503_and_pending_work_completes_aft
         time.sleep(2)
         own_devnet.restart_chain()
         done = _wait_done(gateway, f"/v1/batches/{accepted.json()['id']}?limit=1")
-        assert done["state"] == "done"
+        assert done["state"] == "done", done
         assert len(_batch_events(own_devnet, done["batchRoot"])) == 1
     finally:
         gateway.stop()
