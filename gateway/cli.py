@@ -59,6 +59,8 @@ app = typer.Typer(help="CertNet: anchor, share and audit electronic certificates
 gateway_app = typer.Typer(help="The HTTP gateway: serve it, hand out development tokens.", no_args_is_help=True)
 index_app = typer.Typer(help="The gateway's event index.", no_args_is_help=True)
 audit_app = typer.Typer(help="The access log: check it against the chain, export it.", no_args_is_help=True)
+outbox_app = typer.Typer(help="The queue of chain operations: what waits, and reconciling it with the chain.",
+                         no_args_is_help=True)
 holder_app = typer.Typer(help="What a holder's device does (for development): make a P-256 key, sign consents and "
                               "withdrawals. Prints JSON request bodies for the gateway.", no_args_is_help=True)
 
@@ -195,6 +197,37 @@ def audit_export_command(
         after = page["next"]
 
 
+@outbox_app.command("status")
+def outbox_status_command(data_dir: Path = ledger_cli.DataDir) -> None:
+    """Open operations per signing account: how many in each state, their nonces beside the chain's, the oldest's age."""
+    import time
+
+    from rich.table import Table
+
+    gateway = _gateway(data_dir)
+    backlog = gateway.outbox.backlog()
+    if not backlog:
+        typer.echo("no open operations")
+        return
+    departments = {key: info.code for info in gateway.chain.departments() for key in info.keys}
+    table = Table("account", "department", "open operations", "their nonces", "chain nonce (pending)", "oldest")
+    for account in backlog:
+        nonces = f"{min(account.nonces)}–{max(account.nonces)}" if account.nonces else "none yet"
+        table.add_row(account.sender, departments.get(account.sender, "?"),
+                      ", ".join(f"{count} {state}" for state, count in sorted(account.states.items())), nonces,
+                      f"{account.mined_nonce} ({account.pending_nonce})", f"{time.time() - account.oldest:.0f} s")
+    console.print(table)
+
+
+@outbox_app.command("retry")
+def outbox_retry_command(data_dir: Path = ledger_cli.DataDir) -> None:
+    """Reconcile now: operations in blocks the chain lost go back to be sent, nonce gaps heal (a running gateway
+    sends them within a second; otherwise its next start does)."""
+    gateway = _gateway(data_dir)
+    reopened, healed = gateway.outbox.reopen_lost(), gateway.outbox.heal_nonces()
+    typer.echo(f"{reopened} operation(s) of lost blocks and {healed} for accounts' nonces set to be sent again")
+
+
 @holder_app.command("keygen")
 def holder_keygen_command(key_file: Path = typer.Argument(..., help="Where to write the new private key (PEM)."),
                           holder: str = typer.Option(..., help="RIC:<citizen ID> or USCC:<credit code>.")) -> None:
@@ -283,4 +316,5 @@ certificates_cli.register(app)
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(index_app, name="index")
 app.add_typer(audit_app, name="audit")
+app.add_typer(outbox_app, name="outbox")
 app.add_typer(holder_app, name="holder")

@@ -22,24 +22,33 @@ class Base(DeclarativeBase):
 
 
 class OperationState(str, Enum):
-    """accepted → prepared → signed → sent → done | failed. `signed` is written (with the raw
+    """accepted → prepared → signed → sent → mined → done | failed. `signed` is written (with the raw
     transaction) before the transaction is sent, so a restart knows of every transaction that
-    may be on the chain."""
+    may be on the chain. A `mined` or `done` operation whose block leaves the chain (reorganisation,
+    a node restarted from an older state) goes back to `signed`; one whose nonce went to another
+    transaction back to `prepared`."""
 
     ACCEPTED = "accepted"  # stored; a batch's documents are still being composed
     PREPARED = "prepared"  # everything to send is stored; no transaction yet
     SIGNED = "signed"  # raw transaction stored, maybe sent
     SENT = "sent"  # the node took it; awaiting the receipt
-    DONE = "done"
+    MINED = "mined"  # in a block fewer than CONFIRMATIONS deep
+    DONE = "done"  # in a block at least CONFIRMATIONS deep
     FAILED = "failed"
 
 
-OPEN_STATES = (OperationState.ACCEPTED, OperationState.PREPARED, OperationState.SIGNED, OperationState.SENT)
+OPEN_STATES = (OperationState.ACCEPTED, OperationState.PREPARED, OperationState.SIGNED, OperationState.SENT,
+               OperationState.MINED)
+#: Operations whose transaction is in a block: the outbox re-checks that the block is still on the chain.
+IN_BLOCK_STATES = (OperationState.MINED.value, OperationState.DONE.value)
+#: How many events an operation's history keeps (the newest).
+MAX_HISTORY = 32
 
 
 class Operation(Base):
     __tablename__ = "operations"
-    __table_args__ = (UniqueConstraint("department", "idempotency_key"), Index("ix_operations_state", "state", "id"))
+    __table_args__ = (UniqueConstraint("department", "idempotency_key"), Index("ix_operations_state", "state", "id"),
+                      Index("ix_operations_block", "block_number"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(16))  # issue | batch | revoke | supersede | snapshot
@@ -57,10 +66,21 @@ class Operation(Base):
     progress: Mapped[int] = mapped_column(Integer, default=0)
     total: Mapped[int] = mapped_column(Integer, default=1)
     block_number: Mapped[int | None] = mapped_column(BigInteger)
+    block_hash: Mapped[str | None] = mapped_column(String(66))
+    #: What happened to it beyond the happy path: signed with which nonce, mined where, rolled back, sent again.
+    history: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    #: Optimistic locking: the dispatcher and `certnet outbox retry` may change the same row.
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(String(2000))
     created_at: Mapped[float] = mapped_column(Float, default=time.time)
     updated_at: Mapped[float] = mapped_column(Float, default=time.time, onupdate=time.time)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    def note(self, event: str, **details: Any) -> None:
+        """Adds `event` to the operation's history (a new list, so that the ORM sees the change)."""
+        self.history = [*(self.history or []), {"at": round(time.time(), 3), "event": event, **details}][-MAX_HISTORY:]
 
 
 class IssuedCertificate(Base):
@@ -237,8 +257,9 @@ def _add_new_columns(engine: Engine) -> None:
         return
     with engine.begin() as connection:
         for table, column in missing:
+            default = f" DEFAULT {column.server_default.arg.text}" if column.server_default is not None else ""
             connection.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} "
-                                    f"{column.type.compile(engine.dialect)}"))
+                                    f"{column.type.compile(engine.dialect)}{default}"))
         for table in {table for table, _column in missing}:
             for index in table.indexes:
                 index.create(connection, checkfirst=True)

@@ -1,8 +1,9 @@
 """The event index: the contracts' events, decoded into SQL, `confirmations` blocks behind the head.
 
 Each round first checks that the last indexed block is still on the chain; if its hash changed
-(a reorganisation), the index walks back over the block hashes it stored to the newest one the
-chain still has, deletes everything above it, and reads forward again. It resumes where it
+(a reorganisation) or the chain is shorter, the index walks back over the block hashes it stored
+to the newest one the chain still has, deletes everything above it, tells the outbox (whose
+operations in those blocks go back to be sent again), and reads forward again. It resumes where it
 stopped after a restart. `verify` re-reads the chain and lists what differs.
 """
 
@@ -13,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Callable
 
 from hexbytes import HexBytes
 from sqlalchemy import delete, func, select
@@ -47,10 +48,12 @@ class Difference:
 
 
 class EventIndex:
-    def __init__(self, deployment: Deployment, sessions: sessionmaker, *, confirmations: int) -> None:
+    def __init__(self, deployment: Deployment, sessions: sessionmaker, *, confirmations: int,
+                 on_rewind: Callable[[], None] = lambda: None) -> None:
         self.w3: Web3 = deployment.registry.w3
         self.sessions = sessions
         self.confirmations = confirmations
+        self.on_rewind = on_rewind  # the outbox re-checks its operations' blocks at once
         self.first_block = deployment.first_block
         contracts = {"Consortium": deployment.consortium, "Catalog": deployment.catalog,
                      "CertificateRegistry": deployment.registry, "AuditCheckpoints": deployment.checkpoints}
@@ -121,6 +124,7 @@ class EventIndex:
         session.execute(delete(ChainEvent).where(ChainEvent.block_number > keep))
         session.execute(delete(IndexedBlock).where(IndexedBlock.number > keep))
         session.commit()
+        self.on_rewind()
 
     def _on_chain(self, block: IndexedBlock) -> bool:
         try:

@@ -92,6 +92,18 @@ class Issuance:
             "snapshot": lambda op: catalog.anchorCatalogSnapshot(_bytes(op.request["contentHash"]), op.request["uri"]),
         })
         outbox.preparers["batch"] = self.compose_batch
+        outbox.landed.update({"issue": lambda op: self._anchored_block(op, op.request["certificateHash"]),
+                              "batch": lambda op: self._anchored_block(op, op.request["root"]),
+                              "supersede": lambda op: self._anchored_block(op, op.request["successor"])})
+
+    def _anchored_block(self, operation: Operation, anchored_hash: str) -> int | None:
+        """The block in which `operation`'s department anchored `anchored_hash`, if it did: a transaction
+        of the operation sent before a rollback got there first. None when it is not anchored, or
+        anchored by another department (someone copied a hash they saw before the rollback)."""
+        anchor = self.chain.deployment.registry.functions.anchorOf(_bytes(anchored_hash)).call()
+        issuer_id, issued_block = anchor[0], anchor[4]
+        department_id = self.chain.deployment.consortium.functions.departmentId(code32(operation.department)).call()
+        return issued_block if issued_block and issuer_id == department_id else None
 
     # ----- requests -----
 

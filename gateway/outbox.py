@@ -5,8 +5,17 @@ The dispatcher signs prepared operations with consecutive nonces per account and
 transaction before sending it*, so after a crash every transaction that may be on the chain is
 known. Its loop is also the restart reconciliation: signed operations are sent again (the node
 recognises the same bytes, or has mined them), sent ones have their receipts collected, prepared
-ones are signed. An operation therefore ends mined exactly once or failed with the contract's
-reason; none is dropped or duplicated.
+ones are signed.
+
+An operation is `done` only once its block is `confirmations` deep, and even then the dispatcher
+keeps checking that the blocks of its operations are still on the chain (`reopen_lost`): when a
+node restarts from an older state or the chain reorganises, every operation of a lost block goes
+back to `signed` and its stored transaction is sent again. Accounts' nonces heal (`heal_nonces`):
+transactions the node does not have are sent again in nonce order, and when no stored transaction
+can fill a gap, the operations above it are signed again from the chain's nonce. A transaction sent
+twice cannot anchor twice: the registry refuses a second anchor of a hash, and that refusal tells
+the outbox the first one is on the chain (`Landed`). So an operation ends final exactly once or
+failed with the contract's reason; none is dropped or duplicated.
 """
 
 from __future__ import annotations
@@ -14,24 +23,29 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from hexbytes import HexBytes
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 from web3.contract.contract import ContractFunction
-from web3.exceptions import TransactionNotFound, Web3RPCError
+from web3.exceptions import BlockNotFound, TransactionNotFound, Web3RPCError
 
 from gateway.chain import CONNECTION_ERRORS, Chain
-from gateway.db import OPEN_STATES, Operation, OperationState
+from gateway.db import IN_BLOCK_STATES, OPEN_STATES, Operation, OperationState
 from gateway.errors import Conflict, TooManyRequests
 from ledger_node.sender import Sender, explain_failure
+from ledger_node.transactions import ContractReverted
 
 log = logging.getLogger(__name__)
 
 #: A sent transaction without a receipt after this long is sent again (a node may have dropped it).
 RESEND_AFTER_SECONDS = 30.0
+#: How often the dispatcher re-checks mined blocks and accounts' nonces against the chain.
+RECONCILE_SECONDS = 1.0
 #: How many operations one dispatcher round signs and sends before collecting receipts.
 ROUND_SIZE = 256
 MAX_BACKOFF_SECONDS = 8.0
@@ -40,19 +54,38 @@ MAX_BACKOFF_SECONDS = 8.0
 TransactionBuilder = Callable[[Operation], ContractFunction]
 #: Brings an accepted operation to `prepared` (composes a batch's documents), in its own thread.
 Preparer = Callable[[Operation], None]
+#: The block in which an operation's effect already is on the chain (an earlier transaction of it
+#: anchored the same hash), or None; asked when its transaction reverted.
+Landed = Callable[[Operation], int | None]
+
+
+@dataclass
+class AccountBacklog:
+    """One signing account's open operations: how many in each state, their nonces, the oldest's age."""
+
+    sender: str
+    states: dict[str, int] = field(default_factory=dict)
+    nonces: list[int] = field(default_factory=list)  # the lowest and highest of each state's operations
+    oldest: float = float("inf")  # created_at of the oldest open operation
+    mined_nonce: int = 0  # the chain's nonce for the account at its latest block
+    pending_nonce: int = 0  # ... counting the node's pool
 
 
 class Outbox:
-    def __init__(self, sessions: sessionmaker, chain: Chain, sender: Sender, *, max_pending: int) -> None:
+    def __init__(self, sessions: sessionmaker, chain: Chain, sender: Sender, *, max_pending: int,
+                 confirmations: int) -> None:
         self.sessions = sessions
         self.chain = chain
         self.sender = sender
         self.max_pending = max_pending
+        self.confirmations = confirmations
         self.builders: dict[str, TransactionBuilder] = {}
         self.preparers: dict[str, Preparer] = {}
+        self.landed: dict[str, Landed] = {}
         self.chain_reachable = True
         self.mined_block = 0  # the newest block in which this process saw one of its transactions mined
         self._nonces: dict[str, int] = {}
+        self._reconciled_at = 0.0
         self._wake = threading.Event()
         self._prepare_wake = threading.Event()
         self._finished: dict[int, threading.Event] = {}
@@ -139,6 +172,24 @@ class Outbox:
         with self.sessions() as session:
             return session.scalar(select(Operation.state).where(Operation.id == operation_id))
 
+    def backlog(self) -> list[AccountBacklog]:
+        """Open operations per signing account, with the chain's nonces for it (`certnet outbox status`)."""
+        with self.sessions() as session:
+            rows = session.execute(select(Operation.sender, Operation.state, func.count(), func.min(Operation.nonce),
+                                          func.max(Operation.nonce), func.min(Operation.created_at))
+                                   .where(Operation.state.in_([s.value for s in OPEN_STATES]))
+                                   .group_by(Operation.sender, Operation.state)).all()
+        accounts: dict[str, AccountBacklog] = {}
+        for sender, state, count, lowest, highest, oldest in rows:
+            account = accounts.setdefault(sender, AccountBacklog(sender))
+            account.states[state] = count
+            account.nonces += [nonce for nonce in (lowest, highest) if nonce is not None]
+            account.oldest = min(account.oldest, oldest)
+        for account in accounts.values():
+            account.mined_nonce = self.chain.w3.eth.get_transaction_count(account.sender, "latest")
+            account.pending_nonce = self.chain.w3.eth.get_transaction_count(account.sender, "pending")
+        return sorted(accounts.values(), key=lambda account: account.oldest)
+
     def pending_count(self) -> int:
         with self.sessions() as session:
             return session.scalar(select(func.count()).select_from(Operation)
@@ -150,8 +201,11 @@ class Outbox:
         backoff = 0.25
         while not stop.is_set():
             try:
-                worked = self.sign_prepared() + self.send_signed() + self.collect_receipts()
+                worked = self.reconcile_if_due() + self.sign_prepared() + self.send_signed() + \
+                    self.collect_receipts() + self.confirm_mined()
                 self.chain_reachable, backoff = True, 0.25
+            except StaleDataError:  # `certnet outbox retry` changed an operation this round had read
+                continue
             except Exception as error:  # the chain is down, or a bug: the queue waits and retries, never dies
                 if isinstance(error, CONNECTION_ERRORS):
                     if self.chain_reachable:
@@ -160,6 +214,7 @@ class Outbox:
                 else:
                     log.exception("outbox round failed; retrying")
                 self._nonces.clear()  # the node may come back with another view of pending transactions
+                self._reconciled_at = 0.0  # ... and without blocks it had: check as soon as it answers
                 stop.wait(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                 continue
@@ -200,6 +255,8 @@ class Outbox:
                 operation.raw_tx = bytes(signed.raw_transaction)
                 operation.tx_hash = signed.hash.to_0x_hex()
                 operation.state = OperationState.SIGNED.value
+                if operation.history:  # signed before: say with what the new transaction replaces the old
+                    operation.note("signed", nonce=nonce, transaction=operation.tx_hash)
             session.commit()  # durable before the first byte leaves
         return len(operations)
 
@@ -221,17 +278,23 @@ class Outbox:
             if self._known_to_node(operation.tx_hash):
                 pass  # sent before a crash or restart: the same bytes are already there
             elif "nonce" in str(error).lower():
-                # Our nonce went to another transaction (another process used the key): this one can
-                # never be mined, so it is signed again with a fresh nonce.
+                # Our nonce went to another transaction (another process used the key, or a gap was
+                # filled by signing again): this one can never be mined, so it is signed again.
                 log.warning("operation %s: nonce %s taken, signing again", operation.id, operation.nonce)
-                self._nonces.pop(operation.sender, None)
-                operation.state, operation.raw_tx, operation.tx_hash = OperationState.PREPARED.value, None, None
+                self._sign_again(operation, "nonce_taken")
                 return
             else:
                 self._fail(operation, "transaction_refused", f"the node refused the transaction: {error}")
                 return
         operation.state = OperationState.SENT.value
         operation.updated_at = time.time()
+
+    def _sign_again(self, operation: Operation, reason: str, **details: Any) -> None:
+        """Back to `prepared`: the next round signs it with a fresh nonce."""
+        operation.note(reason, nonce=operation.nonce, transaction=operation.tx_hash, **details)
+        self._nonces.pop(operation.sender, None)
+        operation.state, operation.raw_tx, operation.tx_hash, operation.nonce = \
+            OperationState.PREPARED.value, None, None, None
 
     def _known_to_node(self, tx_hash: str) -> bool:
         try:
@@ -245,6 +308,7 @@ class Outbox:
         with self.sessions() as session:
             operations = session.scalars(select(Operation).where(Operation.state == OperationState.SENT.value)
                                          .order_by(Operation.id).limit(4 * ROUND_SIZE)).all()
+            head = self.chain.w3.eth.block_number if operations else 0
             for operation in operations:
                 try:
                     receipt = self.chain.w3.eth.get_transaction_receipt(HexBytes(operation.tx_hash))
@@ -253,20 +317,153 @@ class Outbox:
                         operation.state = OperationState.SIGNED.value  # the next round sends it again
                         operation.updated_at = time.time()
                     continue
-                operation.block_number = receipt["blockNumber"]
                 self.mined_block = max(self.mined_block, receipt["blockNumber"])
                 if receipt["status"] == 1:
-                    operation.state = OperationState.DONE.value
+                    self._mined(operation, receipt["blockNumber"], HexBytes(receipt["blockHash"]).to_0x_hex(), head)
                 else:
-                    reason = explain_failure(self.builders[operation.kind](operation), operation.sender, receipt,
-                                             label=f"operation {operation.id}")
-                    self._fail(operation, getattr(reason, "error", reason.code), str(reason))
+                    self._reverted(operation, receipt, head)
                 finished += 1
             session.commit()
         for operation in operations:
             if operation.state in (OperationState.DONE.value, OperationState.FAILED.value):
                 self._notify(operation.id)
         return finished
+
+    def _mined(self, operation: Operation, block_number: int, block_hash: str, head: int) -> None:
+        operation.block_number, operation.block_hash = block_number, block_hash
+        operation.state = OperationState.DONE.value if head - block_number >= self.confirmations \
+            else OperationState.MINED.value
+        if operation.history:
+            operation.note("mined", block=block_number, blockHash=block_hash)
+
+    def _reverted(self, operation: Operation, receipt: Any, head: int) -> None:
+        """A reverted transaction fails its operation with the contract's reason, unless the reason is
+        that an earlier transaction of the same operation anchored it already (sent again after a
+        rollback): then the operation is mined where that one is."""
+        reason = explain_failure(self.builders[operation.kind](operation), operation.sender, receipt,
+                                 label=f"operation {operation.id}")
+        landed = self.landed.get(operation.kind)
+        block_number = landed(operation) if landed and isinstance(reason, ContractReverted) else None
+        if block_number is None:
+            self._fail(operation, getattr(reason, "error", reason.code), str(reason))
+            return
+        operation.note("already_anchored", transaction=operation.tx_hash, reason=reason.error)
+        self._mined(operation, block_number, self._block_hash(block_number) or "", head)
+
+    def confirm_mined(self) -> int:
+        """`mined` operations `confirmations` deep become `done`, if their block is still the chain's."""
+        with self.sessions() as session:
+            operations = session.scalars(select(Operation).where(Operation.state == OperationState.MINED.value)
+                                         .order_by(Operation.block_number).limit(4 * ROUND_SIZE)).all()
+            if not operations:
+                return 0
+            deep = self.chain.w3.eth.block_number - self.confirmations
+            hashes: dict[int, str | None] = {}
+            confirmed = []
+            for operation in operations:
+                if operation.block_number is None or operation.block_number > deep:
+                    break  # ordered by block: the rest are younger
+                if operation.block_number not in hashes:
+                    hashes[operation.block_number] = self._block_hash(operation.block_number)
+                if hashes[operation.block_number] == operation.block_hash:  # else `reopen_lost` takes it back
+                    operation.state = OperationState.DONE.value
+                    confirmed.append(operation)
+            session.commit()
+        for operation in confirmed:
+            self._notify(operation.id)
+        return len(confirmed)
+
+    # ----- reconciliation with the chain -----
+
+    def reconcile_if_due(self) -> int:
+        """`reconcile` at most every RECONCILE_SECONDS (0: it did not run or changed nothing)."""
+        if time.monotonic() - self._reconciled_at < RECONCILE_SECONDS:
+            return 0
+        changed = self.reconcile()
+        self._reconciled_at = time.monotonic()
+        return changed
+
+    def reconcile_soon(self) -> None:
+        """Asks the dispatcher to reconcile in its next round (the event index saw blocks go)."""
+        self._reconciled_at = 0.0
+        self._wake.set()
+
+    def reconcile(self) -> int:
+        """Operations of lost blocks back to `signed`, nonce gaps healed; how many operations changed."""
+        return self.reopen_lost() + self.heal_nonces()
+
+    def reopen_lost(self) -> int:
+        """Every `mined` or `done` operation whose block is no longer the chain's goes back to `signed`.
+
+        Block hashes chain: if the newest block holding one of our transactions is still the chain's,
+        every older one is too. So this costs one block read while nothing is lost, and walks back over
+        the blocks of our operations, newest first, to the newest one still on the chain when
+        something is."""
+        with self.sessions() as session:
+            kept = self._newest_kept_block(session)
+            lost = Operation.state.in_(IN_BLOCK_STATES) & Operation.block_hash.is_not(None)
+            if kept is not None:
+                lost &= or_(Operation.block_number > kept[0],
+                            and_(Operation.block_number == kept[0], Operation.block_hash != kept[1]))
+            operations = session.scalars(select(Operation).where(lost).order_by(Operation.sender, Operation.nonce)).all()
+            for operation in operations:
+                log.warning("operation %s: block %s left the chain; its transaction is sent again", operation.id,
+                            operation.block_number)
+                operation.note("rolled_back", block=operation.block_number, blockHash=operation.block_hash)
+                operation.state, operation.block_number, operation.block_hash = \
+                    OperationState.SIGNED.value, None, None
+                self._nonces.pop(operation.sender, None)
+            session.commit()
+        return len(operations)
+
+    def heal_nonces(self) -> int:
+        """Per account with signed or sent operations: those the node does not have (nonce at or above
+        the chain's pending nonce, yet sent) are sent again, in nonce order; when no stored transaction
+        holds the chain's next nonce (a gap: a refused or lost transaction), the operations above it
+        are signed again from that nonce."""
+        changed = 0
+        with self.sessions() as session:
+            unfinished = (Operation.state.in_([OperationState.SIGNED.value, OperationState.SENT.value]),
+                          Operation.nonce.is_not(None))
+            for sender in session.scalars(select(Operation.sender).distinct().where(*unfinished)).all():
+                chain_nonce = self.chain.w3.eth.get_transaction_count(sender, "pending")
+                operations = session.scalars(select(Operation).where(Operation.sender == sender, *unfinished,
+                                                                     Operation.nonce >= chain_nonce)
+                                             .order_by(Operation.nonce)).all()
+                gap = bool(operations) and operations[0].nonce > chain_nonce
+                for operation in operations:
+                    if gap:
+                        self._sign_again(operation, "nonce_gap", chainNonce=chain_nonce)
+                    elif operation.state == OperationState.SENT.value:
+                        operation.note("unknown_to_node", nonce=operation.nonce, chainNonce=chain_nonce)
+                        operation.state = OperationState.SIGNED.value
+                    else:
+                        continue
+                    changed += 1
+            session.commit()
+        if changed:
+            log.warning("outbox: %s operations sent or signed again to heal accounts' nonces", changed)
+        return changed
+
+    def _newest_kept_block(self, session: Session) -> tuple[int, str] | None:
+        """The newest (number, hash) among our operations' blocks that the chain still has; None: none."""
+        in_block = (Operation.state.in_(IN_BLOCK_STATES), Operation.block_hash.is_not(None))
+        below = session.scalar(select(func.max(Operation.block_number)).where(*in_block))
+        while below is not None:
+            blocks = session.execute(select(Operation.block_number, Operation.block_hash).distinct()
+                                     .where(*in_block, Operation.block_number <= below)
+                                     .order_by(Operation.block_number.desc()).limit(64)).all()
+            for number, block_hash in blocks:
+                if self._block_hash(number) == block_hash:
+                    return number, block_hash
+            below = blocks[-1][0] - 1 if blocks else None
+        return None
+
+    def _block_hash(self, number: int) -> str | None:
+        try:
+            return HexBytes(self.chain.w3.eth.get_block(number)["hash"]).to_0x_hex()
+        except BlockNotFound:
+            return None
 
     def _next_nonce(self, session: Session, sender: str) -> int:
         if sender not in self._nonces:

@@ -77,10 +77,11 @@ class Gateway:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.sessions: sessionmaker = session_factory(make_engine(settings.database))
         self.outbox = Outbox(self.sessions, self.chain, Sender(w3, self.custody.accounts),
-                             max_pending=settings.max_pending_operations)
+                             max_pending=settings.max_pending_operations, confirmations=settings.confirmations)
         self.issuance = Issuance(self.chain, self.custody, self.outbox, self.sessions, SchemaStore(settings.schema_dir),
                                  pseudonym_key=settings.pseudonym_key, max_batch_size=settings.max_batch_size)
-        self.index = EventIndex(deployment, self.sessions, confirmations=settings.confirmations)
+        self.index = EventIndex(deployment, self.sessions, confirmations=settings.confirmations,
+                                on_rewind=self.outbox.reconcile_soon)
         self.audit = AuditTrail(self.chain, self.custody, self.outbox, self.sessions,
                                 log_id=settings.access_log_id)
         self.provenance = Provenance(self.sessions, self.index, lambda: self.outbox.mined_block)

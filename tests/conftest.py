@@ -39,9 +39,11 @@ from ledger_node.canonical import content_hash
 from ledger_node.deploy import Deployment, Founder, Manifest, deploy_contracts
 from ledger_node.accounts import dev_account
 from gateway.audit.access_log import append
-from gateway.auth import create_token
+from gateway.auth import Caller, create_token
 from gateway.chain import Chain
 from gateway.db import AccessedCertificate, AccessLogEntry, make_engine, session_factory
+from gateway.service import Gateway
+from gateway.settings import Settings
 from ledger_node.cli import store_schemas
 from ledger_node.demo import DEPARTMENTS, demo_spec, department_code
 from ledger_node.devnet import deploy_and_bootstrap
@@ -348,6 +350,15 @@ class Devnet:
         self.node = LocalNode("anvil", port=self.node.port, state_dir=state_dir)
         self.w3 = self.node.start()
 
+    def mine_by_hand(self) -> None:
+        """No more 1-second blocks: a block is mined only by `mine`, so a test decides when."""
+        self.w3.provider.make_request("evm_setIntervalMining", [0])
+        self.w3.provider.make_request("evm_setAutomine", [False])
+
+    def mine(self, blocks: int = 1) -> None:
+        for _ in range(blocks):
+            self.w3.provider.make_request("evm_mine", [])
+
     def govern(self, *functions: ContractFunction) -> None:
         """Passes a proposal with the demo's two governors (GA proposes, which approves it; MZ approves)."""
         consortium = self.deployment.consortium
@@ -491,6 +502,23 @@ def own_devnet(devnet_template: Path, tmp_path: Path) -> Iterator[Devnet]:
     net = start_devnet(tmp_path / "chain", devnet_template)
     yield net
     net.node.stop()
+
+
+def department_caller(abbr: str) -> Caller:
+    """A demo department as an authenticated caller of the gateway's services."""
+    return Caller(DEMO_DEPARTMENTS[abbr], "token")
+
+
+@pytest.fixture
+def gateway_on_own_devnet(own_devnet: Devnet, tmp_path: Path) -> Callable[..., Gateway]:
+    """Makes gateways in this process on the test's own devnet, all on one data dir and database (a second
+    one is the first restarted), background threads not started: a test drives the outbox step by step."""
+    data_dir = GatewayProcess(own_devnet, tmp_path / "gateway").data_dir  # manifest and schemas copied in
+
+    def make(**settings: Any) -> Gateway:
+        return Gateway(Settings(data_dir=data_dir, rpc_url=own_devnet.node.url, **settings))
+
+    return make
 
 
 @pytest.fixture

@@ -36,8 +36,17 @@ class OperationError(View):
     message: str | None
 
 
+class OperationEvent(View):
+    """Something that happened to an operation beyond the happy path (`gateway.outbox`)."""
+
+    at: float = Field(description="Unix time")
+    event: Literal["signed", "mined", "rolled_back", "unknown_to_node", "nonce_gap", "nonce_taken",
+                   "already_anchored"]
+    details: dict[str, str | int | None] = Field(description="Nonces, transaction and block hashes, block numbers")
+
+
 class OperationView(View):
-    """An accepted write and where it is: accepted → prepared → signed → sent → done | failed."""
+    """An accepted write and where it is: accepted → prepared → signed → sent → mined → done | failed."""
 
     id: int
     kind: Literal["issue", "batch", "revoke", "supersede", "snapshot", "checkpoint"]
@@ -47,6 +56,8 @@ class OperationView(View):
     block_number: int | None
     progress: OperationProgress | MISSING = Field(MISSING, description="Batches only")
     error: OperationError | MISSING = Field(MISSING, description="Failed operations only")
+    history: list[OperationEvent] = Field(description="Rollbacks, transactions sent again or signed again; "
+                                                      "empty on the happy path")
 
     @classmethod
     def of(cls, operation: Operation) -> Self:
@@ -56,7 +67,10 @@ class OperationView(View):
                    progress=OperationProgress(composed=operation.progress, total=operation.total)
                    if operation.kind == "batch" else MISSING,
                    error=OperationError(code=operation.error_code, message=operation.error_message)
-                   if operation.state == OperationState.FAILED.value else MISSING)
+                   if operation.state == OperationState.FAILED.value else MISSING,
+                   history=[OperationEvent(at=event["at"], event=event["event"],
+                                           details={k: v for k, v in event.items() if k not in ("at", "event")})
+                            for event in operation.history or []])
 
 
 class BatchView(OperationView):

@@ -8,17 +8,16 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Callable
 
 import httpx
 import pytest
 from hexbytes import HexBytes
 
-from gateway.auth import Caller
 from gateway.db import Operation, OperationState, make_engine, session_factory
 from gateway.service import Gateway
 from gateway.models import IssueRequest
-from gateway.settings import Settings
-from tests.conftest import DEMO_DEPARTMENTS, Devnet, GatewayProcess, marriage_request
+from tests.conftest import Devnet, GatewayProcess, department_caller, marriage_request
 
 pytestmark = pytest.mark.slow
 
@@ -113,14 +112,14 @@ def test_killed_mid_batch_the_batch_resumes_and_is_anchored_once(own_devnet: Dev
         gateway.stop()
 
 
-def test_a_signed_but_unsent_transaction_is_sent_once_after_a_restart(own_devnet: Devnet, tmp_path: Path) -> None:
+def test_a_signed_but_unsent_transaction_is_sent_once_after_a_restart(own_devnet: Devnet,
+                                                                     gateway_on_own_devnet: Callable[..., Gateway]) -> None:
     """A crash between storing the signed transaction and sending it."""
-    settings = Settings(data_dir=_gateway_dir(own_devnet, tmp_path), rpc_url=own_devnet.node.url)
-    crashed = Gateway(settings)
-    caller = _caller("MZ")
-    operation = crashed.issuance.issue(caller, IssueRequest.model_validate(marriage_request("SIGNED-1")), None)
+    crashed = gateway_on_own_devnet()
+    operation = crashed.issuance.issue(department_caller("MZ"), IssueRequest.model_validate(marriage_request("SIGNED-1")),
+                                       None)
     crashed.outbox.sign_prepared()  # ... and the process dies before send_signed()
-    restarted = Gateway(settings)
+    restarted = gateway_on_own_devnet()
     restarted.start()
     try:
         finished = restarted.outbox.wait(operation.id, timeout=30)
@@ -130,18 +129,17 @@ def test_a_signed_but_unsent_transaction_is_sent_once_after_a_restart(own_devnet
         restarted.stop()
 
 
-def test_a_sent_transaction_whose_receipt_was_not_recorded_is_not_sent_twice(own_devnet: Devnet,
-                                                                             tmp_path: Path) -> None:
+def test_a_sent_transaction_whose_receipt_was_not_recorded_is_not_sent_twice(
+        own_devnet: Devnet, gateway_on_own_devnet: Callable[..., Gateway]) -> None:
     """A crash between sending and recording `sent`: the restart finds the same bytes on the chain."""
-    settings = Settings(data_dir=_gateway_dir(own_devnet, tmp_path), rpc_url=own_devnet.node.url)
-    crashed = Gateway(settings)
-    operation = crashed.issuance.issue(_caller("MZ"), IssueRequest.model_validate(marriage_request("S-2")),
+    crashed = gateway_on_own_devnet()
+    operation = crashed.issuance.issue(department_caller("MZ"), IssueRequest.model_validate(marriage_request("S-2")),
                                        None)
     crashed.outbox.sign_prepared()
     with crashed.sessions() as session:
         signed = session.get(Operation, operation.id)
     own_devnet.w3.eth.send_raw_transaction(signed.raw_tx)  # sent, but the state change to `sent` was lost
-    restarted = Gateway(settings)
+    restarted = gateway_on_own_devnet()
     restarted.start()
     try:
         assert restarted.outbox.wait(operation.id, timeout=30).state == OperationState.DONE.value
@@ -172,10 +170,3 @@ def test_while_the_chain_is_down_requests_get_503_and_pending_work_completes_aft
     finally:
         gateway.stop()
 
-
-def _gateway_dir(devnet: Devnet, tmp_path: Path) -> Path:
-    return GatewayProcess(devnet, tmp_path / "gateway").data_dir  # manifest and schemas copied in
-
-
-def _caller(abbr: str) -> Caller:
-    return Caller(DEMO_DEPARTMENTS[abbr], "token")

@@ -1,0 +1,192 @@
+"""The outbox against a chain that loses what it had: operations are done only when final, blocks that
+leave the chain are re-checked, nonces heal. Each test mines blocks by hand, so it decides exactly
+what the chain holds at every step."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable
+
+import pytest
+from hexbytes import HexBytes
+
+from gateway.db import Operation, OperationState
+from gateway.models import IssueRequest
+from gateway.service import Gateway
+from tests.conftest import DEMO_DEPARTMENTS, Devnet, department_caller, marriage_request
+
+pytestmark = pytest.mark.slow
+
+
+def _issue(gateway: Gateway, number: str) -> Operation:
+    return gateway.issuance.issue(department_caller("MZ"), IssueRequest.model_validate(marriage_request(number)), None)
+
+
+def _state(gateway: Gateway, operation: Operation) -> Operation:
+    with gateway.sessions() as session:
+        found = session.get(Operation, operation.id)
+    assert found is not None
+    return found
+
+
+def _anchors(devnet: Devnet, operation: Operation) -> int:
+    """How many CertificateIssued events the chain holds for the operation's certificate."""
+    return len(devnet.deployment.registry.events.CertificateIssued().get_logs(
+        from_block=0, argument_filters={"certificateHash": HexBytes(operation.request["certificateHash"])}))
+
+
+def _send_and_mine(gateway: Gateway, devnet: Devnet) -> None:
+    """One dispatcher round around one mined block."""
+    gateway.outbox.sign_prepared()
+    gateway.outbox.send_signed()
+    devnet.mine()
+    gateway.outbox.collect_receipts()
+
+
+@pytest.fixture
+def by_hand(own_devnet: Devnet, gateway_on_own_devnet: Callable[..., Gateway]) -> Callable[..., Gateway]:
+    """In-process gateways on a devnet that mines only when the test says so."""
+    own_devnet.mine_by_hand()
+    return gateway_on_own_devnet
+
+
+def test_an_operation_is_mined_until_its_block_is_confirmations_deep(own_devnet: Devnet,
+                                                                     by_hand: Callable[..., Gateway]) -> None:
+    gateway = by_hand(confirmations=2)
+    operation = _issue(gateway, "DEEP-1")
+    _send_and_mine(gateway, own_devnet)
+    assert _state(gateway, operation).state == OperationState.MINED.value
+    own_devnet.mine()
+    gateway.outbox.confirm_mined()
+    assert _state(gateway, operation).state == OperationState.MINED.value  # one block deep
+    own_devnet.mine()
+    gateway.outbox.confirm_mined()
+    assert _state(gateway, operation).state == OperationState.DONE.value
+
+
+def test_without_confirmations_an_operation_is_done_when_mined(own_devnet: Devnet,
+                                                              by_hand: Callable[..., Gateway]) -> None:
+    gateway = by_hand(confirmations=0)
+    operation = _issue(gateway, "DEEP-0")
+    _send_and_mine(gateway, own_devnet)
+    assert _state(gateway, operation).state == OperationState.DONE.value
+
+
+def test_a_done_operation_whose_block_left_the_chain_is_anchored_again(own_devnet: Devnet,
+                                                                     by_hand: Callable[..., Gateway]) -> None:
+    gateway = by_hand(confirmations=1)
+    before = own_devnet.w3.provider.make_request("evm_snapshot", [])["result"]
+    operation = _issue(gateway, "REORG-1")
+    _send_and_mine(gateway, own_devnet)
+    own_devnet.mine(2)
+    gateway.outbox.confirm_mined()
+    lost_block = _state(gateway, operation).block_number
+    assert _state(gateway, operation).state == OperationState.DONE.value
+    own_devnet.w3.provider.make_request("evm_revert", [before])  # three blocks deep: deeper than confirmations
+    own_devnet.mine(4)  # the chain grows past the lost block again, with other blocks
+    assert _anchors(own_devnet, operation) == 0
+
+    assert gateway.outbox.reconcile() == 1
+    reopened = _state(gateway, operation)
+    assert reopened.state == OperationState.SIGNED.value
+    assert [(event["event"], event["block"]) for event in reopened.history] == [("rolled_back", lost_block)]
+    _send_and_mine(gateway, own_devnet)
+    own_devnet.mine()
+    gateway.outbox.confirm_mined()
+    assert _state(gateway, operation).state == OperationState.DONE.value
+    assert _anchors(own_devnet, operation) == 1
+
+
+def test_blocks_still_on_the_chain_are_left_alone(own_devnet: Devnet, by_hand: Callable[..., Gateway]) -> None:
+    gateway = by_hand()
+    operation = _issue(gateway, "KEPT-1")
+    _send_and_mine(gateway, own_devnet)
+    own_devnet.mine(3)
+    assert gateway.outbox.reconcile() == 0
+    assert _state(gateway, operation).state == OperationState.DONE.value
+
+
+def test_a_transaction_the_node_dropped_is_sent_again(own_devnet: Devnet, by_hand: Callable[..., Gateway]) -> None:
+    gateway = by_hand()
+    operation = _issue(gateway, "DROP-1")
+    gateway.outbox.sign_prepared()
+    gateway.outbox.send_signed()
+    sent = _state(gateway, operation)
+    own_devnet.w3.provider.make_request("anvil_dropTransaction", [sent.tx_hash])
+    gateway.outbox.reconcile()
+    assert _state(gateway, operation).history[-1]["event"] == "unknown_to_node"
+    _send_and_mine(gateway, own_devnet)
+    assert _state(gateway, operation).state == OperationState.DONE.value
+    assert _anchors(own_devnet, operation) == 1
+
+
+def test_operations_behind_a_nonce_no_transaction_holds_are_signed_again(own_devnet: Devnet,
+                                                                        by_hand: Callable[..., Gateway]) -> None:
+    gateway = by_hand()
+    refused, behind = _issue(gateway, "GAP-1"), _issue(gateway, "GAP-2")
+    with gateway.sessions.begin() as session:  # more gas than a block holds: the node refuses it
+        session.get(Operation, refused.id).gas = 10**9
+    gateway.outbox.sign_prepared()
+    gateway.outbox.send_signed()
+    assert _state(gateway, refused).error_code == "transaction_refused"
+    gap_nonce = _state(gateway, refused).nonce
+    own_devnet.mine()
+    gateway.outbox.collect_receipts()
+    assert _state(gateway, behind).state == OperationState.SENT.value  # waits behind the gap for ever, unhealed
+
+    gateway.outbox.reconcile()
+    assert _state(gateway, behind).state == OperationState.PREPARED.value
+    _send_and_mine(gateway, own_devnet)
+    healed = _state(gateway, behind)
+    assert (healed.state, healed.nonce) == (OperationState.DONE.value, gap_nonce)
+    assert [event["event"] for event in healed.history] == ["nonce_gap", "signed", "mined"]
+
+
+def test_a_second_transaction_of_an_anchored_certificate_finds_it_where_the_first_landed(
+        own_devnet: Devnet, by_hand: Callable[..., Gateway]) -> None:
+    gateway = by_hand()
+    operation = _issue(gateway, "TWICE-1")
+    _send_and_mine(gateway, own_devnet)
+    first = _state(gateway, operation)
+    with gateway.sessions.begin() as session:  # as if its nonce had been taken after it was mined
+        session.get(Operation, operation.id).state = OperationState.PREPARED.value
+    _send_and_mine(gateway, own_devnet)  # signed again, sent, reverted: RegistryAlreadyAnchored
+    again = _state(gateway, operation)
+    assert (again.state, again.block_number, again.block_hash) == (OperationState.DONE.value, first.block_number,
+                                                                   first.block_hash)
+    assert again.history[-2]["event"] == "already_anchored"
+    assert _anchors(own_devnet, operation) == 1
+
+
+def _certnet(gateway: Gateway, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CERTNET_RPC_URL": gateway.settings.rpc_url or "", "COLUMNS": "200"}
+    return subprocess.run([str(Path(sys.executable).with_name("certnet")), "outbox", *args, "--data-dir",
+                           str(gateway.settings.data_dir)], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_outbox_status_shows_open_operations_per_account_with_the_chains_nonce(
+        own_devnet: Devnet, by_hand: Callable[..., Gateway]) -> None:
+    gateway = by_hand()
+    operation = _issue(gateway, "STATUS-1")
+    gateway.outbox.sign_prepared()
+    signed = _state(gateway, operation)
+    shown = _certnet(gateway, "status")
+    assert shown.returncode == 0, shown.stderr
+    row = next(line for line in shown.stdout.splitlines() if signed.sender in line)
+    assert DEMO_DEPARTMENTS["MZ"] in row and "1 signed" in row and f"{signed.nonce}–{signed.nonce}" in row
+    assert f"{signed.nonce} ({signed.nonce})" in row  # nothing of it reached the node yet
+
+
+def test_outbox_retry_sends_again_what_the_node_lost(own_devnet: Devnet, by_hand: Callable[..., Gateway]) -> None:
+    gateway = by_hand()
+    operation = _issue(gateway, "RETRY-1")
+    gateway.outbox.sign_prepared()
+    gateway.outbox.send_signed()
+    own_devnet.w3.provider.make_request("anvil_dropTransaction", [_state(gateway, operation).tx_hash])
+    retried = _certnet(gateway, "retry")
+    assert retried.returncode == 0, retried.stderr
+    assert "1 for accounts' nonces" in retried.stdout
+    assert _state(gateway, operation).state == OperationState.SIGNED.value
