@@ -216,7 +216,7 @@ class LocalNode:
         if self.process and self.process.poll() is None:
             # npm's anvil wrapper exits before the binary it started has written its state file:
             # wait for the wrapper's children too, or the next start may read half a file.
-            children = _descendants(self.process.pid)
+            children = descendants(self.process.pid)
             self.process.terminate()
             try:
                 self.process.wait(timeout=timeout)
@@ -235,12 +235,12 @@ class LocalNode:
                           owner=owner)
 
 
-def _descendants(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
     """The process ids below `pid` (Linux /proc; empty where it is not available)."""
     found: list[int] = []
     for children in Path(f"/proc/{pid}/task").glob("*/children"):
         for child in map(int, children.read_text().split()):
-            found += [child, *_descendants(child)]
+            found += [child, *descendants(child)]
     return found
 
 

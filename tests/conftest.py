@@ -47,7 +47,7 @@ from gateway.settings import Settings
 from ledger_node.cli import store_schemas
 from ledger_node.demo import DEPARTMENTS, demo_spec, department_code
 from ledger_node.devnet import deploy_and_bootstrap
-from ledger_node.engines import LocalNode, embedded_web3, free_port
+from ledger_node.engines import LocalNode, descendants, embedded_web3, free_port
 from ledger_node.spec import parse_spec
 from ledger_node.sender import Sender
 from ledger_node.transactions import ContractReverted, transact
@@ -340,14 +340,25 @@ class Devnet:
         self.node.stop()
 
     def restart_chain(self) -> None:
-        """Starts the chain on its port from the state saved last. anvil reads it before it listens
-        (`--state`): loading it by RPC after the start let a gateway polling the port see an empty
+        """Starts the chain on its port from the state saved last (`stop_chain`). anvil reads it before it
+        listens (`--state`): loading it by RPC after the start let a gateway polling the port see an empty
         chain for a moment, which made it fail operations it was preparing."""
         state_dir = self.data_dir / "anvil"
         state_dir.mkdir(exist_ok=True)
         dump = bytes.fromhex((self.data_dir / STATE_FILE).read_text().removeprefix("0x"))
         (state_dir / "anvil-state.json").write_bytes(gzip.decompress(dump))
-        self.node = LocalNode("anvil", port=self.node.port, state_dir=state_dir)
+        self.start_chain()
+
+    def kill_chain(self) -> None:
+        """SIGKILL to anvil and npm's wrapper around it: nothing is saved beyond anvil's last state interval."""
+        assert self.node.process is not None
+        for pid in [self.node.process.pid, *descendants(self.node.process.pid)]:
+            os.kill(pid, signal.SIGKILL)
+        self.node.process.wait()
+
+    def start_chain(self) -> None:
+        """Starts anvil on the chain's port from the state file it keeps in the data dir."""
+        self.node = LocalNode("anvil", port=self.node.port, state_dir=self.data_dir / "anvil")
         self.w3 = self.node.start()
 
     def mine_by_hand(self) -> None:
@@ -454,11 +465,11 @@ class GatewayProcess:
         return {"Authorization": f"Bearer {self._tokens[abbr]}"}
 
     def wait_indexed(self, timeout: float = 30) -> None:
-        """Until the index has caught up with the chain head."""
+        """Until the index has caught up with the chain head (less the confirmations it waits for)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            health = self.client.get("/healthz").json()
-            if health["index"]["lag"] == 0 and health["index"]["block"] >= self.devnet.w3.eth.block_number:
+            index = self.client.get("/healthz").json()["index"]
+            if index["block"] >= self.devnet.w3.eth.block_number - index["confirmations"]:
                 return
             time.sleep(0.1)
         raise AssertionError("the index did not catch up")

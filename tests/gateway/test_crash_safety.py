@@ -13,6 +13,7 @@ from typing import Callable
 import httpx
 import pytest
 from hexbytes import HexBytes
+from sqlalchemy import select
 
 from gateway.db import Operation, OperationState, make_engine, session_factory
 from gateway.service import Gateway
@@ -170,3 +171,111 @@ def test_while_the_chain_is_down_requests_get_503_and_pending_work_completes_aft
     finally:
         gateway.stop()
 
+
+
+def _operation_states(gateway: GatewayProcess) -> set[str]:
+    sessions = session_factory(make_engine(gateway.database_url))
+    with sessions() as session:
+        return set(session.scalars(select(Operation.state)))
+
+
+def _histories(gateway: GatewayProcess) -> list[list[dict]]:
+    sessions = session_factory(make_engine(gateway.database_url))
+    with sessions() as session:
+        return [operation.history or [] for operation in session.scalars(select(Operation))]
+
+
+def _issue_until_answered(gateway: GatewayProcess, key: str, number: str, timeout: float = 120) -> httpx.Response:
+    """What a client does: sends the request with its Idempotency-Key again until it is answered 201 or 202."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            response = gateway.client.post("/v1/certificates", json=marriage_request(number),
+                                           headers={**gateway.auth("MZ"), "Idempotency-Key": key})
+            if response.status_code in (201, 202):
+                return response
+            assert response.status_code in (429, 503), response.text
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, f"{number} was not answered within {timeout:.0f} s"
+        time.sleep(0.5)
+
+
+def test_a_reorganisation_deeper_than_confirmations_anchors_done_operations_again(own_devnet: Devnet,
+                                                                                   tmp_path: Path) -> None:
+    gateway = GatewayProcess(own_devnet, tmp_path / "gateway", confirmations="2").start()
+    try:
+        snapshot = own_devnet.w3.provider.make_request("evm_snapshot", [])["result"]
+        fork_block = own_devnet.w3.eth.block_number
+        answered = [gateway.client.post("/v1/certificates", json=marriage_request(f"REORG-{n}"),
+                                        headers={**gateway.auth("MZ"), "Idempotency-Key": f"reorg-{n}"})
+                    for n in range(6)]
+        assert [response.status_code for response in answered] == [201] * 6  # each 2 blocks deep: "final"
+        hashes = [response.json()["certificate"]["proof"]["certificateHash"] for response in answered]
+        depth = own_devnet.w3.eth.block_number - fork_block
+        own_devnet.w3.provider.make_request("evm_revert", [snapshot])
+        assert depth > 2 and all(_issued_events(own_devnet, h) == 0 for h in hashes)
+
+        for response in answered:
+            done = _wait_done(gateway, f"/v1/operations/{response.json()['operation']['id']}")
+            assert done["operation"]["state"] == "done"
+        assert [_issued_events(own_devnet, h) for h in hashes] == [1] * 6
+        assert sum(any(e["event"] == "rolled_back" for e in history) for history in _histories(gateway)) == 6
+        gateway.wait_indexed()
+        issued_in_history = [[e["event"] for e in gateway.client.get(f"/v1/certificates/{h}/history",
+                                                                     headers=gateway.auth("MZ")).json()["events"]]
+                             .count("CertificateIssued") for h in hashes]
+        assert issued_in_history == [1] * 6
+    finally:
+        gateway.stop()
+
+
+def test_the_chain_killed_mid_load_every_answered_request_ends_anchored_exactly_once(own_devnet: Devnet,
+                                                                                     tmp_path: Path) -> None:
+    gateway = GatewayProcess(own_devnet, tmp_path / "gateway").start()
+    members = [{k: v for k, v in marriage_request(f"KC-B{n}").items() if k != "type"} for n in range(1_000)]
+    batch = gateway.client.post("/v1/batches", json={"type": "320100-MZ-001", "certificates": members},
+                                headers={**gateway.auth("MZ"), "Idempotency-Key": "killed-chain-batch"})
+    assert batch.status_code == 202, batch.text
+    requests = {f"killed-chain-{n}": f"KC-{n}" for n in range(48)}
+    first_answers: dict[str, int] = {}
+
+    def client(keys: list[str]) -> None:  # one request at a time; a failure is retried later with its key
+        for key in keys:
+            try:
+                first_answers[key] = gateway.client.post(
+                    "/v1/certificates", json=marriage_request(requests[key]),
+                    headers={**gateway.auth("MZ"), "Idempotency-Key": key}).status_code
+            except httpx.TransportError:
+                first_answers[key] = 0
+
+    keys = list(requests)
+    threads = [threading.Thread(target=client, args=(keys[i::4],)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 120
+    while sum(status == 201 for status in first_answers.values()) < 12:
+        assert time.monotonic() < deadline, first_answers
+        time.sleep(0.05)
+    own_devnet.kill_chain()
+    for thread in threads:
+        thread.join()
+    own_devnet.start_chain()
+    try:
+        final = {key: _issue_until_answered(gateway, key, number) for key, number in requests.items()}
+        operations = [response.json()["operation"]["id"] for response in final.values()]
+        for operation_id in operations:
+            assert _wait_done(gateway, f"/v1/operations/{operation_id}")["operation"]["state"] == "done"
+        batch_done = _wait_done(gateway, f"/v1/batches/{batch.json()['id']}?limit=1")
+        assert batch_done["state"] == "done"
+        hashes = [gateway.client.get(f"/v1/operations/{operation_id}", headers=gateway.auth("MZ"))
+                  .json()["certificate"]["proof"]["certificateHash"] for operation_id in operations]
+        assert [_issued_events(own_devnet, h) for h in hashes] == [1] * len(requests)
+        assert len(_batch_events(own_devnet, batch_done["batchRoot"])) == 1
+        assert _operation_states(gateway) == {"done"}  # none stuck: every operation of the run is final
+        answered = sum(status in (201, 202) for status in first_answers.values())
+        rolled_back = sum(any(e["event"] == "rolled_back" for e in h) for h in _histories(gateway))
+        print(f"chain killed: {len(requests)} sent, {answered} answered 201/202 before the kill or during it, "
+              f"{len(hashes)} anchored once, 0 twice, 0 lost; {rolled_back} operations rolled back and anchored again")
+    finally:
+        gateway.stop()
