@@ -94,7 +94,8 @@ class Issuance:
         outbox.preparers["batch"] = self.compose_batch
         outbox.landed.update({"issue": lambda op: self._anchored_block(op, op.request["certificateHash"]),
                               "batch": lambda op: self._anchored_block(op, op.request["root"]),
-                              "supersede": lambda op: self._anchored_block(op, op.request["successor"])})
+                              "supersede": lambda op: self._anchored_block(op, op.request["successor"]),
+                              "revoke": self._revoked_block})
 
     def _anchored_block(self, operation: Operation, anchored_hash: str) -> int | None:
         """The block in which `operation`'s department anchored `anchored_hash`, if it did: a transaction
@@ -104,6 +105,15 @@ class Issuance:
         issuer_id, issued_block = anchor[0], anchor[4]
         department_id = self.chain.deployment.consortium.functions.departmentId(code32(operation.department)).call()
         return issued_block if issued_block and issuer_id == department_id else None
+
+    def _revoked_block(self, operation: Operation) -> int | None:
+        """The block in which `operation`'s department revoked its certificate, if it did."""
+        registry = self.chain.deployment.registry
+        revoked = registry.events.CertificateRevoked().get_logs(
+            from_block=self.chain.deployment.first_block,
+            argument_filters={"certificateHash": _bytes(operation.request["certificateHash"]),
+                              "issuer": code32(operation.department)})
+        return revoked[0]["blockNumber"] if revoked else None
 
     # ----- requests -----
 

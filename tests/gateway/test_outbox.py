@@ -14,7 +14,7 @@ import pytest
 from hexbytes import HexBytes
 
 from gateway.db import Operation, OperationState
-from gateway.models import IssueRequest
+from gateway.models import IssueRequest, RevokeRequest
 from gateway.service import Gateway
 from tests.conftest import DEMO_DEPARTMENTS, Devnet, department_caller, marriage_request
 
@@ -145,20 +145,37 @@ def test_operations_behind_a_nonce_no_transaction_holds_are_signed_again(own_dev
     assert [event["event"] for event in healed.history] == ["nonce_gap", "signed", "mined"]
 
 
+def _sent_twice(gateway: Gateway, devnet: Devnet, operation: Operation) -> tuple[Operation, Operation]:
+    """The operation mined, then signed and sent again as if its nonce had been taken: (first, second)."""
+    _send_and_mine(gateway, devnet)
+    first = _state(gateway, operation)
+    with gateway.sessions.begin() as session:
+        session.get(Operation, operation.id).state = OperationState.PREPARED.value
+    _send_and_mine(gateway, devnet)  # the second transaction reverts: the contract refuses doing it twice
+    return first, _state(gateway, operation)
+
+
 def test_a_second_transaction_of_an_anchored_certificate_finds_it_where_the_first_landed(
         own_devnet: Devnet, by_hand: Callable[..., Gateway]) -> None:
     gateway = by_hand()
     operation = _issue(gateway, "TWICE-1")
-    _send_and_mine(gateway, own_devnet)
-    first = _state(gateway, operation)
-    with gateway.sessions.begin() as session:  # as if its nonce had been taken after it was mined
-        session.get(Operation, operation.id).state = OperationState.PREPARED.value
-    _send_and_mine(gateway, own_devnet)  # signed again, sent, reverted: RegistryAlreadyAnchored
-    again = _state(gateway, operation)
+    first, again = _sent_twice(gateway, own_devnet, operation)
     assert (again.state, again.block_number, again.block_hash) == (OperationState.DONE.value, first.block_number,
                                                                    first.block_hash)
-    assert again.history[-2]["event"] == "already_anchored"
+    assert again.history[-2] == {**again.history[-2], "event": "already_anchored", "reason": "RegistryAlreadyAnchored"}
     assert _anchors(own_devnet, operation) == 1
+
+
+def test_a_second_transaction_of_a_revocation_finds_it_where_the_first_landed(
+        own_devnet: Devnet, by_hand: Callable[..., Gateway]) -> None:
+    gateway = by_hand()
+    issued = _issue(gateway, "TWICE-2")
+    _send_and_mine(gateway, own_devnet)
+    revocation = gateway.issuance.revoke(department_caller("MZ"), issued.request["certificateHash"],
+                                         RevokeRequest(reason=1), None)
+    first, again = _sent_twice(gateway, own_devnet, revocation)
+    assert (again.state, again.block_number) == (OperationState.DONE.value, first.block_number)
+    assert again.history[-2]["reason"] == "RegistryAlreadyRevoked"
 
 
 def _certnet(gateway: Gateway, *args: str) -> subprocess.CompletedProcess[str]:
