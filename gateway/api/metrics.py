@@ -19,7 +19,7 @@ class Metrics:
                                 registry=self.registry)
         self.latency = Histogram("certnet_http_request_seconds", "HTTP request latency", ["route"],
                                  registry=self.registry)
-        self.outbox_pending = Gauge("certnet_outbox_pending", "Operations accepted but not yet mined",
+        self.outbox_pending = Gauge("certnet_outbox_pending", "Operations accepted and not yet final",
                                     registry=self.registry)
         self.index_lag = Gauge("certnet_index_lag_blocks", "Blocks between the chain head and the index",
                                registry=self.registry)
