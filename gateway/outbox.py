@@ -25,7 +25,7 @@ from web3.exceptions import TransactionNotFound, Web3RPCError
 
 from gateway.chain import CONNECTION_ERRORS, Chain
 from gateway.db import OPEN_STATES, Operation, OperationState
-from gateway.errors import Conflict, TooManyRequests
+from gateway.errors import Conflict, StorageUnavailable, TooManyRequests
 from ledger_node.sender import Sender, explain_failure
 
 log = logging.getLogger(__name__)
@@ -38,8 +38,9 @@ MAX_BACKOFF_SECONDS = 8.0
 
 #: Builds an operation's contract call from its stored request.
 TransactionBuilder = Callable[[Operation], ContractFunction]
-#: Brings an accepted operation to `prepared` (composes a batch's documents), in its own thread.
-Preparer = Callable[[Operation], None]
+#: Brings an accepted operation to `prepared` (composes a batch's documents), in its own thread; it
+#: returns early, leaving the operation `accepted` to resume later, once the event is set (shutdown).
+Preparer = Callable[[Operation, threading.Event], None]
 
 
 class Outbox:
@@ -169,24 +170,34 @@ class Outbox:
 
     def run_preparer(self, stop: threading.Event) -> None:
         while not stop.is_set():
-            with self.sessions() as session:
-                operation = session.scalar(select(Operation).where(Operation.state == OperationState.ACCEPTED.value)
-                                           .order_by(Operation.id).limit(1))
-            if operation is None:
+            try:
+                prepared = self._prepare_next(stop)
+            except (*CONNECTION_ERRORS, StorageUnavailable) as error:
+                log.warning("preparing waits for the chain or the database: %s", error)
+                stop.wait(1.0)  # resumes where it stopped once both answer
+                continue
+            if prepared:
+                self._wake.set()
+            else:
                 self._prepare_wake.wait(0.2)
                 self._prepare_wake.clear()
-                continue
-            try:
-                self.preparers[operation.kind](operation)
-            except CONNECTION_ERRORS:
-                stop.wait(1.0)  # resumes where it stopped once the chain answers
-                continue
-            except Exception as error:  # a bug in preparation must not stop the queue behind it
-                log.exception("preparing operation %s failed", operation.id)
-                self._finish(operation.id, OperationState.FAILED, error_code="preparation_failed",
-                             error_message=str(error))
-                continue
-            self._wake.set()
+
+    def _prepare_next(self, stop: threading.Event) -> bool:
+        """Prepares the oldest accepted operation; False when there is none."""
+        with self.sessions() as session:
+            operation = session.scalar(select(Operation).where(Operation.state == OperationState.ACCEPTED.value)
+                                       .order_by(Operation.id).limit(1))
+        if operation is None:
+            return False
+        try:
+            self.preparers[operation.kind](operation, stop)
+        except (*CONNECTION_ERRORS, StorageUnavailable):
+            raise
+        except Exception as error:  # a bug in preparation must not stop the queue behind it
+            log.exception("preparing operation %s failed", operation.id)
+            self._finish(operation.id, OperationState.FAILED, error_code="preparation_failed",
+                         error_message=str(error))
+        return True
 
     def sign_prepared(self) -> int:
         with self.sessions() as session:
