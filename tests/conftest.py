@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import gzip
+import json
 import os
 import shutil
 import signal
@@ -468,9 +469,10 @@ class GatewayProcess:
 
 class TmpfsGatewayProcess(GatewayProcess):
     """The gateway in a user and mount namespace of its own (`unshare -Urm`) with its SQLite database
-    on a tmpfs of `size_mb` mounted there, so that a test can fill the database's disk. The test
-    reaches the tmpfs through the process's root, /proc/<pid>/root (`storage`); it is gone with the
-    process."""
+    on a tmpfs of `size_mb` mounted there, so that a test can fill the database's disk; the tmpfs is
+    gone with the process. The test writes files there through /proc/<pid>/root (`storage`), but
+    reaches the database from inside the namespace (`inside`, `sql`): SQLite resolves the magic link
+    /proc/<pid>/root to "/", the host's directory under the mount."""
 
     def __init__(self, devnet: Devnet, data_dir: Path, *, size_mb: int, **settings: str) -> None:
         self.mount_point = data_dir / "storage"  # empty seen from outside the namespace
@@ -489,9 +491,24 @@ class TmpfsGatewayProcess(GatewayProcess):
         assert self.process is not None
         return Path(f"/proc/{self.process.pid}/root") / self.mount_point.relative_to("/")
 
-    @property
-    def database_url(self) -> str:
-        return f"sqlite:///{self.storage / 'gateway.db'}"
+    def inside(self, *command: str) -> subprocess.CompletedProcess[str]:
+        """Runs `command` in the gateway's namespaces with its settings; raises when it fails."""
+        assert self.process is not None
+        return subprocess.run(["nsenter", "-t", str(self.process.pid), "-U", "-m", "--preserve-credentials",
+                               *command], env=self.env, capture_output=True, text=True, timeout=120, check=True)
+
+    def sql(self, statement: str) -> list[list[Any]]:
+        """The rows of one statement on the gateway's database."""
+        script = "import json, sqlite3, sys; print(json.dumps(sqlite3.connect(sys.argv[1]).execute(sys.argv[2])" \
+                 ".fetchall()))"
+        return json.loads(self.inside(sys.executable, "-c", script, str(self.mount_point / "gateway.db"),
+                                      statement).stdout)
+
+    def auth(self, abbr: str) -> dict[str, str]:
+        if abbr not in self._tokens:
+            self._tokens[abbr] = self.inside(str(Path(sys.executable).with_name("certnet")), "gateway", "token",
+                                             DEMO_DEPARTMENTS[abbr], "--data-dir", str(self.data_dir)).stdout.strip()
+        return super().auth(abbr)
 
 
 def fill_disk(directory: Path) -> Path:

@@ -7,8 +7,6 @@ the failure is answered 503 in the error shape while it lasts, never 500.
 from __future__ import annotations
 
 import signal
-import sqlite3
-import subprocess
 import sys
 import threading
 import time
@@ -125,15 +123,12 @@ def _open_operations(database_url: str) -> list[tuple[int, str]]:
                                     .where(Operation.state.in_([s.value for s in OPEN_STATES]))).tuples())
 
 
-def _wait_health(gateway: GatewayProcess, ready: Callable[[dict], bool], timeout: float = 120) -> dict:
-    """Polls /healthz until `ready(health)`; the health that was."""
+def _wait_until(done: Callable[[], object], state: Callable[[], object], timeout: float = 120) -> None:
+    """Polls `done()` until it holds; fails with `state()` when it does not within `timeout`."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        health = gateway.client.get("/healthz").json()
-        if ready(health):
-            return health
+    while not done():
+        assert time.monotonic() < deadline, state()
         time.sleep(0.2)
-    raise AssertionError(f"/healthz did not get there: {health}")
 
 
 # ----- (c) the chain's RPC endpoint cut, or blackholed -----
@@ -213,6 +208,9 @@ def test_a_full_database_disk_answers_503_keeps_reads_and_threads_alive_and_reco
         assert _batch(gateway, tally, "FULL-BATCH", 4_000).status_code == 202  # composed while the disk fills
 
         filler = fill_disk(gateway.storage)
+        # Composing the batch meets the full disk: its preparer waits (before the fix it failed the batch).
+        _wait_until(lambda: "preparing waits for the chain or the database" in gateway.log,
+                    lambda: gateway.sql("SELECT state, error_code FROM operations WHERE kind = 'batch'"))
         keys, refused = [first_key], None
         for _attempt in range(200):  # SQLite may fit a few small writes in free pages of its files
             key = str(uuid.uuid4())
@@ -233,17 +231,17 @@ def test_a_full_database_disk_answers_503_keeps_reads_and_threads_alive_and_reco
         _settle(gateway, own_devnet, tally, keys, {"FULL-BATCH": 4_000})
         assert tally.send(gateway, "GET", history, headers=gateway.auth("MZ")).status_code == 200
         # The background threads lived through it: the index catches up, the log is checkpointed.
-        _wait_health(gateway, lambda health: health["index"]["lag"] == 0
-                     and health["checkpoints"]["anchoredSize"] == health["checkpoints"]["logSize"] >= 2)
+        health = lambda: gateway.client.get("/healthz").json()  # noqa: E731
+        _wait_until(lambda: health()["index"]["lag"] == 0
+                    and health()["checkpoints"]["anchoredSize"] == health()["checkpoints"]["logSize"] >= 2, health)
         assert 500 not in tally.statuses and "no answer" not in tally.statuses, tally
         assert (tally.duplicated, tally.lost) == (0, 0), tally
-        assert _open_operations(gateway.database_url) == []
-        with sqlite3.connect(gateway.storage / "gateway.db") as database:
-            assert database.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-        audit = subprocess.run([str(Path(sys.executable).with_name("certnet")), "audit", "verify", "--data-dir",
-                                str(gateway.data_dir)], env={**gateway.env, "CERTNET_DATABASE_URL": gateway.database_url},
-                               capture_output=True, text=True, timeout=120)
-        assert audit.returncode == 0 and "access log intact" in audit.stdout, audit.stdout + audit.stderr
+        open_states = ", ".join(f"'{state.value}'" for state in OPEN_STATES)
+        assert gateway.sql(f"SELECT id, state FROM operations WHERE state IN ({open_states})") == []
+        assert gateway.sql("PRAGMA integrity_check") == [["ok"]]
+        audit = gateway.inside(str(Path(sys.executable).with_name("certnet")), "audit", "verify", "--data-dir",
+                               str(gateway.data_dir))
+        assert "access log intact" in audit.stdout, audit.stdout + audit.stderr
         assert "Exception in thread" not in gateway.log and "unexpected error" not in gateway.log
         print(tally)
     finally:
