@@ -2,9 +2,10 @@
 
 Gateway errors map by class (a database that cannot take the request arrives as
 `StorageUnavailable`, translated where SQLAlchemy raises it: `gateway.db`), the contracts' custom
-errors by name, an unreachable chain to 503 with a Retry-After hint. Nothing else answers with an error body. The outermost layer,
-`RequestGuard`, gives every request an id, refuses oversized bodies with 413 before they are
-read, and turns an error nothing expected into a 500 in the same shape (logged with its traceback).
+errors by name, an unreachable chain to 503 with a Retry-After hint. Nothing else answers with an
+error body. The outermost layer, `RequestGuard`, gives every request an id, refuses oversized
+bodies with 413 before they are read, and turns an error nothing expected into a 500 in the same
+shape (logged with its traceback).
 """
 
 from __future__ import annotations

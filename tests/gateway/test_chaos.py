@@ -119,8 +119,8 @@ def _settle(gateway: GatewayProcess, devnet: Devnet, tally: Tally, keys: list[st
 
 def _open_operations(database_url: str) -> list[tuple[int, str]]:
     with session_factory(make_engine(database_url))() as session:
-        return list(session.execute(select(Operation.id, Operation.state)
-                                    .where(Operation.state.in_([s.value for s in OPEN_STATES]))).tuples())
+        return [tuple(row) for row in session.execute(select(Operation.id, Operation.state)
+                                                      .where(Operation.state.in_([s.value for s in OPEN_STATES])))]
 
 
 def _wait_until(done: Callable[[], object], state: Callable[[], object], timeout: float = 120) -> None:
@@ -129,6 +129,12 @@ def _wait_until(done: Callable[[], object], state: Callable[[], object], timeout
     while not done():
         assert time.monotonic() < deadline, state()
         time.sleep(0.2)
+
+
+def _caught_up(health: dict) -> bool:
+    """The index has read the head and every access-log entry (two at least) is checkpointed on chain."""
+    checkpoints = health["checkpoints"]
+    return health["index"]["lag"] == 0 and checkpoints["anchoredSize"] == checkpoints["logSize"] >= 2
 
 
 # ----- (c) the chain's RPC endpoint cut, or blackholed -----
@@ -144,6 +150,7 @@ def test_an_rpc_endpoint_cut_for_30_s_answers_503_and_every_accepted_request_is_
         in_flight = [threading.Thread(target=_issue, args=(gateway, tally, key)) for key in keys]
         for thread in in_flight:
             thread.start()
+        _wait_until(lambda: len(tally.accepted) >= 4, lambda: tally)  # the cut comes amid the others
         rpc_proxy.cut()
         down_since, during_outage = time.monotonic(), []
         while time.monotonic() - down_since < OUTAGE_SECONDS:  # the outage lasts; clients keep trying
@@ -231,9 +238,8 @@ def test_a_full_database_disk_answers_503_keeps_reads_and_threads_alive_and_reco
         _settle(gateway, own_devnet, tally, keys, {"FULL-BATCH": 4_000})
         assert tally.send(gateway, "GET", history, headers=gateway.auth("MZ")).status_code == 200
         # The background threads lived through it: the index catches up, the log is checkpointed.
-        health = lambda: gateway.client.get("/healthz").json()  # noqa: E731
-        _wait_until(lambda: health()["index"]["lag"] == 0
-                    and health()["checkpoints"]["anchoredSize"] == health()["checkpoints"]["logSize"] >= 2, health)
+        _wait_until(lambda: _caught_up(gateway.client.get("/healthz").json()),
+                    lambda: gateway.client.get("/healthz").json())
         assert 500 not in tally.statuses and "no answer" not in tally.statuses, tally
         assert (tally.duplicated, tally.lost) == (0, 0), tally
         open_states = ", ".join(f"'{state.value}'" for state in OPEN_STATES)
