@@ -127,7 +127,8 @@ def _wait_until(done: Callable[[], object], state: Callable[[], object], timeout
     """Polls `done()` until it holds; fails with `state()` when it does not within `timeout`."""
     deadline = time.monotonic() + timeout
     while not done():
-        assert time.monotonic() < deadline, state()
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s; the state: {state()}")
         time.sleep(0.2)
 
 
