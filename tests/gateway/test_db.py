@@ -11,6 +11,7 @@ from sqlalchemy.exc import OperationalError
 
 from gateway.db import IssuedCertificate, make_engine, session_factory
 from gateway.errors import StorageUnavailable
+from ledger_node.engines import free_port
 
 DOCUMENT = {"credentialSubject": {"id": "urn:certnet:holder:" + "ab" * 32},
             "credentialSchema": {"id": "urn:certnet:type:320100-MZ-001"}, "proof": {"certificateHash": "0x" + "01" * 32}}
@@ -57,3 +58,8 @@ def test_a_database_that_cannot_take_a_write_raises_storage_unavailable_without_
 def test_a_statement_the_database_rejects_stays_an_operational_error(tmp_path: Path) -> None:
     with pytest.raises(OperationalError), make_engine(f"sqlite:///{tmp_path / 'gateway.db'}").connect() as db:
         db.execute(text("SELECT * FROM no_such_table"))
+
+
+def test_a_postgresql_server_out_of_reach_raises_storage_unavailable() -> None:
+    with pytest.raises(StorageUnavailable, match="Connection refused"):
+        make_engine(f"postgresql+psycopg://certnet:certnet@127.0.0.1:{free_port()}/certnet")
