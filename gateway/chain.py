@@ -25,8 +25,10 @@ from ledger_node.chainstate import code_text
 from ledger_node.deploy import Deployment
 from ledger_node.types import DepartmentStatus, Role, code32
 
-#: How the chain's client libraries say "no answer": these become `ChainUnavailable` (HTTP 503).
-CONNECTION_ERRORS: tuple[type[Exception], ...] = (requests.ConnectionError, requests.Timeout, TimeExhausted)
+#: How the chain's client libraries say "no answer" (an answer cut off midway included): these become
+#: `ChainUnavailable` (HTTP 503).
+CONNECTION_ERRORS: tuple[type[Exception], ...] = (requests.ConnectionError, requests.Timeout,
+                                                  requests.exceptions.ChunkedEncodingError, TimeExhausted)
 
 #: How many development-mnemonic accounts are searched for department keys on local chains.
 DEV_KEY_SEARCH = 64
