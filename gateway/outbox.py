@@ -169,13 +169,17 @@ class Outbox:
                 self._wake.clear()
 
     def run_preparer(self, stop: threading.Event) -> None:
+        waiting = False
         while not stop.is_set():
             try:
                 prepared = self._prepare_next(stop)
             except (*CONNECTION_ERRORS, StorageUnavailable) as error:
-                log.warning("preparing waits for the chain or the database: %s", error)
+                if not waiting:  # once per outage
+                    log.warning("preparing waits for the chain or the database: %s", error)
+                waiting = True
                 stop.wait(1.0)  # resumes where it stopped once both answer
                 continue
+            waiting = False
             if prepared:
                 self._wake.set()
             else:

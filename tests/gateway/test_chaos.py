@@ -163,6 +163,7 @@ def test_an_rpc_endpoint_cut_for_30_s_answers_503_and_every_accepted_request_is_
         rpc_proxy.restore()
         for thread in in_flight:
             thread.join(timeout=2 * CLIENT_TIMEOUT)
+        assert not any(thread.is_alive() for thread in in_flight)
         unavailable = [r for r in during_outage if r is not None and r.status_code == 503]
         assert len(unavailable) == len(during_outage), [r and (r.status_code, r.text) for r in during_outage]
         assert all(_is_unavailable(r, "chain_unavailable") for r in unavailable if r.request.method == "POST")
