@@ -19,14 +19,19 @@ from web3.exceptions import TimeExhausted
 
 from gateway.certificates.catalog import lookup
 from gateway.certificates.signing import SigningDomain
-from gateway.errors import Forbidden
+from gateway.errors import Forbidden, StorageUnavailable
 from ledger_node.accounts import dev_account, load_keystore, passphrase_from_env
 from ledger_node.chainstate import code_text
 from ledger_node.deploy import Deployment
 from ledger_node.types import DepartmentStatus, Role, code32
 
-#: How the chain's client libraries say "no answer": these become `ChainUnavailable` (HTTP 503).
-CONNECTION_ERRORS: tuple[type[Exception], ...] = (requests.ConnectionError, requests.Timeout, TimeExhausted)
+#: How the chain's client libraries say "no answer" (an answer cut off midway included): these become
+#: `ChainUnavailable` (HTTP 503).
+CONNECTION_ERRORS: tuple[type[Exception], ...] = (requests.ConnectionError, requests.Timeout,
+                                                  requests.exceptions.ChunkedEncodingError, TimeExhausted)
+#: Outages the background threads wait out (the chain or the database not answering): one warning
+#: line per outage and a retry, not a traceback per attempt.
+OUTAGES: tuple[type[Exception], ...] = (*CONNECTION_ERRORS, StorageUnavailable)
 
 #: How many development-mnemonic accounts are searched for department keys on local chains.
 DEV_KEY_SEARCH = 64

@@ -5,16 +5,24 @@ consents. SQLite file by default, PostgreSQL by URL; the same models serve both.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from enum import Enum
 from typing import Any
 
 from sqlalchemy import (JSON, BigInteger, Float, ForeignKey, Index, Integer, LargeBinary, String, Text,
                         UniqueConstraint, create_engine, event, inspect, select, text, update)
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, ExceptionContext
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 from gateway.certificates.document import type_code
+from gateway.errors import StorageUnavailable
+
+#: SQLite's words for a database that cannot take a request now, though nothing is wrong with the
+#: request: its file system is full or read-only, its file cannot be opened, or it stays locked.
+SQLITE_UNAVAILABLE = ("database or disk is full", "readonly database", "unable to open database file",
+                      "disk i/o error", "database is locked")
 
 
 class Base(DeclarativeBase):
@@ -240,9 +248,27 @@ def make_engine(url: str) -> Engine:
             cursor.close()
     else:
         engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    event.listen(engine, "handle_error", _storage_unavailable)
     Base.metadata.create_all(engine)
     _add_new_columns(engine)
     return engine
+
+
+def _storage_unavailable(context: ExceptionContext) -> StorageUnavailable | None:
+    """A database error that passes (see SQLITE_UNAVAILABLE; for a server, a lost connection or any
+    operational error: disk full, shutting down) as `StorageUnavailable`, raised in its place, so that
+    requests answer 503 and the background threads wait; anything else stays as SQLAlchemy raised it.
+    The message is the driver's first line only: the statement's parameters may hold documents."""
+    error = context.original_exception
+    if isinstance(error, sqlite3.Error):
+        passes = any(words in str(error).lower() for words in SQLITE_UNAVAILABLE)
+    else:
+        passes = context.is_disconnect or isinstance(context.sqlalchemy_exception, OperationalError)
+    if not passes:
+        return None
+    reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+    return StorageUnavailable(f"the gateway's database cannot take the request now ({reason}); nothing was "
+                              "changed, retry later")
 
 
 def _add_new_columns(engine: Engine) -> None:

@@ -113,6 +113,13 @@ class ChainUnavailable(GatewayError):
     code = "chain_unavailable"
 
 
+class StorageUnavailable(GatewayError):
+    """The gateway's database cannot take the request now (its disk is full or read-only, its file or
+    server cannot be reached, or it stays locked); nothing was changed, retry later."""
+
+    code = "storage_unavailable"
+
+
 class OperationFailed(GatewayError):
     """The operation was accepted but its transaction failed on the chain; `details.reason` says why."""
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 from web3.exceptions import BlockNotFound
 
-from gateway.chain import CONNECTION_ERRORS
+from gateway.chain import OUTAGES
 from ledger_node.chainstate import code_text, events_by_topic
 from ledger_node.deploy import Deployment
 from gateway.db import ChainEvent, IndexedBlock
@@ -72,8 +72,8 @@ class EventIndex:
         while not stop.is_set():
             try:
                 caught_up = self.sync_once()
-            except CONNECTION_ERRORS as error:
-                log.warning("index waits for the chain: %s", error)
+            except OUTAGES as error:
+                log.warning("index waits for the chain or the database: %s", error)
                 caught_up = True
             except Exception:  # keep following; the lag in /healthz shows that it is stuck
                 log.exception("indexing failed; retrying")

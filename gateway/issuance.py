@@ -243,8 +243,10 @@ class Issuance:
 
     # ----- the preparer's work -----
 
-    def compose_batch(self, operation: Operation) -> None:
-        """Composes and signs the batch's documents (resuming after a restart), then its Merkle root."""
+    def compose_batch(self, operation: Operation, stop: threading.Event) -> None:
+        """Composes and signs the batch's documents (resuming after a restart), then its Merkle root.
+        Each chunk is committed; once `stop` is set it returns after the current chunk, the batch
+        still `accepted`, so that a shutdown is prompt and the next start resumes."""
         request = operation.request
         department = self.chain.department(operation.department)
         key = self.custody.key_for(department)
@@ -259,6 +261,8 @@ class Issuance:
             done = session.scalar(select(func.count()).select_from(IssuedCertificate)
                                   .where(IssuedCertificate.operation_id == operation.id))
             for start in range(done, len(members), COMPOSE_CHUNK):
+                if stop.is_set():
+                    return
                 for position in range(start, min(start + COMPOSE_CHUNK, len(members))):
                     member = members[position]
                     start_at = dt.datetime.fromisoformat(member["validFrom"]) if member["validFrom"] else accepted

@@ -34,7 +34,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from web3.contract.contract import ContractFunction
 from web3.exceptions import BlockNotFound, TransactionNotFound, Web3RPCError
 
-from gateway.chain import CONNECTION_ERRORS, Chain
+from gateway.chain import OUTAGES, Chain
 from gateway.db import IN_BLOCK_STATES, OPEN_STATES, Operation, OperationState
 from gateway.errors import Conflict, TooManyRequests
 from ledger_node.sender import Sender, explain_failure
@@ -52,8 +52,9 @@ MAX_BACKOFF_SECONDS = 8.0
 
 #: Builds an operation's contract call from its stored request.
 TransactionBuilder = Callable[[Operation], ContractFunction]
-#: Brings an accepted operation to `prepared` (composes a batch's documents), in its own thread.
-Preparer = Callable[[Operation], None]
+#: Brings an accepted operation to `prepared` (composes a batch's documents), in its own thread; it
+#: returns early, leaving the operation `accepted` to resume later, once the event is set (shutdown).
+Preparer = Callable[[Operation, threading.Event], None]
 #: The block in which an operation's effect already is on the chain (an earlier transaction of it
 #: anchored the same hash), or None; asked when its transaction reverted.
 Landed = Callable[[Operation], int | None]
@@ -82,7 +83,6 @@ class Outbox:
         self.builders: dict[str, TransactionBuilder] = {}
         self.preparers: dict[str, Preparer] = {}
         self.landed: dict[str, Landed] = {}
-        self.chain_reachable = True
         self.mined_block = 0  # the newest block in which this process saw one of its transactions mined
         self._nonces: dict[str, int] = {}
         self._reconciled_at = 0.0
@@ -203,14 +203,13 @@ class Outbox:
             try:
                 worked = self.reconcile_if_due() + self.sign_prepared() + self.send_signed() + \
                     self.collect_receipts() + self.confirm_mined()
-                self.chain_reachable, backoff = True, 0.25
+                backoff = 0.25
             except StaleDataError:  # `certnet outbox retry` changed an operation this round had read
                 continue
-            except Exception as error:  # the chain is down, or a bug: the queue waits and retries, never dies
-                if isinstance(error, CONNECTION_ERRORS):
-                    if self.chain_reachable:
-                        log.warning("chain unreachable, outbox waits: %s", error)
-                    self.chain_reachable = False
+            except Exception as error:  # an outage, or a bug: the queue waits and retries, never dies
+                if isinstance(error, OUTAGES):
+                    if backoff == 0.25:  # the first failed round of this outage
+                        log.warning("outbox waits for the chain or the database: %s", error)
                 else:
                     log.exception("outbox round failed; retrying")
                 self._nonces.clear()  # the node may come back with another view of pending transactions
@@ -223,25 +222,39 @@ class Outbox:
                 self._wake.clear()
 
     def run_preparer(self, stop: threading.Event) -> None:
+        waiting = False
         while not stop.is_set():
-            with self.sessions() as session:
-                operation = session.scalar(select(Operation).where(Operation.state == OperationState.ACCEPTED.value)
-                                           .order_by(Operation.id).limit(1))
-            if operation is None:
+            try:
+                prepared = self._prepare_next(stop)
+            except OUTAGES as error:
+                if not waiting:  # once per outage
+                    log.warning("preparing waits for the chain or the database: %s", error)
+                waiting = True
+                stop.wait(1.0)  # resumes where it stopped once both answer
+                continue
+            waiting = False
+            if prepared:
+                self._wake.set()
+            else:
                 self._prepare_wake.wait(0.2)
                 self._prepare_wake.clear()
-                continue
-            try:
-                self.preparers[operation.kind](operation)
-            except CONNECTION_ERRORS:
-                stop.wait(1.0)  # resumes where it stopped once the chain answers
-                continue
-            except Exception as error:  # a bug in preparation must not stop the queue behind it
-                log.exception("preparing operation %s failed", operation.id)
-                self._finish(operation.id, OperationState.FAILED, error_code="preparation_failed",
-                             error_message=str(error))
-                continue
-            self._wake.set()
+
+    def _prepare_next(self, stop: threading.Event) -> bool:
+        """Prepares the oldest accepted operation; False when there is none."""
+        with self.sessions() as session:
+            operation = session.scalar(select(Operation).where(Operation.state == OperationState.ACCEPTED.value)
+                                       .order_by(Operation.id).limit(1))
+        if operation is None:
+            return False
+        try:
+            self.preparers[operation.kind](operation, stop)
+        except OUTAGES:
+            raise
+        except Exception as error:  # a bug in preparation must not stop the queue behind it
+            log.exception("preparing operation %s failed", operation.id)
+            self._finish(operation.id, OperationState.FAILED, error_code="preparation_failed",
+                         error_message=str(error))
+        return True
 
     def sign_prepared(self) -> int:
         with self.sessions() as session:

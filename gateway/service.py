@@ -69,7 +69,7 @@ def refuse_unsafe_production(settings: Settings, chain_id: int, custody: Custody
 class Gateway:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        w3 = connect(rpc_url(settings))
+        w3 = connect(rpc_url(settings), timeout=settings.rpc_timeout_seconds)
         deployment = Manifest.load(settings.manifest_path).deployment(w3)
         self.chain = Chain(deployment, role_cache_seconds=settings.role_cache_seconds)
         self.custody = Custody.load(self.chain, settings.key_store)

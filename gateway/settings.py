@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     pseudonym_secret: SecretStr = SecretStr(DEVELOPMENT_PSEUDONYM_SECRET)
     #: JSON-RPC endpoint; default: the node `certnet node start|run` recorded in the data dir.
     rpc_url: str | None = None
+    #: How long one JSON-RPC call may wait for the node's answer: a node that accepts connections but
+    #: never answers makes requests 503 `chain_unavailable` after this, not hang.
+    rpc_timeout_seconds: float = Field(10.0, gt=0, le=300)
     #: Manifest of the deployed contracts; default: `<data dir>/manifest.json`.
     manifest: Path | None = None
     #: SQLAlchemy URL of the gateway database (outbox, tokens, event index); default: a SQLite

@@ -89,15 +89,21 @@ def embedded_web3(accounts: int = DEV_ACCOUNTS) -> Web3:
 
 
 def connect(url: str, *, timeout: float = 30) -> Web3:
-    """A connection to a JSON-RPC node; raises `EngineError` when it does not answer.
+    """A connection to a JSON-RPC node whose every call fails after `timeout` seconds without an
+    answer; raises `EngineError` when it does not answer.
 
     PoA chains (Besu/GoQuorum clique or QBFT) put more than 32 bytes in extraData, which
     web3.py rejects unless the PoA middleware is in place; it is added when the chain needs it.
     """
+    import requests
     from web3 import Web3
     from web3.middleware import ExtraDataToPOAMiddleware
+    from web3.providers.rpc.utils import ExceptionRetryConfiguration
 
-    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
+    # web3.py retries a read call that timed out, four more times by default: a node that accepts
+    # connections but never answers would hold each call for five timeouts. One is the bound.
+    retry = ExceptionRetryConfiguration(errors=(ConnectionError, requests.HTTPError))
+    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}, exception_retry_configuration=retry))
     try:
         latest = w3.eth.get_block("latest")
     except Exception as exc:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import gzip
+import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +22,7 @@ from typing import Any, Callable, Iterable, Iterator
 import httpx
 
 import pytest
+from hexbytes import HexBytes
 from sqlalchemy import delete, select
 from sqlalchemy.orm import sessionmaker
 from stdnum.cn import ric
@@ -453,8 +457,17 @@ class GatewayProcess:
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
+            self.terminate()
+
+    def terminate(self, timeout: float = 60) -> int:
+        """SIGTERM, as a service manager stops it; its exit code once it has exited."""
+        assert self.process is not None
+        self.process.terminate()
+        return self.process.wait(timeout=timeout)
+
+    @property
+    def log(self) -> str:
+        return (self.data_dir / "gateway.log").read_text(errors="replace")
 
     def auth(self, abbr: str) -> dict[str, str]:
         """Bearer-token headers of a demo department (the token made once, stored hashed)."""
@@ -473,6 +486,179 @@ class GatewayProcess:
                 return
             time.sleep(0.1)
         raise AssertionError("the index did not catch up")
+
+
+
+class TmpfsGatewayProcess(GatewayProcess):
+    """The gateway in a user and mount namespace of its own (`unshare -Urm`) with its SQLite database
+    on a tmpfs of `size_mb` mounted there, so that a test can fill the database's disk; the tmpfs is
+    gone with the process. The test writes files there through /proc/<pid>/root (`storage`), but
+    reaches the database from inside the namespace (`inside`, `sql`): SQLite resolves the magic link
+    /proc/<pid>/root to "/", the host's directory under the mount."""
+
+    def __init__(self, devnet: Devnet, data_dir: Path, *, size_mb: int, **settings: str) -> None:
+        self.mount_point = data_dir / "storage"  # empty seen from outside the namespace
+        self.size_mb = size_mb
+        super().__init__(devnet, data_dir, database_url=f"sqlite:///{self.mount_point / 'gateway.db'}", **settings)
+        self.mount_point.mkdir(exist_ok=True)
+
+    @property
+    def command(self) -> list[str]:
+        mount = f'mount -t tmpfs -o size={self.size_mb}M tmpfs "$0" && exec "$@"'
+        return ["unshare", "-Urm", "sh", "-c", mount, str(self.mount_point), *super().command]
+
+    @property
+    def storage(self) -> Path:
+        """The tmpfs, seen from outside the namespace."""
+        assert self.process is not None
+        return Path(f"/proc/{self.process.pid}/root") / self.mount_point.relative_to("/")
+
+    def inside(self, *command: str) -> subprocess.CompletedProcess[str]:
+        """Runs `command` in the gateway's namespaces with its settings; raises when it fails."""
+        assert self.process is not None
+        return subprocess.run(["nsenter", "-t", str(self.process.pid), "-U", "-m", "--preserve-credentials",
+                               *command], env=self.env, capture_output=True, text=True, timeout=120, check=True)
+
+    def sql(self, statement: str) -> list[list[Any]]:
+        """The rows of one statement on the gateway's database."""
+        script = "import json, sqlite3, sys; print(json.dumps(sqlite3.connect(sys.argv[1]).execute(sys.argv[2])" \
+                 ".fetchall()))"
+        return json.loads(self.inside(sys.executable, "-c", script, str(self.mount_point / "gateway.db"),
+                                      statement).stdout)
+
+    def auth(self, abbr: str) -> dict[str, str]:
+        if abbr not in self._tokens:
+            self._tokens[abbr] = self.inside(str(Path(sys.executable).with_name("certnet")), "gateway", "token",
+                                             DEMO_DEPARTMENTS[abbr], "--data-dir", str(self.data_dir)).stdout.strip()
+        return super().auth(abbr)
+
+
+def fill_disk(directory: Path) -> Path:
+    """Writes a file in `directory` until its filesystem has no byte left; returns the file."""
+    filler = directory / "filler"
+    with open(filler, "wb", buffering=0) as out:
+        for block in (1 << 20, 4096, 1):
+            try:
+                while True:
+                    out.write(bytes(block))
+            except OSError as error:
+                if error.errno != errno.ENOSPC:
+                    raise
+    return filler
+
+
+class RpcProxy:
+    """A TCP proxy on 127.0.0.1 in front of a chain's JSON-RPC port, with real sockets, that a test can
+    `cut` (live connections closed, new ones refused: the node is gone), `blackhole` (connections
+    accepted, nothing answered: a network that drops packets) and `restore`."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target = ("127.0.0.1", target_port)
+        self.port = free_port()
+        self.forwarding = True
+        self._sockets: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._listener: socket.socket | None = None
+        self._listen()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def cut(self) -> None:
+        self.forwarding = False
+        assert self._listener is not None
+        _shut(self._listener)  # wakes the accepting thread; connections are refused from now on
+        self._listener = None
+        self._close_connections()
+
+    def blackhole(self) -> None:
+        """From now on nothing passes: bytes sent on live or new connections are swallowed."""
+        self.forwarding = False
+
+    def restore(self) -> None:
+        self._close_connections()  # the blackholed ones: their clients get an error instead of waiting on
+        self.forwarding = True
+        if self._listener is None:
+            self._listen()
+
+    def close(self) -> None:
+        if self._listener is not None:
+            _shut(self._listener)
+        self._close_connections()
+
+    def _listen(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", self.port))  # SO_REUSEADDR: the same port again
+        threading.Thread(target=self._accept, args=(self._listener,), daemon=True).start()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _address = listener.accept()
+            except OSError:
+                return  # cut
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                self._sockets |= {client, upstream}
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(1 << 16):
+                if self.forwarding:
+                    sink.sendall(data)
+        except OSError:
+            pass
+        for end in (source, sink):
+            _shut(end)
+            with self._lock:
+                self._sockets.discard(end)
+
+    def _close_connections(self) -> None:
+        with self._lock:
+            live, self._sockets = self._sockets, set()
+        for end in live:
+            _shut(end)
+
+
+def _shut(end: socket.socket) -> None:
+    """Closes a socket so that a thread blocked on it wakes up (close alone does not wake it)."""
+    try:
+        end.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    end.close()
+
+
+def issued_events(devnet: Devnet, certificate_hash: str) -> int:
+    """How many times the chain anchored this single certificate (its CertificateIssued events)."""
+    registry = devnet.deployment.registry
+    return len(registry.events.CertificateIssued().get_logs(
+        from_block=0, argument_filters={"certificateHash": HexBytes(certificate_hash)}))
+
+
+def batch_events(devnet: Devnet, root: str) -> list:
+    """The chain's BatchAnchored events of this batch root."""
+    return devnet.deployment.registry.events.BatchAnchored().get_logs(
+        from_block=0, argument_filters={"batchRoot": HexBytes(root)})
+
+
+def wait_done(gateway: GatewayProcess, path: str, timeout: float = 120) -> dict:
+    """Polls an operation or batch of civil affairs (MZ) until it is done or failed; its view."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        view = gateway.client.get(path, headers=gateway.auth("MZ")).json()
+        state = view.get("state") or view.get("operation", {}).get("state")
+        if state in ("done", "failed"):
+            return view
+        time.sleep(0.2)
+    raise AssertionError(f"{path} did not finish")
 
 
 def citizen_id(serial: int) -> str:
@@ -530,6 +716,14 @@ def gateway_on_own_devnet(own_devnet: Devnet, tmp_path: Path) -> Callable[..., G
         return Gateway(Settings(data_dir=data_dir, rpc_url=own_devnet.node.url, **settings))
 
     return make
+
+
+@pytest.fixture
+def rpc_proxy(own_devnet: Devnet) -> Iterator[RpcProxy]:
+    """A proxy in front of this test's own devnet, for a gateway whose chain connection the test cuts."""
+    proxy = RpcProxy(own_devnet.node.port)
+    yield proxy
+    proxy.close()
 
 
 @pytest.fixture

@@ -1,9 +1,11 @@
 """The one place where errors become HTTP responses: `{"code", "message", "details"}`.
 
-Gateway errors map by class, the contracts' custom errors by name, an unreachable chain to 503
-with a Retry-After hint. Nothing else answers with an error body. The outermost layer,
-`RequestGuard`, gives every request an id, refuses oversized bodies with 413 before they are
-read, and turns an error nothing expected into a 500 in the same shape (logged with its traceback).
+Gateway errors map by class (a database that cannot take the request arrives as
+`StorageUnavailable`, translated where SQLAlchemy raises it: `gateway.db`), the contracts' custom
+errors by name, an unreachable chain to 503 with a Retry-After hint. Nothing else answers with an
+error body. The outermost layer, `RequestGuard`, gives every request an id, refuses oversized
+bodies with 413 before they are read, and turns an error nothing expected into a 500 in the same
+shape (logged with its traceback).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.certificates.document import MAX_JSON_DEPTH, nested_deeper_than
 from gateway.chain import CONNECTION_ERRORS
 from gateway.errors import (ChainUnavailable, Conflict, Forbidden, GatewayError, InvalidInput, NotFound,
-                            OperationFailed, TooManyRequests, Unauthenticated)
+                            OperationFailed, StorageUnavailable, TooManyRequests, Unauthenticated)
 from ledger_node.errors import LedgerError
 from ledger_node.transactions import ContractReverted
 
@@ -38,6 +40,7 @@ STATUS_OF: dict[type[GatewayError], int] = {
     OperationFailed: 409,
     TooManyRequests: 429,
     ChainUnavailable: 503,
+    StorageUnavailable: 503,
 }
 
 #: The contracts' custom errors as HTTP statuses and stable codes (what a dry run or a failed
@@ -243,7 +246,8 @@ ERROR_STATUSES: dict[int, str] = {
     413: "The body is larger than the limit",
     422: "The request or the document it carries is invalid",
     429: "The gateway's outbox is full; retry after `Retry-After`",
-    503: "The chain does not answer; nothing was accepted, retry after `Retry-After`",
+    503: "The chain does not answer (`chain_unavailable`) or the gateway's database cannot take the request "
+         "(`storage_unavailable`); nothing was accepted, retry after `Retry-After`",
 }
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.audit import access_log
 from gateway.audit.merkle_log import consistency_proof, inclusion_proof, root, verify_inclusion
 from gateway.certificates.document import to_datetime_text
-from gateway.chain import Chain, Custody
+from gateway.chain import OUTAGES, Chain, Custody
 from gateway.db import AccessLogEntry, Operation
 from gateway.errors import Forbidden, GatewayError, InvalidInput, NotFound
 from gateway.outbox import Outbox
@@ -114,11 +114,12 @@ class AuditTrail:
         while not stop.wait(delay):
             try:
                 self.request_checkpoint()
-            except Exception:  # whatever it is, a dead thread would leave the log unanchored unnoticed
+            except Exception as error:  # whatever it is, a dead thread would leave the log unanchored unnoticed
                 failures += 1
                 delay = min(interval_seconds, CHECKPOINT_FIRST_RETRY_SECONDS * 2 ** min(failures - 1, 16))
-                log.exception("anchoring the access log failed (%d time(s) in a row); retrying in %.0f s",
-                              failures, delay)
+                log.log(logging.WARNING if isinstance(error, OUTAGES) else logging.ERROR,
+                        "anchoring the access log failed (%d time(s) in a row); retrying in %.0f s", failures, delay,
+                        exc_info=not isinstance(error, OUTAGES))
             else:
                 delay, failures = interval_seconds, 0
 

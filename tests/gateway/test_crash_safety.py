@@ -12,37 +12,15 @@ from typing import Callable
 
 import httpx
 import pytest
-from hexbytes import HexBytes
 from sqlalchemy import select
 
 from gateway.db import Operation, OperationState, make_engine, session_factory
 from gateway.service import Gateway
 from gateway.models import IssueRequest
-from tests.conftest import Devnet, GatewayProcess, department_caller, marriage_request
+from tests.conftest import (Devnet, GatewayProcess, batch_events, department_caller, issued_events, marriage_request,
+                            wait_done)
 
 pytestmark = pytest.mark.slow
-
-
-def _issued_events(devnet: Devnet, certificate_hash: str) -> int:
-    registry = devnet.deployment.registry
-    return len(registry.events.CertificateIssued().get_logs(
-        from_block=0, argument_filters={"certificateHash": HexBytes(certificate_hash)}))
-
-
-def _batch_events(devnet: Devnet, root: str) -> list:
-    return devnet.deployment.registry.events.BatchAnchored().get_logs(
-        from_block=0, argument_filters={"batchRoot": HexBytes(root)})
-
-
-def _wait_done(gateway: GatewayProcess, path: str, timeout: float = 120) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        view = gateway.client.get(path, headers=gateway.auth("MZ")).json()
-        state = view.get("state") or view.get("operation", {}).get("state")
-        if state in ("done", "failed"):
-            return view
-        time.sleep(0.2)
-    raise AssertionError(f"{path} did not finish")
 
 
 def test_killed_mid_issuance_every_accepted_request_is_anchored_exactly_once(own_devnet: Devnet,
@@ -73,12 +51,12 @@ def test_killed_mid_issuance_every_accepted_request_is_anchored_exactly_once(own
         response = gateway.client.post("/v1/certificates", json=marriage_request(f"KILL-{n}"),
                                        headers={**gateway.auth("MZ"), "Idempotency-Key": key})
         assert response.status_code in (201, 202), response.text
-        result = _wait_done(gateway, f"/v1/operations/{response.json()['operation']['id']}")
+        result = wait_done(gateway, f"/v1/operations/{response.json()['operation']['id']}")
         assert result["operation"]["state"] == "done"
         if key in answered and "certificate" in answered[key]:
             assert answered[key]["certificate"]["proof"]["certificateHash"] == \
                 result["certificate"]["proof"]["certificateHash"]
-        assert _issued_events(own_devnet, result["certificate"]["proof"]["certificateHash"]) == 1
+        assert issued_events(own_devnet, result["certificate"]["proof"]["certificateHash"]) == 1
 
     try:
         with ThreadPoolExecutor(8) as pool:
@@ -103,11 +81,11 @@ def test_killed_mid_batch_the_batch_resumes_and_is_anchored_once(own_devnet: Dev
     gateway.kill()  # composing has begun and cannot have finished (4 000 documents in chunks of 1 000)
     gateway.start()
     try:
-        done = _wait_done(gateway, f"{batch_path}?limit=10000")
+        done = wait_done(gateway, f"{batch_path}?limit=10000")
         assert done["state"] == "done", done
         hashes = {c["proof"]["certificateHash"] for c in done["certificates"]}
         assert len(hashes) == 4_000
-        events = _batch_events(own_devnet, done["batchRoot"])
+        events = batch_events(own_devnet, done["batchRoot"])
         assert [e["args"]["memberCount"] for e in events] == [4_000]
     finally:
         gateway.stop()
@@ -125,7 +103,7 @@ def test_a_signed_but_unsent_transaction_is_sent_once_after_a_restart(own_devnet
     try:
         finished = restarted.outbox.wait(operation.id, timeout=30)
         assert finished.state == OperationState.DONE.value
-        assert _issued_events(own_devnet, operation.request["certificateHash"]) == 1
+        assert issued_events(own_devnet, operation.request["certificateHash"]) == 1
     finally:
         restarted.stop()
 
@@ -147,7 +125,7 @@ def test_a_sent_transaction_whose_receipt_was_not_recorded_is_not_sent_twice(
     finally:
         restarted.stop()  # nothing can be sent after this
     assert own_devnet.w3.eth.get_transaction_count(signed.sender, "pending") == signed.nonce + 1
-    assert _issued_events(own_devnet, operation.request["certificateHash"]) == 1
+    assert issued_events(own_devnet, operation.request["certificateHash"]) == 1
 
 
 def test_while_the_chain_is_down_requests_get_503_and_pending_work_completes_after(own_devnet: Devnet,
@@ -165,9 +143,9 @@ def test_while_the_chain_is_down_requests_get_503_and_pending_work_completes_aft
         assert gateway.client.get("/healthz").status_code == 503
         time.sleep(2)
         own_devnet.restart_chain()
-        done = _wait_done(gateway, f"/v1/batches/{accepted.json()['id']}?limit=1")
+        done = wait_done(gateway, f"/v1/batches/{accepted.json()['id']}?limit=1")
         assert done["state"] == "done", done
-        assert len(_batch_events(own_devnet, done["batchRoot"])) == 1
+        assert len(batch_events(own_devnet, done["batchRoot"])) == 1
     finally:
         gateway.stop()
 
@@ -214,12 +192,12 @@ def test_a_reorganisation_deeper_than_confirmations_anchors_done_operations_agai
         hashes = [response.json()["certificate"]["proof"]["certificateHash"] for response in answered]
         depth = own_devnet.w3.eth.block_number - fork_block
         own_devnet.w3.provider.make_request("evm_revert", [snapshot])
-        assert depth > 2 and all(_issued_events(own_devnet, h) == 0 for h in hashes)
+        assert depth > 2 and all(issued_events(own_devnet, h) == 0 for h in hashes)
 
         for response in answered:
-            done = _wait_done(gateway, f"/v1/operations/{response.json()['operation']['id']}")
+            done = wait_done(gateway, f"/v1/operations/{response.json()['operation']['id']}")
             assert done["operation"]["state"] == "done"
-        assert [_issued_events(own_devnet, h) for h in hashes] == [1] * 6
+        assert [issued_events(own_devnet, h) for h in hashes] == [1] * 6
         assert sum(any(e["event"] == "rolled_back" for e in history) for history in _histories(gateway)) == 6
         gateway.wait_indexed()
         issued_in_history = [[e["event"] for e in gateway.client.get(f"/v1/certificates/{h}/history",
@@ -265,13 +243,13 @@ def test_the_chain_killed_mid_load_every_answered_request_ends_anchored_exactly_
         final = {key: _issue_until_answered(gateway, key, number) for key, number in requests.items()}
         operations = [response.json()["operation"]["id"] for response in final.values()]
         for operation_id in operations:
-            assert _wait_done(gateway, f"/v1/operations/{operation_id}")["operation"]["state"] == "done"
-        batch_done = _wait_done(gateway, f"/v1/batches/{batch.json()['id']}?limit=1")
+            assert wait_done(gateway, f"/v1/operations/{operation_id}")["operation"]["state"] == "done"
+        batch_done = wait_done(gateway, f"/v1/batches/{batch.json()['id']}?limit=1")
         assert batch_done["state"] == "done"
         hashes = [gateway.client.get(f"/v1/operations/{operation_id}", headers=gateway.auth("MZ"))
                   .json()["certificate"]["proof"]["certificateHash"] for operation_id in operations]
-        assert [_issued_events(own_devnet, h) for h in hashes] == [1] * len(requests)
-        assert len(_batch_events(own_devnet, batch_done["batchRoot"])) == 1
+        assert [issued_events(own_devnet, h) for h in hashes] == [1] * len(requests)
+        assert len(batch_events(own_devnet, batch_done["batchRoot"])) == 1
         assert _operation_states(gateway) == {"done"}  # none stuck: every operation of the run is final
         answered = sum(status in (201, 202) for status in first_answers.values())
         rolled_back = sum(any(e["event"] == "rolled_back" for e in h) for h in _histories(gateway))

@@ -1,12 +1,17 @@
-"""The gateway database: a file made by an older gateway is brought up to date when opened."""
+"""The gateway database: a file made by an older gateway is brought up to date when opened; a
+database that cannot take a write says so as `StorageUnavailable`."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import inspect, select, text
+from sqlalchemy.exc import OperationalError
 
 from gateway.db import IssuedCertificate, make_engine, session_factory
+from gateway.errors import StorageUnavailable
+from ledger_node.engines import free_port
 
 DOCUMENT = {"credentialSubject": {"id": "urn:certnet:holder:" + "ab" * 32},
             "credentialSchema": {"id": "urn:certnet:type:320100-MZ-001"}, "proof": {"certificateHash": "0x" + "01" * 32}}
@@ -35,3 +40,26 @@ def test_a_current_database_is_left_as_it_is(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'gateway.db'}"
     columns = {c["name"] for c in inspect(make_engine(url)).get_columns("issued_certificates")}
     assert {c["name"] for c in inspect(make_engine(url)).get_columns("issued_certificates")} == columns
+
+
+def test_a_database_that_cannot_take_a_write_raises_storage_unavailable_without_the_statement(
+        tmp_path: Path) -> None:
+    path = tmp_path / "gateway.db"
+    writable = make_engine(f"sqlite:///{path}")
+    with writable.connect():  # keeps the WAL's shared-memory file for the read-only connection
+        read_only = make_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
+        with pytest.raises(StorageUnavailable) as refused, session_factory(read_only).begin() as session:
+            session.add(IssuedCertificate(certificate_hash="0x" + "01" * 32, operation_id=1, position=0,
+                                          document=DOCUMENT))
+    assert refused.value.code == "storage_unavailable" and "readonly database" in refused.value.message
+    assert "INSERT" not in refused.value.message and "holder" not in refused.value.message  # no parameters
+
+
+def test_a_statement_the_database_rejects_stays_an_operational_error(tmp_path: Path) -> None:
+    with pytest.raises(OperationalError), make_engine(f"sqlite:///{tmp_path / 'gateway.db'}").connect() as db:
+        db.execute(text("SELECT * FROM no_such_table"))
+
+
+def test_a_postgresql_server_out_of_reach_raises_storage_unavailable() -> None:
+    with pytest.raises(StorageUnavailable, match="Connection refused"):
+        make_engine(f"postgresql+psycopg://certnet:certnet@127.0.0.1:{free_port()}/certnet")

@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-from hexbytes import HexBytes
 
 from gateway.db import Operation, OperationState
 from gateway.models import IssueRequest, RevokeRequest
 from gateway.service import Gateway
-from tests.conftest import DEMO_DEPARTMENTS, Devnet, department_caller, marriage_request
+from tests.conftest import DEMO_DEPARTMENTS, Devnet, department_caller, issued_events, marriage_request
 
 pytestmark = pytest.mark.slow
 
@@ -30,12 +29,6 @@ def _state(gateway: Gateway, operation: Operation) -> Operation:
         found = session.get(Operation, operation.id)
     assert found is not None
     return found
-
-
-def _anchors(devnet: Devnet, operation: Operation) -> int:
-    """How many CertificateIssued events the chain holds for the operation's certificate."""
-    return len(devnet.deployment.registry.events.CertificateIssued().get_logs(
-        from_block=0, argument_filters={"certificateHash": HexBytes(operation.request["certificateHash"])}))
 
 
 def _send_and_mine(gateway: Gateway, devnet: Devnet) -> None:
@@ -87,7 +80,7 @@ def test_a_done_operation_whose_block_left_the_chain_is_anchored_again(own_devne
     assert _state(gateway, operation).state == OperationState.DONE.value
     own_devnet.w3.provider.make_request("evm_revert", [before])  # three blocks deep: deeper than confirmations
     own_devnet.mine(4)  # the chain grows past the lost block again, with other blocks
-    assert _anchors(own_devnet, operation) == 0
+    assert issued_events(own_devnet, operation.request["certificateHash"]) == 0
 
     assert gateway.outbox.reconcile() == 1
     reopened = _state(gateway, operation)
@@ -97,7 +90,7 @@ def test_a_done_operation_whose_block_left_the_chain_is_anchored_again(own_devne
     own_devnet.mine()
     gateway.outbox.confirm_mined()
     assert _state(gateway, operation).state == OperationState.DONE.value
-    assert _anchors(own_devnet, operation) == 1
+    assert issued_events(own_devnet, operation.request["certificateHash"]) == 1
 
 
 def test_blocks_still_on_the_chain_are_left_alone(own_devnet: Devnet, by_hand: Callable[..., Gateway]) -> None:
@@ -120,7 +113,7 @@ def test_a_transaction_the_node_dropped_is_sent_again(own_devnet: Devnet, by_han
     assert _state(gateway, operation).history[-1]["event"] == "unknown_to_node"
     _send_and_mine(gateway, own_devnet)
     assert _state(gateway, operation).state == OperationState.DONE.value
-    assert _anchors(own_devnet, operation) == 1
+    assert issued_events(own_devnet, operation.request["certificateHash"]) == 1
 
 
 def test_operations_behind_a_nonce_no_transaction_holds_are_signed_again(own_devnet: Devnet,
@@ -163,7 +156,7 @@ def test_a_second_transaction_of_an_anchored_certificate_finds_it_where_the_firs
     assert (again.state, again.block_number, again.block_hash) == (OperationState.DONE.value, first.block_number,
                                                                    first.block_hash)
     assert again.history[-2] == {**again.history[-2], "event": "already_anchored", "reason": "RegistryAlreadyAnchored"}
-    assert _anchors(own_devnet, operation) == 1
+    assert issued_events(own_devnet, operation.request["certificateHash"]) == 1
 
 
 def test_a_second_transaction_of_a_revocation_finds_it_where_the_first_landed(
