@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from stdnum.cn import ric
 from web3 import Web3
 from web3.contract.contract import ContractFunction
 from web3.logs import DISCARD
@@ -145,3 +146,9 @@ def start_devnet(data_dir: Path, template: Path) -> Devnet:
     if not Manifest.load(data_dir / "manifest.json").is_live_on(devnet.w3):
         raise RuntimeError(f"the template's deployment is not on the chain started from {data_dir}")
     return devnet
+
+
+def citizen_id(serial: int) -> str:
+    """A well-formed GB 11643 number (born 1990-01-01 in Nanjing's Xuanwu district), one per serial 0-999."""
+    body = f"32010219900101{serial:03d}"
+    return "RIC:" + body + ric.calc_check_digit(body + "0")

@@ -42,10 +42,12 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from gateway.process import GatewayProcess  # noqa: E402
 from gateway.sharing.consent import new_consent, new_holder_key, sign_record  # noqa: E402
-from ledger_node.devnet import DEMO_DEPARTMENTS, MZ_MARRIAGE, build_devnet_template, start_devnet  # noqa: E402
+from ledger_node.devnet import DEMO_DEPARTMENTS, MZ_MARRIAGE, build_devnet_template, citizen_id, start_devnet  # noqa: E402
 
 SHARING_ITEM = "320100-SX-ZJ-0001"  # handled by housing (ZJ), needs civil affairs' (MZ) marriage certificate
-HOLDER = "RIC:320102199001010002"
+#: The holder who shares: one certificate, one consent. The load's certificates go to others (serials 1-999):
+#: a sharing request returns all of a holder's certificates, and would grow with the run.
+SHARING_HOLDER = citizen_id(0)
 PROGRESS_SECONDS = 30
 HEALTH_SECONDS = 5
 RSS_GROWTH_FLAGGED = 0.10
@@ -78,15 +80,17 @@ class Tally:
     """What the clients saw, shared between their threads."""
 
     statuses: Counter[tuple[str, str]] = field(default_factory=Counter)  # (endpoint, status or error name)
+    seconds: dict[str, list[float]] = field(default_factory=dict)  # endpoint -> each answer's latency
     pending: dict[int, str] = field(default_factory=dict)  # operation id -> where its state is read (202s)
     documents: list[dict[str, Any]] = field(default_factory=list)  # anchored certificates, newest last
     lag_max: int = 0
     checkpoint_age_max: float | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def count(self, endpoint: str, status: str) -> None:
+    def count(self, endpoint: str, status: str, seconds: float) -> None:
         with self.lock:
             self.statuses[(endpoint, status)] += 1
+            self.seconds.setdefault(endpoint, []).append(seconds)
 
     def server_errors(self) -> int:
         return sum(n for (_endpoint, status), n in self.statuses.items() if status.startswith("5"))
@@ -120,29 +124,30 @@ class Load:
         self.holder_pseudonym = holder_pseudonym
 
     def request(self, method: str, path: str, label: str, **kwargs: Any) -> httpx.Response | None:
+        started = time.perf_counter()
         try:
             response = self.http.request(method, path, **kwargs)
         except httpx.TransportError as error:
-            self.tally.count(f"{method} {label}", type(error).__name__)
+            self.tally.count(f"{method} {label}", type(error).__name__, time.perf_counter() - started)
             return None
-        self.tally.count(f"{method} {label}", str(response.status_code))
+        self.tally.count(f"{method} {label}", str(response.status_code), time.perf_counter() - started)
         return response
 
-    def marriage(self) -> dict[str, Any]:
-        return {"type": MZ_MARRIAGE, "holder": HOLDER, "subject": {
-            "holderName": "张三", "certificateNumber": f"J320100-2026-{next(SERIALS) % 10**6:06d}",
-            "issuedOn": "2026-11-24"}}
+    def marriage(self, holder: str | None = None) -> dict[str, Any]:
+        serial = next(SERIALS)
+        return {"type": MZ_MARRIAGE, "holder": holder or citizen_id(1 + serial % 999), "subject": {
+            "holderName": "张三", "certificateNumber": f"J320100-2026-{serial % 10**6:06d}", "issuedOn": "2026-11-24"}}
 
     def prepare_sharing(self, minutes: float) -> str:
         """The holder's key (registered by the holder channel), a certificate, and a consent for the run;
         returns the holder's pseudonym."""
         key = new_holder_key()
         response = self.request("POST", "/v1/holders/keys", "/v1/holders/keys", headers=self.tokens["ZWB"], json={
-            "holder": HOLDER, "publicKey": key.get_verifying_key().to_pem().decode()})
+            "holder": SHARING_HOLDER, "publicKey": key.get_verifying_key().to_pem().decode()})
         if response is None or response.status_code != 201:
             raise SystemExit(f"registering the holder's key failed: {response and response.text}")
         self.holder_pseudonym = response.json()["holder"]
-        self.issue()
+        self.issue(SHARING_HOLDER)
         now = dt.datetime.now(dt.timezone.utc)
         record = new_consent(self.holder_pseudonym, DEMO_DEPARTMENTS["ZJ"], SHARING_ITEM, [MZ_MARRIAGE],
                              not_before=now - dt.timedelta(minutes=1), not_after=now + dt.timedelta(minutes=minutes + 60))
@@ -158,9 +163,9 @@ class Load:
             operation = "issue"
         getattr(self, operation)()
 
-    def issue(self) -> None:
+    def issue(self, holder: str | None = None) -> None:
         response = self.request("POST", "/v1/certificates", "/v1/certificates", headers=self.tokens["MZ"],
-                                json=self.marriage())
+                                json=self.marriage(holder))
         if response is not None and response.status_code == 201:
             with self.tally.lock:
                 self.tally.documents = [*self.tally.documents[-499:], response.json()["certificate"]]
@@ -232,10 +237,13 @@ def report(tally: Tally, rss: tuple[int | None, int | None], failed: list[int], 
     by_endpoint: dict[str, Counter[str]] = {}
     for (endpoint, status), n in sorted(tally.statuses.items()):
         by_endpoint.setdefault(endpoint, Counter())[status] += n
-    print(f"{'endpoint':<42} {'requests':>9}  by status")
+    print(f"{'endpoint':<36} {'requests':>8} {'p50 ms':>7} {'p99 ms':>7}  by status")
     for endpoint, statuses in by_endpoint.items():
-        print(f"{endpoint:<42} {sum(statuses.values()):>9}  " + "  ".join(f"{s}: {n}" for s, n in sorted(statuses.items())))
-    print(f"{'all':<42} {sum(tally.statuses.values()):>9}")
+        seconds = sorted(tally.seconds[endpoint])
+        p50, p99 = (seconds[min(len(seconds) - 1, int(q * len(seconds)))] * 1000 for q in (0.5, 0.99))
+        print(f"{endpoint:<36} {sum(statuses.values()):>8} {p50:>7.0f} {p99:>7.0f}  "
+              + "  ".join(f"{s}: {n}" for s, n in sorted(statuses.items())))
+    print(f"{'all':<36} {sum(tally.statuses.values()):>8}")
     server_errors, transport_errors = tally.server_errors(), tally.transport_errors()
     print(f"5xx responses: {server_errors}; requests without an answer: {transport_errors}")
     print(f"operations answered 202: {len(tally.pending)}; failed: {len(failed)} {failed[:10]}; not final after the "
@@ -347,7 +355,7 @@ def run(http: httpx.Client, tokens: dict[str, dict[str, str]], tally: Tally, arg
                 rss = rss_bytes(pid)
                 print(f"{(time.monotonic() - started) / 60:5.1f} min  {total} requests "
                       f"({total / (time.monotonic() - started):.1f}/s)  5xx {tally.server_errors()}  "
-                      f"no answer {tally.transport_errors()}  202s {len(tally.pending)}  "
+                      f"no answer {tally.transport_errors()}  answered 202 {len(tally.pending)}  "
                       f"index lag {health and health['index']['lag']}  outbox {health and health['outbox']['pending']}"
                       f"  RSS {rss / 2**20 if rss else float('nan'):.0f} MiB", flush=True)
             time.sleep(min(HEALTH_SECONDS, max(0.0, deadline - time.monotonic())))

@@ -19,7 +19,6 @@ import httpx
 import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.orm import sessionmaker
-from stdnum.cn import ric
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
@@ -300,13 +299,7 @@ def desk(network: Network) -> CertificateDesk:
 #: The gateway suites run on an anvil devnet (ledger_node.devnet) served by a gateway process (gateway.process).
 from gateway.process import GatewayProcess  # noqa: E402
 from ledger_node.devnet import (DEMO_DEPARTMENTS, MZ_MARRIAGE, STATE_FILE, Devnet, build_devnet_template,  # noqa: E402
-                                demo_account, start_devnet)
-
-
-def citizen_id(serial: int) -> str:
-    """A well-formed GB 11643 number (born 1990-01-01 in Nanjing's Xuanwu district), one per serial 0-999."""
-    body = f"32010219900101{serial:03d}"
-    return "RIC:" + body + ric.calc_check_digit(body + "0")
+                                citizen_id, demo_account, start_devnet)
 
 
 def marriage_request(number: str = "J320100-2026-000001", holder: str = "RIC:11010519491231002X") -> dict[str, Any]:
