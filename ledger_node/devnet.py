@@ -11,7 +11,7 @@ import gzip
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from stdnum.cn import ric
 from web3 import Web3
@@ -19,6 +19,7 @@ from web3.contract.contract import ContractFunction
 from web3.logs import DISCARD
 
 from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress
 
 from ledger_node.accounts import dev_account, development_account
 from ledger_node.bootstrap import bootstrap, department_account, founders_of
@@ -71,6 +72,12 @@ def deploy_and_bootstrap(w3: Web3, spec: ConsortiumSpec, manifest_path: Path, *,
 DEMO_DEPARTMENTS = {abbr: department_code(i + 1) for i, (abbr, *_rest) in enumerate(DEPARTMENTS[:8])}
 MZ_MARRIAGE = "320100-MZ-001"  # a type only civil affairs (MZ) may issue
 STATE_FILE = "anvil-state.hex"  # a devnet's saved chain state (anvil_dumpState)
+
+
+def transactions_sent(w3: Web3, senders: Iterable[ChecksumAddress]) -> int:
+    """How many transactions `senders` have sent, mined or waiting in the pool (their pending
+    nonces): unlike the block number, it does not move when an empty block is mined."""
+    return sum(w3.eth.get_transaction_count(sender, "pending") for sender in senders)
 
 
 def demo_account(abbr: str) -> LocalAccount:

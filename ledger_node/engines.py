@@ -225,8 +225,8 @@ class LocalNode:
 
     def stop(self, timeout: float = 15) -> None:
         if self.process and self.process.poll() is None:
-            # npm's anvil wrapper exits before the binary it started has written its state file:
-            # wait for the wrapper's children too, or the next start may read half a file.
+            # Wait for the processes below ours too (npm's anvil wrapper exits before the binary it started):
+            # when this returns the port is free and anvil's keeper has saved its state a last time.
             children = descendants(self.process.pid)
             self.process.terminate()
             try:

@@ -12,7 +12,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterator
 
 import httpx
 
@@ -70,12 +70,6 @@ ACTORS: dict[str, bytes | None] = {
 
 def random_hash() -> bytes:
     return os.urandom(32)
-
-
-def transactions_sent(w3: Web3, senders: Iterable[ChecksumAddress]) -> int:
-    """How many transactions `senders` have sent, mined or waiting in the pool (their pending
-    nonces): unlike the block number, it does not move when an empty block is mined."""
-    return sum(w3.eth.get_transaction_count(sender, "pending") for sender in senders)
 
 
 @dataclass
@@ -299,7 +293,7 @@ def desk(network: Network) -> CertificateDesk:
 #: The gateway suites run on an anvil devnet (ledger_node.devnet) served by a gateway process (gateway.process).
 from gateway.process import GatewayProcess  # noqa: E402
 from ledger_node.devnet import (DEMO_DEPARTMENTS, MZ_MARRIAGE, STATE_FILE, Devnet, build_devnet_template,  # noqa: E402
-                                citizen_id, demo_account, start_devnet)
+                                citizen_id, demo_account, start_devnet, transactions_sent)
 
 
 def marriage_request(number: str = "J320100-2026-000001", holder: str = "RIC:11010519491231002X") -> dict[str, Any]:
