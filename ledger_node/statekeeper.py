@@ -76,16 +76,19 @@ def keep(path: Path, url: str, command: list[str]) -> int:
         signal.signal(signum, lambda _signum, _frame: stop.set())
     anvil = subprocess.Popen(command)
     saved_head = None
+    last_error = ""
     while anvil.poll() is None and not stop.wait(POLL_SECONDS):
         try:
             head = rpc(url, "eth_getBlockByNumber", ["latest", False])["hash"]
             if head != saved_head:
                 save_state(url, path)
-                saved_head = head
+                saved_head, last_error = head, ""
         except (urllib.error.URLError, ConnectionError):
             pass  # not listening yet, or going away: the file keeps the last state saved
-        except (OSError, ValueError) as error:  # a full disk, say: said in the node's log, and tried again
-            print(f"statekeeper: cannot save the chain's state to {path}: {error}", file=sys.stderr, flush=True)
+        except (OSError, ValueError) as error:  # a full disk, say: tried again, said once in the node's log
+            if str(error) != last_error:
+                last_error = str(error)
+                print(f"statekeeper: cannot save the chain's state to {path}: {error}", file=sys.stderr, flush=True)
     if anvil.poll() is None:
         try:
             save_state(url, path)
