@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-postgres setup contracts gas bench slither clean
+.PHONY: run test test-postgres setup contracts gas bench soak slither clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -43,6 +43,12 @@ contracts: setup
 ## The gateway beside its peers on one chain (docs/benchmarks.md holds a recorded run).
 bench: setup
 	$(BIN)/python scripts/bench.py
+
+## A mixed load for MINUTES against a gateway on anvil: 5xx, operations left open, RSS, index lag, checkpoint age
+## (docs/benchmarks.md holds a recorded run; exit 1 on a 5xx or an operation not final).
+MINUTES ?= 30
+soak: setup
+	$(BIN)/python scripts/soak.py --minutes $(MINUTES)
 
 ## Gas table of every contract operation beside OpenAttestation's DocumentStore (docs/gas.md).
 gas: setup

@@ -1,8 +1,10 @@
 """Chain engines behind one small interface.
 
 - `ganache`, `anvil`, `hardhat`: local nodes started as child processes from node_modules,
-  reached over JSON-RPC on 127.0.0.1. ganache and anvil keep their state in the data directory
-  across restarts; Hardhat's node (2.x) keeps none.
+  reached over JSON-RPC on 127.0.0.1. What each keeps in the data directory, also across `kill -9`:
+  ganache its LevelDB database, written as it mines (every block); anvil a state file that
+  `ledger_node.statekeeper` replaces atomically after every block (at most the last block is lost);
+  Hardhat's node (2.x) nothing.
 - `embedded`: web3.py's EthereumTesterProvider (py-evm) in this process, for tests and
   zero-install use; its state lives as long as the process.
 - `external`: any JSON-RPC URL (Besu, GoQuorum, another consortium node); nothing is started.
@@ -27,6 +29,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,6 +37,7 @@ from typing import TYPE_CHECKING
 
 from ledger_node.compiler import PROJECT_ROOT
 from ledger_node.errors import LedgerError
+from ledger_node.statekeeper import descendants, wait_until_gone
 
 if TYPE_CHECKING:
     from web3 import Web3
@@ -42,6 +46,7 @@ LOCAL_ENGINES = ("ganache", "anvil", "hardhat")
 ENGINES = (*LOCAL_ENGINES, "embedded", "external")
 DEV_ACCOUNTS = 64  # the city demo has 50 departments, each with its own account
 DEV_HD_PATH = "m/44'/60'/0'/0"
+ANVIL_STATE_FILE = "anvil-state.json"  # in the node's state directory
 
 
 class EngineError(LedgerError):
@@ -141,7 +146,13 @@ def engine_command(engine: str, port: int, accounts: int, state_dir: Path | None
         # when thousands of pipelined transactions arrive, leaving them pending until the next one.
         command = [_binary("anvil"), "--host", "127.0.0.1", "--port", str(port), "--mnemonic", DEV_MNEMONIC,
                    "--accounts", str(accounts), "--chain-id", "31337", "--silent", "--block-time", "1"]
-        return command + (["--state", str(state_dir.resolve() / "anvil-state.json")] if state_dir else [])
+        if not state_dir:
+            return command
+        # anvil only reads its state; the keeper, its parent, saves it after every block (see statekeeper:
+        # anvil's own `--state-interval` rewrites the file in place, and a kill mid-write loses the chain).
+        state = state_dir.resolve() / ANVIL_STATE_FILE
+        return [sys.executable, "-m", "ledger_node.statekeeper", str(state), f"http://127.0.0.1:{port}", "--",
+                *command, *(["--load-state", str(state)] if state.exists() else [])]
     if engine == "hardhat":
         # Hardhat's node reads the dev mnemonic's accounts from hardhat.config.js (its default).
         return [_binary("hardhat"), "node", "--hostname", "127.0.0.1", "--port", str(port)]
@@ -220,18 +231,17 @@ class LocalNode:
 
     def stop(self, timeout: float = 15) -> None:
         if self.process and self.process.poll() is None:
-            # npm's anvil wrapper exits before the binary it started has written its state file:
-            # wait for the wrapper's children too, or the next start may read half a file.
+            # Wait for the processes below ours too (npm's anvil wrapper exits before the binary it started):
+            # when this returns the port is free and anvil's keeper has saved its state a last time.
             children = descendants(self.process.pid)
             self.process.terminate()
             try:
                 self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                for pid in [self.process.pid, *children]:
+                    _kill(pid)
                 self.process.wait()
-            deadline = time.monotonic() + timeout
-            while any(Path(f"/proc/{pid}").exists() for pid in children) and time.monotonic() < deadline:
-                time.sleep(0.05)
+            wait_until_gone(children, timeout)
 
     def record(self, log_path: Path, *, owner: int | None = None) -> NodeRecord:
         assert self.process is not None
@@ -239,15 +249,6 @@ class LocalNode:
                           command=[str(c) for c in self.process.args], log=str(log_path.resolve()),
                           started_at=time.time(),
                           owner=owner)
-
-
-def descendants(pid: int) -> list[int]:
-    """The process ids below `pid` (Linux /proc; empty where it is not available)."""
-    found: list[int] = []
-    for children in Path(f"/proc/{pid}/task").glob("*/children"):
-        for child in map(int, children.read_text().split()):
-            found += [child, *descendants(child)]
-    return found
 
 
 # ----- detached nodes managed through <data dir>/node.json -----
@@ -314,7 +315,9 @@ def refuse_second_node(data_dir: Path) -> None:
 def stop_node(data_dir: Path, timeout: float = 15) -> NodeRecord:
     """Stops the node started from `data_dir`, and only that one.
 
-    A detached node (`node start`) is its own process group, which is stopped as a whole. A node that
+    A detached node (`node start`) is its own process group: its first process is asked to stop (it stops
+    those it started; anvil's state keeper saves the state a last time first), and the group is killed if
+    it still runs after `timeout`. A node that
     `certnet run` keeps in its foreground is stopped by asking that command to stop (SIGTERM): it shuts
     its gateway down, stops the chain and removes the record, as on Ctrl-C.
     """
@@ -323,7 +326,7 @@ def stop_node(data_dir: Path, timeout: float = 15) -> NodeRecord:
         raise EngineError(f"no node was started from {data_dir}")
     if is_running(record):
         _signal(record, signal.SIGTERM, via_owner=True)
-        # Wait for the whole group: anvil's npm wrapper exits before the binary has saved its state.
+        # Until the port is free too: anvil's npm wrapper exits before the binary it started.
         deadline = time.monotonic() + timeout
         while (is_running(record) or port_in_use(record.port)) and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -339,10 +342,17 @@ def _signal(record: NodeRecord, signum: int, *, via_owner: bool) -> None:
     try:
         if via_owner and record.owner and _parent_pid(record.pid) == record.owner:
             os.kill(record.owner, signum)
-        elif os.getpgid(record.pid) == record.pid:
+        elif not via_owner and os.getpgid(record.pid) == record.pid:  # a detached node that did not stop
             os.killpg(record.pid, signum)
-        else:  # a foreground node whose owner died: only the node itself
+        else:  # the node's first process stops those it started (anvil's keeper saves its state first)
             os.kill(record.pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
 

@@ -27,7 +27,6 @@ import datetime as dt
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -44,13 +43,10 @@ from gateway.auth import create_token  # noqa: E402
 from gateway.chain import Chain  # noqa: E402
 from gateway.db import ChainEvent, make_engine, session_factory  # noqa: E402
 from gateway.sharing.consent import new_consent, new_holder_key, sign_record  # noqa: E402
+from gateway.process import GatewayProcess  # noqa: E402
 from ledger_node.accounts import dev_account  # noqa: E402
-from ledger_node.cli import store_schemas  # noqa: E402
-from ledger_node.demo import demo_spec, department_code  # noqa: E402
-from ledger_node.deploy import Manifest  # noqa: E402
-from ledger_node.devnet import deploy_and_bootstrap  # noqa: E402
-from ledger_node.engines import LocalNode, free_port  # noqa: E402
-from ledger_node.spec import parse_spec  # noqa: E402
+from ledger_node.demo import department_code  # noqa: E402
+from ledger_node.devnet import build_devnet_template, start_devnet  # noqa: E402
 from scripts.gas_report import load_document_store  # noqa: E402
 
 CLIENTS = 16
@@ -88,27 +84,15 @@ def timed(call: Callable[[], Any]) -> float:
 class Bench:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        self.node = LocalNode("anvil")
-        self.w3 = self.node.start()
-        spec = parse_spec(demo_spec("default"), source="demo default")
-        store_schemas(spec, workdir)
-        deploy_and_bootstrap(self.w3, spec, workdir / "manifest.json", engine="anvil", rpc_url=self.node.url)
-        self.deployment = Manifest.load(workdir / "manifest.json").deployment(self.w3)
-        self.port = free_port()
-        env = {**os.environ, "CERTNET_RPC_URL": self.node.url, "CERTNET_INDEX_POLL_SECONDS": "0.2"}
-        log = open(workdir / "gateway.log", "ab")
-        certnet = Path(sys.executable).with_name("certnet")
-        self.gateway = subprocess.Popen([str(certnet), "gateway", "serve", "--port", str(self.port), "--data-dir",
-                                         str(workdir)], env=env, stdout=log, stderr=log)
-        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=600,
+        # The default demo on anvil and a gateway process, as the tests and the soak start them, with the
+        # gateway's production defaults (roles cached 5 s, checkpoints every 300 s) and a brisk index.
+        devnet = start_devnet(workdir / "devnet", build_devnet_template(workdir / "template"))
+        self.gateway = GatewayProcess(devnet, workdir / "gateway", index_poll_seconds="0.2", role_cache_seconds="5",
+                                      checkpoint_interval_seconds="300").start()
+        self.node, self.w3, self.deployment = devnet.node, devnet.w3, devnet.deployment
+        self.http = httpx.Client(base_url=str(self.gateway.client.base_url), timeout=600,
                                  limits=httpx.Limits(max_connections=64))
-        while True:
-            try:
-                if self.http.get("/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        self.sessions = session_factory(make_engine(f"sqlite:///{workdir / 'gateway.db'}"))
+        self.sessions = session_factory(make_engine(self.gateway.database_url))
         chain = Chain(self.deployment, role_cache_seconds=0)
         self.auth, self.channel, self.housing = (
             {"Authorization": f"Bearer {create_token(self.sessions, chain, department, 'bench')}"}
@@ -116,8 +100,7 @@ class Bench:
         self.rows: list[tuple[str, str, str, str]] = []
 
     def close(self) -> None:
-        self.gateway.terminate()
-        self.gateway.wait()
+        self.gateway.stop()
         self.node.stop()
 
     def row(self, measure: str, certnet: str, peer: str, ratio: str) -> None:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
-import gzip
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -17,7 +15,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterator
 
 import httpx
 
@@ -25,7 +23,6 @@ import pytest
 from hexbytes import HexBytes
 from sqlalchemy import delete, select
 from sqlalchemy.orm import sessionmaker
-from stdnum.cn import ric
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
@@ -40,19 +37,14 @@ from gateway.certificates.identity import HolderId, pseudonym
 from gateway.certificates.signing import sign
 from gateway.certificates.verification import Verifier
 from ledger_node.canonical import content_hash
-from ledger_node.deploy import Deployment, Founder, Manifest, deploy_contracts
+from ledger_node.deploy import Deployment, Founder, deploy_contracts
 from ledger_node.accounts import dev_account
 from gateway.audit.access_log import append
-from gateway.auth import Caller, create_token
-from gateway.chain import Chain
-from gateway.db import AccessedCertificate, AccessLogEntry, make_engine, session_factory
+from gateway.auth import Caller
+from gateway.db import AccessedCertificate, AccessLogEntry
 from gateway.service import Gateway
 from gateway.settings import Settings
-from ledger_node.cli import store_schemas
-from ledger_node.demo import DEPARTMENTS, demo_spec, department_code
-from ledger_node.devnet import deploy_and_bootstrap
-from ledger_node.engines import LocalNode, descendants, embedded_web3, free_port
-from ledger_node.spec import parse_spec
+from ledger_node.engines import LocalNode, embedded_web3, free_port
 from ledger_node.sender import Sender
 from ledger_node.transactions import ContractReverted, transact
 from ledger_node.types import DepartmentStatus, Role, code32
@@ -85,12 +77,6 @@ ACTORS: dict[str, bytes | None] = {
 
 def random_hash() -> bytes:
     return os.urandom(32)
-
-
-def transactions_sent(w3: Web3, senders: Iterable[ChecksumAddress]) -> int:
-    """How many transactions `senders` have sent, mined or waiting in the pool (their pending
-    nonces): unlike the block number, it does not move when an empty block is mined."""
-    return sum(w3.eth.get_transaction_count(sender, "pending") for sender in senders)
 
 
 @dataclass
@@ -311,182 +297,10 @@ def desk(network: Network) -> CertificateDesk:
 
 # ----- the gateway: a real anvil chain with the demo consortium, the gateway served over HTTP -----
 
-#: Demo departments by their abbreviation (ledger_node.demo.DEPARTMENTS order: codes 1, 2, ...).
-DEMO_DEPARTMENTS = {abbr: department_code(i + 1) for i, (abbr, *_rest) in enumerate(DEPARTMENTS[:8])}
-MZ_MARRIAGE = "320100-MZ-001"  # a type only civil affairs (MZ) may issue
-STATE_FILE = "anvil-state.hex"  # a devnet's saved chain state (anvil_dumpState)
-
-
-def demo_account(abbr: str) -> LocalAccount:
-    """A demo department's key (the development mnemonic's account it was given)."""
-    return dev_account(list(DEMO_DEPARTMENTS).index(abbr) + 1)
-
-
-@dataclass
-class Devnet:
-    """An anvil chain with CertNet deployed and the default demo consortium bootstrapped."""
-
-    node: LocalNode
-    w3: Web3
-    data_dir: Path
-
-    @property
-    def deployment(self) -> Deployment:
-        return Manifest.load(self.data_dir / "manifest.json").deployment(self.w3)
-
-    def transactions_sent(self) -> int:
-        """Transactions sent by the deployer and every demo department's key (what a gateway may send with)."""
-        return transactions_sent(self.w3, [dev_account(i).address for i in range(len(DEMO_DEPARTMENTS) + 1)])
-
-    def stop_chain(self) -> None:
-        """Saves the chain's state and stops it."""
-        (self.data_dir / STATE_FILE).write_text(self.w3.provider.make_request("anvil_dumpState", [])["result"])
-        self.node.stop()
-
-    def restart_chain(self) -> None:
-        """Starts the chain on its port from the state saved last (`stop_chain`). anvil reads it before it
-        listens (`--state`): loading it by RPC after the start let a gateway polling the port see an empty
-        chain for a moment, which made it fail operations it was preparing."""
-        state_dir = self.data_dir / "anvil"
-        state_dir.mkdir(exist_ok=True)
-        dump = bytes.fromhex((self.data_dir / STATE_FILE).read_text().removeprefix("0x"))
-        (state_dir / "anvil-state.json").write_bytes(gzip.decompress(dump))
-        self.start_chain()
-
-    def kill_chain(self) -> None:
-        """SIGKILL to anvil and npm's wrapper around it: nothing is saved beyond anvil's last state interval."""
-        assert self.node.process is not None
-        for pid in [self.node.process.pid, *descendants(self.node.process.pid)]:
-            os.kill(pid, signal.SIGKILL)
-        self.node.process.wait()
-
-    def start_chain(self) -> None:
-        """Starts anvil on the chain's port from the state file it keeps in the data dir."""
-        self.node = LocalNode("anvil", port=self.node.port, state_dir=self.data_dir / "anvil")
-        self.w3 = self.node.start()
-
-    def mine_by_hand(self) -> None:
-        """No more 1-second blocks: a block is mined only by `mine`, so a test decides when."""
-        self.w3.provider.make_request("evm_setIntervalMining", [0])
-        self.w3.provider.make_request("evm_setAutomine", [False])
-
-    def mine(self, blocks: int = 1) -> None:
-        for _ in range(blocks):
-            self.w3.provider.make_request("evm_mine", [])
-
-    def govern(self, *functions: ContractFunction) -> None:
-        """Passes a proposal with the demo's two governors (GA proposes, which approves it; MZ approves)."""
-        consortium = self.deployment.consortium
-        calls = [(f.address, f._encode_transaction_data()) for f in functions]
-        proposer, second = demo_account("GA").address, demo_account("MZ").address
-        receipt = transact(consortium.functions.propose(calls, "test"), proposer)
-        proposal = consortium.events.ProposalCreated().process_receipt(receipt, errors=DISCARD)[0]["args"]["proposalId"]
-        transact(consortium.functions.approve(proposal), second)
-        transact(consortium.functions.execute(proposal, calls), proposer)
-
-
-def build_devnet_template(data_dir: Path) -> Path:
-    """Deploys and bootstraps the default demo on anvil once, and keeps the chain's state (from
-    `anvil_dumpState`), manifest and schemas in `data_dir` for `start_devnet` to copy: bootstrapping
-    takes 12 s of 1-second blocks, loading the state well under one. (anvil's own `--state` file,
-    written as it exits, is sometimes cut short; the RPC dump is complete when it returns.)"""
-    node = LocalNode("anvil")
-    w3 = node.start()
-    spec = parse_spec(demo_spec("default"), source="demo default")
-    store_schemas(spec, data_dir)
-    deploy_and_bootstrap(w3, spec, data_dir / "manifest.json", engine="anvil", rpc_url=node.url)
-    (data_dir / STATE_FILE).write_text(w3.provider.make_request("anvil_dumpState", [])["result"])
-    node.stop()
-    return data_dir
-
-
-def start_devnet(data_dir: Path, template: Path) -> Devnet:
-    shutil.copytree(template, data_dir)
-    devnet = Devnet(LocalNode("anvil"), Web3(), data_dir)
-    devnet.restart_chain()
-    assert Manifest.load(data_dir / "manifest.json").is_live_on(devnet.w3)
-    return devnet
-
-
-class GatewayProcess:
-    """`certnet gateway serve` as a child process with its own database, so a test can kill it."""
-
-    def __init__(self, devnet: Devnet, data_dir: Path, **settings: str) -> None:
-        self.devnet = devnet
-        self.data_dir = data_dir
-        data_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copy(devnet.data_dir / "manifest.json", data_dir / "manifest.json")
-        shutil.copytree(devnet.data_dir / "schemas", data_dir / "schemas", dirs_exist_ok=True)
-        self.port = free_port()
-        self.env = {**os.environ, "CERTNET_RPC_URL": devnet.node.url, "CERTNET_ROLE_CACHE_SECONDS": "0",
-                    "CERTNET_INDEX_POLL_SECONDS": "0.1", "CERTNET_CHECKPOINT_INTERVAL_SECONDS": "0",
-                    **{f"CERTNET_{name.upper()}": value for name, value in settings.items()}}
-        self.process: subprocess.Popen[bytes] | None = None
-        self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=120)
-        self._tokens: dict[str, str] = {}
-
-    @property
-    def database_url(self) -> str:
-        """The gateway's database: CERTNET_DATABASE_URL when the run sets one (PostgreSQL), else its SQLite file."""
-        return self.env.get("CERTNET_DATABASE_URL") or f"sqlite:///{self.data_dir / 'gateway.db'}"
-
-    @property
-    def command(self) -> list[str]:
-        return [str(Path(sys.executable).with_name("certnet")), "gateway", "serve", "--port", str(self.port),
-                "--data-dir", str(self.data_dir)]
-
-    def start(self) -> GatewayProcess:
-        log = open(self.data_dir / "gateway.log", "ab")
-        self.process = subprocess.Popen(self.command, env=self.env, stdout=log, stderr=log)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, (self.data_dir / "gateway.log").read_text()[-2000:]
-            try:
-                if self.client.get("/healthz").status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError("the gateway did not come up within 60 s")
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown code runs."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.terminate()
-
-    def terminate(self, timeout: float = 60) -> int:
-        """SIGTERM, as a service manager stops it; its exit code once it has exited."""
-        assert self.process is not None
-        self.process.terminate()
-        return self.process.wait(timeout=timeout)
-
-    @property
-    def log(self) -> str:
-        return (self.data_dir / "gateway.log").read_text(errors="replace")
-
-    def auth(self, abbr: str) -> dict[str, str]:
-        """Bearer-token headers of a demo department (the token made once, stored hashed)."""
-        if abbr not in self._tokens:
-            sessions = session_factory(make_engine(self.database_url))
-            chain = Chain(self.devnet.deployment, role_cache_seconds=0)
-            self._tokens[abbr] = create_token(sessions, chain, DEMO_DEPARTMENTS[abbr])
-        return {"Authorization": f"Bearer {self._tokens[abbr]}"}
-
-    def wait_indexed(self, timeout: float = 30) -> None:
-        """Until the index has caught up with the chain head (less the confirmations it waits for)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            index = self.client.get("/healthz").json()["index"]
-            if index["block"] >= self.devnet.w3.eth.block_number - index["confirmations"]:
-                return
-            time.sleep(0.1)
-        raise AssertionError("the index did not catch up")
-
+#: The gateway suites run on an anvil devnet (ledger_node.devnet) served by a gateway process (gateway.process).
+from gateway.process import GatewayProcess  # noqa: E402
+from ledger_node.devnet import (DEMO_DEPARTMENTS, MZ_MARRIAGE, STATE_FILE, Devnet, build_devnet_template,  # noqa: E402
+                                citizen_id, demo_account, start_devnet, transactions_sent)
 
 
 class TmpfsGatewayProcess(GatewayProcess):
@@ -659,12 +473,6 @@ def wait_done(gateway: GatewayProcess, path: str, timeout: float = 120) -> dict:
             return view
         time.sleep(0.2)
     raise AssertionError(f"{path} did not finish")
-
-
-def citizen_id(serial: int) -> str:
-    """A well-formed GB 11643 number (born 1990-01-01 in Nanjing's Xuanwu district), one per serial 0-999."""
-    body = f"32010219900101{serial:03d}"
-    return "RIC:" + body + ric.calc_check_digit(body + "0")
 
 
 def marriage_request(number: str = "J320100-2026-000001", holder: str = "RIC:11010519491231002X") -> dict[str, Any]:

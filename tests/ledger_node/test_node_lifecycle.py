@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import time
 from pathlib import Path
+from typing import Callable
 
 import pytest
 from typer.testing import CliRunner
@@ -13,8 +18,8 @@ from ledger_node.bootstrap import bootstrap
 from ledger_node.chainstate import read_chain_state
 from ledger_node.deploy import Manifest
 from ledger_node.devnet import deploy
-from ledger_node.engines import (EngineError, LocalNode, connect, free_port, is_running, port_in_use, read_node,
-                                 start_node, stop_node)
+from ledger_node.engines import (ANVIL_STATE_FILE, EngineError, LocalNode, connect, free_port, is_running,
+                                 port_in_use, read_node, start_node, stop_node)
 from ledger_node.spec import load_spec
 from tests.conftest import CertnetRun
 
@@ -44,6 +49,52 @@ def test_a_restarted_node_comes_back_with_the_same_chain(engine: str, tmp_path: 
         state = read_chain_state(w3, deployment.consortium, deployment.catalog, deployment.first_block)
         assert set(state.departments) == {d.code for d in spec.departments}
         assert bootstrap(w3, spec, deployment) == 0
+    finally:
+        stop_node(tmp_path)
+
+
+def _node_start(engine: str, data_dir: Path, port: int = 0) -> engines.NodeRecord:
+    """`certnet node start` as a user types it."""
+    result = runner.invoke(app, ["node", "start", "--engine", engine, "--port", str(port), "--data-dir", str(data_dir)])
+    assert result.exit_code == 0, result.output
+    record = read_node(data_dir)
+    assert record is not None
+    return record
+
+
+def _until(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {timeout:.0f} s: {what}"
+        time.sleep(0.1)
+
+
+def _anvil_saved_block(data_dir: Path) -> int:
+    """The newest block in anvil's state file; the file must always be whole JSON."""
+    path = data_dir / "anvil" / ANVIL_STATE_FILE
+    return json.loads(path.read_text())["best_block_number"] if path.exists() else -1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", ["anvil", "ganache"])
+def test_a_node_killed_with_sigkill_comes_back_with_the_blocks_it_mined(engine: str, tmp_path: Path) -> None:
+    record = _node_start(engine, tmp_path)
+    try:
+        w3 = connect(record.url)
+        sender, receiver = w3.eth.accounts[:2]
+        sent = [w3.eth.send_transaction({"from": sender, "to": receiver, "value": value}) for value in range(1, 31)]
+        mined = {tx: w3.eth.wait_for_transaction_receipt(tx, timeout=60)["blockHash"] for tx in sent}
+        newest = w3.eth.get_transaction_receipt(sent[-1])["blockNumber"]
+        if engine == "anvil":  # saved after every block, not as it mines
+            _until(lambda: _anvil_saved_block(tmp_path) >= newest, f"anvil's state file holds block {newest}")
+    finally:
+        os.killpg(record.pid, signal.SIGKILL)  # the whole node: no shutdown code runs
+        _until(lambda: not is_running(record) and not port_in_use(record.port), "the killed node is gone")
+
+    record = _node_start(engine, tmp_path, record.port)
+    try:
+        w3 = connect(record.url)
+        assert {tx: w3.eth.get_transaction_receipt(tx)["blockHash"] for tx in sent} == mined
     finally:
         stop_node(tmp_path)
 

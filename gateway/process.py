@@ -1,0 +1,103 @@
+"""`certnet gateway serve` as a child process on a devnet, with tokens for the demo departments: what the
+HTTP tests and `scripts/soak.py` talk to."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from gateway.auth import create_token
+from gateway.chain import Chain
+from gateway.db import make_engine, session_factory
+from ledger_node.devnet import DEMO_DEPARTMENTS, Devnet
+from ledger_node.engines import free_port
+
+
+class GatewayProcess:
+    """`certnet gateway serve` as a child process with its own database, so a test can kill it."""
+
+    def __init__(self, devnet: Devnet, data_dir: Path, **settings: str) -> None:
+        self.devnet = devnet
+        self.data_dir = data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copy(devnet.data_dir / "manifest.json", data_dir / "manifest.json")
+        shutil.copytree(devnet.data_dir / "schemas", data_dir / "schemas", dirs_exist_ok=True)
+        self.port = free_port()
+        self.env = {**os.environ, "CERTNET_RPC_URL": devnet.node.url, "CERTNET_ROLE_CACHE_SECONDS": "0",
+                    "CERTNET_INDEX_POLL_SECONDS": "0.1", "CERTNET_CHECKPOINT_INTERVAL_SECONDS": "0",
+                    **{f"CERTNET_{name.upper()}": value for name, value in settings.items()}}
+        self.process: subprocess.Popen[bytes] | None = None
+        self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=120)
+        self._tokens: dict[str, str] = {}
+
+    @property
+    def database_url(self) -> str:
+        """The gateway's database: CERTNET_DATABASE_URL when the run sets one (PostgreSQL), else its SQLite file."""
+        return self.env.get("CERTNET_DATABASE_URL") or f"sqlite:///{self.data_dir / 'gateway.db'}"
+
+    @property
+    def command(self) -> list[str]:
+        return [str(Path(sys.executable).with_name("certnet")), "gateway", "serve", "--port", str(self.port),
+                "--data-dir", str(self.data_dir)]
+
+    def start(self) -> GatewayProcess:
+        log = open(self.data_dir / "gateway.log", "ab")
+        self.process = subprocess.Popen(self.command, env=self.env, stdout=log, stderr=log)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the gateway exited: {(self.data_dir / 'gateway.log').read_text()[-2000:]}")
+            try:
+                if self.client.get("/healthz").status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("the gateway did not come up within 60 s")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs."""
+        if self.process is None:
+            raise RuntimeError("the gateway was not started")
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.terminate()
+
+    def terminate(self, timeout: float = 60) -> int:
+        """SIGTERM, as a service manager stops it; its exit code once it has exited."""
+        if self.process is None:
+            raise RuntimeError("the gateway was not started")
+        self.process.terminate()
+        return self.process.wait(timeout=timeout)
+
+    @property
+    def log(self) -> str:
+        return (self.data_dir / "gateway.log").read_text(errors="replace")
+
+    def auth(self, abbr: str) -> dict[str, str]:
+        """Bearer-token headers of a demo department (the token made once, stored hashed)."""
+        if abbr not in self._tokens:
+            sessions = session_factory(make_engine(self.database_url))
+            chain = Chain(self.devnet.deployment, role_cache_seconds=0)
+            self._tokens[abbr] = create_token(sessions, chain, DEMO_DEPARTMENTS[abbr])
+        return {"Authorization": f"Bearer {self._tokens[abbr]}"}
+
+    def wait_indexed(self, timeout: float = 30) -> None:
+        """Until the index has caught up with the chain head (less the confirmations it waits for)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            index = self.client.get("/healthz").json()["index"]
+            if index["block"] >= self.devnet.w3.eth.block_number - index["confirmations"]:
+                return
+            time.sleep(0.1)
+        raise RuntimeError("the index did not catch up")
