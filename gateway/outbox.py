@@ -149,8 +149,6 @@ class Outbox:
             if earlier is None:
                 raise
             return earlier
-        with self._lock:
-            self._finished.setdefault(operation.id, threading.Event())
         (self._prepare_wake if operation.state == OperationState.ACCEPTED.value else self._wake).set()
         return operation
 
@@ -504,7 +502,9 @@ class Outbox:
         self._notify(operation_id)
 
     def _notify(self, operation_id: int) -> None:
+        """Wakes the requests waiting for the operation and forgets its event: one that comes later finds
+        the operation finished in the database."""
         with self._lock:
-            finished = self._finished.get(operation_id)
+            finished = self._finished.pop(operation_id, None)
         if finished:
             finished.set()
