@@ -11,7 +11,7 @@ attaches to a running gateway, whose tokens then come from `certnet gateway toke
 single issuance, a small batch (5-20), verification, provenance history, a sharing request with the
 holder's consent, and audit queries (access-log entries, indexed events). One progress line every 30 s;
 at the end: requests by endpoint and status, 5xx responses, operations not final after a drain of at most
-`--drain-seconds`, the gateway's RSS at start and end, and the maxima of the index lag and of the age of
+`--drain-seconds`, the gateway's RSS at start and at the end of the load (and after the drain), and the maxima of the index lag and of the age of
 the access log's newest checkpoint (sampled from /healthz every 5 s).
 
 Exit 1 when a request got a 5xx or no answer, or an operation failed or is not final after the drain.
@@ -232,7 +232,7 @@ def drain(http: httpx.Client, tokens: dict[str, str], tally: Tally, seconds: flo
     return failed, sorted(open_ids)
 
 
-def report(tally: Tally, rss: tuple[int | None, int | None], failed: list[int], not_final: list[int],
+def report(tally: Tally, rss: tuple[int | None, int | None, int | None], failed: list[int], not_final: list[int],
            pending_at_end: int | None, checkpoint_seconds: float | None) -> bool:
     """Prints the summary; returns whether the run passed."""
     by_endpoint: dict[str, Counter[str]] = {}
@@ -249,14 +249,14 @@ def report(tally: Tally, rss: tuple[int | None, int | None], failed: list[int], 
     print(f"5xx responses: {server_errors}; requests without an answer: {transport_errors}")
     print(f"operations answered 202: {len(tally.pending)}; failed: {len(failed)} {failed[:10]}; not final after the "
           f"drain: {len(not_final)} {not_final[:10]}; outbox pending at the end (/healthz): {pending_at_end}")
-    start, end = rss
-    if start and end:
+    start, end, drained = rss
+    if start and end and drained:
         warm = tally.rss_warm or start
         growth = end / warm - 1
         flag = "  FLAG: grew beyond 10%" if growth > RSS_GROWTH_FLAGGED else ""
-        print(f"gateway RSS: start {start / 2**20:.1f} MiB, after {PROGRESS_SECONDS} s {warm / 2**20:.1f} MiB, end "
-              f"{end / 2**20:.1f} MiB ({growth:+.1%} since the first {PROGRESS_SECONDS} s, {end / start - 1:+.1%} "
-              f"since the start){flag}")
+        print(f"gateway RSS: start {start / 2**20:.1f} MiB, after {PROGRESS_SECONDS} s {warm / 2**20:.1f} MiB, end of "
+              f"the load {end / 2**20:.1f} MiB ({growth:+.1%} since the first {PROGRESS_SECONDS} s, "
+              f"{end / start - 1:+.1%} since the start){flag}; after the drain {drained / 2**20:.1f} MiB")
     else:
         print("gateway RSS: unknown (attached without --gateway-pid)")
     print(f"index lag max: {tally.lag_max} blocks")
@@ -319,9 +319,10 @@ def main() -> int:
         print(f"soak: {args.minutes:g} min, {args.clients} clients, at most {args.rate:g} req/s, gateway {base_url} "
               f"(pid {pid})", flush=True)
         run(http, tokens, tally, args, pid, holder)
+        rss_end = rss_bytes(pid)  # before the drain, whose burst of batch reads is no part of the load
         failed, not_final = drain(http, tokens["MZ"], tally, args.drain_seconds)
         health = sample_health(http, tally)
-        passed = report(tally, (rss_start, rss_bytes(pid)), failed, not_final,
+        passed = report(tally, (rss_start, rss_end, rss_bytes(pid)), failed, not_final,
                         health["outbox"]["pending"] if health else None, checkpoint_seconds)
     finally:
         http.close()
