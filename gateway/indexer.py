@@ -20,10 +20,9 @@ from hexbytes import HexBytes
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
-from web3.exceptions import BlockNotFound
 
 from gateway.chain import OUTAGES
-from ledger_node.chainstate import code_text, events_by_topic
+from ledger_node.chainstate import block_hash, code_text, events_by_topic
 from ledger_node.deploy import Deployment
 from gateway.db import ChainEvent, IndexedBlock
 
@@ -127,10 +126,7 @@ class EventIndex:
         self.on_rewind()
 
     def _on_chain(self, block: IndexedBlock) -> bool:
-        try:
-            return HexBytes(self.w3.eth.get_block(block.number)["hash"]).to_0x_hex() == block.hash
-        except BlockNotFound:
-            return False
+        return block_hash(self.w3, block.number) == block.hash
 
     def _read(self, start: int, end: int, *, also_block: int | None = None) -> tuple[list[ChainEvent], dict[int, str]]:
         """The contracts' events in blocks start..end as rows, and the hashes of the blocks they are

@@ -32,11 +32,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 from web3.contract.contract import ContractFunction
-from web3.exceptions import BlockNotFound, TransactionNotFound, Web3RPCError
+from web3.exceptions import TransactionNotFound, Web3RPCError
 
 from gateway.chain import OUTAGES, Chain
 from gateway.db import IN_BLOCK_STATES, OPEN_STATES, Operation, OperationState
 from gateway.errors import Conflict, TooManyRequests
+from ledger_node.chainstate import block_hash
 from ledger_node.sender import Sender, explain_failure
 from ledger_node.transactions import ContractReverted
 
@@ -471,10 +472,7 @@ class Outbox:
         return None
 
     def _block_hash(self, number: int) -> str | None:
-        try:
-            return HexBytes(self.chain.w3.eth.get_block(number)["hash"]).to_0x_hex()
-        except BlockNotFound:
-            return None
+        return block_hash(self.chain.w3, number)
 
     def _next_nonce(self, session: Session, sender: str) -> int:
         if sender not in self._nonces:

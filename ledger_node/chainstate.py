@@ -9,11 +9,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractEvent
+from web3.exceptions import BlockNotFound
 
 from ledger_node.types import DepartmentStatus, Role, TypeStatus
+
+
+def block_hash(w3: Web3, number: int) -> str | None:
+    """The 0x hash of the chain's block `number` now; None when the chain has no such block (yet, or any more)."""
+    try:
+        return HexBytes(w3.eth.get_block(number)["hash"]).to_0x_hex()
+    except BlockNotFound:
+        return None
 
 
 def code_text(code: bytes) -> str:
