@@ -132,11 +132,14 @@ def token_command(department: str = typer.Argument(..., help="Department code.")
 
 @index_app.command("verify")
 def index_verify_command(data_dir: Path = ledger_cli.DataDir) -> None:
-    """Re-read the chain's events up to the indexed block and report every difference from the index."""
+    """Re-read the chain's events up to the indexed block and the contracts' storage behind the derived
+    state (anchors, revocations, successors, keys, schema hashes); report every difference from the index."""
+    from gateway import chain_state
+
     gateway = _gateway(data_dir)
-    differences = gateway.index.verify()
-    _report([f"block {d.block_number} log {d.log_index}: {d.problem}" for d in differences],
-            f"error (index_differs): {len(differences)} events differ from the chain",
+    differences = [f"block {d.block_number} log {d.log_index}: {d.problem}" for d in gateway.index.verify()]
+    differences += chain_state.differences(gateway.chain.deployment, gateway.sessions)
+    _report(differences, f"error (index_differs): {len(differences)} differences from the chain",
             f"index matches the chain up to block {gateway.index.indexed_block()}")
 
 

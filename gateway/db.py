@@ -75,6 +75,9 @@ class Operation(Base):
     total: Mapped[int] = mapped_column(Integer, default=1)
     block_number: Mapped[int | None] = mapped_column(BigInteger)
     block_hash: Mapped[str | None] = mapped_column(String(66))
+    #: The certificate hash or batch root its mined transaction changed: verification reads these from the
+    #: chain until the event index has read the block (read-your-writes, `gateway.chain_state`).
+    subject: Mapped[str | None] = mapped_column(String(66), index=True)
     #: What happened to it beyond the happy path: signed with which nonce, mined where, rolled back, sent again.
     history: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     #: Optimistic locking: the dispatcher and `certnet outbox retry` may change the same row.
@@ -145,6 +148,7 @@ class IndexedBlock(Base):
 
     number: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     hash: Mapped[str] = mapped_column(String(66))
+    timestamp: Mapped[int | None] = mapped_column(BigInteger)  # None in rows of gateways before it was kept
 
 
 class ChainEvent(Base):
@@ -172,6 +176,65 @@ class ChainEvent(Base):
     subject: Mapped[str | None] = mapped_column(String(66), index=True)
     related: Mapped[str | None] = mapped_column(String(66), index=True)
     args: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class AnchorRecord(Base):
+    """The registry's anchor of a single certificate or a batch root, as its event told it: the
+    chain state the gateway verifies from (`gateway.chain_state`)."""
+
+    __tablename__ = "anchors"
+
+    hash: Mapped[str] = mapped_column(String(66), primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(32))
+    certificate_type: Mapped[str] = mapped_column(String(32))
+    type_version: Mapped[int] = mapped_column(BigInteger)
+    issued_at: Mapped[int] = mapped_column(BigInteger)
+    issued_block: Mapped[int] = mapped_column(BigInteger, index=True)
+    valid_until: Mapped[int] = mapped_column(BigInteger)  # 0: does not expire
+    member_count: Mapped[int] = mapped_column(BigInteger)  # 0: a single certificate
+
+
+class RevocationRecord(Base):
+    """A certificate's revocation (supersession revokes too, with reason 4)."""
+
+    __tablename__ = "revocations"
+
+    certificate_hash: Mapped[str] = mapped_column(String(66), primary_key=True)
+    revoked_at: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[int] = mapped_column(Integer)
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class SupersessionRecord(Base):
+    __tablename__ = "supersessions"
+
+    certificate_hash: Mapped[str] = mapped_column(String(66), primary_key=True)
+    successor: Mapped[str] = mapped_column(String(66))
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class KeyRecord(Base):
+    """A department key's life: added, and maybe removed (a key is never registered twice)."""
+
+    __tablename__ = "department_keys"
+
+    key: Mapped[str] = mapped_column(String(42), primary_key=True)
+    department: Mapped[str] = mapped_column(String(32))
+    added_at: Mapped[int] = mapped_column(BigInteger)
+    added_block: Mapped[int] = mapped_column(BigInteger, index=True)
+    removed_at: Mapped[int | None] = mapped_column(BigInteger)
+    removed_block: Mapped[int | None] = mapped_column(BigInteger, index=True)
+
+
+class TypeVersionRecord(Base):
+    """The schema hash the catalog published for a certificate type's version."""
+
+    __tablename__ = "type_versions"
+
+    certificate_type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    schema_hash: Mapped[str] = mapped_column(String(66))
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
 
 
 class AccessLogEntry(Base):

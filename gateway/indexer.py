@@ -21,6 +21,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
+from gateway import chain_state
 from gateway.chain import OUTAGES
 from ledger_node.chainstate import block_hash, code_text, events_by_topic
 from ledger_node.deploy import Deployment
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 
 #: Blocks per `eth_getLogs` request.
 RANGE = 2_000
+#: Stored block hashes compared per query while looking for where a reorganisation began.
+REWIND_PAGE = 64
 
 #: Which argument of an event names its department, type, subject and related hash.
 DEPARTMENT_ARGS = ("issuer", "department", "owner", "proposer", "governor", "executor")
@@ -54,6 +57,7 @@ class EventIndex:
         self.confirmations = confirmations
         self.on_rewind = on_rewind  # the outbox re-checks its operations' blocks at once
         self.first_block = deployment.first_block
+        self._state_checked = False  # whether an older gateway's index lacks the derived state (once)
         contracts = {"Consortium": deployment.consortium, "Catalog": deployment.catalog,
                      "CertificateRegistry": deployment.registry, "AuditCheckpoints": deployment.checkpoints}
         self._names = {contract.address: name for name, contract in contracts.items()}
@@ -97,40 +101,51 @@ class EventIndex:
         """Rewinds if the chain reorganised, then indexes up to one range; True when caught up."""
         target = self.w3.eth.block_number - self.confirmations
         with self.sessions() as session:
+            if not self._state_checked:
+                if chain_state.rebuild_if_missing(session):
+                    log.warning("derived the chain state from the events indexed before it was kept")
+                session.commit()
+                self._state_checked = True
             self._rewind_if_reorganised(session)
             start = self.indexed_block(session) + 1
             if start > target:
                 return True
             end = min(target, start + RANGE - 1)
-            rows, block_hashes = self._read(start, end, also_block=end)
+            rows, blocks = self._read(start, end, also_block=end)
             session.add_all(rows)
-            for number, block_hash in block_hashes.items():
-                session.merge(IndexedBlock(number=number, hash=block_hash))
+            chain_state.apply(session, rows)
+            session.add_all(blocks)
             session.commit()
             return end == target
 
     def _rewind_if_reorganised(self, session: Session) -> None:
-        stored = session.scalars(select(IndexedBlock).order_by(IndexedBlock.number.desc())).first()
+        """One header read per round while the chain keeps what was indexed: the newest stored block
+        is still there. Only after a reorganisation are older stored blocks walked, a page at a time."""
+        stored = session.scalars(select(IndexedBlock).order_by(IndexedBlock.number.desc()).limit(1)).first()
         if stored is None or self._on_chain(stored):
             return
-        for block in session.scalars(select(IndexedBlock).order_by(IndexedBlock.number.desc())):
-            if self._on_chain(block):
-                keep = block.number
+        keep, below = self.first_block - 1, stored.number + 1
+        while below > self.first_block - 1:
+            page = session.scalars(select(IndexedBlock).where(IndexedBlock.number < below)
+                                   .order_by(IndexedBlock.number.desc()).limit(REWIND_PAGE)).all()
+            kept = next((block for block in page if self._on_chain(block)), None)
+            if kept is not None or len(page) < REWIND_PAGE:
+                keep = kept.number if kept is not None else keep
                 break
-        else:
-            keep = self.first_block - 1
+            below = page[-1].number
         log.warning("chain reorganised below block %s: index rewinds to block %s", stored.number, keep)
         session.execute(delete(ChainEvent).where(ChainEvent.block_number > keep))
         session.execute(delete(IndexedBlock).where(IndexedBlock.number > keep))
+        chain_state.forget_above(session, keep)
         session.commit()
         self.on_rewind()
 
     def _on_chain(self, block: IndexedBlock) -> bool:
         return block_hash(self.w3, block.number) == block.hash
 
-    def _read(self, start: int, end: int, *, also_block: int | None = None) -> tuple[list[ChainEvent], dict[int, str]]:
-        """The contracts' events in blocks start..end as rows, and the hashes of the blocks they are
-        in (and of `also_block`); each block header is read once."""
+    def _read(self, start: int, end: int, *, also_block: int | None = None) -> tuple[list[ChainEvent], list[IndexedBlock]]:
+        """The contracts' events in blocks start..end as rows, and the blocks they are in (and
+        `also_block`) with their hashes and times; each block header is read once."""
         logs = self.w3.eth.get_logs({"fromBlock": start, "toBlock": end, "address": list(self._names)})
         numbers = {entry["blockNumber"] for entry in logs} | ({also_block} if also_block is not None else set())
         headers = {number: self.w3.eth.get_block(number) for number in numbers}
@@ -140,7 +155,8 @@ class EventIndex:
             if event is not None:
                 rows.append(event_row(self._names[entry["address"]], event.process_log(entry),
                                       headers[entry["blockNumber"]]["timestamp"]))
-        return rows, {number: HexBytes(header["hash"]).to_0x_hex() for number, header in headers.items()}
+        return rows, [IndexedBlock(number=number, hash=HexBytes(header["hash"]).to_0x_hex(), timestamp=header["timestamp"])
+                      for number, header in sorted(headers.items())]
 
     # ----- checking -----
 
@@ -149,7 +165,7 @@ class EventIndex:
         last = self.indexed_block()
         on_chain: dict[tuple[int, int], ChainEvent] = {}
         for start in range(self.first_block, last + 1, RANGE):
-            rows, _hashes = self._read(start, min(last, start + RANGE - 1))
+            rows, _blocks = self._read(start, min(last, start + RANGE - 1))
             on_chain.update({(row.block_number, row.log_index): row for row in rows})
         differences = []
         with self.sessions() as session:

@@ -105,10 +105,19 @@ class SnapshotRequest(_Body):
     uri: str = Field("", max_length=512, description="Where the catalog is published")
 
 
+#: Documents per `POST /v1/verify/batch`.
+MAX_VERIFY_BATCH = 10_000
+
+
 class VerifyRequest(_Body):
     document: JsonObject
     holder: Identity | None = Field(None, description="The holder's disclosed RIC:/USCC: identity, to check against "
                                                       "the certificate's pseudonym; it is neither stored nor logged")
+
+
+class VerifyBatchRequest(_Body):
+    documents: list[JsonObject] = Field(min_length=1, max_length=MAX_VERIFY_BATCH,
+                                        description=f"Up to {MAX_VERIFY_BATCH} certificate documents")
 
 
 class HolderKeyRequest(_Body):

@@ -343,6 +343,7 @@ class Outbox:
 
     def _mined(self, operation: Operation, block_number: int, block_hash: str, head: int) -> None:
         operation.block_number, operation.block_hash = block_number, block_hash
+        operation.subject = operation.request.get("certificateHash") or operation.request.get("root")
         operation.state = OperationState.DONE.value if head - block_number >= self.confirmations \
             else OperationState.MINED.value
         if operation.history:

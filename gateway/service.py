@@ -17,6 +17,7 @@ from gateway.audit.trail import AuditTrail
 from gateway.auth import Authenticator
 from gateway.certificates.verification import Verifier
 from gateway.chain import Chain, Custody
+from gateway.chain_state import IndexedState
 from gateway.db import make_engine, session_factory
 from gateway.errors import UnsafeConfiguration
 from gateway.indexer import EventIndex
@@ -85,7 +86,8 @@ class Gateway:
         self.audit = AuditTrail(self.chain, self.custody, self.outbox, self.sessions,
                                 log_id=settings.access_log_id)
         self.provenance = Provenance(self.sessions, self.index, lambda: self.outbox.mined_block)
-        self.verifier = Verifier(deployment, pseudonym_secret=settings.pseudonym_key)
+        self.verifier = Verifier(deployment, state=IndexedState(self.sessions), pseudonym_secret=settings.pseudonym_key,
+                                 rpc_timeout=settings.rpc_timeout_seconds)
         self.holders = Holders(self.sessions, self.audit, pseudonym_key=settings.pseudonym_key)
         self.sharing = Sharing(self.chain, self.holders, self.issuance, self.verifier, self.audit)
         self.authenticator = Authenticator(self.chain, self.sessions,

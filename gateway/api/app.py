@@ -23,7 +23,7 @@ Authenticate as a department with a signature of one of its registered keys (hea
 `Authorization: Bearer <token>` from `certnet gateway token`. Errors are
 `{"code", "message", "details"}`; every response carries `X-Request-Id`.
 
-Limits: request bodies of at most 1 MiB by default (`POST /v1/batches`: 128 MiB), else 413; JSON
+Limits: request bodies of at most 1 MiB by default (`POST /v1/batches` and `/v1/verify/batch`: 128 MiB), else 413; JSON
 objects in bodies (subjects, documents, catalogs, consent records) at most 20 levels deep, strings
 at most 4096 characters, keys at most 128, integers within ±(2^53 - 1)."""
 
@@ -49,7 +49,8 @@ def create_app(gateway: Gateway, *, run_background: bool = True) -> FastAPI:
     app.state.metrics = Metrics()
     errors.install(app)
     app.add_middleware(errors.RequestGuard, max_body_bytes=gateway.settings.max_request_bytes,
-                       larger_bodies={"/v1/batches": gateway.settings.max_batch_request_bytes})
+                       larger_bodies={path: gateway.settings.max_batch_request_bytes
+                                      for path in ("/v1/batches", "/v1/verify/batch")})
     app.state.metrics.install(app)  # outside the guard: it counts the guard's 413s and 500s too
     for module in ROUTERS:
         app.include_router(module.router)

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections import Counter
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import MISSING
 
 from gateway.api.deps import (CertificateHashPath, IdempotencyKey, Issuer, Member, Offset, OperationIdPath, Services,
                               optional_caller)
-from gateway.api.views import (BatchView, CertificateStatusView, ChainEventView, HistoryView, IssuedView, OperationView,
-                               VerificationReport, View)
+from gateway.api.views import (BatchView, CertificateStatusView, ChainEventView, CheckedAtView, HistoryView, IssuedView,
+                               OperationView, VerificationBatchReport, VerificationReport, View)
 from gateway.certificates.identity import HolderId
-from gateway.certificates.verification import read_chain_facts
+from gateway.certificates.verification import Lookup
 from gateway.db import Operation, OperationState
-from gateway.errors import Forbidden, NotFound, OperationFailed
+from gateway.errors import ChainUnavailable, Forbidden, NotFound, OperationFailed
 from gateway.issuance import Issuance, parse_hash
-from gateway.models import BatchRequest, IssueRequest, RevokeRequest, SupersedeRequest, VerifyRequest
+from gateway.models import (MAX_VERIFY_BATCH, BatchRequest, IssueRequest, RevokeRequest, SupersedeRequest,
+                            VerifyBatchRequest, VerifyRequest)
 from gateway.auth import Caller
 from ledger_node.chainstate import code_text
 from ledger_node.types import CertificateStatus
@@ -110,22 +112,43 @@ def supersede(certificate_hash: CertificateHashPath, body: SupersedeRequest, cal
     return _with_certificate(gateway.issuance, settled(gateway, found, response, created=201))
 
 
+FreshRead = Annotated[bool, Query(description="Read the chain's head for this request instead of the gateway's "
+                                             "event index (which answers at the block it has read: `checkedAt`)")]
+
+
 @router.post("/verify", summary="Verify a certificate document (public; a department's verification is logged)")
-def verify(body: VerifyRequest, gateway: Services,
-           caller: Caller | None = Depends(optional_caller)) -> VerificationReport:
+def verify(body: VerifyRequest, gateway: Services, caller: Caller | None = Depends(optional_caller),
+           fresh: FreshRead = False) -> VerificationReport:
     holder = HolderId.parse(body.holder) if body.holder else None
-    report = VerificationReport.model_validate(gateway.verifier.verify(body.document, holder=holder).as_dict())
+    report = VerificationReport.model_validate(gateway.verifier.verify(body.document, holder=holder,
+                                                                       fresh=fresh).as_dict())
     if caller is not None:  # a document too broken to name its hash is logged as a verification of none
         gateway.audit.record(caller.department, "verify", certificates=[report.certificate_hash]
                              if report.certificate_hash else [], outcome=report.verdict)
     return report
 
 
+@router.post("/verify/batch", summary=f"Verify up to {MAX_VERIFY_BATCH} documents (public; a department's "
+                                      "verifications are logged as one entry)")
+def verify_batch(body: VerifyBatchRequest, gateway: Services, caller: Caller | None = Depends(optional_caller),
+                 fresh: FreshRead = False) -> VerificationBatchReport:
+    reports = [report.as_dict() for report in gateway.verifier.verify_batch(body.documents, fresh=fresh)]
+    if caller is not None:
+        verdicts = Counter(report["verdict"] for report in reports)
+        gateway.audit.record(caller.department, "verify", certificates=sorted(
+            {report["certificateHash"] for report in reports if report["certificateHash"]}),
+            outcome=", ".join(f"{count} {verdict}" for verdict, count in sorted(verdicts.items())))
+    return VerificationBatchReport.model_validate({"reports": reports})
+
+
 @router.get("/certificates/{certificate_hash}", summary="A certificate's status on the chain (public)")
-def status(certificate_hash: CertificateHashPath, gateway: Services) -> CertificateStatusView:
+def status(certificate_hash: CertificateHashPath, gateway: Services, fresh: FreshRead = False) -> CertificateStatusView:
     hash_bytes = parse_hash(certificate_hash)
     root, proof = gateway.issuance.location_if_issued(hash_bytes)
-    facts = read_chain_facts(gateway.chain.deployment, hash_bytes, root, proof, ZERO_ADDRESS)
+    answer = gateway.verifier.facts([Lookup(hash_bytes, root, tuple(proof), ZERO_ADDRESS)], fresh=fresh)[0]
+    if isinstance(answer, str):
+        raise ChainUnavailable(answer)
+    facts, checked_at = answer
     if facts.status is CertificateStatus.UNKNOWN:
         raise NotFound(f"{certificate_hash} is not anchored (a batch member needs the gateway that issued it, "
                        "or POST /v1/verify with the document)")
@@ -142,6 +165,7 @@ def status(certificate_hash: CertificateHashPath, gateway: Services) -> Certific
         revoked_at=facts.revoked_at or None,
         revocation_reason=facts.revocation_reason if facts.revoked_at else None,
         superseded_by="0x" + facts.superseded_by.hex() if any(facts.superseded_by) else None,
+        checked_at=CheckedAtView.model_validate(checked_at.as_dict()),
     )
 
 

@@ -93,10 +93,24 @@ class CheckView(View):
     details: dict[str, Any] | MISSING = MISSING
 
 
+class CheckedAtView(View):
+    block: int
+    block_hash: str
+    time: str
+    source: Literal["index", "chain"] = Field(description="`index`: the gateway's event index at the block it had "
+                                                          "read; `chain`: the chain's head, read for this request")
+
+
 class VerificationReport(View):
     certificate_hash: str | None = Field(description="Null when the document is too broken to name one")
     verdict: Literal["valid", "invalid", "error", "incomplete"]
     checks: list[CheckView]
+    checked_at: CheckedAtView | MISSING = Field(MISSING, description="The chain state the chain checks were made "
+                                                "against; absent when the chain was not read")
+
+
+class VerificationBatchReport(View):
+    reports: list[VerificationReport] = Field(description="One report per document, in the order sent")
 
 
 class CertificateStatusView(View):
@@ -112,6 +126,7 @@ class CertificateStatusView(View):
     revoked_at: int | None
     revocation_reason: int | None
     superseded_by: str | None
+    checked_at: CheckedAtView
 
 
 class ChainEventView(View):

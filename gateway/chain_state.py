@@ -1,0 +1,238 @@
+"""The chain state the gateway verifies from, derived by the event index from the contracts' events.
+
+Per certificate or batch root its anchor, per certificate its revocation and successor, per key its
+department and life, per type version its schema hash: what `CertificateRegistry.verificationOf`
+reads from storage, kept in tables the index writes in the same transaction as the events it
+read, so that they always hold the state at the index's height (and a rewind after a
+reorganisation removes what the lost blocks added). `IndexedState.read` answers what
+`verificationOf` would answer at that height, from the database alone; `differences` compares
+this state with the chain's storage (`certnet index verify`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+from web3 import Web3
+
+from gateway.certificates.verification import ChainFacts, CheckedAt, Lookup, facts_from_storage
+from gateway.db import (AnchorRecord, ChainEvent, IndexedBlock, KeyRecord, Operation, RevocationRecord,
+                        SupersessionRecord, TypeVersionRecord)
+from ledger_node.chainstate import code_text
+from ledger_node.deploy import Deployment
+from ledger_node.types import code32
+
+#: The registry's reason code of a supersession (Common.sol REASON_SUPERSEDED): superseding revokes.
+REASON_SUPERSEDED = 4
+#: Hashes per `IN (...)` query.
+CHUNK = 500
+
+
+def _anchored(session: Session, row: ChainEvent) -> None:
+    args = row.args
+    session.add(AnchorRecord(hash=row.subject, issuer=row.department, certificate_type=row.certificate_type,
+                             type_version=args["typeVersion"], issued_at=row.timestamp, issued_block=row.block_number,
+                             valid_until=args["validUntil"], member_count=args.get("memberCount", 0)))
+
+
+def _revoked(session: Session, row: ChainEvent) -> None:
+    session.add(RevocationRecord(certificate_hash=row.subject, revoked_at=row.timestamp, reason=row.args["reason"],
+                                 block_number=row.block_number))
+
+
+def _superseded(session: Session, row: ChainEvent) -> None:
+    session.add(RevocationRecord(certificate_hash=row.subject, revoked_at=row.timestamp, reason=REASON_SUPERSEDED,
+                                 block_number=row.block_number))
+    session.add(SupersessionRecord(certificate_hash=row.subject, successor=row.related, block_number=row.block_number))
+
+
+def _key_added(session: Session, row: ChainEvent) -> None:
+    session.add(KeyRecord(key=row.args["key"], department=row.department, added_at=row.timestamp,
+                          added_block=row.block_number))
+
+
+def _key_removed(session: Session, row: ChainEvent) -> None:
+    session.execute(update(KeyRecord).where(KeyRecord.key == row.args["key"])
+                    .values(removed_at=row.timestamp, removed_block=row.block_number))
+
+
+def _type_registered(session: Session, row: ChainEvent) -> None:
+    session.add(TypeVersionRecord(certificate_type=row.certificate_type, version=1,
+                                  schema_hash=row.args["schemaHash"], block_number=row.block_number))
+
+
+def _type_version_published(session: Session, row: ChainEvent) -> None:
+    session.add(TypeVersionRecord(certificate_type=row.certificate_type, version=row.args["version"],
+                                  schema_hash=row.args["schemaHash"], block_number=row.block_number))
+
+
+#: How each event changes the state (the events the registry, consortium and catalog write it with).
+PROJECTIONS: dict[str, Callable[[Session, ChainEvent], None]] = {
+    "CertificateIssued": _anchored,
+    "BatchAnchored": _anchored,
+    "CertificateRevoked": _revoked,
+    "CertificateSuperseded": _superseded,
+    "KeyAdded": _key_added,
+    "KeyRemoved": _key_removed,
+    "TypeRegistered": _type_registered,
+    "TypeVersionPublished": _type_version_published,
+}
+
+
+def apply(session: Session, rows: Iterable[ChainEvent]) -> None:
+    """Changes the state by `rows`, in chain order, in the caller's transaction."""
+    for row in rows:
+        projection = PROJECTIONS.get(row.event)
+        if projection is not None:
+            projection(session, row)
+            session.flush()  # a key removed in the same range as it was added finds its row
+
+
+def forget_above(session: Session, block: int) -> None:
+    """Removes what blocks above `block` added (a reorganisation lost them)."""
+    for table, column in ((AnchorRecord, AnchorRecord.issued_block), (RevocationRecord, RevocationRecord.block_number),
+                          (SupersessionRecord, SupersessionRecord.block_number),
+                          (TypeVersionRecord, TypeVersionRecord.block_number), (KeyRecord, KeyRecord.added_block)):
+        session.execute(delete(table).where(column > block))
+    session.execute(update(KeyRecord).where(KeyRecord.removed_block > block).values(removed_at=None, removed_block=None))
+
+
+def rebuild_if_missing(session: Session) -> bool:
+    """Derives the state from the indexed events when a gateway that indexed them before the state
+    tables existed left them empty (every indexed chain has KeyAdded events); True when it did."""
+    if session.scalar(select(func.count()).select_from(KeyRecord)) or not session.scalar(
+            select(func.count()).select_from(ChainEvent).where(ChainEvent.event == "KeyAdded")):
+        return False
+    apply(session, session.scalars(select(ChainEvent).where(ChainEvent.event.in_(PROJECTIONS))
+                                   .order_by(ChainEvent.block_number, ChainEvent.log_index)))
+    return True
+
+
+def index_height(session: Session) -> CheckedAt | None:
+    """The last block the index read, or None before its first round."""
+    head = session.scalars(select(IndexedBlock).order_by(IndexedBlock.number.desc()).limit(1)).first()
+    if head is None:
+        return None
+    return CheckedAt(block=head.number, block_hash=head.hash, time=head.timestamp or 0, source="index")
+
+
+class IndexedState:
+    """What `verificationOf` answers at the index's height, read from the derived tables."""
+
+    def __init__(self, sessions: sessionmaker) -> None:
+        self.sessions = sessions
+
+    def read(self, lookups: Sequence[Lookup]) -> tuple[list[ChainFacts | None], CheckedAt] | None:
+        """The facts of each lookup (None where the index knows no such anchor: not anchored, or
+        anchored in a block it has not read yet) and the height they hold at; None when nothing is
+        indexed yet. One transaction, so that every answer is of the same height."""
+        with self.sessions() as session, session.begin():
+            height = index_height(session)
+            if height is None:
+                return None
+            certificates = {"0x" + lookup.certificate_hash.hex() for lookup in lookups}
+            anchor_hashes = {"0x" + lookup.anchor_hash.hex() for lookup in lookups}
+            changed = _changed_above(session, height.block, certificates | anchor_hashes)
+            anchors = _rows(session, AnchorRecord, AnchorRecord.hash, anchor_hashes - changed)
+            revocations = _rows(session, RevocationRecord, RevocationRecord.certificate_hash, certificates)
+            successors = _rows(session, SupersessionRecord, SupersessionRecord.certificate_hash, certificates)
+            keys = _rows(session, KeyRecord, KeyRecord.key, {lookup.signer for lookup in lookups})
+            versions = {(row.certificate_type, row.version): row.schema_hash for row in session.scalars(
+                select(TypeVersionRecord).where(TypeVersionRecord.certificate_type.in_(
+                    {anchor.certificate_type for anchor in anchors.values()})))}
+        return [_facts(lookup, changed, anchors, revocations, successors, keys, versions, height) for lookup in lookups], height
+
+
+def _changed_above(session: Session, block: int, hashes: set[str]) -> set[str]:
+    """Which of `hashes` this gateway's own transactions changed in blocks the index has not read yet:
+    their answers come from the chain, so that a department sees what it just did."""
+    ordered, changed = sorted(hashes), set()
+    for start in range(0, len(ordered), CHUNK):
+        changed.update(session.scalars(select(Operation.subject).where(
+            Operation.block_number > block, Operation.subject.in_(ordered[start:start + CHUNK]))))
+    return changed
+
+
+def _rows(session: Session, table: Any, key: Any, values: set[str]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    ordered = sorted(values)
+    for start in range(0, len(ordered), CHUNK):
+        for row in session.scalars(select(table).where(key.in_(ordered[start:start + CHUNK]))):
+            found[getattr(row, key.key)] = row
+    return found
+
+
+def _facts(lookup: Lookup, changed: set[str], anchors: dict[str, AnchorRecord], revocations: dict[str, RevocationRecord],
+           successors: dict[str, SupersessionRecord], keys: dict[str, KeyRecord],
+           versions: dict[tuple[str, int], str], height: CheckedAt) -> ChainFacts | None:
+    anchor = anchors.get("0x" + lookup.anchor_hash.hex())
+    certificate = "0x" + lookup.certificate_hash.hex()
+    if anchor is None or certificate in changed or (anchor.member_count == 0) != (not any(lookup.batch_root)):
+        return None  # unknown here, or a single certificate named as a batch root (or the reverse)
+    revocation, successor, key = revocations.get(certificate), successors.get(certificate), keys.get(lookup.signer)
+    signer_was_key = key is not None and key.department == anchor.issuer and key.added_at <= anchor.issued_at and (
+        key.removed_block is None or anchor.issued_at < (key.removed_at or 0))
+    schema_hash = versions.get((anchor.certificate_type, anchor.type_version))
+    return facts_from_storage(
+        issuer=code32(anchor.issuer), certificate_type=code32(anchor.certificate_type),
+        type_version=anchor.type_version, issued_at=anchor.issued_at, issued_block=anchor.issued_block,
+        valid_until=anchor.valid_until, batch_root=lookup.batch_root,
+        revoked_at=revocation.revoked_at if revocation else 0, revocation_reason=revocation.reason if revocation else 0,
+        superseded_by=bytes.fromhex(successor.successor[2:]) if successor else bytes(32),
+        signer_was_issuer_key=signer_was_key,
+        schema_hash=bytes.fromhex(schema_hash[2:]) if schema_hash else bytes(32), now=height.time)
+
+
+# ----- checking -----
+
+def differences(deployment: Deployment, sessions: sessionmaker) -> list[str]:
+    """Every way the derived state differs from the chain's storage at the chain's head: each
+    anchor, revocation, successor, key and schema hash the index holds is read back from the
+    contracts, and each department's keys on chain are compared with the index's. Meant for the
+    index's height at the head (a quiet chain); what the head added since shows as missing."""
+    registry, consortium, catalog = (deployment.registry.functions, deployment.consortium.functions,
+                                     deployment.catalog.functions)
+    found: list[str] = []
+    with sessions() as session:
+        for anchor in session.scalars(select(AnchorRecord)):
+            stored = registry.anchorOf(bytes.fromhex(anchor.hash[2:])).call()
+            issuer_id, _type_id, version, issued_at, issued_block, valid_until, members = stored
+            on_chain = (code_text(consortium.departmentCode(issuer_id).call()) if issuer_id else None, version,
+                        issued_at, issued_block, valid_until, members)
+            if on_chain != (anchor.issuer, anchor.type_version, anchor.issued_at, anchor.issued_block,
+                            anchor.valid_until, anchor.member_count):
+                found.append(f"anchor {anchor.hash}: index {anchor.issuer} v{anchor.type_version} at {anchor.issued_at}, "
+                             f"chain {on_chain}")
+        for revocation in session.scalars(select(RevocationRecord)):
+            single = registry.certificateState(bytes.fromhex(revocation.certificate_hash[2:]), bytes(32), []).call()
+            if single[0] != 0 and (single[8], single[9]) != (revocation.revoked_at, revocation.reason):
+                found.append(f"revocation of {revocation.certificate_hash}: index at {revocation.revoked_at} "
+                             f"reason {revocation.reason}, chain at {single[8]} reason {single[9]}")
+        for successor in session.scalars(select(SupersessionRecord)):
+            chain_successor = "0x" + registry.certificateState(bytes.fromhex(successor.certificate_hash[2:]), bytes(32),
+                                                               []).call()[10].hex()
+            if chain_successor != successor.successor and chain_successor != "0x" + "00" * 32:
+                found.append(f"successor of {successor.certificate_hash}: index {successor.successor}, "
+                             f"chain {chain_successor}")
+        indexed_keys = {key.key: key for key in session.scalars(select(KeyRecord))}
+        for key in indexed_keys.values():
+            department_id, added_at, removed_at, *_ = consortium.keyRecord(key.key).call()
+            department = code_text(consortium.departmentCode(department_id).call()) if department_id else None
+            if (department, added_at, removed_at or None) != (key.department, key.added_at, key.removed_at):
+                found.append(f"key {key.key}: index {key.department} added {key.added_at} removed {key.removed_at}, "
+                             f"chain {department} added {added_at} removed {removed_at or None}")
+        for version in session.scalars(select(TypeVersionRecord)):
+            chain_hash = "0x" + catalog.schemaHash(code32(version.certificate_type), version.version).call().hex()
+            if chain_hash != version.schema_hash:
+                found.append(f"schema of {version.certificate_type} v{version.version}: index {version.schema_hash}, "
+                             f"chain {chain_hash}")
+    for index in range(1, consortium.departmentCount().call() + 1):
+        code = consortium.departmentCode(index).call()
+        for key in consortium.keysOf(code).call():
+            if Web3.to_checksum_address(key) not in indexed_keys:
+                found.append(f"key {key} of {code_text(code)} is on the chain, not in the index")
+    return found
