@@ -166,19 +166,44 @@ def chain_snapshot(ganache: Web3) -> Iterator[Web3]:
     ganache.testing.revert(snapshot)
 
 
+def _mnemonic_keys(signers: dict[ChecksumAddress, LocalAccount]) -> Callable[[], ChecksumAddress]:
+    """New keys from a local node's funded development accounts 100..199 (1..99 are left to specs using
+    the mnemonic)."""
+    unused = (dev_account(i) for i in range(100, 200))
+
+    def new_key() -> ChecksumAddress:
+        account = next(unused)
+        signers[account.address] = account
+        return account.address
+
+    return new_key
+
+
 @pytest.fixture(scope="session", params=["embedded", pytest.param("ganache", marks=pytest.mark.slow)])
 def _network(request: pytest.FixtureRequest) -> Network:
     signers: dict[ChecksumAddress, LocalAccount] = {}
     if request.param == "embedded":
         w3, new_key = _embedded_chain(signers)
     else:
-        w3 = request.getfixturevalue("ganache")
-        unused = (dev_account(i) for i in range(100, 200))  # leaves 1..99 to specs using the mnemonic
+        w3, new_key = request.getfixturevalue("ganache"), _mnemonic_keys(signers)
+    return _test_network(w3, new_key, signers)
 
-        def new_key() -> ChecksumAddress:
-            account = next(unused)
-            signers[account.address] = account
-            return account.address
+
+@pytest.fixture(scope="module")
+def anvil_network() -> Iterator[Network]:
+    """The test consortium on an anvil of the module's own, mining each transaction at once."""
+    node = LocalNode("anvil", accounts=200)
+    w3 = node.start()
+    w3.provider.make_request("evm_setIntervalMining", [0])
+    w3.provider.make_request("evm_setAutomine", [True])
+    signers: dict[ChecksumAddress, LocalAccount] = {}
+    yield _test_network(w3, _mnemonic_keys(signers), signers)
+    node.stop()
+
+
+def _test_network(w3: Web3, new_key: Callable[[], ChecksumAddress],
+                  signers: dict[ChecksumAddress, LocalAccount]) -> Network:
+    """The test consortium deployed on `w3`: three governors, the departments of ACTORS, two types."""
     keys = {name: new_key() for name in [*ACTORS, "governor2", "governor3"]}
     founders = [
         Founder(GOV1, "治理部门一", int(Role.GOVERNOR), [keys["governor"]]),
