@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
@@ -112,9 +112,22 @@ def rebuild_if_missing(session: Session) -> bool:
     return True
 
 
-def index_height(session: Session) -> CheckedAt | None:
+#: The last block the index read (its hash and time).
+HEIGHT = select(IndexedBlock.number, IndexedBlock.hash, IndexedBlock.timestamp).order_by(
+    IndexedBlock.number.desc()).limit(1)
+# The reads of `IndexedState.read`, built once: building a statement costs more than running it.
+_CHANGED = select(Operation.subject).where(Operation.block_number > bindparam("block"),
+                                           Operation.subject.in_(bindparam("keys", expanding=True)))
+_BY_KEY = {table: select(*table.__table__.columns).where(column.in_(bindparam("keys", expanding=True)))
+           for table, column in ((AnchorRecord, AnchorRecord.hash), (RevocationRecord, RevocationRecord.certificate_hash),
+                                 (SupersessionRecord, SupersessionRecord.certificate_hash), (KeyRecord, KeyRecord.key))}
+_VERSIONS = select(TypeVersionRecord.certificate_type, TypeVersionRecord.version, TypeVersionRecord.schema_hash).where(
+    TypeVersionRecord.certificate_type.in_(bindparam("keys", expanding=True)))
+
+
+def index_height(connection: Connection) -> CheckedAt | None:
     """The last block the index read, or None before its first round."""
-    head = session.scalars(select(IndexedBlock).order_by(IndexedBlock.number.desc()).limit(1)).first()
+    head = connection.execute(HEIGHT).first()
     if head is None:
         return None
     return CheckedAt(block=head.number, block_hash=head.hash, time=head.timestamp or 0, source="index")
@@ -125,50 +138,51 @@ class IndexedState:
 
     def __init__(self, sessions: sessionmaker) -> None:
         self.sessions = sessions
+        self.engine: Engine = sessions.kw["bind"]
+        # One snapshot for all reads of a request: PostgreSQL's default gives each statement its own.
+        self._snapshot = {"isolation_level": "REPEATABLE READ"} if self.engine.dialect.name == "postgresql" else {}
 
     def read(self, lookups: Sequence[Lookup]) -> tuple[list[ChainFacts | None], CheckedAt] | None:
         """The facts of each lookup (None where the index knows no such anchor: not anchored, or
         anchored in a block it has not read yet) and the height they hold at; None when nothing is
         indexed yet. One transaction, so that every answer is of the same height."""
-        with self.sessions() as session, session.begin():
-            height = index_height(session)
+        with self.engine.connect().execution_options(**self._snapshot) as connection:
+            height = index_height(connection)
             if height is None:
                 return None
             certificates = {"0x" + lookup.certificate_hash.hex() for lookup in lookups}
             anchor_hashes = {"0x" + lookup.anchor_hash.hex() for lookup in lookups}
-            changed = _changed_above(session, height.block, certificates | anchor_hashes)
-            anchors = _rows(session, AnchorRecord, AnchorRecord.hash, anchor_hashes - changed)
-            revocations = _rows(session, RevocationRecord, RevocationRecord.certificate_hash, certificates)
-            successors = _rows(session, SupersessionRecord, SupersessionRecord.certificate_hash, certificates)
-            keys = _rows(session, KeyRecord, KeyRecord.key, {lookup.signer for lookup in lookups})
-            versions = {(row.certificate_type, row.version): row.schema_hash for row in session.scalars(
-                select(TypeVersionRecord).where(TypeVersionRecord.certificate_type.in_(
-                    {anchor.certificate_type for anchor in anchors.values()})))}
-        return [_facts(lookup, changed, anchors, revocations, successors, keys, versions, height) for lookup in lookups], height
+            changed = {row.subject for row in _read(connection, _CHANGED, certificates | anchor_hashes,
+                                                    block=height.block)}
+            anchors = _by_key(connection, AnchorRecord, anchor_hashes - changed)
+            revocations = _by_key(connection, RevocationRecord, certificates)
+            successors = _by_key(connection, SupersessionRecord, certificates)
+            keys = _by_key(connection, KeyRecord, {lookup.signer for lookup in lookups})
+            versions = {(row.certificate_type, row.version): row.schema_hash for row in _read(
+                connection, _VERSIONS, {anchor.certificate_type for anchor in anchors.values()})}
+        return [_facts(lookup, changed, anchors, revocations, successors, keys, versions, height)
+                for lookup in lookups], height
 
 
-def _changed_above(session: Session, block: int, hashes: set[str]) -> set[str]:
-    """Which of `hashes` this gateway's own transactions changed in blocks the index has not read yet:
-    their answers come from the chain, so that a department sees what it just did."""
-    ordered, changed = sorted(hashes), set()
+def _read(connection: Connection, statement: Any, keys: set[str], **params: Any) -> list[Any]:
+    """The rows `statement` finds for `keys`, CHUNK keys per query."""
+    ordered, rows = sorted(keys), []
     for start in range(0, len(ordered), CHUNK):
-        changed.update(session.scalars(select(Operation.subject).where(
-            Operation.block_number > block, Operation.subject.in_(ordered[start:start + CHUNK]))))
-    return changed
+        rows += connection.execute(statement, {"keys": ordered[start:start + CHUNK], **params}).all()
+    return rows
 
 
-def _rows(session: Session, table: Any, key: Any, values: set[str]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    ordered = sorted(values)
-    for start in range(0, len(ordered), CHUNK):
-        for row in session.scalars(select(table).where(key.in_(ordered[start:start + CHUNK]))):
-            found[getattr(row, key.key)] = row
-    return found
+def _by_key(connection: Connection, table: Any, keys: set[str]) -> dict[str, Any]:
+    """The rows of `table` whose primary key is one of `keys`, by key."""
+    name = table.__table__.primary_key.columns[0].name
+    return {getattr(row, name): row for row in _read(connection, _BY_KEY[table], keys)}
 
 
-def _facts(lookup: Lookup, changed: set[str], anchors: dict[str, AnchorRecord], revocations: dict[str, RevocationRecord],
-           successors: dict[str, SupersessionRecord], keys: dict[str, KeyRecord],
-           versions: dict[tuple[str, int], str], height: CheckedAt) -> ChainFacts | None:
+def _facts(lookup: Lookup, changed: set[str], anchors: dict[str, Any], revocations: dict[str, Any],
+           successors: dict[str, Any], keys: dict[str, Any], versions: dict[tuple[str, int], str],
+           height: CheckedAt) -> ChainFacts | None:
+    """`verificationOf`'s answer from the rows read (`CertificateRegistry.certificateState`,
+    `Consortium.wasKeyOf`, `Catalog.schemaHash`)."""
     anchor = anchors.get("0x" + lookup.anchor_hash.hex())
     certificate = "0x" + lookup.certificate_hash.hex()
     if anchor is None or certificate in changed or (anchor.member_count == 0) != (not any(lookup.batch_root)):

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
+from coincurve import PublicKey
+from eth_hash.auto import keccak
 from eth_typing import ChecksumAddress
-from eth_utils.exceptions import ValidationError
 from web3 import Web3
 
 from gateway.certificates.document import certificate_hash, issuer_code, stated_hash, type_code, type_version
@@ -95,14 +96,38 @@ def stated_signer(document: dict[str, Any]) -> ChecksumAddress:
     return Web3.to_checksum_address(_signature(document)["signer"])
 
 
+_DOMAIN_TYPE = keccak(b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
+_CERTIFICATE_TYPE = keccak(b"Certificate(bytes32 certificateHash,bytes32 issuer,bytes32 certificateType,"
+                           b"uint32 typeVersion)")
+
+
+@lru_cache(maxsize=64)
+def _domain_separator(domain: SigningDomain) -> bytes:
+    return keccak(_DOMAIN_TYPE + keccak(DOMAIN_NAME.encode()) + keccak(DOMAIN_VERSION.encode())
+                  + domain.chain_id.to_bytes(32, "big") + bytes(12) + bytes.fromhex(domain.registry[2:]))
+
+
+def signing_digest(document: dict[str, Any], domain: SigningDomain) -> bytes:
+    """The EIP-712 hash that is signed: the same as eth_account's for `_typed_message`, computed
+    directly for the one fixed type (its generic encoder costs ≈0.6 ms per verification)."""
+    message = keccak(_CERTIFICATE_TYPE + stated_hash(document) + code32(issuer_code(document))
+                     + code32(type_code(document)) + type_version(document).to_bytes(32, "big"))
+    return keccak(b"\x19\x01" + _domain_separator(domain) + message)
+
+
 def recover_signer(document: dict[str, Any]) -> ChecksumAddress:
-    """The address that produced the document's signature (which may not be the stated signer)."""
+    """The address that produced the document's signature (which may not be the stated signer).
+    Accepts what eth_account accepts: 65 bytes r || s || v with v 27, 28, 0 or 1."""
     signature = _signature(document)
     try:
-        return Account.recover_message(_typed_message(document, signature_domain(document)),
-                                       signature=bytes.fromhex(signature["value"].removeprefix("0x")))
-    except (ValueError, TypeError, ValidationError) as error:
+        value = bytes.fromhex(signature["value"].removeprefix("0x"))
+        if len(value) != 65 or value[64] not in (0, 1, 27, 28):
+            raise ValueError("a signature is 65 bytes r || s || v, v 27 or 28")
+        digest = signing_digest(document, signature_domain(document))
+        public_key = PublicKey.from_signature_and_message(value[:64] + bytes([value[64] % 27]), digest, hasher=None)
+    except (ValueError, TypeError, AttributeError) as error:
         raise InvalidDocument(f"the signature cannot be decoded: {error}") from None
+    return Web3.to_checksum_address(keccak(public_key.format(compressed=False)[1:])[-20:])
 
 
 def _signature(document: dict[str, Any]) -> dict[str, Any]:

@@ -6,8 +6,10 @@ import copy
 
 import pytest
 from eth_account import Account
+from eth_account.messages import _hash_eip191_message
 
-from gateway.certificates.signing import SigningDomain, recover_signer, sign, signature_domain, stated_signer
+from gateway.certificates.signing import (SigningDomain, _typed_message, recover_signer, sign, signature_domain,
+                                          signing_digest, stated_signer)
 from gateway.errors import InvalidDocument
 from tests.certificates.test_document import certificate
 
@@ -58,5 +60,26 @@ def test_an_unsigned_document_has_no_signer() -> None:
 def test_a_garbled_signature_is_reported_as_undecodable() -> None:
     signed = sign(certificate(), KEY, DOMAIN)
     signed["proof"]["signature"]["value"] = "0x1234"
+    with pytest.raises(InvalidDocument, match="cannot be decoded"):
+        recover_signer(signed)
+
+
+def test_the_signed_digest_is_eth_accounts_eip712_hash() -> None:
+    document = certificate()
+    assert signing_digest(document, DOMAIN) == _hash_eip191_message(_typed_message(document, DOMAIN))
+
+
+@pytest.mark.parametrize("v", [0, 1, 27, 28])
+def test_a_signature_recovers_as_eth_account_recovers_it_whichever_v_it_states(v: int) -> None:
+    signed = sign(certificate(), KEY, DOMAIN)
+    value = bytes.fromhex(signed["proof"]["signature"]["value"][2:])
+    signed["proof"]["signature"]["value"] = "0x" + (value[:64] + bytes([v])).hex()
+    assert recover_signer(signed) == Account.recover_message(_typed_message(signed, DOMAIN),
+                                                             signature=value[:64] + bytes([v]))
+
+
+def test_a_signature_whose_v_is_not_a_recovery_id_is_undecodable() -> None:
+    signed = sign(certificate(), KEY, DOMAIN)
+    signed["proof"]["signature"]["value"] = signed["proof"]["signature"]["value"][:-2] + "1d"  # v = 29
     with pytest.raises(InvalidDocument, match="cannot be decoded"):
         recover_signer(signed)
