@@ -84,7 +84,7 @@ class Gateway:
                                 on_rewind=self.outbox.reconcile_soon)
         self.audit = AuditTrail(self.chain, self.custody, self.outbox, self.sessions,
                                 log_id=settings.access_log_id)
-        self.provenance = Provenance(self.sessions, self.index, lambda: self.outbox.mined_block)
+        self.provenance = Provenance(self.sessions, self.index)
         self.verifier = Verifier(deployment, pseudonym_secret=settings.pseudonym_key)
         self.holders = Holders(self.sessions, self.audit, pseudonym_key=settings.pseudonym_key)
         self.sharing = Sharing(self.chain, self.holders, self.issuance, self.verifier, self.audit)

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, TypeVar
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import MISSING
 
-from gateway.api.deps import (CertificateHashPath, IdempotencyKey, Issuer, Member, Offset, OperationIdPath, Services,
-                              optional_caller)
-from gateway.api.views import (BatchView, CertificateStatusView, ChainEventView, HistoryView, IssuedView, OperationView,
+from gateway.api.deps import (CertificateHashPath, IdempotencyKey, Issuer, Member, Offset, OperationIdPath, PageCursor,
+                              PageLimit, Services, optional_caller)
+from gateway.api.views import (AccessSummary, BatchView, CertificateAccessesPage, CertificateEventsPage,
+                               CertificateStatusView, ChainEventView, HistoryView, IssuedView, OperationView,
                                VerificationReport, View)
 from gateway.certificates.identity import HolderId
 from gateway.certificates.verification import read_chain_facts
 from gateway.db import Operation, OperationState
 from gateway.errors import Forbidden, NotFound, OperationFailed
 from gateway.issuance import Issuance, parse_hash
+from gateway.provenance import DEFAULT_PAGE
 from gateway.models import BatchRequest, IssueRequest, RevokeRequest, SupersedeRequest, VerifyRequest
 from gateway.auth import Caller
 from ledger_node.chainstate import code_text
@@ -24,6 +27,7 @@ from ledger_node.types import CertificateStatus
 router = APIRouter(prefix="/v1")
 
 ZERO_ADDRESS = "0x" + "00" * 20
+T = TypeVar("T")
 
 
 def pending(view: type[View]) -> dict[int | str, dict[str, Any]]:
@@ -145,15 +149,57 @@ def status(certificate_hash: CertificateHashPath, gateway: Services) -> Certific
     )
 
 
-@router.get("/certificates/{certificate_hash}/history", summary="Provenance: every on-chain event about it")
-def history(certificate_hash: CertificateHashPath, caller: Member, gateway: Services) -> HistoryView:
+def _read_history(caller: Caller, gateway: Services, certificate_hash: str,
+                  read: Callable[[str], T]) -> tuple[str, T]:
+    """`read` of the certificate's provenance, logged as one `history` access whatever part or page
+    it reads: a cursor is the client's to make, so a page cannot be told from a first read, and
+    every read of who accessed a certificate is itself an access."""
     hash_text = "0x" + parse_hash(certificate_hash).hex()
     try:
-        events, accesses = gateway.provenance.history(hash_text)
+        result = read(hash_text)
     except NotFound:
         gateway.audit.record(caller.department, "history", certificates=[hash_text], outcome="not_found")
         raise
     gateway.audit.record(caller.department, "history", certificates=[hash_text], outcome="read")
-    return HistoryView(certificate_hash=hash_text, events=[ChainEventView.model_validate(e) for e in events],
-                       accesses=accesses)
+    return hash_text, result
 
+
+def _page_url(certificate_hash: str, part: str, cursor: str | None, limit: int) -> str | None:
+    return f"/v1/certificates/{certificate_hash}/history/{part}?{urlencode({'cursor': cursor, 'limit': limit})}" \
+        if cursor else None
+
+
+@router.get("/certificates/{certificate_hash}/history",
+            summary="Provenance: the first page of its on-chain events and a summary of its accesses")
+def history(certificate_hash: CertificateHashPath, caller: Member, gateway: Services) -> HistoryView:
+    hash_text, provenance = _read_history(caller, gateway, certificate_hash,
+                                          lambda hash_text: gateway.provenance.history(caller.department, hash_text))
+    return HistoryView(
+        certificate_hash=hash_text, events=[ChainEventView.model_validate(e) for e in provenance.events.items],
+        events_next=provenance.events.next,
+        events_next_url=_page_url(hash_text, "events", provenance.events.next, DEFAULT_PAGE),
+        accesses=AccessSummary(count=provenance.access_count, latest=provenance.latest_accesses.items,
+                               next=provenance.latest_accesses.next,
+                               next_url=_page_url(hash_text, "accesses", provenance.latest_accesses.next,
+                                                  DEFAULT_PAGE)))
+
+
+@router.get("/certificates/{certificate_hash}/history/events",
+            summary="Provenance: the on-chain events about it, oldest first, with a cursor")
+def history_events(certificate_hash: CertificateHashPath, caller: Member, gateway: Services,
+                   cursor: PageCursor = None, limit: PageLimit = DEFAULT_PAGE) -> CertificateEventsPage:
+    hash_text, page = _read_history(caller, gateway, certificate_hash, lambda hash_text: gateway.provenance
+                                    .certificate_events(caller.department, hash_text, cursor=cursor, limit=limit))
+    return CertificateEventsPage(certificate_hash=hash_text, events=[ChainEventView.model_validate(e)
+                                                                     for e in page.items],
+                                 next=page.next, next_url=_page_url(hash_text, "events", page.next, limit))
+
+
+@router.get("/certificates/{certificate_hash}/history/accesses",
+            summary="Provenance: the access-log entries naming it, newest first, with a cursor")
+def history_accesses(certificate_hash: CertificateHashPath, caller: Member, gateway: Services,
+                     cursor: PageCursor = None, limit: PageLimit = DEFAULT_PAGE) -> CertificateAccessesPage:
+    hash_text, page = _read_history(caller, gateway, certificate_hash, lambda hash_text: gateway.provenance
+                                    .certificate_accesses(caller.department, hash_text, cursor=cursor, limit=limit))
+    return CertificateAccessesPage(certificate_hash=hash_text, accesses=page.items, next=page.next,
+                                   next_url=_page_url(hash_text, "accesses", page.next, limit))
