@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Literal, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -18,8 +18,8 @@ from gateway.certificates.verification import read_chain_facts
 from gateway.db import Operation, OperationState
 from gateway.errors import Forbidden, NotFound, OperationFailed
 from gateway.issuance import Issuance, parse_hash
-from gateway.provenance import DEFAULT_PAGE
 from gateway.models import BatchRequest, IssueRequest, RevokeRequest, SupersedeRequest, VerifyRequest
+from gateway.provenance import DEFAULT_PAGE
 from gateway.auth import Caller
 from ledger_node.chainstate import code_text
 from ledger_node.types import CertificateStatus
@@ -184,22 +184,27 @@ def history(certificate_hash: CertificateHashPath, caller: Member, gateway: Serv
                                                   DEFAULT_PAGE)))
 
 
+def _history_page(caller: Caller, gateway: Services, certificate_hash: str, part: Literal["events", "accesses"],
+                  cursor: str | None, limit: int) -> dict[str, Any]:
+    """One page of the certificate's events or accesses (`part`), read as `_read_history` says."""
+    read = {"events": gateway.provenance.certificate_events, "accesses": gateway.provenance.certificate_accesses}[part]
+    hash_text, page = _read_history(caller, gateway, certificate_hash,
+                                    lambda hash_text: read(caller.department, hash_text, cursor=cursor, limit=limit))
+    return {"certificateHash": hash_text, part: page.items, "next": page.next,
+            "nextUrl": _page_url(hash_text, part, page.next, limit)}
+
+
 @router.get("/certificates/{certificate_hash}/history/events",
             summary="Provenance: the on-chain events about it, oldest first, with a cursor")
 def history_events(certificate_hash: CertificateHashPath, caller: Member, gateway: Services,
                    cursor: PageCursor = None, limit: PageLimit = DEFAULT_PAGE) -> CertificateEventsPage:
-    hash_text, page = _read_history(caller, gateway, certificate_hash, lambda hash_text: gateway.provenance
-                                    .certificate_events(caller.department, hash_text, cursor=cursor, limit=limit))
-    return CertificateEventsPage(certificate_hash=hash_text, events=[ChainEventView.model_validate(e)
-                                                                     for e in page.items],
-                                 next=page.next, next_url=_page_url(hash_text, "events", page.next, limit))
+    return CertificateEventsPage.model_validate(_history_page(caller, gateway, certificate_hash, "events", cursor,
+                                                              limit))
 
 
 @router.get("/certificates/{certificate_hash}/history/accesses",
             summary="Provenance: the access-log entries naming it, newest first, with a cursor")
 def history_accesses(certificate_hash: CertificateHashPath, caller: Member, gateway: Services,
                      cursor: PageCursor = None, limit: PageLimit = DEFAULT_PAGE) -> CertificateAccessesPage:
-    hash_text, page = _read_history(caller, gateway, certificate_hash, lambda hash_text: gateway.provenance
-                                    .certificate_accesses(caller.department, hash_text, cursor=cursor, limit=limit))
-    return CertificateAccessesPage(certificate_hash=hash_text, accesses=page.items, next=page.next,
-                                   next_url=_page_url(hash_text, "accesses", page.next, limit))
+    return CertificateAccessesPage.model_validate(_history_page(caller, gateway, certificate_hash, "accesses",
+                                                                cursor, limit))
