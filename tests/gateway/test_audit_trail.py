@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from gateway.audit.merkle_log import verify_consistency, verify_inclusion
 from gateway.db import AccessedCertificate, AccessLogEntry, make_engine, session_factory
-from tests.conftest import Devnet, GatewayProcess, marriage_request, rewrite_access_log
+from tests.conftest import DEMO_DEPARTMENTS, Devnet, GatewayProcess, marriage_request, rewrite_access_log
 
 pytestmark = pytest.mark.slow
 
@@ -69,6 +69,16 @@ def test_history_summarises_every_access_newest_first(audited: tuple[GatewayProc
     history = gateway.client.get(f"/v1/certificates/{certificate_hash}/history", headers=gateway.auth("MZ")).json()
     assert (history["accesses"]["count"], [a["action"] for a in history["accesses"]["latest"]]) == (
         2, ["history", "verify"])
+
+
+def test_each_page_of_a_history_is_logged_as_a_history_read(audited: tuple[GatewayProcess, str]) -> None:
+    gateway, certificate_hash = audited
+    for part in ("events", "accesses", "accesses"):
+        assert gateway.client.get(f"/v1/certificates/{certificate_hash}/history/{part}", params={"limit": 1},
+                                  headers=gateway.auth("GH")).status_code == 200
+    entries = gateway.client.get("/v1/audit/log/entries", headers=gateway.auth("SJ")).json()["entries"]
+    assert [(e["action"], e["department"], e["certificates"], e["outcome"]) for e in entries[2:5]] == [
+        ("history", DEMO_DEPARTMENTS["GH"], [certificate_hash], "read")] * 3
 
 
 def _read_history(gateway: GatewayProcess, certificate_hash: str, times: int) -> dict:
