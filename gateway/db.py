@@ -56,7 +56,9 @@ MAX_HISTORY = 32
 class Operation(Base):
     __tablename__ = "operations"
     __table_args__ = (UniqueConstraint("department", "idempotency_key"), Index("ix_operations_state", "state", "id"),
-                      Index("ix_operations_block", "block_number"))
+                      Index("ix_operations_block", "block_number"),
+                      # a department's newest mined operation, which its provenance reads wait for
+                      Index("ix_operations_department_block", "department", "block_number"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(16))  # issue | batch | revoke | supersede | snapshot
@@ -160,6 +162,9 @@ class ChainEvent(Base):
         UniqueConstraint("block_number", "log_index"),
         Index("ix_chain_events_department_time", "department", "timestamp"),
         Index("ix_chain_events_time", "timestamp"),
+        # a certificate's history in chain order, page by page, without sorting (`gateway.provenance`)
+        Index("ix_chain_events_subject_order", "subject", "block_number", "log_index"),
+        Index("ix_chain_events_related_order", "related", "block_number", "log_index"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
@@ -173,8 +178,8 @@ class ChainEvent(Base):
     event: Mapped[str] = mapped_column(String(48))
     department: Mapped[str | None] = mapped_column(String(32))
     certificate_type: Mapped[str | None] = mapped_column(String(32))
-    subject: Mapped[str | None] = mapped_column(String(66), index=True)
-    related: Mapped[str | None] = mapped_column(String(66), index=True)
+    subject: Mapped[str | None] = mapped_column(String(66))
+    related: Mapped[str | None] = mapped_column(String(66))
     args: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
@@ -314,6 +319,7 @@ def make_engine(url: str) -> Engine:
     event.listen(engine, "handle_error", _storage_unavailable)
     Base.metadata.create_all(engine)
     _add_new_columns(engine)
+    _add_new_indexes(engine)
     return engine
 
 
@@ -336,8 +342,8 @@ def _storage_unavailable(context: ExceptionContext) -> StorageUnavailable | None
 
 def _add_new_columns(engine: Engine) -> None:
     """Brings a database made by an older gateway up to date: `create_all` adds new tables but not
-    the (nullable) columns added to existing ones, nor their indexes; issued certificates get their
-    holder and type from their documents."""
+    the (nullable) columns added to existing ones; issued certificates get their holder and type
+    from their documents."""
     inspector = inspect(engine)
     missing = [(table, column) for table in Base.metadata.sorted_tables
                for column in table.columns
@@ -349,14 +355,25 @@ def _add_new_columns(engine: Engine) -> None:
             default = f" DEFAULT {column.server_default.arg.text}" if column.server_default is not None else ""
             connection.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} "
                                     f"{column.type.compile(engine.dialect)}{default}"))
-        for table in {table for table, _column in missing}:
-            for index in table.indexes:
-                index.create(connection, checkfirst=True)
     with sessionmaker(engine).begin() as session:
         for row_id, document in session.execute(select(IssuedCertificate.id, IssuedCertificate.document)
                                                 .where(IssuedCertificate.holder.is_(None))):
             session.execute(update(IssuedCertificate).where(IssuedCertificate.id == row_id).values(
                 holder=document["credentialSubject"]["id"], certificate_type=type_code(document)))
+
+
+def _add_new_indexes(engine: Engine) -> None:
+    """Creates every declared index the database lacks: `create_all` skips the indexes of tables
+    that exist, so an index added to an existing table (or on a column `_add_new_columns` just
+    added) would otherwise appear only in new databases. Building one on a large table takes a
+    while, once, at the first start of the gateway that declares it."""
+    with engine.begin() as connection:
+        existing = {table: {index["name"] for index in inspect(connection).get_indexes(table)}
+                    for table in Base.metadata.tables}
+        for table in Base.metadata.sorted_tables:
+            for index in table.indexes:
+                if index.name not in existing[table.name]:
+                    index.create(connection)
 
 
 def session_factory(engine: Engine) -> sessionmaker:

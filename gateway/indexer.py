@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from dataclasses import dataclass
 from collections.abc import Mapping
 from typing import Any, Callable
@@ -62,6 +61,8 @@ class EventIndex:
                      "CertificateRegistry": deployment.registry, "AuditCheckpoints": deployment.checkpoints}
         self._names = {contract.address: name for name, contract in contracts.items()}
         self._events = {contract.address: events_by_topic(contract) for contract in contracts.values()}
+        #: Notified after each round that changed what the index holds, for the queries in `wait_for`.
+        self._advanced = threading.Condition()
 
     # ----- following -----
 
@@ -87,15 +88,17 @@ class EventIndex:
     def wait_for(self, block: int, timeout: float) -> bool:
         """Waits at most `timeout` seconds for the index to have read `block`, so that a query right
         after a transaction sees it; False when it has not (the index answers with what it has).
-        With CONFIRMATIONS > 0 the index stays behind on purpose: no wait."""
+        It wakes when this process's index commits a round, not by polling; an index running in
+        another process is seen at the timeout. With CONFIRMATIONS > 0 the index stays behind on
+        purpose: no wait."""
         if self.confirmations > 0:
             return False
-        deadline = time.monotonic() + timeout
-        while self.indexed_block() < block:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.05)
-        return True
+        with self._advanced:
+            return self._advanced.wait_for(lambda: self.indexed_block() >= block, timeout)
+
+    def _notify_waiters(self) -> None:
+        with self._advanced:
+            self._advanced.notify_all()
 
     def sync_once(self) -> bool:
         """Rewinds if the chain reorganised, then indexes up to one range; True when caught up."""
@@ -116,7 +119,8 @@ class EventIndex:
             chain_state.apply(session, rows)
             session.add_all(blocks)
             session.commit()
-            return end == target
+        self._notify_waiters()
+        return end == target
 
     def _rewind_if_reorganised(self, session: Session) -> None:
         """One header read per round while the chain keeps what was indexed: the newest stored block

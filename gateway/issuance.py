@@ -211,16 +211,15 @@ class Issuance:
             return [row.document for row in rows]
         return [self._evidenced(row, operation) for row in rows]
 
-    def held_by(self, holder: str, certificate_types: Iterable[str]) -> list[dict[str, Any]]:
-        """The anchored certificates this gateway issued to `holder` (a pseudonym) of the given types,
-        oldest first, with their evidence."""
+    def held_by(self, holder: str, certificate_types: Iterable[str], *, newest: int) -> list[dict[str, Any]]:
+        """The anchored certificates this gateway issued to `holder` (a pseudonym), with their
+        evidence: of each type given, in that order, its `newest` ones, newest first."""
         with self.sessions() as session:
-            found = session.execute(
+            found = [row for certificate_type in dict.fromkeys(certificate_types) for row in session.execute(
                 select(IssuedCertificate, Operation).join(Operation, Operation.id == IssuedCertificate.operation_id)
-                .where(IssuedCertificate.holder == holder,
-                       IssuedCertificate.certificate_type.in_(list(certificate_types)),
+                .where(IssuedCertificate.holder == holder, IssuedCertificate.certificate_type == certificate_type,
                        Operation.state == OperationState.DONE.value)
-                .order_by(IssuedCertificate.id)).all()
+                .order_by(IssuedCertificate.id.desc()).limit(newest))]
         return [self._evidenced(row, operation) for row, operation in found]
 
     def _evidenced(self, row: IssuedCertificate, operation: Operation) -> dict[str, Any]:

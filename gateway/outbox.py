@@ -84,7 +84,6 @@ class Outbox:
         self.builders: dict[str, TransactionBuilder] = {}
         self.preparers: dict[str, Preparer] = {}
         self.landed: dict[str, Landed] = {}
-        self.mined_block = 0  # the newest block in which this process saw one of its transactions mined
         self._nonces: dict[str, int] = {}
         self._reconciled_at = 0.0
         self._wake = threading.Event()
@@ -329,7 +328,6 @@ class Outbox:
                         operation.state = OperationState.SIGNED.value  # the next round sends it again
                         operation.updated_at = time.time()
                     continue
-                self.mined_block = max(self.mined_block, receipt["blockNumber"])
                 if receipt["status"] == 1:
                     self._mined(operation, receipt["blockNumber"], HexBytes(receipt["blockHash"]).to_0x_hex(), head)
                 else:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Callable
+from typing import Any
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy import func, select, text, tuple_, union_all
+from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.audit.access_log import entry_view
 from gateway.certificates.document import to_datetime_text
-from gateway.db import AccessedCertificate, AccessLogEntry, ChainEvent, IssuedCertificate
+from gateway.db import IN_BLOCK_STATES, AccessedCertificate, AccessLogEntry, ChainEvent, IssuedCertificate, Operation
 from gateway.errors import InvalidInput, NotFound
 from gateway.indexer import EventIndex
 from ledger_node.artifacts import load_artifact
@@ -31,6 +34,7 @@ ACTIONS = {
     "checkpoint": ("CheckpointAppended",),
 }
 MAX_PAGE = 1_000
+DEFAULT_PAGE = 100
 #: The contracts' event names, which `action=` takes too.
 EVENT_NAMES = tuple(sorted({entry["name"] for contract in DEPLOYABLE for entry in load_artifact(contract)["abi"]
                            if entry["type"] == "event"}))
@@ -52,45 +56,152 @@ def event_view(row: ChainEvent) -> dict[str, Any]:
     }
 
 
-#: How long a query waits, at most, for the index to read the blocks of this gateway's own mined
-#: transactions (read-your-writes: a history right after an issuance shows it).
+#: How long a query waits, at most, for the index to read the blocks of the caller's own mined
+#: operations (read-your-writes: a history right after the department's issuance shows it).
 CATCH_UP_SECONDS = 5.0
+#: How many of a certificate's newest accesses its history carries; the rest are a page away.
+LATEST_ACCESSES = 20
+#: What tells a page cursor of each list apart: one list's cursor is refused by the other.
+CURSOR_KINDS = {"events": 2, "accesses": 1}  # how many integers each carries
+#: The sort key (block number, log index) before every event.
+FIRST_EVENT = (-1, -1)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list, in the list's order, and the cursor of the next page (None at the end)."""
+
+    items: list[dict[str, Any]]
+    next: str | None
+
+
+@dataclass(frozen=True)
+class History:
+    """A certificate's provenance, bounded however often it was read: the first page of its
+    events, and how many accesses the log has of it with the newest of them."""
+
+    events: Page
+    access_count: int
+    latest_accesses: Page
+
+
+def encode_cursor(kind: str, *keys: int) -> str:
+    """An opaque page cursor: the list it belongs to and the sort key of the last item returned."""
+    return base64.urlsafe_b64encode(":".join((kind, *map(str, keys))).encode()).decode().rstrip("=")
+
+
+def decode_cursor(kind: str, cursor: str) -> tuple[int, ...]:
+    """The sort key in a cursor `encode_cursor(kind, ...)` made; `InvalidInput` for anything else."""
+    try:
+        name, *keys = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii").split(":")
+    except (binascii.Error, ValueError):
+        keys, name = [], ""
+    if name != kind or len(keys) != CURSOR_KINDS[kind] or not all(k.isdigit() and len(k) <= 18 for k in keys):
+        raise InvalidInput(f"cursor is not one of this list's: pass the `next` of the previous {kind} page")
+    return tuple(int(k) for k in keys)
+
+
+def _checked_limit(limit: int) -> None:
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit must be 1 to {MAX_PAGE}")
 
 
 class Provenance:
-    def __init__(self, sessions: sessionmaker, index: EventIndex, mined_block: Callable[[], int]) -> None:
+    def __init__(self, sessions: sessionmaker, index: EventIndex) -> None:
         self.sessions = sessions
         self.index = index
-        self.mined_block = mined_block
 
-    def _caught_up(self) -> None:
-        self.index.wait_for(self.mined_block(), CATCH_UP_SECONDS)
-
-    def history(self, certificate_hash: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """Every indexed event about the certificate, oldest first: its anchoring (alone or in its
-        batch, when the gateway knows the batch), revocation and supersession either way; and every
-        access to it recorded in the access log."""
-        self._caught_up()
+    def awaited_block(self, department: str | None) -> int | None:
+        """The newest block holding one of `department`'s operations (anonymous callers have none):
+        what its queries wait for the index to have read. Other departments' operations, pending
+        or mined, do not make it wait."""
+        if department is None:
+            return None
         with self.sessions() as session:
-            batch_root = session.scalar(select(IssuedCertificate.batch_root)
-                                        .where(IssuedCertificate.certificate_hash == certificate_hash))
-            about = [ChainEvent.subject == certificate_hash,
-                     (ChainEvent.related == certificate_hash) & (ChainEvent.event == "CertificateSuperseded")]
-            if batch_root:
-                about.append((ChainEvent.subject == batch_root) & (ChainEvent.event == "BatchAnchored"))
-            rows = session.scalars(select(ChainEvent).where(or_(*about))
-                                   .order_by(ChainEvent.block_number, ChainEvent.log_index)).all()
-            accesses = session.scalars(select(AccessLogEntry).join(
-                AccessedCertificate, AccessedCertificate.position == AccessLogEntry.position)
-                .where(AccessedCertificate.certificate_hash == certificate_hash)
-                .order_by(AccessLogEntry.position)).all()
-        if not rows:
+            return session.scalar(select(Operation.block_number)
+                                  .where(Operation.department == department,
+                                         Operation.state.in_(IN_BLOCK_STATES))
+                                  .order_by(Operation.block_number.desc()).limit(1))
+
+    def _caught_up(self, department: str | None) -> None:
+        block = self.awaited_block(department)
+        if block is not None:
+            self.index.wait_for(block, CATCH_UP_SECONDS)
+
+    def history(self, department: str, certificate_hash: str) -> History:
+        """The first page of the certificate's events (`certificate_events`), the number of access-log
+        entries naming it and the newest LATEST_ACCESSES of them (`certificate_accesses`)."""
+        events = self.certificate_events(department, certificate_hash, limit=DEFAULT_PAGE)
+        with self.sessions() as session:  # one read: the count and the newest agree
+            count = session.scalar(select(func.count()).select_from(AccessedCertificate)
+                                   .where(AccessedCertificate.certificate_hash == certificate_hash))
+            latest = self._accesses(session, certificate_hash, None, LATEST_ACCESSES)
+        return History(events, count, latest)
+
+    def certificate_events(self, department: str, certificate_hash: str, *, cursor: str | None = None,
+                           limit: int = DEFAULT_PAGE) -> Page:
+        """A page of the indexed events about the certificate, oldest first (chain order): its
+        anchoring (alone or in its batch, when the gateway knows the batch), revocation and
+        supersession either way. `NotFound` when none is indexed."""
+        _checked_limit(limit)
+        after = decode_cursor("events", cursor) if cursor else FIRST_EVENT
+        self._caught_up(department)
+        with self.sessions() as session:
+            rows = self._events_about(session, certificate_hash, after, limit + 1)
+            known = bool(rows) or (cursor is not None and bool(self._events_about(session, certificate_hash,
+                                                                                  FIRST_EVENT, 1)))
+        if not known:
             raise NotFound(f"no event about {certificate_hash} is indexed (unknown, or not yet confirmed)")
-        return [event_view(row) for row in rows], [entry_view(a) for a in accesses]
+        page = rows[:limit]
+        return Page([event_view(row) for row in page],
+                    encode_cursor("events", page[-1].block_number, page[-1].log_index)
+                    if len(rows) > limit else None)
+
+    def certificate_accesses(self, department: str, certificate_hash: str, *, cursor: str | None = None,
+                             limit: int = DEFAULT_PAGE) -> Page:
+        """A page of the access-log entries naming the certificate, newest first: accesses made
+        while a reader pages (its own reads among them) are newer than its cursor, so the pages
+        hold every access made before the first page exactly once. `NotFound`, as `certificate_events`,
+        when no event about the certificate is indexed."""
+        _checked_limit(limit)
+        before = decode_cursor("accesses", cursor)[0] if cursor else None
+        self.certificate_events(department, certificate_hash, limit=1)
+        with self.sessions() as session:
+            return self._accesses(session, certificate_hash, before, limit)
+
+    @staticmethod
+    def _events_about(session: Session, certificate_hash: str, after: tuple[int, int],
+                      limit: int) -> list[ChainEvent]:
+        """One query per way an event can be about the certificate, each read along its index in
+        chain order, merged by the database without sorting (SQLite: `MERGE (UNION ALL)`). No event
+        is about it two ways: a successor is never its own predecessor, and the batch's anchoring is
+        asked for apart only when the root is not the certificate's own hash (a batch of one)."""
+        batch_root = session.scalar(select(IssuedCertificate.batch_root)
+                                    .where(IssuedCertificate.certificate_hash == certificate_hash))
+        about = [ChainEvent.subject == certificate_hash,
+                 (ChainEvent.related == certificate_hash) & (ChainEvent.event == "CertificateSuperseded")]
+        if batch_root and batch_root != certificate_hash:
+            about.append((ChainEvent.subject == batch_root) & (ChainEvent.event == "BatchAnchored"))
+        later = tuple_(ChainEvent.block_number, ChainEvent.log_index) > tuple_(*after)
+        ordered = union_all(*(select(ChainEvent).where(way, later) for way in about)) \
+            .order_by(text("block_number"), text("log_index")).limit(limit)
+        return list(session.scalars(select(ChainEvent).from_statement(ordered)))
+
+    @staticmethod
+    def _accesses(session: Session, certificate_hash: str, before: int | None, limit: int) -> Page:
+        query = select(AccessLogEntry) \
+            .join(AccessedCertificate, AccessedCertificate.position == AccessLogEntry.position) \
+            .where(AccessedCertificate.certificate_hash == certificate_hash)
+        if before is not None:
+            query = query.where(AccessedCertificate.position < before)
+        rows = session.scalars(query.order_by(AccessedCertificate.position.desc()).limit(limit + 1)).all()
+        page = rows[:limit]
+        return Page([entry_view(row) for row in page],
+                    encode_cursor("accesses", page[-1].position) if len(rows) > limit else None)
 
     def service_item_handlers(self) -> dict[str, list[str]]:
-        """Per service item, the departments its owner added as handlers (and has not removed)."""
-        self._caught_up()
+        """Per service item, the departments its owner added as handlers (and has not removed); a
+        public read, so it waits for no department's operations."""
         handlers: dict[str, dict[str, None]] = {}
         with self.sessions() as session:
             for row in session.scalars(select(ChainEvent).where(ChainEvent.event == "ServiceItemHandlerChanged")
@@ -102,12 +213,12 @@ class Provenance:
                     added.pop(row.department or "", None)
         return {item: list(added) for item, added in handlers.items()}
 
-    def events(self, *, department: str | None = None, certificate_type: str | None = None,
+    def events(self, caller: str | None, *, department: str | None = None, certificate_type: str | None = None,
                action: str | None = None, since: dt.datetime | None = None, until: dt.datetime | None = None,
                cursor: str | None = None, limit: int = 100) -> dict[str, Any]:
-        """A page of events matching every filter given, in chain order, and the cursor of the next page."""
-        if not 1 <= limit <= MAX_PAGE:
-            raise InvalidInput(f"limit must be 1 to {MAX_PAGE}")
+        """A page of events matching every filter given, in chain order, and the cursor of the next
+        page; `caller`: the asking department (its operations are waited for), None for the public."""
+        _checked_limit(limit)
         query = select(ChainEvent)
         if department:
             query = query.where(ChainEvent.department == department)
@@ -123,7 +234,7 @@ class Provenance:
             if not cursor.isdigit():
                 raise InvalidInput("cursor is the `next` value of the previous page")
             query = query.where(ChainEvent.id > int(cursor))
-        self._caught_up()
+        self._caught_up(caller)
         with self.sessions() as session:
             rows = session.scalars(query.order_by(ChainEvent.id).limit(limit + 1)).all()
         page = rows[:limit]

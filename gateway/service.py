@@ -85,7 +85,7 @@ class Gateway:
                                 on_rewind=self.outbox.reconcile_soon)
         self.audit = AuditTrail(self.chain, self.custody, self.outbox, self.sessions,
                                 log_id=settings.access_log_id)
-        self.provenance = Provenance(self.sessions, self.index, lambda: self.outbox.mined_block)
+        self.provenance = Provenance(self.sessions, self.index)
         self.verifier = Verifier(deployment, state=IndexedState(self.sessions), pseudonym_secret=settings.pseudonym_key,
                                  rpc_timeout=settings.rpc_timeout_seconds)
         self.holders = Holders(self.sessions, self.audit, pseudonym_key=settings.pseudonym_key)

@@ -25,8 +25,8 @@ def events(caller: Auditor, gateway: Services,
            until: Moment | None = Query(None, description="Block time until (exclusive)"),
            cursor: Cursor = None, limit: int = Query(100, ge=1, le=MAX_PAGE)) -> EventsPage:
     action_name = action.value if action else None
-    page = gateway.provenance.events(department=department, certificate_type=type, action=action_name, since=since,
-                                     until=until, cursor=cursor, limit=limit)
+    page = gateway.provenance.events(caller.department, department=department, certificate_type=type,
+                                     action=action_name, since=since, until=until, cursor=cursor, limit=limit)
     # Cursors are not logged: any number is one, an ID number too.
     gateway.audit.record(caller.department, "audit_query", query={"events": {
         "department": department, "type": type, "action": action_name}}, outcome="read")

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Annotated, Any
+from typing import Annotated, Any, Callable, Literal, TypeVar
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import MISSING
 
-from gateway.api.deps import (CertificateHashPath, IdempotencyKey, Issuer, Member, Offset, OperationIdPath, Services,
-                              optional_caller)
-from gateway.api.views import (BatchView, CertificateStatusView, ChainEventView, CheckedAtView, HistoryView, IssuedView,
+from gateway.api.deps import (CertificateHashPath, IdempotencyKey, Issuer, Member, Offset, OperationIdPath, PageCursor,
+                              PageLimit, Services, optional_caller)
+from gateway.api.views import (AccessSummary, BatchView, CertificateAccessesPage, CertificateEventsPage,
+                               CertificateStatusView, ChainEventView, CheckedAtView, HistoryView, IssuedView,
                                OperationView, VerificationBatchReport, VerificationReport, View)
 from gateway.certificates.identity import HolderId
 from gateway.certificates.verification import Lookup
@@ -19,6 +21,7 @@ from gateway.errors import ChainUnavailable, Forbidden, NotFound, OperationFaile
 from gateway.issuance import Issuance, parse_hash
 from gateway.models import (MAX_VERIFY_BATCH, BatchRequest, IssueRequest, RevokeRequest, SupersedeRequest,
                             VerifyBatchRequest, VerifyRequest)
+from gateway.provenance import DEFAULT_PAGE
 from gateway.auth import Caller
 from ledger_node.chainstate import code_text
 from ledger_node.types import CertificateStatus
@@ -26,6 +29,7 @@ from ledger_node.types import CertificateStatus
 router = APIRouter(prefix="/v1")
 
 ZERO_ADDRESS = "0x" + "00" * 20
+T = TypeVar("T")
 
 
 def pending(view: type[View]) -> dict[int | str, dict[str, Any]]:
@@ -169,15 +173,62 @@ def status(certificate_hash: CertificateHashPath, gateway: Services, fresh: Fres
     )
 
 
-@router.get("/certificates/{certificate_hash}/history", summary="Provenance: every on-chain event about it")
-def history(certificate_hash: CertificateHashPath, caller: Member, gateway: Services) -> HistoryView:
+def _read_history(caller: Caller, gateway: Services, certificate_hash: str,
+                  read: Callable[[str], T]) -> tuple[str, T]:
+    """`read` of the certificate's provenance, logged as one `history` access whatever part or page
+    it reads: a cursor is the client's to make, so a page cannot be told from a first read, and
+    every read of who accessed a certificate is itself an access."""
     hash_text = "0x" + parse_hash(certificate_hash).hex()
     try:
-        events, accesses = gateway.provenance.history(hash_text)
+        result = read(hash_text)
     except NotFound:
         gateway.audit.record(caller.department, "history", certificates=[hash_text], outcome="not_found")
         raise
     gateway.audit.record(caller.department, "history", certificates=[hash_text], outcome="read")
-    return HistoryView(certificate_hash=hash_text, events=[ChainEventView.model_validate(e) for e in events],
-                       accesses=accesses)
+    return hash_text, result
 
+
+def _page_url(certificate_hash: str, part: str, cursor: str | None, limit: int) -> str | None:
+    return f"/v1/certificates/{certificate_hash}/history/{part}?{urlencode({'cursor': cursor, 'limit': limit})}" \
+        if cursor else None
+
+
+@router.get("/certificates/{certificate_hash}/history",
+            summary="Provenance: the first page of its on-chain events and a summary of its accesses")
+def history(certificate_hash: CertificateHashPath, caller: Member, gateway: Services) -> HistoryView:
+    hash_text, provenance = _read_history(caller, gateway, certificate_hash,
+                                          lambda hash_text: gateway.provenance.history(caller.department, hash_text))
+    return HistoryView(
+        certificate_hash=hash_text, events=[ChainEventView.model_validate(e) for e in provenance.events.items],
+        events_next=provenance.events.next,
+        events_next_url=_page_url(hash_text, "events", provenance.events.next, DEFAULT_PAGE),
+        accesses=AccessSummary(count=provenance.access_count, latest=provenance.latest_accesses.items,
+                               next=provenance.latest_accesses.next,
+                               next_url=_page_url(hash_text, "accesses", provenance.latest_accesses.next,
+                                                  DEFAULT_PAGE)))
+
+
+def _history_page(caller: Caller, gateway: Services, certificate_hash: str, part: Literal["events", "accesses"],
+                  cursor: str | None, limit: int) -> dict[str, Any]:
+    """One page of the certificate's events or accesses (`part`), read as `_read_history` says."""
+    read = {"events": gateway.provenance.certificate_events, "accesses": gateway.provenance.certificate_accesses}[part]
+    hash_text, page = _read_history(caller, gateway, certificate_hash,
+                                    lambda hash_text: read(caller.department, hash_text, cursor=cursor, limit=limit))
+    return {"certificateHash": hash_text, part: page.items, "next": page.next,
+            "nextUrl": _page_url(hash_text, part, page.next, limit)}
+
+
+@router.get("/certificates/{certificate_hash}/history/events",
+            summary="Provenance: the on-chain events about it, oldest first, with a cursor")
+def history_events(certificate_hash: CertificateHashPath, caller: Member, gateway: Services,
+                   cursor: PageCursor = None, limit: PageLimit = DEFAULT_PAGE) -> CertificateEventsPage:
+    return CertificateEventsPage.model_validate(_history_page(caller, gateway, certificate_hash, "events", cursor,
+                                                              limit))
+
+
+@router.get("/certificates/{certificate_hash}/history/accesses",
+            summary="Provenance: the access-log entries naming it, newest first, with a cursor")
+def history_accesses(certificate_hash: CertificateHashPath, caller: Member, gateway: Services,
+                     cursor: PageCursor = None, limit: PageLimit = DEFAULT_PAGE) -> CertificateAccessesPage:
+    return CertificateAccessesPage.model_validate(_history_page(caller, gateway, certificate_hash, "accesses",
+                                                                cursor, limit))

@@ -14,6 +14,7 @@ from gateway.auth import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, Calle
 from gateway.certificates.catalog import lookup
 from gateway.errors import InvalidInput, NotFound, Unauthenticated
 from gateway.models import CODE_PATTERN, HASH_PATTERN, MAX_ID
+from gateway.provenance import MAX_PAGE
 from gateway.service import Gateway
 from ledger_node.types import Role, code32
 
@@ -25,6 +26,9 @@ RecordIdPath = Annotated[str, Path(pattern=HASH_PATTERN, description="0x and 64 
 OperationIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="Operation id")]
 PositionPath = Annotated[int, Path(ge=0, le=MAX_ID, description="Entry position in the access log")]
 Cursor = Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$", description="`next` of the previous page")]
+PageCursor = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,80}$",
+                                         description="`next` of the previous page (opaque)")]
+PageLimit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Items per page")]
 Offset = Annotated[int, Query(ge=0, le=MAX_ID)]
 
 #: The credentials an operation takes, as the OpenAPI declares them (`security_of`).

@@ -45,7 +45,7 @@ def catalog_types(gateway: Services) -> CatalogTypesView:
 def service_items(gateway: Services, handler: HandlerFilter, cursor: Cursor = None,
                   limit: int = Query(100, ge=1, le=MAX_PAGE)) -> ServiceItemsPage:
     added = gateway.provenance.service_item_handlers()
-    page = gateway.provenance.events(action="ServiceItemRegistered", cursor=cursor, limit=limit)
+    page = gateway.provenance.events(None, action="ServiceItemRegistered", cursor=cursor, limit=limit)
     items = [ServiceItemView(code=e["args"]["serviceItem"], name=e["args"]["name"], owner=e["department"],
                              handlers=[e["department"], *added.get(e["args"]["serviceItem"], [])],
                              required_types=e["args"]["requiredTypes"]) for e in page["events"]]

@@ -15,6 +15,7 @@ from pydantic import MISSING, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from gateway.db import Operation, OperationState
+from gateway.provenance import LATEST_ACCESSES
 
 #: Free JSON: a certificate document, an access-log entry, a signed record.
 Document = dict[str, Any]
@@ -141,10 +142,38 @@ class ChainEventView(View):
     args: dict[str, Any] = Field(description="The event's arguments as decoded from its log")
 
 
-class HistoryView(View):
+class CertificateEventsPage(View):
     certificate_hash: str
-    events: list[ChainEventView]
-    accesses: list[Document] = Field(description="Access-log entries naming the certificate, with their leafHash")
+    events: list[ChainEventView] = Field(description="Events about the certificate, oldest first (chain order)")
+    next: str | None = Field(description="`cursor` of the next page; null at the end")
+    next_url: str | None = Field(description="The next page's URL; null at the end")
+
+
+class CertificateAccessesPage(View):
+    certificate_hash: str
+    accesses: list[Document] = Field(description="Access-log entries naming the certificate, newest first, with "
+                                                 "their leafHash")
+    next: str | None = Field(description="`cursor` of the next (older) page; null at the end")
+    next_url: str | None = Field(description="The next page's URL; null at the end")
+
+
+class AccessSummary(View):
+    count: int = Field(description="Access-log entries naming the certificate, before this read")
+    latest: list[Document] = Field(description=f"The newest {LATEST_ACCESSES} of them, newest first, with their "
+                                               "leafHash")
+    next: str | None = Field(description="`cursor` of `/history/accesses` for the older ones; null when none")
+    next_url: str | None = Field(description="That page's URL; null when none")
+
+
+class HistoryView(View):
+    """A certificate's provenance, bounded however often it is read: the first page of its events and a
+    summary of its accesses; the full lists are `/history/events` and `/history/accesses`."""
+
+    certificate_hash: str
+    events: list[ChainEventView] = Field(description="The first page of its events, oldest first")
+    events_next: str | None = Field(description="`cursor` of `/history/events` for the next page; null at the end")
+    events_next_url: str | None = Field(description="That page's URL; null at the end")
+    accesses: AccessSummary
 
 
 # ----- sharing -----

@@ -14,7 +14,8 @@ moment, in this order (the first that fails is the refusal's code, docs/sharing.
    (`type_not_consented`); the type's owner lets this department (`department_not_relying`) and
    this item (`item_not_allowed_for_type`) use it;
 4. at least one of the holder's certificates of those types verifies as valid now
-   (`no_certificate`, `certificate_revoked`, `certificate_expired`, `no_valid_certificate`).
+   (`no_certificate`, `certificate_revoked`, `certificate_expired`, `no_valid_certificate`); of
+   each type, only the holder's newest SHARED_PER_TYPE are looked at, so that an answer is bounded.
 
 The certificates returned are the issuing departments' stored documents with their anchoring
 evidence; the relying department verifies them like any other. Each request, granted or refused,
@@ -40,6 +41,9 @@ from gateway.sharing.holders import Holders, consent_state
 from ledger_node.chainstate import code_text
 from ledger_node.types import code32
 
+#: How many of a holder's certificates of one type a sharing request looks at (the newest): a
+#: holder's current certificate of a type is among its newest, and each one looked at is verified.
+SHARED_PER_TYPE = 10
 #: Which failed verification check withholds a certificate for which refusal reason.
 WITHHELD_REASONS = {"not_revoked": "certificate_revoked", "not_superseded": "certificate_revoked",
                     "validity": "certificate_expired"}
@@ -113,7 +117,7 @@ class Sharing:
         entry["consent"] = consent.id
         types = self._types(department, item, request, consent)
         certificates, withheld = [], []
-        for document in self.issuance.held_by(request.holder, types):
+        for document in self.issuance.held_by(request.holder, types, newest=SHARED_PER_TYPE):
             report = self.verifier.verify(document)
             entry["certificates"].append(report.certificate_hash)
             if report.verdict is Verdict.VALID:

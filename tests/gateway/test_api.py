@@ -71,6 +71,36 @@ def test_superseding_anchors_the_successor_and_links_both(gateway_http: GatewayP
     assert sorted(e["event"] for e in events["events"]) == ["CertificateIssued", "CertificateSuperseded"]
 
 
+def test_pages_of_a_certificates_events_hold_each_event_once_in_chain_order(gateway_http: GatewayProcess) -> None:
+    old_hash = _issue(gateway_http, number="J320100-2026-000003")["certificate"]["proof"]["certificateHash"]
+    body = {k: v for k, v in marriage_request("J320100-2026-000004").items() if k != "type"}
+    successor = gateway_http.client.post(f"/v1/certificates/{old_hash}/supersede", json=body,
+                                         headers=gateway_http.auth("MZ")).json()["certificate"]["proof"]
+    assert successor["anchor"]["transactionHash"]  # done: its events are in a block
+    assert gateway_http.client.post(f"/v1/certificates/{successor['certificateHash']}/revoke", json={"reason": 1},
+                                    headers=gateway_http.auth("MZ")).status_code == 200
+    paged, url = [], f"/v1/certificates/{successor['certificateHash']}/history/events?limit=1"
+    while url:  # MZ's own operations: its reads wait for the index to have them
+        page = gateway_http.client.get(url, headers=gateway_http.auth("MZ")).json()
+        paged += page["events"]
+        url = page["nextUrl"]
+    whole = gateway_http.client.get(f"/v1/certificates/{successor['certificateHash']}/history",
+                                    headers=gateway_http.auth("MZ")).json()["events"]
+    assert paged == whole
+    assert sorted(e["event"] for e in paged) == ["CertificateIssued", "CertificateRevoked", "CertificateSuperseded"]
+
+
+@pytest.mark.parametrize(("part", "params"), [
+    ("events", {"cursor": "bm90LWEtY3Vyc29y"}), ("events", {"cursor": "a+b"}),
+    ("accesses", {"cursor": "ZXZlbnRzOjE6Mg"}), ("accesses", {"limit": 0}), ("events", {"limit": 1001})],
+    ids=["not-a-cursor", "not-base64url", "the-other-lists-cursor", "limit-0", "limit-over-1000"])
+def test_a_bad_history_cursor_or_limit_is_a_422_in_the_error_shape(gateway_http: GatewayProcess, part: str,
+                                                                   params: dict) -> None:
+    response = gateway_http.client.get(f"/v1/certificates/0x{'ab' * 32}/history/{part}", params=params,
+                                       headers=gateway_http.auth("SJ"))
+    assert (response.status_code, set(response.json())) == (422, {"code", "message", "details"})
+
+
 def test_a_repeated_request_with_the_same_idempotency_key_returns_the_first_result(
         gateway_http: GatewayProcess) -> None:
     headers = {**gateway_http.auth("MZ"), "Idempotency-Key": str(uuid.uuid4())}

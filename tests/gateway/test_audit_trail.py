@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from gateway.audit.merkle_log import verify_consistency, verify_inclusion
 from gateway.db import AccessedCertificate, AccessLogEntry, make_engine, session_factory
-from tests.conftest import Devnet, GatewayProcess, marriage_request, rewrite_access_log
+from tests.conftest import DEMO_DEPARTMENTS, Devnet, GatewayProcess, marriage_request, rewrite_access_log
 
 pytestmark = pytest.mark.slow
 
@@ -64,10 +64,55 @@ def test_public_verification_is_not_logged(audited: tuple[GatewayProcess, str]) 
     assert len(after) == before + 1 and after[-1]["action"] == "audit_query"  # only the auditor's own query
 
 
-def test_history_includes_every_access(audited: tuple[GatewayProcess, str]) -> None:
+def test_history_summarises_every_access_newest_first(audited: tuple[GatewayProcess, str]) -> None:
     gateway, certificate_hash = audited
     history = gateway.client.get(f"/v1/certificates/{certificate_hash}/history", headers=gateway.auth("MZ")).json()
-    assert [a["action"] for a in history["accesses"]] == ["verify", "history"]
+    assert (history["accesses"]["count"], [a["action"] for a in history["accesses"]["latest"]]) == (
+        2, ["history", "verify"])
+
+
+def test_each_page_of_a_history_is_logged_as_a_history_read(audited: tuple[GatewayProcess, str]) -> None:
+    gateway, certificate_hash = audited
+    for part in ("events", "accesses", "accesses"):
+        assert gateway.client.get(f"/v1/certificates/{certificate_hash}/history/{part}", params={"limit": 1},
+                                  headers=gateway.auth("GH")).status_code == 200
+    entries = gateway.client.get("/v1/audit/log/entries", headers=gateway.auth("SJ")).json()["entries"]
+    assert [(e["action"], e["department"], e["certificates"], e["outcome"]) for e in entries[2:5]] == [
+        ("history", DEMO_DEPARTMENTS["GH"], [certificate_hash], "read")] * 3
+
+
+def _read_history(gateway: GatewayProcess, certificate_hash: str, times: int) -> dict:
+    """The history `times` times by the planning bureau (GH), each read logged; the last answer."""
+    for _ in range(times):
+        response = gateway.client.get(f"/v1/certificates/{certificate_hash}/history", headers=gateway.auth("GH"))
+        assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_a_popular_certificates_history_stays_bounded(audited: tuple[GatewayProcess, str]) -> None:
+    gateway, certificate_hash = audited
+    history = _read_history(gateway, certificate_hash, 50)
+    assert (history["accesses"]["count"], len(history["accesses"]["latest"])) == (2 + 49, 20)
+    rest = gateway.client.get(history["accesses"]["nextUrl"], headers=gateway.auth("GH")).json()["accesses"]
+    assert history["accesses"]["latest"][-1]["position"] > rest[0]["position"]  # the link continues the list
+
+
+def test_pages_of_accesses_hold_every_access_once(audited: tuple[GatewayProcess, str]) -> None:
+    gateway, certificate_hash = audited
+    _read_history(gateway, certificate_hash, 50)
+    logged = [e["position"] for e in gateway.client.get("/v1/audit/log/entries", params={"limit": 1000},
+                                                        headers=gateway.auth("SJ")).json()["entries"]
+              if certificate_hash in e.get("certificates", [])]
+    paged, cursor = [], None
+    while True:  # each page read is itself an access, newer than the pages: not among them
+        page = gateway.client.get(f"/v1/certificates/{certificate_hash}/history/accesses",
+                                  params={"limit": 7, **({"cursor": cursor} if cursor else {})},
+                                  headers=gateway.auth("GH")).json()
+        assert len(page["accesses"]) <= 7
+        paged += [a["position"] for a in page["accesses"]]
+        if (cursor := page["next"]) is None:
+            break
+    assert (len(logged), paged) == (52, sorted(logged, reverse=True))
 
 
 def test_checkpoints_only_grow_and_proofs_check_against_them(audited: tuple[GatewayProcess, str]) -> None:

@@ -36,6 +36,19 @@ def test_an_older_database_gets_the_new_columns_filled_from_the_documents(tmp_pa
     assert (row.holder, row.certificate_type) == (DOCUMENT["credentialSubject"]["id"], "320100-MZ-001")
 
 
+def test_an_older_database_gets_the_indexes_added_to_its_existing_tables(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'gateway.db'}"
+    engine = make_engine(url)
+    with engine.begin() as connection:  # what a gateway before the paged history created
+        connection.execute(text("DROP INDEX ix_chain_events_subject_order"))
+        connection.execute(text("DROP INDEX ix_operations_department_block"))
+    engine.dispose()
+
+    reopened = inspect(make_engine(url))
+    assert {"ix_chain_events_subject_order", "ix_operations_department_block"} <= \
+        {i["name"] for table in ("chain_events", "operations") for i in reopened.get_indexes(table)}
+
+
 def test_a_current_database_is_left_as_it_is(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'gateway.db'}"
     columns = {c["name"] for c in inspect(make_engine(url)).get_columns("issued_certificates")}

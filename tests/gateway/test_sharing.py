@@ -17,9 +17,11 @@ from ecdsa import SigningKey
 from web3.contract.contract import ContractFunction
 
 from gateway.sharing.consent import key_id, new_consent, new_holder_key, new_withdrawal, record_id, sign_record
+from gateway.sharing.share import SHARED_PER_TYPE
 from ledger_node.transactions import transact
 from ledger_node.types import code32
-from tests.conftest import DEMO_DEPARTMENTS, MZ_MARRIAGE, GatewayProcess, citizen_id, demo_account, marriage_request
+from tests.conftest import (DEMO_DEPARTMENTS, MZ_MARRIAGE, GatewayProcess, citizen_id, demo_account, marriage_request,
+                            wait_done)
 
 pytestmark = pytest.mark.slow
 
@@ -131,6 +133,19 @@ def test_the_handling_department_with_consent_gets_the_certificate(gateway_http:
     body = shared.json()
     assert (body["consent"], body["certificateTypes"], body["withheld"]) == (consent_id, [MZ_MARRIAGE], [])
     assert [c["proof"]["certificateHash"] for c in body["certificates"]] == [document["proof"]["certificateHash"]]
+
+
+def test_of_many_certificates_of_a_type_the_newest_are_shared(gateway_http: GatewayProcess, holder: Holder) -> None:
+    members = [{k: v for k, v in marriage_request(f"SHARE-MANY-{holder.id[-6:]}-{n}", holder.id).items()
+                if k != "type"} for n in range(SHARED_PER_TYPE + 1)]
+    accepted = gateway_http.client.post("/v1/batches", json={"type": MZ_MARRIAGE, "certificates": members},
+                                        headers=gateway_http.auth("MZ"))
+    assert accepted.status_code == 202, accepted.text
+    batch = wait_done(gateway_http, f"/v1/batches/{accepted.json()['id']}")
+    issued = [c["proof"]["certificateHash"] for c in batch["certificates"]]  # in the order composed
+    _consented(gateway_http, holder)
+    shared = _share(gateway_http, holder).json()["certificates"]
+    assert [c["proof"]["certificateHash"] for c in shared] == issued[:0:-1]  # all but the oldest, newest first
 
 
 def test_the_shared_certificate_verifies_with_the_usual_verifier(gateway_http: GatewayProcess, holder: Holder) -> None:
@@ -427,7 +442,8 @@ def test_every_sharing_request_is_logged_with_its_outcome(gateway_http: GatewayP
     gateway_http.wait_indexed()
     history = gateway_http.client.get(f"/v1/certificates/{certificate_hash}/history",
                                       headers=gateway_http.auth("SJ")).json()
-    assert [(a["action"], a["department"], a["outcome"]) for a in history["accesses"]][:1] == [("share", ZJ, "shared")]
+    assert [(a["action"], a["department"], a["outcome"]) for a in history["accesses"]["latest"]][-1:] == [
+        ("share", ZJ, "shared")]  # the oldest access
 
 
 @pytest.mark.parametrize("spelling", [
