@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from pathlib import Path
 from typing import Any, Literal
 
@@ -61,6 +63,9 @@ class Settings(BaseSettings):
     checkpoint_interval_seconds: float = 300.0
     #: The access log's id in the AuditCheckpoints contract: one per gateway database, fixed for its life.
     access_log_id: str = Field("certnet-gateway-access-log", max_length=32)
+    #: Processes that check large `POST /v1/verify/batch` requests offline (hashes, signatures, proofs) in
+    #: parallel; 0 or 1: the request's own thread does it.
+    verify_workers: int = Field(default_factory=lambda: min(os.cpu_count() or 1, 8), ge=0, le=64)
     #: Operations accepted but not yet mined beyond which new ones get 429.
     max_pending_operations: int = 200_000
 

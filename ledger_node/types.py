@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from enum import IntEnum, IntFlag
+from functools import lru_cache
 from typing import NewType
+
+from eth_typing import ChecksumAddress
+from eth_utils import to_checksum_address
 
 #: Chain ids of local development chains: ganache (1337), anvil and hardhat (31337), the embedded
 #: eth-tester chain. Any other chain is treated as production: development keys and secrets are refused.
@@ -57,3 +61,10 @@ def code32(text: str) -> bytes:
     if not raw or len(raw) > 32:
         raise ValueError(f"code must be 1 to 32 ASCII characters: {text!r}")
     return raw.ljust(32, b"\0")
+
+
+@lru_cache(maxsize=4096)
+def checksum_address(address: str | bytes) -> ChecksumAddress:
+    """`address` in its EIP-55 form (ValueError when it is not an address), remembered: a certificate's
+    signer and registry recur on every verification, and each conversion costs a keccak and a loop."""
+    return to_checksum_address(address)

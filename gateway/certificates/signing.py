@@ -18,11 +18,10 @@ from eth_account.signers.local import LocalAccount
 from coincurve import PublicKey
 from eth_hash.auto import keccak
 from eth_typing import ChecksumAddress
-from web3 import Web3
 
 from gateway.certificates.document import certificate_hash, issuer_code, stated_hash, type_code, type_version
 from gateway.errors import InvalidDocument
-from ledger_node.types import code32
+from ledger_node.types import checksum_address, code32
 
 SIGNATURE_TYPE = "EIP712"
 DOMAIN_NAME, DOMAIN_VERSION = "CertNet", "1"
@@ -89,11 +88,11 @@ def sign(document: dict[str, Any], account: LocalAccount, domain: SigningDomain)
 
 def signature_domain(document: dict[str, Any]) -> SigningDomain:
     signature = _signature(document)
-    return SigningDomain(int(signature["chainId"]), Web3.to_checksum_address(signature["verifyingContract"]))
+    return SigningDomain(int(signature["chainId"]), checksum_address(signature["verifyingContract"]))
 
 
 def stated_signer(document: dict[str, Any]) -> ChecksumAddress:
-    return Web3.to_checksum_address(_signature(document)["signer"])
+    return checksum_address(_signature(document)["signer"])
 
 
 _DOMAIN_TYPE = keccak(b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
@@ -127,7 +126,7 @@ def recover_signer(document: dict[str, Any]) -> ChecksumAddress:
         public_key = PublicKey.from_signature_and_message(value[:64] + bytes([value[64] % 27]), digest, hasher=None)
     except (ValueError, TypeError, AttributeError) as error:
         raise InvalidDocument(f"the signature cannot be decoded: {error}") from None
-    return Web3.to_checksum_address(keccak(public_key.format(compressed=False)[1:])[-20:])
+    return checksum_address(keccak(public_key.format(compressed=False)[1:])[-20:])
 
 
 def _signature(document: dict[str, Any]) -> dict[str, Any]:

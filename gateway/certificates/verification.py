@@ -12,7 +12,9 @@ report says which (`checkedAt`).
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from enum import Enum
@@ -21,7 +23,7 @@ from typing import Any, Callable, Literal, Protocol, Sequence
 from eth_abi import decode, encode
 from eth_utils import function_abi_to_4byte_selector, get_abi_input_types, get_abi_output_types
 from hexbytes import HexBytes
-from web3 import HTTPProvider, Web3
+from web3 import HTTPProvider
 from web3.exceptions import Web3Exception
 
 from gateway.certificates import document as doc
@@ -32,7 +34,7 @@ from gateway.certificates.signing import SigningDomain, recover_signer, signatur
 from gateway.errors import GatewayError
 from ledger_node.deploy import Deployment
 from ledger_node.rpc import JsonRpc, RpcError
-from ledger_node.types import CertificateStatus, code32
+from ledger_node.types import CertificateStatus, checksum_address, code32
 
 #: Checks that need the chain, in report order (after "integrity", "signature" and, when asked, "holder").
 CHAIN_CHECKS = ("anchored", "issuer_authorised", "not_revoked", "validity", "not_superseded")
@@ -181,7 +183,7 @@ class LiveFacts:
         self._rpc = JsonRpc(str(provider.endpoint_uri), timeout=timeout) if isinstance(provider, HTTPProvider) else None
 
     def read(self, lookup: Lookup) -> tuple[ChainFacts, CheckedAt]:
-        args = (lookup.certificate_hash, lookup.batch_root, list(lookup.proof), Web3.to_checksum_address(lookup.signer))
+        args = (lookup.certificate_hash, lookup.batch_root, list(lookup.proof), checksum_address(lookup.signer))
         if self._rpc is None:
             head = self.registry.w3.eth.get_block("latest")
             answer = self._function(*args).call(block_identifier=head["number"])
@@ -202,6 +204,29 @@ def _decoded_facts(answer: Sequence[Any]) -> ChainFacts:
 
 #: What a certificate's chain checks start from: its lookup, or the checks already decided without the chain.
 Prepared = Lookup | list[Check]
+#: Batches from this size have their offline work done in worker processes.
+PARALLEL_FROM = 256
+
+
+@dataclass(frozen=True)
+class Offline:
+    """What a document shows without the chain: the hash its content computes to, its signature
+    check, and whether its Merkle proof leads to the batch root it states (True for a single one)."""
+
+    computed_hash: bytes
+    signature: Check
+    proof_leads_to_root: bool
+
+
+def offline(document: dict[str, Any]) -> Offline:
+    """The offline work of verifying a document `check_shape` passed (a function of the document
+    alone, so that worker processes can do it)."""
+    try:
+        root, proof = anchor_location(document)
+        leads_to_root = not any(root) or merkle_verify(root, doc.stated_hash(document), proof)
+    except (GatewayError, ValueError):
+        leads_to_root = False  # `Verifier._prepare` reports why the location is unreadable
+    return Offline(doc.certificate_hash(document, shape_checked=True), _signature_offline(document), leads_to_root)
 
 
 class Verifier:
@@ -210,17 +235,19 @@ class Verifier:
     The chain facts come from `state` (the event index's derived state) when given and it knows the
     certificate, else (and always with `fresh`) from the chain's head. With the consortium's
     `pseudonym_secret`, a holder's disclosed identity can also be checked against the document's
-    pseudonym.
+    pseudonym. With `workers` (≥ 2), large batches are checked offline in that many processes.
     """
 
     def __init__(self, deployment: Deployment | None = None, *, state: FactSource | None = None,
                  pseudonym_secret: bytes | None = None, now: Callable[[], float] = time.time,
-                 rpc_timeout: float = 10.0) -> None:
+                 rpc_timeout: float = 10.0, workers: int = 0) -> None:
         self.deployment = deployment
         self.state = state
         self.live = LiveFacts(deployment, timeout=rpc_timeout) if deployment is not None else None
         self.pseudonym_secret = pseudonym_secret
         self.now = now
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
 
     @cached_property
     def chain_id(self) -> int:
@@ -252,30 +279,42 @@ class Verifier:
         return answers
 
     def _verify_all(self, items: Sequence[tuple[Any, HolderId | None]], fresh: bool) -> list[Report]:
-        started: list[tuple[Any, HolderId | None, bytes, Prepared] | Report] = []
+        readable: list[tuple[dict[str, Any], HolderId | None, bytes]] = []
+        reports: list[Report | None] = []
         for document, holder in items:
             try:
                 doc.check_shape(document)
-                claimed = doc.stated_hash(document)
+                readable.append((document, holder, doc.stated_hash(document)))
+                reports.append(None)
             except GatewayError as error:
-                started.append(Report.unreadable(str(error)))
-                continue
-            started.append((document, holder, claimed, self._prepare(document, claimed)))
-        lookups = [entry[3] for entry in started if not isinstance(entry, Report) and isinstance(entry[3], Lookup)]
-        read = iter(self.facts(lookups, fresh=fresh)) if lookups else iter(())
-        reports = []
-        for entry in started:
-            if isinstance(entry, Report):
-                reports.append(entry)
-                continue
-            document, holder, claimed, prepared = entry
-            reports.append(self._report(document, holder, claimed, prepared,
-                                        next(read) if isinstance(prepared, Lookup) else prepared))
-        return reports
+                reports.append(Report.unreadable(str(error)))
+        shown = self._offline_all([document for document, _holder, _claimed in readable])
+        prepared = [self._prepare(document, claimed, seen) for (document, _h, claimed), seen in zip(readable, shown)]
+        lookups = [entry for entry in prepared if isinstance(entry, Lookup)]
+        read = iter(self.facts(lookups, fresh=fresh) if lookups else ())
+        made = iter([self._report(document, holder, claimed, seen, entry,
+                                  next(read) if isinstance(entry, Lookup) else entry)
+                     for (document, holder, claimed), seen, entry in zip(readable, shown, prepared)])
+        return [report if report is not None else next(made) for report in reports]
 
-    def _report(self, document: dict[str, Any], holder: HolderId | None, claimed: bytes, prepared: Prepared,
-                chain: list[Check] | tuple[ChainFacts, CheckedAt] | str) -> Report:
-        signature = _signature_offline(document)
+    def _offline_all(self, documents: list[dict[str, Any]]) -> list[Offline]:
+        """`offline` of each document: in the worker processes for a large batch (the work is CPU-bound
+        and the GIL would hold it to one core), here otherwise."""
+        if self.workers < 2 or len(documents) < PARALLEL_FROM:
+            return [offline(document) for document in documents]
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return list(self._pool.map(offline, documents, chunksize=max(16, len(documents) // (4 * self.workers))))
+
+    def close(self) -> None:
+        """Stops the worker processes, if a batch started them."""
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def _report(self, document: dict[str, Any], holder: HolderId | None, claimed: bytes, seen: Offline,
+                prepared: Prepared, chain: list[Check] | tuple[ChainFacts, CheckedAt] | str) -> Report:
+        signature = seen.signature
         checked_at = None
         if isinstance(chain, str):
             chain_checks = [Check(n, Outcome.ERROR, chain) for n in CHAIN_CHECKS]
@@ -286,7 +325,7 @@ class Verifier:
                 signature = _signing_key_held(signature, facts)
         else:
             chain_checks = chain
-        checks = [_integrity(document, claimed), signature]
+        checks = [_integrity(document, claimed, seen.computed_hash), signature]
         if holder is not None:
             checks.append(self._holder(document, holder))
         return Report("0x" + claimed.hex(), checks + chain_checks, checked_at)
@@ -302,7 +341,7 @@ class Verifier:
                          f"the certificate's holder is not the holder of the given {holder.scheme.value} number")
         return Check("holder", Outcome.VALID, "the disclosed identity matches the holder's pseudonym")
 
-    def _prepare(self, document: dict[str, Any], claimed: bytes) -> Prepared:
+    def _prepare(self, document: dict[str, Any], claimed: bytes, seen: Offline) -> Prepared:
         """The lookup of the document's chain facts, or its chain checks when they are decided without
         the chain (offline, no usable anchor, anchored on another deployment)."""
         if self.deployment is None:
@@ -314,7 +353,7 @@ class Verifier:
             signer = stated_signer(document)
         except (GatewayError, ValueError) as error:
             return _not_anchored(str(error))
-        if any(root) and not merkle_verify(root, claimed, proof):
+        if not seen.proof_leads_to_root:
             return _not_anchored("the Merkle proof does not lead to the batch root")
         try:
             elsewhere = self._anchored_elsewhere(document)
@@ -354,8 +393,7 @@ def _not_anchored(reason: str) -> list[Check]:
         [Check(n, Outcome.ERROR, "cannot be checked: the certificate is not anchored") for n in CHAIN_CHECKS[1:]]
 
 
-def _integrity(document: dict[str, Any], claimed: bytes) -> Check:
-    actual = doc.certificate_hash(document)
+def _integrity(document: dict[str, Any], claimed: bytes, actual: bytes) -> Check:
     if actual != claimed:
         return Check("integrity", Outcome.INVALID, "the content does not match the certificate hash",
                      {"computed": "0x" + actual.hex()})

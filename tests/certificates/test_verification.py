@@ -13,7 +13,7 @@ from gateway.certificates.anchoring import Issuing, anchor_certificate, revoke, 
 from gateway.certificates.document import redact
 from gateway.certificates.identity import HolderId
 from gateway.certificates.signing import sign
-from gateway.certificates.verification import CHAIN_CHECKS, Outcome, Verdict, Verifier
+from gateway.certificates.verification import CHAIN_CHECKS, PARALLEL_FROM, Outcome, Verdict, Verifier
 from ledger_node.sender import Sender
 from tests.conftest import CIVIL, CertificateDesk
 
@@ -189,3 +189,16 @@ def test_a_malformed_document_is_invalid_with_the_reason(desk: CertificateDesk) 
 
 def _rfc3339(timestamp: int) -> str:
     return dt.datetime.fromtimestamp(timestamp, dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def test_a_large_batch_checked_in_worker_processes_gets_the_reports_of_one_by_one(desk: CertificateDesk) -> None:
+    documents = desk.batch(PARALLEL_FROM)
+    documents[7] = {**documents[7], "credentialSubject": {**documents[7]["credentialSubject"], "holderName": "王五"}}
+    documents[9] = {"not": "a certificate"}
+    parallel = Verifier(desk.network.deployment, now=desk.network.now, workers=2)
+    try:
+        reports = [report.as_dict() for report in parallel.verify_batch(documents)]
+    finally:
+        parallel.close()
+    assert reports == [desk.verifier.verify(document).as_dict() for document in documents]
+    assert [report["verdict"] for report in reports].count("invalid") == 2

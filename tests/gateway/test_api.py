@@ -37,6 +37,34 @@ def test_an_issued_certificate_verifies_valid(gateway_http: GatewayProcess) -> N
     assert report["verdict"] == "valid", report
 
 
+def test_a_verification_says_which_chain_state_it_was_checked_against(gateway_http: GatewayProcess) -> None:
+    document = _issue(gateway_http)["certificate"]
+    gateway_http.wait_indexed()
+    checked_at = gateway_http.client.post("/v1/verify", json={"document": document}).json()["checkedAt"]
+    head = gateway_http.devnet.w3.eth.get_block(checked_at["block"])
+    assert (checked_at["source"], checked_at["blockHash"]) == ("index", head["hash"].to_0x_hex())
+
+
+def test_a_fresh_verification_reads_the_chains_head(gateway_http: GatewayProcess) -> None:
+    document = _issue(gateway_http)["certificate"]
+    report = gateway_http.client.post("/v1/verify?fresh=true", json={"document": document}).json()
+    assert (report["verdict"], report["checkedAt"]["source"]) == ("valid", "chain")
+
+
+def test_batch_verification_reports_each_document_in_the_order_sent(gateway_http: GatewayProcess) -> None:
+    valid = _issue(gateway_http, number="J320100-2026-BATCH-1")["certificate"]
+    tampered = {**valid, "credentialSubject": {**valid["credentialSubject"], "holderName": "王五"}}
+    reports = gateway_http.client.post("/v1/verify/batch", json={"documents": [valid, tampered, {"not": "one"}]}) \
+        .json()["reports"]
+    assert [(r["certificateHash"], r["verdict"]) for r in reports] == [
+        (valid["proof"]["certificateHash"], "valid"), (valid["proof"]["certificateHash"], "invalid"), (None, "invalid")]
+
+
+def test_a_batch_verification_of_more_than_10_000_documents_is_a_422(gateway_http: GatewayProcess) -> None:
+    response = gateway_http.client.post("/v1/verify/batch", json={"documents": [{}] * 10_001})
+    assert (response.status_code, response.json()["code"]) == (422, "invalid_request")
+
+
 def test_status_is_public_and_reads_the_chain(gateway_http: GatewayProcess) -> None:
     certificate_hash = _issue(gateway_http)["certificate"]["proof"]["certificateHash"]
     status = gateway_http.client.get(f"/v1/certificates/{certificate_hash}").json()

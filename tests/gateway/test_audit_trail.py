@@ -56,6 +56,19 @@ def test_a_departments_verification_and_history_read_are_logged(audited: tuple[G
     assert {e["department"] for e in entries[:2]} == {"11320100MB0000086D"}
 
 
+def test_a_departments_batch_verification_is_logged_once_naming_every_certificate(
+        audited: tuple[GatewayProcess, str]) -> None:
+    gateway, certificate_hash = audited
+    document = gateway.client.post("/v1/certificates", json=marriage_request("J320100-2026-LOGGED-B"),
+                                   headers=gateway.auth("MZ")).json()["certificate"]
+    gateway.client.post("/v1/verify/batch", json={"documents": [document, document, {"not": "one"}]},
+                        headers=gateway.auth("SJ"))
+    entry = gateway.client.get("/v1/audit/log/entries?action=verify&limit=1000",
+                               headers=gateway.auth("SJ")).json()["entries"][-1]
+    assert (entry["action"], entry["certificates"], entry["outcome"]) == (
+        "verify", [document["proof"]["certificateHash"]], "1 invalid, 2 valid")
+
+
 def test_public_verification_is_not_logged(audited: tuple[GatewayProcess, str]) -> None:
     gateway, _hash = audited
     before = len(gateway.client.get("/v1/audit/log/entries", headers=gateway.auth("SJ")).json()["entries"])
