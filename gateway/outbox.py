@@ -50,6 +50,10 @@ RECONCILE_SECONDS = 1.0
 #: How many operations one dispatcher round signs and sends before collecting receipts.
 ROUND_SIZE = 256
 MAX_BACKOFF_SECONDS = 8.0
+#: How often the dispatcher asks for receipts while transactions are out; with none out it sleeps up
+#: to IDLE_SECONDS (new work wakes it), so an idle gateway costs next to no CPU.
+RECEIPT_POLL_SECONDS = 0.05
+IDLE_SECONDS = 1.0
 
 #: Builds an operation's contract call from its stored request.
 TransactionBuilder = Callable[[Operation], ContractFunction]
@@ -87,6 +91,7 @@ class Outbox:
         self._nonces: dict[str, int] = {}
         self._reconciled_at = 0.0
         self._wake = threading.Event()
+        self._awaiting_receipts = self._awaiting_depth = False  # as the last round found
         self._prepare_wake = threading.Event()
         self._finished: dict[int, threading.Event] = {}
         self._lock = threading.Lock()
@@ -195,6 +200,10 @@ class Outbox:
 
     # ----- the dispatcher thread -----
 
+    @property
+    def _in_flight(self) -> bool:
+        return self._awaiting_receipts or self._awaiting_depth
+
     def run_dispatcher(self, stop: threading.Event) -> None:
         backoff = 0.25
         while not stop.is_set():
@@ -215,8 +224,8 @@ class Outbox:
                 stop.wait(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                 continue
-            if not worked:
-                self._wake.wait(0.05)
+            if not worked:  # accepting an operation wakes the round at once; receipts are polled
+                self._wake.wait(RECEIPT_POLL_SECONDS if self._in_flight else IDLE_SECONDS)
                 self._wake.clear()
 
     def run_preparer(self, stop: threading.Event) -> None:
@@ -234,7 +243,7 @@ class Outbox:
             if prepared:
                 self._wake.set()
             else:
-                self._prepare_wake.wait(0.2)
+                self._prepare_wake.wait(IDLE_SECONDS)  # accepting a batch wakes it at once
                 self._prepare_wake.clear()
 
     def _prepare_next(self, stop: threading.Event) -> bool:
@@ -319,6 +328,7 @@ class Outbox:
         with self.sessions() as session:
             operations = session.scalars(select(Operation).where(Operation.state == OperationState.SENT.value)
                                          .order_by(Operation.id).limit(4 * ROUND_SIZE)).all()
+            self._awaiting_receipts = bool(operations)
             head = self.chain.w3.eth.block_number if operations else 0
             for operation in operations:
                 try:
@@ -366,6 +376,7 @@ class Outbox:
         with self.sessions() as session:
             operations = session.scalars(select(Operation).where(Operation.state == OperationState.MINED.value)
                                          .order_by(Operation.block_number).limit(4 * ROUND_SIZE)).all()
+            self._awaiting_depth = bool(operations)
             if not operations:
                 return 0
             deep = self.chain.w3.eth.block_number - self.confirmations

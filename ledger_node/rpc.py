@@ -8,9 +8,12 @@ from typing import Any, Sequence
 
 import requests
 from requests.adapters import HTTPAdapter
+from web3 import HTTPProvider, Web3
 
 #: Connections kept open to the node (one per concurrently verifying request thread).
 POOL_SIZE = 64
+#: Seconds to wait for the node when its web3 connection does not say.
+DEFAULT_TIMEOUT = 10.0
 
 
 class RpcError(Exception):
@@ -18,6 +21,15 @@ class RpcError(Exception):
 
 
 class JsonRpc:
+    @classmethod
+    def of(cls, w3: Web3) -> JsonRpc | None:
+        """A lean client of `w3`'s node with `w3`'s timeout; None when it is not reached over HTTP (the
+        in-process test chain)."""
+        provider = w3.provider
+        if not isinstance(provider, HTTPProvider):
+            return None
+        return cls(str(provider.endpoint_uri), timeout=provider.get_request_kwargs().get("timeout", DEFAULT_TIMEOUT))
+
     def __init__(self, url: str, *, timeout: float) -> None:
         self.url = url
         self.timeout = timeout

@@ -23,7 +23,6 @@ from typing import Any, Callable, Literal, Protocol, Sequence
 from eth_abi import decode, encode
 from eth_utils import function_abi_to_4byte_selector, get_abi_input_types, get_abi_output_types
 from hexbytes import HexBytes
-from web3 import HTTPProvider
 from web3.exceptions import Web3Exception
 
 from gateway.certificates import document as doc
@@ -173,14 +172,13 @@ class LiveFacts:
     the call, pre-encoded, in one batch) on a pooled connection: web3.py's contract call costs three
     round trips and ≈13 ms of CPU. Other providers (the in-process test chain) go through web3.py."""
 
-    def __init__(self, deployment: Deployment, *, timeout: float) -> None:
+    def __init__(self, deployment: Deployment) -> None:
         self.registry = deployment.registry
         self._function = self.registry.get_function_by_name("verificationOf")
         self._selector = function_abi_to_4byte_selector(self._function.abi)
         self._inputs = get_abi_input_types(self._function.abi)
         self._outputs = get_abi_output_types(self._function.abi)
-        provider = self.registry.w3.provider
-        self._rpc = JsonRpc(str(provider.endpoint_uri), timeout=timeout) if isinstance(provider, HTTPProvider) else None
+        self._rpc = JsonRpc.of(self.registry.w3)
 
     def read(self, lookup: Lookup) -> tuple[ChainFacts, CheckedAt]:
         args = (lookup.certificate_hash, lookup.batch_root, list(lookup.proof), checksum_address(lookup.signer))
@@ -240,10 +238,10 @@ class Verifier:
 
     def __init__(self, deployment: Deployment | None = None, *, state: FactSource | None = None,
                  pseudonym_secret: bytes | None = None, now: Callable[[], float] = time.time,
-                 rpc_timeout: float = 10.0, workers: int = 0) -> None:
+                 workers: int = 0) -> None:
         self.deployment = deployment
         self.state = state
-        self.live = LiveFacts(deployment, timeout=rpc_timeout) if deployment is not None else None
+        self.live = LiveFacts(deployment) if deployment is not None else None
         self.pseudonym_secret = pseudonym_secret
         self.now = now
         self.workers = workers

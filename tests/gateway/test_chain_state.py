@@ -148,7 +148,7 @@ def test_the_indexed_state_answers_as_the_registry_for_any_history(anvil_network
         answer = indexed(anvil_network, directory).read(lookups)
         assert answer is not None
         facts, height = answer
-        live = LiveFacts(anvil_network.deployment, timeout=10)
+        live = LiveFacts(anvil_network.deployment)
         for lookup, from_index in zip(lookups, facts):
             from_chain, at = live.read(lookup)
             assert at.block == height.block and at.block_hash == height.block_hash
