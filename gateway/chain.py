@@ -23,6 +23,7 @@ from gateway.errors import Forbidden, StorageUnavailable
 from ledger_node.accounts import dev_account, load_keystore, passphrase_from_env
 from ledger_node.chainstate import code_text
 from ledger_node.deploy import Deployment
+from ledger_node.rpc import ViewCalls
 from ledger_node.types import DepartmentStatus, Role, code32
 
 #: How the chain's client libraries say "no answer" (an answer cut off midway included): these become
@@ -53,6 +54,7 @@ class Chain:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.deployment = deployment
         self.w3: Web3 = deployment.registry.w3
+        self.calls = ViewCalls(self.w3)  # the per-request reads, without web3.py's overhead
         self.chain_id = self.w3.eth.chain_id
         self.domain = SigningDomain(self.chain_id, deployment.registry.address)
         self._ttl = role_cache_seconds
@@ -68,9 +70,10 @@ class Chain:
             return cached[1]
         consortium = self.deployment.consortium.functions
         record = lookup(consortium.department(code32(code)), f"no department {code!r} in the consortium")
+        keys = consortium.keysOf(code32(code)).call()
+        removed = [key_record[2] for key_record in self.calls.read([consortium.keyRecord(key) for key in keys])]
         info = DepartmentInfo(code=code, name=record[6], status=DepartmentStatus(record[2]), roles=Role(record[3]),
-                              keys=tuple(key for key in consortium.keysOf(code32(code)).call()
-                                         if consortium.keyRecord(key).call()[2] == 0))  # not removed
+                              keys=tuple(key for key, removed_at in zip(keys, removed) if removed_at == 0))
         with self._lock:
             self._departments[code] = (self._clock(), info)
         return info
@@ -78,10 +81,10 @@ class Chain:
     def department_of_key(self, address: ChecksumAddress) -> str | None:
         """The department `address` is a current key of, or None."""
         consortium = self.deployment.consortium.functions
-        department_id, _added, removed_at, *_ = consortium.keyRecord(address).call()
+        (department_id, _added, removed_at, *_), = self.calls.read([consortium.keyRecord(address)])
         if department_id == 0 or removed_at != 0:
             return None
-        return code_text(consortium.departmentCode(department_id).call())
+        return code_text(self.calls.read([consortium.departmentCode(department_id)])[0])
 
     def departments(self) -> list[DepartmentInfo]:
         consortium = self.deployment.consortium.functions

@@ -56,6 +56,16 @@ class ServiceItem:
     required_types: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Permissions:
+    """What the catalog lets one department do with one service item now: handle it, and, per type
+    the item needs, rely on the type and use it for this item."""
+
+    handles: bool
+    relying: dict[str, bool]
+    item_allowed: dict[str, bool]
+
+
 class Sharing:
     def __init__(self, chain: Chain, holders: Holders, issuance: Issuance, verifier: Verifier,
                  audit: AuditTrail) -> None:
@@ -88,7 +98,8 @@ class Sharing:
             raise UnusableConsent("unknown_service_item", f"no service item {consent.serviceItem!r} in the "
                                                           "catalog") from None
         grantee = checked_code32(consent.grantee, "grantee department")
-        if not self.chain.deployment.catalog.functions.isServiceItemHandler(code32(item.code), grantee).call():
+        if not self.chain.calls.read([self.chain.deployment.catalog.functions.isServiceItemHandler(code32(item.code),
+                                                                                              grantee)])[0]:
             raise UnusableConsent("grantee_not_handling_service_item", f"{consent.grantee} does not handle service "
                                   f"item {item.code} (owned by {item.owner})", owner=item.owner)
         unneeded = [code for code in consent.certificateTypes if code not in item.required_types]
@@ -109,13 +120,13 @@ class Sharing:
 
     def _share(self, department: str, request: ShareRequest, entry: dict[str, Any]) -> dict[str, Any]:
         item = self.service_item(request.service_item)
-        catalog = self.chain.deployment.catalog.functions
-        if not catalog.isServiceItemHandler(code32(item.code), code32(department)).call():
+        permissions = self._permissions(department, item)
+        if not permissions.handles:
             raise Refused("not_handling_service_item", f"{department} does not handle service item {item.code} "
                                                        f"(owned by {item.owner})", owner=item.owner)
         consent = self._consent_in_force(department, request)
         entry["consent"] = consent.id
-        types = self._types(department, item, request, consent)
+        types = self._types(department, item, request, consent, permissions)
         certificates, withheld = [], []
         for document in self.issuance.held_by(request.holder, types, newest=SHARED_PER_TYPE):
             report = self.verifier.verify(document)
@@ -158,10 +169,21 @@ class Sharing:
                   "pending": "consent_not_yet_valid"}[state]
         raise Refused(reason, f"the holder's consent {newest.id} is {state}", consent=newest.id)
 
-    def _types(self, department: str, item: ServiceItem, request: ShareRequest, consent: Consent) -> tuple[str, ...]:
+    def _permissions(self, department: str, item: ServiceItem) -> Permissions:
+        """The catalog's permissions for `department` and `item`, read from the chain's head in one
+        request (a type owner's or item owner's change applies to the next request)."""
+        catalog, item_code, caller = self.chain.deployment.catalog.functions, code32(item.code), code32(department)
+        handles, *per_type = self.chain.calls.read([
+            catalog.isServiceItemHandler(item_code, caller),
+            *(check for code in item.required_types for check in (
+                catalog.isRelyingDepartment(code32(code), caller), catalog.isServiceItemAllowed(code32(code), item_code)))])
+        return Permissions(handles, dict(zip(item.required_types, per_type[0::2])),
+                           dict(zip(item.required_types, per_type[1::2])))
+
+    def _types(self, department: str, item: ServiceItem, request: ShareRequest, consent: Consent,
+               permissions: Permissions) -> tuple[str, ...]:
         consented = consent.record["certificateTypes"]
         asked = request.certificate_types or [t for t in item.required_types if t in consented]
-        catalog = self.chain.deployment.catalog.functions
         for code in asked:
             if code not in item.required_types:
                 raise Refused("type_not_needed", f"service item {item.code} does not need certificates of type "
@@ -169,10 +191,10 @@ class Sharing:
             if code not in consented:
                 raise Refused("type_not_consented", f"the holder did not consent to sharing type {code}",
                               certificateType=code)
-            if not catalog.isRelyingDepartment(code32(code), code32(department)).call():
+            if not permissions.relying[code]:
                 raise Refused("department_not_relying", f"the owner of type {code} does not let {department} use it",
                               certificateType=code)
-            if not catalog.isServiceItemAllowed(code32(code), code32(item.code)).call():
+            if not permissions.item_allowed[code]:
                 raise Refused("item_not_allowed_for_type", f"the owner of type {code} does not allow service item "
                                                            f"{item.code} to use it", certificateType=code)
         if not asked:
