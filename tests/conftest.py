@@ -41,7 +41,8 @@ from ledger_node.deploy import Deployment, Founder, deploy_contracts
 from ledger_node.accounts import dev_account
 from gateway.audit.access_log import append
 from gateway.auth import Caller
-from gateway.db import AccessedCertificate, AccessLogEntry
+from gateway.db import AccessedCertificate, AccessLogEntry, Operation, OperationState
+from gateway.models import IssueRequest
 from gateway.service import Gateway
 from gateway.settings import Settings
 from ledger_node.engines import LocalNode, embedded_web3, free_port
@@ -537,6 +538,21 @@ def own_devnet(devnet_template: Path, tmp_path: Path) -> Iterator[Devnet]:
 def department_caller(abbr: str) -> Caller:
     """A demo department as an authenticated caller of the gateway's services."""
     return Caller(DEMO_DEPARTMENTS[abbr], "token")
+
+
+def issued_by_hand(gateway: Gateway, devnet: Devnet, number: str) -> Operation:
+    """MZ's issuance through an in-process gateway on a devnet that mines by hand: sent, mined and done,
+    not yet read by the index."""
+    operation = gateway.issuance.issue(department_caller("MZ"), IssueRequest.model_validate(marriage_request(number)),
+                                       None)
+    gateway.outbox.sign_prepared()
+    gateway.outbox.send_signed()
+    devnet.mine()
+    gateway.outbox.collect_receipts()
+    with gateway.sessions() as session:
+        done = session.get(Operation, operation.id)
+    assert done is not None and done.state == OperationState.DONE.value
+    return done
 
 
 @pytest.fixture

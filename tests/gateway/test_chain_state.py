@@ -14,14 +14,14 @@ from sqlalchemy import delete, update
 from gateway.certificates.merkle import MerkleBatch
 from gateway.certificates.verification import LiveFacts, Lookup, Outcome, Verdict
 from gateway.chain_state import IndexedState, differences
-from gateway.db import AnchorRecord, KeyRecord, Operation, OperationState, make_engine, session_factory
+from gateway.db import AnchorRecord, KeyRecord, Operation, make_engine, session_factory
 from gateway.indexer import EventIndex
-from gateway.models import IssueRequest, RevokeRequest
+from gateway.models import RevokeRequest
 from gateway.service import Gateway
 from ledger_node.devnet import Devnet, demo_account
 from ledger_node.transactions import ContractReverted
 from ledger_node.types import CertificateStatus
-from tests.conftest import CIVIL, MARRIAGE, Network, department_caller, marriage_request, random_hash
+from tests.conftest import CIVIL, MARRIAGE, Network, department_caller, issued_by_hand, random_hash
 
 DEPRECATED, ACTIVE = 2, 1
 ZERO = bytes(32)
@@ -188,15 +188,7 @@ def test_index_verify_names_a_key_whose_derived_life_differs_from_the_chain(anvi
 
 def _anchored_document(gateway: Gateway, devnet: Devnet, number: str) -> dict[str, Any]:
     """A certificate the gateway issued, mined, with the index caught up."""
-    operation = gateway.issuance.issue(department_caller("MZ"), IssueRequest.model_validate(marriage_request(number)),
-                                       None)
-    gateway.outbox.sign_prepared()
-    gateway.outbox.send_signed()
-    devnet.mine()
-    gateway.outbox.collect_receipts()
-    with gateway.sessions() as session:
-        done = session.get(Operation, operation.id)
-    assert done is not None and done.state == OperationState.DONE.value
+    done = issued_by_hand(gateway, devnet, number)
     while not gateway.index.sync_once():
         pass
     return gateway.issuance.certificates_of(done)[0]

@@ -13,12 +13,11 @@ from sqlalchemy import event
 from sqlalchemy.orm import sessionmaker
 
 from gateway.audit import access_log
-from gateway.db import ChainEvent, IssuedCertificate, Operation, OperationState, make_engine, session_factory
+from gateway.db import ChainEvent, IssuedCertificate, Operation, make_engine, session_factory
 from gateway.errors import InvalidInput
-from gateway.models import IssueRequest
 from gateway.provenance import Provenance, decode_cursor, encode_cursor
 from gateway.service import Gateway
-from tests.conftest import DEMO_DEPARTMENTS, Devnet, department_caller, marriage_request
+from tests.conftest import DEMO_DEPARTMENTS, Devnet, issued_by_hand
 
 MZ, GA = DEMO_DEPARTMENTS["MZ"], DEMO_DEPARTMENTS["GA"]
 CERTIFICATE, SUCCESSOR, ROOT = ("0x" + digit * 64 for digit in "abc")
@@ -104,15 +103,7 @@ def test_a_cursor_not_made_for_the_list_is_invalid_input(cursor: str) -> None:
 
 def _mined_issuance(devnet: Devnet, gateway: Gateway, number: str) -> Operation:
     """MZ's issuance, mined (the devnet mines by hand) but not yet read by the index."""
-    operation = gateway.issuance.issue(department_caller("MZ"), IssueRequest.model_validate(marriage_request(number)),
-                                       None)
-    gateway.outbox.sign_prepared()
-    gateway.outbox.send_signed()
-    devnet.mine()
-    gateway.outbox.collect_receipts()
-    with gateway.sessions() as session:
-        mined = session.get(Operation, operation.id)
-    assert mined is not None and mined.state == OperationState.DONE.value
+    mined = issued_by_hand(gateway, devnet, number)
     assert gateway.index.indexed_block() < (mined.block_number or 0)
     return mined
 
