@@ -12,7 +12,6 @@ this state with the chain's storage (`certnet index verify`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, Callable
 
 from sqlalchemy import Connection, Engine, bindparam, delete, func, select, update
