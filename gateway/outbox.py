@@ -475,9 +475,9 @@ class Outbox:
             blocks = session.execute(select(Operation.block_number, Operation.block_hash).distinct()
                                      .where(*in_block, Operation.block_number <= below)
                                      .order_by(Operation.block_number.desc()).limit(64)).all()
-            for number, block_hash in blocks:
-                if self._block_hash(number) == block_hash:
-                    return number, block_hash
+            for number, stored_hash in blocks:
+                if self._block_hash(number) == stored_hash:
+                    return number, stored_hash
             below = blocks[-1][0] - 1 if blocks else None
         return None
 
