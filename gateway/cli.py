@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import json
 import sys
+from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, NoReturn, Optional
 
@@ -101,16 +102,27 @@ def _report(problems: list[str], error: str, intact: str) -> None:
     typer.echo(intact)
 
 
+def http_stack() -> dict[str, str]:
+    """uvicorn's HTTP parser and event loop: httptools and uvloop (C; dependencies of the package, uvloop
+    on POSIX only) when installed, else its pure-Python h11 and asyncio's loop."""
+    return {"http": "httptools" if find_spec("httptools") else "h11",
+            "loop": "uvloop" if find_spec("uvloop") else "asyncio"}
+
+
+def _serve(app: Any, host: str, port: int, *, log_level: str) -> None:
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_keep_alive=KEEP_ALIVE_SECONDS,
+                **http_stack())  # type: ignore[arg-type]
+
+
 @gateway_app.command("serve")
 def serve_command(host: str = HostOption, port: int = GatewayPort, data_dir: Path = ledger_cli.DataDir) -> None:
     """Serve the gateway for the chain and deployment in --data-dir (settings: CERTNET_* / .env)."""
-    import uvicorn
-
     from gateway.api.app import create_app
 
     ensure_can_listen(host, port, "gateway")
-    uvicorn.run(create_app(_gateway(data_dir)), host=host, port=port, log_level="info",
-                timeout_keep_alive=KEEP_ALIVE_SECONDS)
+    _serve(create_app(_gateway(data_dir)), host, port, log_level="info")
 
 
 @gateway_app.command("token")
@@ -307,14 +319,11 @@ def run_command(engine: str = ledger_cli.EngineOption, chain_port: int = ledger_
                 demo: str = ledger_cli.DemoSizeOption, host: str = HostOption, port: int = GatewayPort,
                 data_dir: Path = ledger_cli.DataDir) -> None:
     """Local chain + demo consortium + gateway on http://HOST:PORT, until Ctrl-C (what `make run` does)."""
-    import uvicorn
-
     from gateway.api.app import create_app
 
     with ledger_cli.local_devnet(engine, chain_port, demo, data_dir, listens=[(host, port, "gateway")]):
         console.print(f"gateway on http://{host}:{port} (API docs at /docs); Ctrl-C stops both")
-        uvicorn.run(create_app(_gateway(data_dir)), host=host, port=port, log_level="warning",
-                    timeout_keep_alive=KEEP_ALIVE_SECONDS)
+        _serve(create_app(_gateway(data_dir)), host, port, log_level="warning")
 
 
 ledger_cli.register(app)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from starlette.concurrency import run_in_threadpool
 
 from gateway.api.views import (CheckpointsView, ConsistencyProof, EventsPage, InclusionProof, LogEntriesPage,
                                OperationView, UpToDate)
@@ -54,12 +55,12 @@ def log_checkpoints(_caller: Auditor, gateway: Services) -> CheckpointsView:
 
 @router.post("/log/checkpoints", status_code=202, summary="Anchor the access log's tree head now",
              responses={200: {"model": UpToDate, "description": "Nothing new to anchor"}})
-def anchor_checkpoint(_caller: Auditor, gateway: Services, response: Response) -> UpToDate | OperationView:
-    operation = gateway.audit.request_checkpoint()
+async def anchor_checkpoint(_caller: Auditor, gateway: Services, response: Response) -> UpToDate | OperationView:
+    operation = await run_in_threadpool(gateway.audit.request_checkpoint)
     if operation is None:
         response.status_code = 200
         return UpToDate(up_to_date=True)
-    return OperationView.of(gateway.outbox.wait(operation.id, gateway.settings.issue_wait_seconds))
+    return OperationView.of(await gateway.outbox.settled(operation.id, gateway.settings.issue_wait_seconds))
 
 
 @router.get("/log/entries/{position}/inclusion", summary="Inclusion proof of an entry in the tree of treeSize")

@@ -85,25 +85,36 @@ def _department_column(department: str | None) -> str:
 
 
 def append(session: Session, department: str | None, action: Action, entry: dict[str, Any]) -> AccessLogEntry:
-    """Appends one entry in the caller's transaction (the caller commits), in O(log n): the last
-    row carries the frontier. Two concurrent appends cannot take the same position (primary key).
-    `department` is None for what a holder does by signature, with no department's credential."""
+    """Appends one entry in the caller's transaction (the caller commits): `append_all` of one."""
+    return append_all(session, [(department, action, entry)])[0]
+
+
+def append_all(session: Session, entries: Sequence[tuple[str | None, Action, dict[str, Any]]]
+               ) -> list[AccessLogEntry]:
+    """Appends entries (department, action, content) in order in the caller's transaction (the
+    caller commits), in O(log n) each: the last row carries the frontier. Two concurrent appends
+    cannot take the same position (primary key). A department is None for what a holder does by
+    signature, with no department's credential."""
     last = session.scalars(select(AccessLogEntry).order_by(AccessLogEntry.position.desc()).limit(1)).first()
     position = last.position + 1 if last else 0
     frontier = Frontier.of_row(last)
-    now = time.time()
-    content = {"position": position, "recordedAt": time_text(now), "department": department, "action": action,
-               **entry}
-    leaf = entry_leaf(content)
-    frontier.append(leaf)
-    row = AccessLogEntry(position=position, recorded_at=now, department=_department_column(department),
-                         action=action, entry=content, leaf_hash="0x" + leaf.hex(),
-                         tree_head="0x" + frontier.root.hex(), frontier=frontier.as_json())
-    session.add(row)
-    session.flush()  # the entry before the rows that point at it
-    session.add_all(AccessedCertificate(certificate_hash=h, position=position)
-                    for h in dict.fromkeys(entry.get("certificates", ())))
-    return row
+    rows, links = [], []
+    for department, action, entry in entries:
+        now = time.time()
+        content = {"position": position, "recordedAt": time_text(now), "department": department,
+                   "action": action, **entry}
+        leaf = entry_leaf(content)
+        frontier.append(leaf)
+        rows.append(AccessLogEntry(position=position, recorded_at=now, department=_department_column(department),
+                                   action=action, entry=content, leaf_hash="0x" + leaf.hex(),
+                                   tree_head="0x" + frontier.root.hex(), frontier=frontier.as_json()))
+        links += [AccessedCertificate(certificate_hash=h, position=position)
+                  for h in dict.fromkeys(entry.get("certificates", ()))]
+        position += 1
+    session.add_all(rows)
+    session.flush()  # the entries before the rows that point at them
+    session.add_all(links)
+    return rows
 
 
 @dataclass(frozen=True)
