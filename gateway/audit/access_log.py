@@ -15,18 +15,21 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 import time
-from collections import defaultdict
-from dataclasses import dataclass
+from collections import defaultdict, deque
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Literal, Sequence, get_args
 
 import rfc8785
 from sqlalchemy import Text, cast, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.audit.merkle_log import EMPTY_ROOT, leaf_hash, node_hash
 from gateway.certificates.document import nested_deeper_than
 from gateway.db import AccessedCertificate, AccessLogEntry
+from gateway.errors import StorageUnavailable
 
 #: What an entry records; docs/gateway.md and docs/sharing.md say what each entry holds.
 Action = Literal["share", "verify", "history", "audit_query", "consent_read", "consent_give", "consent_withdraw",
@@ -115,6 +118,65 @@ def append_all(session: Session, entries: Sequence[tuple[str | None, Action, dic
     session.flush()  # the entries before the rows that point at them
     session.add_all(links)
     return rows
+
+
+#: The most entries one group commit writes; the rest wait for the next group.
+MAX_GROUP = 512
+
+
+@dataclass
+class _Queued:
+    """An entry handed to the group commit, and its position once committed."""
+
+    department: str | None
+    action: Action
+    entry: dict[str, Any]
+    position: Future[int] = field(default_factory=Future)
+
+
+class GroupCommit:
+    """Appends entries for many threads, many in one transaction: a commit's cost (a sync to disk
+    with synchronous=FULL or on PostgreSQL) is shared by every entry that arrived while the previous
+    one was written, and the log has one writer in this process (`writing`) however many ask.
+
+    Each entry joins a queue; whoever holds `writing` writes every queued entry (at most MAX_GROUP)
+    in one transaction and answers each with its position. A caller waiting meanwhile finds its
+    entry written when it gets the lock, or writes the next group itself: nobody is answered before
+    the transaction holding their entry has committed."""
+
+    def __init__(self, sessions: sessionmaker) -> None:
+        self.sessions = sessions
+        self.writing = threading.Lock()  # held by whoever writes the log in this process
+        self._queue: deque[_Queued] = deque()
+
+    def append(self, department: str | None, action: Action, entry: dict[str, Any]) -> int:
+        """Appends one entry; its position once committed."""
+        queued = _Queued(department, action, entry)
+        self._queue.append(queued)
+        while not queued.position.done():
+            with self.writing:
+                if not queued.position.done():
+                    self._commit([self._queue.popleft() for _ in range(min(MAX_GROUP, len(self._queue)))])
+        return queued.position.result()
+
+    def _commit(self, group: list[_Queued]) -> None:
+        """Writes `group` in one transaction and answers each entry. An entry that cannot be written
+        fails alone; a database that cannot take the write fails them all."""
+        try:
+            with self.sessions.begin() as session:
+                rows = append_all(session, [(q.department, q.action, q.entry) for q in group])
+        except StorageUnavailable as error:
+            for queued in group:
+                queued.position.set_exception(error)
+        except Exception as error:
+            if len(group) == 1:
+                group[0].position.set_exception(error)
+            else:
+                for queued in group:
+                    self._commit([queued])
+        else:
+            for queued, row in zip(group, rows):
+                queued.position.set_result(row.position)
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections import deque
-from concurrent.futures import Future
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from sqlalchemy import func, select
@@ -21,7 +18,7 @@ from gateway.audit.merkle_log import consistency_proof, inclusion_proof, root, v
 from gateway.certificates.document import to_datetime_text
 from gateway.chain import OUTAGES, Chain, Custody
 from gateway.db import AccessLogEntry, Operation
-from gateway.errors import Forbidden, GatewayError, InvalidInput, NotFound, StorageUnavailable
+from gateway.errors import Forbidden, GatewayError, InvalidInput, NotFound
 from gateway.outbox import Outbox
 from ledger_node.types import Role, code32
 
@@ -34,20 +31,6 @@ def _hex(data: bytes) -> str:
     return "0x" + data.hex()
 
 
-#: The most entries one group commit writes; the rest wait for the next group.
-MAX_GROUP = 512
-
-
-@dataclass
-class _Queued:
-    """An entry handed to the group commit, and its position once committed."""
-
-    department: str | None
-    action: access_log.Action
-    entry: dict[str, Any]
-    position: Future[int] = field(default_factory=Future)
-
-
 class AuditTrail:
     def __init__(self, chain: Chain, custody: Custody, outbox: Outbox, sessions: sessionmaker, *,
                  durable_sessions: sessionmaker, log_id: str) -> None:
@@ -55,47 +38,17 @@ class AuditTrail:
         self.chain = chain
         self.custody = custody
         self.outbox = outbox
-        self.sessions = sessions  # entries of reads: group commits, synchronous=NORMAL on SQLite
+        self.sessions = sessions
         self.durable_sessions = durable_sessions  # changes of state with their entry, checkpoint operations
-        self._lock = threading.Lock()  # one writer of the log in this process; the primary key guards the rest
-        self._queue: deque[_Queued] = deque()
+        self.log = access_log.GroupCommit(sessions)
         checkpoints = chain.deployment.checkpoints.functions
         outbox.builders["checkpoint"] = lambda op: checkpoints.appendCheckpoint(
             self.log_id, op.request["treeSize"], bytes.fromhex(op.request["root"][2:]))
 
     def record(self, department: str | None, action: access_log.Action, **entry: Any) -> int:
-        """Appends one access (who, what, outcome; never personal data in clear) and returns its
-        position once it is committed.
-
-        Group commit: the entry joins a queue; whoever holds the writer's lock writes every queued
-        entry in one transaction and answers each with its position. Callers waiting meanwhile find
-        theirs written when they get the lock, or write the next group themselves."""
-        queued = _Queued(department, action, entry)
-        self._queue.append(queued)
-        while not queued.position.done():
-            with self._lock:
-                if not queued.position.done():
-                    self._commit_group([self._queue.popleft() for _ in range(min(MAX_GROUP, len(self._queue)))])
-        return queued.position.result()
-
-    def _commit_group(self, group: list[_Queued]) -> None:
-        """Writes `group` in one transaction (the writer's lock held) and answers each entry. An entry
-        that cannot be written fails alone; a database that cannot take the write fails them all."""
-        try:
-            with self.sessions.begin() as session:
-                rows = access_log.append_all(session, [(q.department, q.action, q.entry) for q in group])
-        except StorageUnavailable as error:
-            for queued in group:
-                queued.position.set_exception(error)
-        except Exception as error:
-            if len(group) == 1:
-                group[0].position.set_exception(error)
-            else:
-                for queued in group:
-                    self._commit_group([queued])
-        else:
-            for queued, row in zip(group, rows):
-                queued.position.set_result(row.position)
+        """Appends one access (who, what, outcome; never personal data in clear); its position once
+        committed, together with the entries other requests record meanwhile (`GroupCommit`)."""
+        return self.log.append(department, action, entry)
 
     @contextmanager
     def recorded(self, department: str | None, action: access_log.Action,
@@ -105,7 +58,7 @@ class AuditTrail:
         `outcome` at least). A `GatewayError` rolls the change back and is recorded as the outcome,
         in a transaction of its own, before it propagates."""
         try:
-            with self._lock, self.durable_sessions.begin() as session:
+            with self.log.writing, self.durable_sessions.begin() as session:
                 yield session, entry
                 access_log.append(session, department, action, entry)
         except GatewayError as error:
