@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Query, Response
+from starlette.concurrency import run_in_threadpool
 
 from gateway.api.certificates import pending, settled
 from gateway.api.views import (CatalogTypesView, CatalogTypeView, DepartmentsView, DepartmentView, OperationView,
@@ -76,7 +77,7 @@ def snapshots(department: DepartmentPath, gateway: Services) -> SnapshotsView:
 
 @router.post("/catalog/snapshots", status_code=201, summary="Anchor the caller's data catalog snapshot",
              responses=pending(OperationView))
-def publish_snapshot(body: SnapshotRequest, caller: Member, gateway: Services, response: Response,
-                     idempotency_key: IdempotencyKey = None) -> OperationView:
-    operation = gateway.issuance.publish_snapshot(caller, body, idempotency_key)
-    return OperationView.of(settled(gateway, operation, response, created=201))
+async def publish_snapshot(body: SnapshotRequest, caller: Member, gateway: Services, response: Response,
+                           idempotency_key: IdempotencyKey = None) -> OperationView:
+    operation = await run_in_threadpool(gateway.issuance.publish_snapshot, caller, body, idempotency_key)
+    return OperationView.of(await settled(gateway, operation, response, created=201))
