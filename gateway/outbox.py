@@ -28,12 +28,12 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
+from anyio import to_thread
 from hexbytes import HexBytes
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
-from starlette.concurrency import run_in_threadpool
 from web3.contract.contract import ContractFunction
 from web3.exceptions import TransactionNotFound, Web3RPCError
 
@@ -169,12 +169,12 @@ class Outbox:
                 loop.call_soon_threadsafe(finished.set)
 
         with self._watching(operation_id, wake):
-            operation = await run_in_threadpool(self._load, operation_id)
+            operation = await to_thread.run_sync(self._load, operation_id)
             if operation.state in FINAL_STATES:
                 return operation
             with suppress(TimeoutError):
                 await asyncio.wait_for(finished.wait(), timeout)
-        return await run_in_threadpool(self._load, operation_id)
+        return await to_thread.run_sync(self._load, operation_id)
 
     @contextmanager
     def _watching(self, operation_id: int, wake: Callable[[], None]) -> Iterator[None]:
