@@ -11,7 +11,6 @@ import csv
 import datetime as dt
 import json
 import sys
-from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, NoReturn, Optional
 
@@ -102,18 +101,12 @@ def _report(problems: list[str], error: str, intact: str) -> None:
     typer.echo(intact)
 
 
-def http_stack() -> dict[str, str]:
-    """uvicorn's HTTP parser and event loop: httptools and uvloop (C; dependencies of the package, uvloop
-    on POSIX only) when installed, else its pure-Python h11 and asyncio's loop."""
-    return {"http": "httptools" if find_spec("httptools") else "h11",
-            "loop": "uvloop" if find_spec("uvloop") else "asyncio"}
-
-
 def _serve(app: Any, host: str, port: int, *, log_level: str) -> None:
+    """uvicorn with httptools and uvloop, dependencies of the package (uvicorn's "auto" takes them when
+    they are installed, else h11 and asyncio's loop: uvloop does not exist on Windows)."""
     import uvicorn
 
-    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_keep_alive=KEEP_ALIVE_SECONDS,
-                **http_stack())  # type: ignore[arg-type]
+    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_keep_alive=KEEP_ALIVE_SECONDS)
 
 
 @gateway_app.command("serve")

@@ -41,6 +41,7 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
               "description": "16 to 128 characters, never reused"},
 }
 _CREDENTIALS: list[dict[str, list[str]]] = [{"bearerToken": []}, {"signature": [], "timestamp": [], "nonce": []}]
+NEEDS_CREDENTIALS = "this endpoint needs a signed request or an API token"
 
 
 def services_of(request: Request) -> Gateway:
@@ -70,9 +71,6 @@ def requires(role: Role | None = None) -> Callable[..., Coroutine[Any, Any, Call
                                        await request.body(), dict(request.headers), role)
     dependency.admits_role = role  # type: ignore[attr-defined]  # read by `access_of`
     return dependency
-
-
-NEEDS_CREDENTIALS = "this endpoint needs a signed request or an API token"
 
 
 def _path(request: Request) -> str:

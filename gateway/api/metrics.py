@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send

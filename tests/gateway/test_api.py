@@ -168,6 +168,12 @@ def test_health_and_metrics(gateway_http: GatewayProcess) -> None:
     assert "certnet_http_requests_total" in metrics and "certnet_outbox_pending" in metrics
 
 
+def test_the_gateway_serves_with_httptools_and_uvloop(gateway_http: GatewayProcess) -> None:
+    assert gateway_http.process is not None
+    loaded = Path(f"/proc/{gateway_http.process.pid}/maps").read_text()  # the C extensions the process mapped
+    assert ("/httptools/" in loaded, "/uvloop/" in loaded) == (True, True)
+
+
 #: More issuances than the thread pool has threads (anyio's default: 40).
 WAITING_ISSUANCES = 60
 
