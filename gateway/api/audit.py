@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from starlette.concurrency import run_in_threadpool
 
 from gateway.api.views import (CheckpointsView, ConsistencyProof, EventsPage, InclusionProof, LogEntriesPage,
                                OperationView, UpToDate)
-from gateway.api.deps import Auditor, Cursor, DepartmentFilter, PositionPath, Services, TypeFilter
+from gateway.api.deps import Auditor, Cursor, DepartmentFilter, PositionPath, Services, TypeFilter, issuing
 from gateway.audit.access_log import Action
 from gateway.models import MAX_ID, Moment
 from gateway.provenance import ACTIONS, MAX_PAGE, EventAction
@@ -56,7 +55,7 @@ def log_checkpoints(_caller: Auditor, gateway: Services) -> CheckpointsView:
 @router.post("/log/checkpoints", status_code=202, summary="Anchor the access log's tree head now",
              responses={200: {"model": UpToDate, "description": "Nothing new to anchor"}})
 async def anchor_checkpoint(_caller: Auditor, gateway: Services, response: Response) -> UpToDate | OperationView:
-    operation = await run_in_threadpool(gateway.audit.request_checkpoint)
+    operation = await issuing(gateway.audit.request_checkpoint)
     if operation is None:
         response.status_code = 200
         return UpToDate(up_to_date=True)

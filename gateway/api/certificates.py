@@ -6,10 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import MISSING
-from starlette.concurrency import run_in_threadpool
 
 from gateway.api.deps import (CertificateHashPath, IdempotencyKey, Issuer, Member, Offset, OperationIdPath, Services,
-                              optional_caller)
+                              issuing, optional_caller)
 from gateway.api.views import (BatchView, CertificateStatusView, ChainEventView, HistoryView, IssuedView, OperationView,
                                VerificationReport, View)
 from gateway.certificates.identity import HolderId
@@ -61,9 +60,9 @@ def _own(caller: Caller, operation: Operation | None, operation_id: int) -> Oper
              responses=pending(IssuedView))
 async def issue(body: IssueRequest, caller: Issuer, gateway: Services, response: Response,
                 idempotency_key: IdempotencyKey = None) -> IssuedView:
-    operation = await run_in_threadpool(gateway.issuance.issue, caller, body, idempotency_key)
+    operation = await issuing(gateway.issuance.issue, caller, body, idempotency_key)
     operation = await settled(gateway, operation, response, created=201)
-    return await run_in_threadpool(_with_certificate, gateway.issuance, operation)
+    return await issuing(_with_certificate, gateway.issuance, operation)
 
 
 @router.post("/batches", status_code=202, summary="Issue up to 100 000 certificates as one Merkle batch")
@@ -101,7 +100,7 @@ def operation(operation_id: OperationIdPath, caller: Member, gateway: Services) 
              responses=pending(OperationView))
 async def revoke(certificate_hash: CertificateHashPath, body: RevokeRequest, caller: Issuer, gateway: Services,
                  response: Response, idempotency_key: IdempotencyKey = None) -> OperationView:
-    found = await run_in_threadpool(gateway.issuance.revoke, caller, certificate_hash, body, idempotency_key)
+    found = await issuing(gateway.issuance.revoke, caller, certificate_hash, body, idempotency_key)
     return OperationView.of(await settled(gateway, found, response))
 
 
@@ -109,9 +108,9 @@ async def revoke(certificate_hash: CertificateHashPath, body: RevokeRequest, cal
              summary="Replace a certificate the caller issued by a corrected or renewed one", responses=pending(IssuedView))
 async def supersede(certificate_hash: CertificateHashPath, body: SupersedeRequest, caller: Issuer, gateway: Services,
                     response: Response, idempotency_key: IdempotencyKey = None) -> IssuedView:
-    found = await run_in_threadpool(gateway.issuance.supersede, caller, certificate_hash, body, idempotency_key)
+    found = await issuing(gateway.issuance.supersede, caller, certificate_hash, body, idempotency_key)
     operation = await settled(gateway, found, response, created=201)
-    return await run_in_threadpool(_with_certificate, gateway.issuance, operation)
+    return await issuing(_with_certificate, gateway.issuance, operation)
 
 
 @router.post("/verify", summary="Verify a certificate document (public; a department's verification is logged)")

@@ -3,8 +3,9 @@ path and query parameter types every router shares, with the constraints the Ope
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Callable, Coroutine, Literal
+from typing import Annotated, Any, Callable, Coroutine, Literal, TypeVar
 
+from anyio import CapacityLimiter, to_thread
 from fastapi import Depends, Header, Path, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
@@ -42,6 +43,18 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
 }
 _CREDENTIALS: list[dict[str, list[str]]] = [{"bearerToken": []}, {"signature": [], "timestamp": [], "nonce": []}]
 NEEDS_CREDENTIALS = "this endpoint needs a signed request or an API token"
+
+
+#: Pool threads that requests changing the chain's state use at once: a burst of them (a dry run and
+#: signing each, tens of milliseconds of the one interpreter's time) leaves the other threads, and a
+#: share of the interpreter, to the other requests.
+ISSUING = CapacityLimiter(8)
+T = TypeVar("T")
+
+
+async def issuing(function: Callable[..., T], *args: Any) -> T:
+    """`function(*args)` in the thread pool, as one of at most ISSUING such calls at a time."""
+    return await to_thread.run_sync(function, *args, limiter=ISSUING)
 
 
 def services_of(request: Request) -> Gateway:

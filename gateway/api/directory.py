@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Query, Response
-from starlette.concurrency import run_in_threadpool
 
 from gateway.api.certificates import pending, settled
 from gateway.api.views import (CatalogTypesView, CatalogTypeView, DepartmentsView, DepartmentView, OperationView,
                                ServiceItemsPage, ServiceItemView, SnapshotsView, SnapshotView)
 from gateway.api.deps import (Cursor, DepartmentPath, HandlerFilter, IdempotencyKey, Member, ServiceItemPath,
-                              Services)
+                              Services, issuing)
 from gateway.certificates.catalog import lookup
 from gateway.models import SnapshotRequest
 from gateway.provenance import MAX_PAGE
@@ -79,5 +78,5 @@ def snapshots(department: DepartmentPath, gateway: Services) -> SnapshotsView:
              responses=pending(OperationView))
 async def publish_snapshot(body: SnapshotRequest, caller: Member, gateway: Services, response: Response,
                            idempotency_key: IdempotencyKey = None) -> OperationView:
-    operation = await run_in_threadpool(gateway.issuance.publish_snapshot, caller, body, idempotency_key)
+    operation = await issuing(gateway.issuance.publish_snapshot, caller, body, idempotency_key)
     return OperationView.of(await settled(gateway, operation, response, created=201))
