@@ -19,6 +19,7 @@ import hashlib
 import re
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from eth_account import Account
@@ -67,6 +68,12 @@ def signed_headers(account: LocalAccount, method: str, path: str, body: bytes = 
     return {TIMESTAMP_HEADER: stamp, NONCE_HEADER: nonce, SIGNATURE_HEADER: signature}
 
 
+def presents_credentials(headers: Mapping[str, str]) -> bool:
+    """Whether a request carries credentials at all, an API token or a signature (header names in
+    lower case, as ASGI gives them): the API answers one without them without a thread."""
+    return bool(headers.get("authorization")) or SIGNATURE_HEADER.lower() in headers
+
+
 def new_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
@@ -100,15 +107,15 @@ class Authenticator:
     def authenticate(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Caller | None:
         """The caller, None when the request carries no credentials at all; `Unauthenticated`
         when it carries bad ones."""
+        if not presents_credentials(headers):
+            return None
         authorization = headers.get("authorization", "")
         if authorization:
             scheme, _, token = authorization.partition(" ")
             if scheme.lower() != "bearer" or not token:
                 raise Unauthenticated("the Authorization header must be `Bearer <token>`")
             return self._by_token(token.strip())
-        if SIGNATURE_HEADER.lower() in headers:
-            return self._by_signature(method, path, body, headers)
-        return None
+        return self._by_signature(method, path, body, headers)
 
     def _by_token(self, token: str) -> Caller:
         if not self.tokens_enabled:

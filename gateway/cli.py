@@ -101,16 +101,21 @@ def _report(problems: list[str], error: str, intact: str) -> None:
     typer.echo(intact)
 
 
+def _serve(app: Any, host: str, port: int, *, log_level: str) -> None:
+    """uvicorn with httptools and uvloop, dependencies of the package (uvicorn's "auto" takes them when
+    they are installed, else h11 and asyncio's loop: uvloop does not exist on Windows)."""
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_keep_alive=KEEP_ALIVE_SECONDS)
+
+
 @gateway_app.command("serve")
 def serve_command(host: str = HostOption, port: int = GatewayPort, data_dir: Path = ledger_cli.DataDir) -> None:
     """Serve the gateway for the chain and deployment in --data-dir (settings: CERTNET_* / .env)."""
-    import uvicorn
-
     from gateway.api.app import create_app
 
     ensure_can_listen(host, port, "gateway")
-    uvicorn.run(create_app(_gateway(data_dir)), host=host, port=port, log_level="info",
-                timeout_keep_alive=KEEP_ALIVE_SECONDS)
+    _serve(create_app(_gateway(data_dir)), host, port, log_level="info")
 
 
 @gateway_app.command("token")
@@ -310,14 +315,11 @@ def run_command(engine: str = ledger_cli.EngineOption, chain_port: int = ledger_
                 demo: str = ledger_cli.DemoSizeOption, host: str = HostOption, port: int = GatewayPort,
                 data_dir: Path = ledger_cli.DataDir) -> None:
     """Local chain + demo consortium + gateway on http://HOST:PORT, until Ctrl-C (what `make run` does)."""
-    import uvicorn
-
     from gateway.api.app import create_app
 
     with ledger_cli.local_devnet(engine, chain_port, demo, data_dir, listens=[(host, port, "gateway")]):
         console.print(f"gateway on http://{host}:{port} (API docs at /docs); Ctrl-C stops both")
-        uvicorn.run(create_app(_gateway(data_dir)), host=host, port=port, log_level="warning",
-                    timeout_keep_alive=KEEP_ALIVE_SECONDS)
+        _serve(create_app(_gateway(data_dir)), host, port, log_level="warning")
 
 
 ledger_cli.register(app)

@@ -8,11 +8,11 @@ from __future__ import annotations
 import sqlite3
 import time
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (JSON, BigInteger, Float, ForeignKey, Index, Integer, LargeBinary, String, Text,
                         UniqueConstraint, create_engine, event, inspect, select, text, update)
-from sqlalchemy.engine import Engine, ExceptionContext
+from sqlalchemy.engine import URL, Engine, ExceptionContext, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
@@ -301,10 +301,33 @@ class Consent(Base):
     withdrawal: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the signed withdrawal record
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets WAL and a busy timeout, so the HTTP threads, the outbox
-    dispatcher and the indexer can share one file."""
-    if url.startswith("sqlite"):
+#: How SQLite commits (`PRAGMA synchronous`). In WAL mode NORMAL syncs the write-ahead log only when
+#: it is checkpointed into the database: a commit is atomic and the file stays consistent, but a
+#: power cut may take back the last transactions (always a tail: the log is replayed up to the first
+#: frame not on disk). FULL syncs the log at every commit: a commit survives a power cut.
+Synchronous = Literal["NORMAL", "FULL"]
+
+
+def make_engine(url: str, *, synchronous: Synchronous = "NORMAL") -> Engine:
+    """An engine for `url`, its tables brought up to date. SQLite gets WAL, a busy timeout (the HTTP
+    threads, the outbox dispatcher and the indexer share one file) and `synchronous`; PostgreSQL its
+    server's settings (durable commits by default)."""
+    engine = _connect(url, synchronous)
+    Base.metadata.create_all(engine)
+    _add_new_columns(engine)
+    _add_new_indexes(engine)
+    return engine
+
+
+def durable_engine(engine: Engine) -> Engine:
+    """An engine for the writes a power cut must not take back (`make_engine`'s tables): for SQLite a
+    second pool of connections on the same file that commit with synchronous=FULL, else `engine`.
+    A FULL commit syncs the whole write-ahead log, so it also makes every earlier commit durable."""
+    return _connect(engine.url, "FULL") if engine.dialect.name == "sqlite" else engine
+
+
+def _connect(url: str | URL, synchronous: Synchronous) -> Engine:
+    if make_url(url).get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, pool_size=20,
                                max_overflow=40)
 
@@ -312,14 +335,11 @@ def make_engine(url: str) -> Engine:
         def _sqlite_pragmas(connection: Any, _record: Any) -> None:
             cursor = connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=FULL")  # a committed outbox row survives power loss
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
             cursor.close()
     else:
         engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
     event.listen(engine, "handle_error", _storage_unavailable)
-    Base.metadata.create_all(engine)
-    _add_new_columns(engine)
-    _add_new_indexes(engine)
     return engine
 
 

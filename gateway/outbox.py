@@ -20,12 +20,15 @@ failed with the contract's reason; none is dropped or duplicated.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
+from anyio import to_thread
 from hexbytes import HexBytes
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -54,6 +57,7 @@ MAX_BACKOFF_SECONDS = 8.0
 #: to IDLE_SECONDS (new work wakes it), so an idle gateway costs next to no CPU.
 RECEIPT_POLL_SECONDS = 0.05
 IDLE_SECONDS = 1.0
+FINAL_STATES = (OperationState.DONE.value, OperationState.FAILED.value)
 
 #: Builds an operation's contract call from its stored request.
 TransactionBuilder = Callable[[Operation], ContractFunction]
@@ -93,7 +97,7 @@ class Outbox:
         self._wake = threading.Event()
         self._awaiting_receipts = self._awaiting_depth = False  # as the last round found
         self._prepare_wake = threading.Event()
-        self._finished: dict[int, threading.Event] = {}
+        self._waiters: dict[int, list[Callable[[], None]]] = {}  # operation id -> wake-ups of its waiting requests
         self._lock = threading.Lock()
 
     # ----- accepting (request threads) -----
@@ -157,23 +161,45 @@ class Outbox:
         (self._prepare_wake if operation.state == OperationState.ACCEPTED.value else self._wake).set()
         return operation
 
-    def wait(self, operation_id: int, timeout: float) -> Operation:
-        """Blocks until the operation is done or failed, or `timeout` passed; returns its row."""
+    async def settled(self, operation_id: int, timeout: float) -> Operation:
+        """Its row once the operation is done or failed, or when `timeout` passed. The wait holds no
+        thread and no database connection (the pool is shared with the dispatcher): the dispatcher
+        wakes it through the event loop."""
+        loop = asyncio.get_running_loop()
+        finished = asyncio.Event()
+
+        def wake() -> None:
+            with suppress(RuntimeError):  # the waiter's loop has closed: nobody is left to wake
+                loop.call_soon_threadsafe(finished.set)
+
+        with self._watching(operation_id, wake):
+            operation = await to_thread.run_sync(self._load, operation_id)
+            if operation.state in FINAL_STATES:
+                return operation
+            with suppress(TimeoutError):
+                await asyncio.wait_for(finished.wait(), timeout)
+        return await to_thread.run_sync(self._load, operation_id)
+
+    @contextmanager
+    def _watching(self, operation_id: int, wake: Callable[[], None]) -> Iterator[None]:
+        """`wake` is called when the operation finishes, until the block ends; then it is forgotten."""
         with self._lock:
-            finished = self._finished.setdefault(operation_id, threading.Event())
-        # No database connection is held while waiting: the pool is shared with the dispatcher.
-        if self._state(operation_id) not in (OperationState.DONE.value, OperationState.FAILED.value):
-            finished.wait(timeout)
-        with self._lock:
-            self._finished.pop(operation_id, None)
+            self._waiters.setdefault(operation_id, []).append(wake)
+        try:
+            yield
+        finally:
+            with self._lock:
+                waiting = self._waiters.get(operation_id, [])
+                if wake in waiting:
+                    waiting.remove(wake)
+                if not waiting:
+                    self._waiters.pop(operation_id, None)
+
+    def _load(self, operation_id: int) -> Operation:
         with self.sessions() as session:
             operation = session.get(Operation, operation_id)
         assert operation is not None
         return operation
-
-    def _state(self, operation_id: int) -> str | None:
-        with self.sessions() as session:
-            return session.scalar(select(Operation.state).where(Operation.id == operation_id))
 
     def backlog(self) -> list[AccountBacklog]:
         """Open operations per signing account, with the chain's nonces for it (`certnet outbox status`)."""
@@ -345,7 +371,7 @@ class Outbox:
                 finished += 1
             session.commit()
         for operation in operations:
-            if operation.state in (OperationState.DONE.value, OperationState.FAILED.value):
+            if operation.state in FINAL_STATES:
                 self._notify(operation.id)
         return finished
 
@@ -510,9 +536,9 @@ class Outbox:
         self._notify(operation_id)
 
     def _notify(self, operation_id: int) -> None:
-        """Wakes the requests waiting for the operation and forgets its event: one that comes later finds
+        """Wakes the requests waiting for the operation and forgets them: one that comes later finds
         the operation finished in the database."""
         with self._lock:
-            finished = self._finished.pop(operation_id, None)
-        if finished:
-            finished.set()
+            waiting = self._waiters.pop(operation_id, [])
+        for wake in waiting:
+            wake()

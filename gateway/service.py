@@ -18,7 +18,7 @@ from gateway.auth import Authenticator
 from gateway.certificates.verification import Verifier
 from gateway.chain import Chain, Custody
 from gateway.chain_state import IndexedState
-from gateway.db import make_engine, session_factory
+from gateway.db import durable_engine, make_engine, session_factory
 from gateway.errors import UnsafeConfiguration
 from gateway.indexer import EventIndex
 from gateway.issuance import Issuance
@@ -76,15 +76,20 @@ class Gateway:
         self.custody = Custody.load(self.chain, settings.key_store)
         refuse_unsafe_production(settings, self.chain.chain_id, self.custody)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.sessions: sessionmaker = session_factory(make_engine(settings.database))
-        self.outbox = Outbox(self.sessions, self.chain, Sender(w3, self.custody.accounts),
+        engine = make_engine(settings.database)
+        self.sessions: sessionmaker = session_factory(engine)
+        #: For what a power cut must not take back: outbox operations, issued certificates, holders' keys
+        #: and consents (docs/gateway.md, "Durability").
+        self.durable_sessions: sessionmaker = session_factory(durable_engine(engine))
+        self.outbox = Outbox(self.durable_sessions, self.chain, Sender(w3, self.custody.accounts),
                              max_pending=settings.max_pending_operations, confirmations=settings.confirmations)
-        self.issuance = Issuance(self.chain, self.custody, self.outbox, self.sessions, SchemaStore(settings.schema_dir),
-                                 pseudonym_key=settings.pseudonym_key, max_batch_size=settings.max_batch_size)
+        self.issuance = Issuance(self.chain, self.custody, self.outbox, self.durable_sessions,
+                                 SchemaStore(settings.schema_dir), pseudonym_key=settings.pseudonym_key,
+                                 max_batch_size=settings.max_batch_size)
         self.index = EventIndex(deployment, self.sessions, confirmations=settings.confirmations,
                                 on_rewind=self.outbox.reconcile_soon)
         self.audit = AuditTrail(self.chain, self.custody, self.outbox, self.sessions,
-                                log_id=settings.access_log_id)
+                                durable_sessions=self.durable_sessions, log_id=settings.access_log_id)
         self.provenance = Provenance(self.sessions, self.index)
         self.verifier = Verifier(deployment, state=IndexedState(self.sessions), pseudonym_secret=settings.pseudonym_key,
                                  workers=settings.verify_workers)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from gateway.api.views import (CheckpointsView, ConsistencyProof, EventsPage, InclusionProof, LogEntriesPage,
                                OperationView, UpToDate)
-from gateway.api.deps import Auditor, Cursor, DepartmentFilter, PositionPath, Services, TypeFilter
+from gateway.api.deps import Auditor, Cursor, DepartmentFilter, PositionPath, Services, TypeFilter, issuing
 from gateway.audit.access_log import Action
 from gateway.models import MAX_ID, Moment
 from gateway.provenance import ACTIONS, MAX_PAGE, EventAction
@@ -54,12 +54,12 @@ def log_checkpoints(_caller: Auditor, gateway: Services) -> CheckpointsView:
 
 @router.post("/log/checkpoints", status_code=202, summary="Anchor the access log's tree head now",
              responses={200: {"model": UpToDate, "description": "Nothing new to anchor"}})
-def anchor_checkpoint(_caller: Auditor, gateway: Services, response: Response) -> UpToDate | OperationView:
-    operation = gateway.audit.request_checkpoint()
+async def anchor_checkpoint(_caller: Auditor, gateway: Services, response: Response) -> UpToDate | OperationView:
+    operation = await issuing(gateway.audit.request_checkpoint)
     if operation is None:
         response.status_code = 200
         return UpToDate(up_to_date=True)
-    return OperationView.of(gateway.outbox.wait(operation.id, gateway.settings.issue_wait_seconds))
+    return OperationView.of(await gateway.outbox.settled(operation.id, gateway.settings.issue_wait_seconds))
 
 
 @router.get("/log/entries/{position}/inclusion", summary="Inclusion proof of an entry in the tree of treeSize")

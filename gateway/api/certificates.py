@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import MISSING
 
 from gateway.api.deps import (CertificateHashPath, IdempotencyKey, Issuer, Member, Offset, OperationIdPath, PageCursor,
-                              PageLimit, Services, optional_caller)
+                              PageLimit, Services, issuing, optional_caller)
 from gateway.api.views import (AccessSummary, BatchView, CertificateAccessesPage, CertificateEventsPage,
                                CertificateStatusView, ChainEventView, CheckedAtView, HistoryView, IssuedView,
                                OperationView, VerificationBatchReport, VerificationReport, View)
@@ -37,9 +37,10 @@ def pending(view: type[View]) -> dict[int | str, dict[str, Any]]:
     return {202: {"model": view, "description": "Accepted, not mined yet: poll `Location` (`/v1/operations/{id}`)"}}
 
 
-def settled(gateway: Services, operation: Operation, response: Response, *, created: int = 200) -> Operation:
-    """Waits (a bounded time) for the operation: its row when done; 202 while pending; the failure."""
-    operation = gateway.outbox.wait(operation.id, gateway.settings.issue_wait_seconds)
+async def settled(gateway: Services, operation: Operation, response: Response, *, created: int = 200) -> Operation:
+    """Waits (a bounded time, holding no thread) for the operation: its row when done; 202 while
+    pending; the failure."""
+    operation = await gateway.outbox.settled(operation.id, gateway.settings.issue_wait_seconds)
     if operation.state == OperationState.FAILED.value:
         raise OperationFailed(f"operation {operation.id} failed on the chain: {operation.error_message}",
                               operation=operation.id, reason=operation.error_code)
@@ -63,10 +64,11 @@ def _own(caller: Caller, operation: Operation | None, operation_id: int) -> Oper
 
 @router.post("/certificates", status_code=201, summary="Issue one certificate (signed and anchored)",
              responses=pending(IssuedView))
-def issue(body: IssueRequest, caller: Issuer, gateway: Services, response: Response,
-          idempotency_key: IdempotencyKey = None) -> IssuedView:
-    operation = gateway.issuance.issue(caller, body, idempotency_key)
-    return _with_certificate(gateway.issuance, settled(gateway, operation, response, created=201))
+async def issue(body: IssueRequest, caller: Issuer, gateway: Services, response: Response,
+                idempotency_key: IdempotencyKey = None) -> IssuedView:
+    operation = await issuing(gateway.issuance.issue, caller, body, idempotency_key)
+    operation = await settled(gateway, operation, response, created=201)
+    return await issuing(_with_certificate, gateway.issuance, operation)
 
 
 @router.post("/batches", status_code=202, summary="Issue up to 100 000 certificates as one Merkle batch")
@@ -102,18 +104,19 @@ def operation(operation_id: OperationIdPath, caller: Member, gateway: Services) 
 
 @router.post("/certificates/{certificate_hash}/revoke", summary="Revoke a certificate the caller issued",
              responses=pending(OperationView))
-def revoke(certificate_hash: CertificateHashPath, body: RevokeRequest, caller: Issuer, gateway: Services, response: Response,
-           idempotency_key: IdempotencyKey = None) -> OperationView:
-    found = gateway.issuance.revoke(caller, certificate_hash, body, idempotency_key)
-    return OperationView.of(settled(gateway, found, response))
+async def revoke(certificate_hash: CertificateHashPath, body: RevokeRequest, caller: Issuer, gateway: Services,
+                 response: Response, idempotency_key: IdempotencyKey = None) -> OperationView:
+    found = await issuing(gateway.issuance.revoke, caller, certificate_hash, body, idempotency_key)
+    return OperationView.of(await settled(gateway, found, response))
 
 
 @router.post("/certificates/{certificate_hash}/supersede", status_code=201,
              summary="Replace a certificate the caller issued by a corrected or renewed one", responses=pending(IssuedView))
-def supersede(certificate_hash: CertificateHashPath, body: SupersedeRequest, caller: Issuer, gateway: Services,
-              response: Response, idempotency_key: IdempotencyKey = None) -> IssuedView:
-    found = gateway.issuance.supersede(caller, certificate_hash, body, idempotency_key)
-    return _with_certificate(gateway.issuance, settled(gateway, found, response, created=201))
+async def supersede(certificate_hash: CertificateHashPath, body: SupersedeRequest, caller: Issuer, gateway: Services,
+                    response: Response, idempotency_key: IdempotencyKey = None) -> IssuedView:
+    found = await issuing(gateway.issuance.supersede, caller, certificate_hash, body, idempotency_key)
+    operation = await settled(gateway, found, response, created=201)
+    return await issuing(_with_certificate, gateway.issuance, operation)
 
 
 FreshRead = Annotated[bool, Query(description="Read the chain's head for this request instead of the gateway's "

@@ -3,14 +3,15 @@ path and query parameter types every router shares, with the constraints the Ope
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Callable, Coroutine, Literal
+from typing import Annotated, Any, Callable, Coroutine, Literal, TypeVar
 
+from anyio import CapacityLimiter, to_thread
 from fastapi import Depends, Header, Path, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
-from gateway.auth import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, Caller
+from gateway.auth import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, Caller, presents_credentials
 from gateway.certificates.catalog import lookup
 from gateway.errors import InvalidInput, NotFound, Unauthenticated
 from gateway.models import CODE_PATTERN, HASH_PATTERN, MAX_ID
@@ -45,28 +46,61 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
               "description": "16 to 128 characters, never reused"},
 }
 _CREDENTIALS: list[dict[str, list[str]]] = [{"bearerToken": []}, {"signature": [], "timestamp": [], "nonce": []}]
+NEEDS_CREDENTIALS = "this endpoint needs a signed request or an API token"
 
 
-def gateway(request: Request) -> Gateway:
+#: Pool threads that requests changing the chain's state use at once: a burst of them (a dry run and
+#: signing each, tens of milliseconds of the one interpreter's time) leaves the other threads, and a
+#: share of the interpreter, to the other requests.
+ISSUING = CapacityLimiter(8)
+T = TypeVar("T")
+
+
+async def issuing(function: Callable[..., T], *args: Any) -> T:
+    """`function(*args)` in the thread pool, as one of at most ISSUING such calls at a time."""
+    return await to_thread.run_sync(function, *args, limiter=ISSUING)
+
+
+def services_of(request: Request) -> Gateway:
     return request.app.state.gateway
 
 
+async def gateway(request: Request) -> Gateway:
+    """The `Services` dependency: async, so that resolving it takes no thread-pool call."""
+    return services_of(request)
+
+
 async def optional_caller(request: Request) -> Caller | None:
-    body = await request.body()
-    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return await run_in_threadpool(gateway(request).authenticator.authenticate, request.method, path, body,
-                                   dict(request.headers))
+    """The department asking, None for a request without credentials (answered without a thread)."""
+    if not presents_credentials(request.headers):
+        return None
+    return await run_in_threadpool(services_of(request).authenticator.authenticate, request.method, _path(request),
+                                   await request.body(), dict(request.headers))
 
 
 def requires(role: Role | None = None) -> Callable[..., Coroutine[Any, Any, Caller]]:
-    """A dependency admitting an authenticated, active department holding `role` (any role when None)."""
-    async def dependency(request: Request, caller: Caller | None = Depends(optional_caller)) -> Caller:
-        if caller is None:
-            raise Unauthenticated("this endpoint needs a signed request or an API token")
-        await run_in_threadpool(gateway(request).chain.require_active, caller.department, role)
-        return caller
+    """A dependency admitting an authenticated, active department holding `role` (any role when None):
+    the credentials and the department's status are checked in one thread-pool call."""
+    async def dependency(request: Request) -> Caller:
+        if not presents_credentials(request.headers):
+            raise Unauthenticated(NEEDS_CREDENTIALS)
+        return await run_in_threadpool(_admitted, services_of(request), request.method, _path(request),
+                                       await request.body(), dict(request.headers), role)
     dependency.admits_role = role  # type: ignore[attr-defined]  # read by `access_of`
     return dependency
+
+
+def _path(request: Request) -> str:
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+
+
+def _admitted(services: Gateway, method: str, path: str, body: bytes, headers: dict[str, str],
+              role: Role | None) -> Caller:
+    caller = services.authenticator.authenticate(method, path, body, headers)
+    if caller is None:
+        raise Unauthenticated(NEEDS_CREDENTIALS)
+    services.chain.require_active(caller.department, role)
+    return caller
 
 
 Access = Literal["public", "optional", "required"]
@@ -96,7 +130,7 @@ def known_department(name: str, description: str) -> Callable[..., str | None]:
                                                               description=description)) -> str | None:
         if code is not None:
             try:
-                gateway(request).chain.department(code)
+                services_of(request).chain.department(code)
             except NotFound:
                 raise InvalidInput(f"{name}: no department {code!r} in the consortium") from None
         return code
@@ -109,7 +143,7 @@ def known_type(request: Request, code: Annotated[str | None, Query(alias="type",
     """`type=` as a filter on a certificate type the catalog has (else 422, like `known_department`)."""
     if code is not None:
         try:
-            lookup(gateway(request).chain.deployment.catalog.functions.certificateType(code32(code)), "")
+            lookup(services_of(request).chain.deployment.catalog.functions.certificateType(code32(code)), "")
         except NotFound:
             raise InvalidInput(f"type: no certificate type {code!r} in the catalog") from None
     return code

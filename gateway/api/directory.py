@@ -8,7 +8,7 @@ from gateway.api.certificates import pending, settled
 from gateway.api.views import (CatalogTypesView, CatalogTypeView, DepartmentsView, DepartmentView, OperationView,
                                ServiceItemsPage, ServiceItemView, SnapshotsView, SnapshotView)
 from gateway.api.deps import (Cursor, DepartmentPath, HandlerFilter, IdempotencyKey, Member, ServiceItemPath,
-                              Services)
+                              Services, issuing)
 from gateway.certificates.catalog import lookup
 from gateway.models import SnapshotRequest
 from gateway.provenance import MAX_PAGE
@@ -76,7 +76,7 @@ def snapshots(department: DepartmentPath, gateway: Services) -> SnapshotsView:
 
 @router.post("/catalog/snapshots", status_code=201, summary="Anchor the caller's data catalog snapshot",
              responses=pending(OperationView))
-def publish_snapshot(body: SnapshotRequest, caller: Member, gateway: Services, response: Response,
-                     idempotency_key: IdempotencyKey = None) -> OperationView:
-    operation = gateway.issuance.publish_snapshot(caller, body, idempotency_key)
-    return OperationView.of(settled(gateway, operation, response, created=201))
+async def publish_snapshot(body: SnapshotRequest, caller: Member, gateway: Services, response: Response,
+                           idempotency_key: IdempotencyKey = None) -> OperationView:
+    operation = await issuing(gateway.issuance.publish_snapshot, caller, body, idempotency_key)
+    return OperationView.of(await settled(gateway, operation, response, created=201))

@@ -15,18 +15,21 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 import time
-from collections import defaultdict
-from dataclasses import dataclass
+from collections import defaultdict, deque
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Literal, Sequence, get_args
 
 import rfc8785
 from sqlalchemy import Text, cast, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.audit.merkle_log import EMPTY_ROOT, leaf_hash, node_hash
 from gateway.certificates.document import nested_deeper_than
 from gateway.db import AccessedCertificate, AccessLogEntry
+from gateway.errors import StorageUnavailable
 
 #: What an entry records; docs/gateway.md and docs/sharing.md say what each entry holds.
 Action = Literal["share", "verify", "history", "audit_query", "consent_read", "consent_give", "consent_withdraw",
@@ -85,25 +88,95 @@ def _department_column(department: str | None) -> str:
 
 
 def append(session: Session, department: str | None, action: Action, entry: dict[str, Any]) -> AccessLogEntry:
-    """Appends one entry in the caller's transaction (the caller commits), in O(log n): the last
-    row carries the frontier. Two concurrent appends cannot take the same position (primary key).
-    `department` is None for what a holder does by signature, with no department's credential."""
+    """Appends one entry in the caller's transaction (the caller commits): `append_all` of one."""
+    return append_all(session, [(department, action, entry)])[0]
+
+
+def append_all(session: Session, entries: Sequence[tuple[str | None, Action, dict[str, Any]]]
+               ) -> list[AccessLogEntry]:
+    """Appends entries (department, action, content) in order in the caller's transaction (the
+    caller commits), in O(log n) each: the last row carries the frontier. Two concurrent appends
+    cannot take the same position (primary key). A department is None for what a holder does by
+    signature, with no department's credential."""
     last = session.scalars(select(AccessLogEntry).order_by(AccessLogEntry.position.desc()).limit(1)).first()
     position = last.position + 1 if last else 0
     frontier = Frontier.of_row(last)
-    now = time.time()
-    content = {"position": position, "recordedAt": time_text(now), "department": department, "action": action,
-               **entry}
-    leaf = entry_leaf(content)
-    frontier.append(leaf)
-    row = AccessLogEntry(position=position, recorded_at=now, department=_department_column(department),
-                         action=action, entry=content, leaf_hash="0x" + leaf.hex(),
-                         tree_head="0x" + frontier.root.hex(), frontier=frontier.as_json())
-    session.add(row)
-    session.flush()  # the entry before the rows that point at it
-    session.add_all(AccessedCertificate(certificate_hash=h, position=position)
-                    for h in dict.fromkeys(entry.get("certificates", ())))
-    return row
+    rows, links = [], []
+    for department, action, entry in entries:
+        now = time.time()
+        content = {"position": position, "recordedAt": time_text(now), "department": department,
+                   "action": action, **entry}
+        leaf = entry_leaf(content)
+        frontier.append(leaf)
+        rows.append(AccessLogEntry(position=position, recorded_at=now, department=_department_column(department),
+                                   action=action, entry=content, leaf_hash="0x" + leaf.hex(),
+                                   tree_head="0x" + frontier.root.hex(), frontier=frontier.as_json()))
+        links += [AccessedCertificate(certificate_hash=h, position=position)
+                  for h in dict.fromkeys(entry.get("certificates", ()))]
+        position += 1
+    session.add_all(rows)
+    session.flush()  # the entries before the rows that point at them
+    session.add_all(links)
+    return rows
+
+
+#: The most entries one group commit writes; the rest wait for the next group.
+MAX_GROUP = 512
+
+
+@dataclass
+class _Queued:
+    """An entry handed to the group commit, and its position once committed."""
+
+    department: str | None
+    action: Action
+    entry: dict[str, Any]
+    position: Future[int] = field(default_factory=Future)
+
+
+class GroupCommit:
+    """Appends entries for many threads, many in one transaction: a commit's cost (a sync to disk
+    with synchronous=FULL or on PostgreSQL) is shared by every entry that arrived while the previous
+    one was written, and the log has one writer in this process (`writing`) however many ask.
+
+    Each entry joins a queue; whoever holds `writing` writes every queued entry (at most MAX_GROUP)
+    in one transaction and answers each with its position. A caller waiting meanwhile finds its
+    entry written when it gets the lock, or writes the next group itself: nobody is answered before
+    the transaction holding their entry has committed."""
+
+    def __init__(self, sessions: sessionmaker) -> None:
+        self.sessions = sessions
+        self.writing = threading.Lock()  # held by whoever writes the log in this process
+        self._queue: deque[_Queued] = deque()
+
+    def append(self, department: str | None, action: Action, entry: dict[str, Any]) -> int:
+        """Appends one entry; its position once committed."""
+        queued = _Queued(department, action, entry)
+        self._queue.append(queued)
+        while not queued.position.done():
+            with self.writing:
+                if not queued.position.done():
+                    self._commit([self._queue.popleft() for _ in range(min(MAX_GROUP, len(self._queue)))])
+        return queued.position.result()
+
+    def _commit(self, group: list[_Queued]) -> None:
+        """Writes `group` in one transaction and answers each entry. An entry that cannot be written
+        fails alone; a database that cannot take the write fails them all."""
+        try:
+            with self.sessions.begin() as session:
+                rows = append_all(session, [(q.department, q.action, q.entry) for q in group])
+        except StorageUnavailable as error:
+            for queued in group:
+                queued.position.set_exception(error)
+        except Exception as error:
+            if len(group) == 1:
+                group[0].position.set_exception(error)
+            else:
+                for queued in group:
+                    self._commit([queued])
+        else:
+            for queued, row in zip(group, rows):
+                queued.position.set_result(row.position)
 
 
 @dataclass(frozen=True)

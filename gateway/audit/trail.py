@@ -33,31 +33,32 @@ def _hex(data: bytes) -> str:
 
 class AuditTrail:
     def __init__(self, chain: Chain, custody: Custody, outbox: Outbox, sessions: sessionmaker, *,
-                 log_id: str) -> None:
+                 durable_sessions: sessionmaker, log_id: str) -> None:
         self.log_id = code32(log_id)  # the log's id in the AuditCheckpoints contract
         self.chain = chain
         self.custody = custody
         self.outbox = outbox
         self.sessions = sessions
-        self._lock = threading.Lock()  # appends of this process in order; the primary key guards the rest
+        self.durable_sessions = durable_sessions  # changes of state with their entry, checkpoint operations
+        self.log = access_log.GroupCommit(sessions)
         checkpoints = chain.deployment.checkpoints.functions
         outbox.builders["checkpoint"] = lambda op: checkpoints.appendCheckpoint(
             self.log_id, op.request["treeSize"], bytes.fromhex(op.request["root"][2:]))
 
-    def record(self, department: str | None, action: access_log.Action, **entry: Any) -> None:
-        """Appends one access (who, what, outcome; never personal data in clear)."""
-        with self._lock, self.sessions.begin() as session:
-            access_log.append(session, department, action, entry)
+    def record(self, department: str | None, action: access_log.Action, **entry: Any) -> int:
+        """Appends one access (who, what, outcome; never personal data in clear); its position once
+        committed, together with the entries other requests record meanwhile (`GroupCommit`)."""
+        return self.log.append(department, action, entry)
 
     @contextmanager
     def recorded(self, department: str | None, action: access_log.Action,
                  **entry: Any) -> Iterator[tuple[Session, dict[str, Any]]]:
-        """A transaction for a change of state that commits together with its entry: the caller
-        changes rows in the session and completes the entry (an `outcome` at least). A
-        `GatewayError` rolls the change back and is recorded as the outcome, in a transaction of its
-        own, before it propagates."""
+        """A transaction for a change of state that commits together with its entry, durably (it is
+        a promise to a holder): the caller changes rows in the session and completes the entry (an
+        `outcome` at least). A `GatewayError` rolls the change back and is recorded as the outcome,
+        in a transaction of its own, before it propagates."""
         try:
-            with self._lock, self.sessions.begin() as session:
+            with self.log.writing, self.durable_sessions.begin() as session:
                 yield session, entry
                 access_log.append(session, department, action, entry)
         except GatewayError as error:
@@ -75,7 +76,7 @@ class AuditTrail:
 
     def request_checkpoint(self) -> Operation | None:
         """Queues a checkpoint of the current tree head, unless the chain already has this size."""
-        with self.sessions() as session:
+        with self.durable_sessions() as session:  # accepting the operation syncs the entries it covers too
             last = session.scalars(select(AccessLogEntry).order_by(AccessLogEntry.position.desc()).limit(1)).first()
             if last is None or last.position + 1 <= self.anchored_size():
                 return None

@@ -7,17 +7,19 @@ from __future__ import annotations
 
 import importlib
 import sys
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import delete, event, insert, select, text, update
 from sqlalchemy.orm import sessionmaker
 
-from gateway.audit.access_log import (MAX_READ_DEPTH, Frontier, Problem, append, check, entry_leaf, parse_json,
-                                     read_stored)
+from gateway.audit.access_log import (MAX_READ_DEPTH, Frontier, GroupCommit, Problem, append, check, entry_leaf,
+                                     parse_json, read_stored)
 from gateway.audit.merkle_log import leaf_hash, root
 from gateway.db import AccessedCertificate, AccessLogEntry, make_engine, session_factory
 from tests.conftest import rewrite_access_log
@@ -192,3 +194,53 @@ def test_json_at_the_depth_bound_and_brackets_in_strings_are_read() -> None:
     inner = MAX_READ_DEPTH - 1  # inside the object
     text = '{"a": "' + "[{" * 100 + '\\"", "b": ' + "[" * inner + "]" * inner + "}"
     assert parse_json(text)["a"] == "[{" * 100 + '"'
+
+
+@pytest.fixture
+def group_commit(tmp_path: Path) -> tuple[GroupCommit, list[int]]:
+    """A log written by group commits, and a count of the transactions committed on its database."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'log.db'}")
+    commits: list[int] = []
+    event.listen(engine, "commit", lambda _connection: commits.append(1))
+    return GroupCommit(session_factory(engine)), commits
+
+
+def _append_while_the_log_is_written(log: GroupCommit, entries: list[dict[str, Any]]) -> list[Future[int]]:
+    """Each entry appended by a thread of its own while another writer holds the log: all of them are
+    queued when it lets go."""
+    pool = ThreadPoolExecutor(len(entries))
+    with log.writing:
+        appended = [pool.submit(log.append, "11320100MB0000051T", "verify", entry) for entry in entries]
+        deadline = time.monotonic() + 30
+        while len(log._queue) < len(entries) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    pool.shutdown(wait=True)
+    return appended
+
+
+def test_concurrent_appends_make_a_consistent_log_with_a_position_each(
+        group_commit: tuple[GroupCommit, list[int]]) -> None:
+    log, _commits = group_commit
+    with ThreadPoolExecutor(16) as pool:
+        positions = list(pool.map(lambda n: (n, log.append("11320100MB0000051T", "verify", {"outcome": f"n{n}"})),
+                                  range(400)))
+    with log.sessions() as session:
+        stored = {row.position: row.entry["outcome"] for row in session.scalars(select(AccessLogEntry))}
+    assert sorted(position for _n, position in positions) == list(range(400))
+    assert all(stored[position] == f"n{n}" for n, position in positions)  # each requester's own entry
+    assert _check(log.sessions, _anchored(log.sessions, 400)) == []
+
+
+def test_entries_queued_while_the_log_is_written_commit_together(group_commit: tuple[GroupCommit, list[int]]) -> None:
+    log, commits = group_commit
+    appended = _append_while_the_log_is_written(log, [{"outcome": f"n{n}"} for n in range(20)])
+    assert (sorted(f.result() for f in appended), len(commits)) == (list(range(20)), 1)
+
+
+def test_an_entry_that_cannot_be_written_fails_alone(group_commit: tuple[GroupCommit, list[int]]) -> None:
+    log, _commits = group_commit
+    appended = _append_while_the_log_is_written(log, [{"outcome": "a"}, {"outcome": float("nan")}, {"outcome": "b"}])
+    assert sorted(f.result() for f in (appended[0], appended[2])) == [0, 1]
+    with pytest.raises(ValueError):
+        appended[1].result()
+    assert _check(log.sessions, _anchored(log.sessions, 2)) == []

@@ -4,10 +4,17 @@ supersede, idempotency and the error shape."""
 from __future__ import annotations
 
 import re
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import sessionmaker
+
+from gateway.db import Operation, OperationState, make_engine, session_factory
 
 from tests.conftest import Devnet, GatewayProcess, marriage_request
 
@@ -217,6 +224,57 @@ def test_health_and_metrics(gateway_http: GatewayProcess) -> None:
     assert health["chain"]["reachable"] is True
     metrics = gateway_http.client.get("/metrics").text
     assert "certnet_http_requests_total" in metrics and "certnet_outbox_pending" in metrics
+
+
+def test_the_gateway_serves_with_httptools_and_uvloop(gateway_http: GatewayProcess) -> None:
+    assert gateway_http.process is not None
+    loaded = Path(f"/proc/{gateway_http.process.pid}/maps").read_text()  # the C extensions the process mapped
+    assert ("/httptools/" in loaded, "/uvloop/" in loaded) == (True, True)
+
+
+#: More issuances than the thread pool has threads (anyio's default: 40).
+WAITING_ISSUANCES = 60
+
+
+def test_issuances_waiting_for_their_receipts_do_not_hold_back_other_requests(own_devnet: Devnet,
+                                                                             tmp_path: Path) -> None:
+    """With mining stopped, every issuance waits for its receipt; a health check and a verification are
+    answered while all of them still wait (each used to hold a pool thread for its whole wait)."""
+    gateway = GatewayProcess(own_devnet, tmp_path / "gateway", issue_wait_seconds="600").start()
+    try:
+        document = _issue(gateway, number="WAIT-0")["certificate"]
+        own_devnet.mine_by_hand()
+        url, headers = f"http://127.0.0.1:{gateway.port}/v1/certificates", gateway.auth("MZ")
+        with ThreadPoolExecutor(WAITING_ISSUANCES) as pool:
+            issuances = [pool.submit(httpx.post, url, json=marriage_request(f"WAIT-{n}"), headers=headers, timeout=600)
+                         for n in range(1, WAITING_ISSUANCES + 1)]
+            try:
+                _until_sent(gateway, WAITING_ISSUANCES)  # all accepted, their transactions with the node
+                health = gateway.client.get("/healthz")
+                verified = gateway.client.post("/v1/verify", json={"document": document})
+                waiting = sum(not issuance.done() for issuance in issuances)
+            finally:
+                own_devnet.w3.provider.make_request("evm_setIntervalMining", [1])  # blocks again: all of them end
+            statuses = [issuance.result().status_code for issuance in issuances]
+    finally:
+        gateway.stop()
+    assert (health.status_code, verified.json()["verdict"], waiting) == (200, "valid", WAITING_ISSUANCES)
+    assert statuses == [201] * WAITING_ISSUANCES  # they were waiting, not refused
+
+
+def _until_sent(gateway: GatewayProcess, count: int, timeout: float = 120) -> None:
+    """Until `count` operations are sent and wait for a block."""
+    sessions = session_factory(make_engine(gateway.database_url))
+    deadline = time.monotonic() + timeout
+    while (sent := _sent(sessions)) < count:
+        assert time.monotonic() < deadline, f"{sent} of {count} issuances were accepted and sent"
+        time.sleep(0.1)
+
+
+def _sent(sessions: sessionmaker) -> int:
+    with sessions() as session:
+        return session.scalar(select(func.count()).select_from(Operation)
+                              .where(Operation.state == OperationState.SENT.value))
 
 
 def test_a_full_outbox_answers_429_with_a_retry_hint(devnet: Devnet, tmp_path: Path) -> None:

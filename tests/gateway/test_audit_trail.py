@@ -208,6 +208,23 @@ def test_audit_verify_places_a_consistent_rewrite_by_the_checkpoints(audited: tu
         "entry 2 differs from what the checkpoint of size 3 proves (the first 2 entries are as anchored)"
 
 
+def test_audit_verify_reports_anchored_entries_lost_from_the_end_of_the_log(audited: tuple[GatewayProcess, str]) -> None:
+    """The tail a power cut takes back (docs/gateway.md, "Durability"): were it to reach into entries
+    a checkpoint anchored (a disk that acknowledged writes it had not made, an older backup
+    restored), the checkpoint on chain shows them missing."""
+    gateway, _hash = audited
+    auditor = gateway.auth("SJ")
+    assert gateway.client.post("/v1/audit/log/checkpoints", headers=auditor).json()["state"] == "done"  # size 2
+    gateway.client.get("/v1/audit/log/entries", headers=auditor)  # entry 2, not anchored
+    with session_factory(make_engine(gateway.database_url)).begin() as session:
+        session.execute(delete(AccessedCertificate).where(AccessedCertificate.position >= 1))
+        session.execute(delete(AccessLogEntry).where(AccessLogEntry.position >= 1))
+    verified = _audit_cli(gateway, "verify")
+    assert verified.returncode == 1
+    assert verified.stdout.splitlines()[0] == \
+        "entry 1 is missing: the log ends there, but a checkpoint of size 2 is anchored on chain"
+
+
 def test_audit_verify_reports_an_unreachable_chain_in_one_line(audited: tuple[GatewayProcess, str]) -> None:
     gateway, _hash = audited
     gateway.devnet.stop_chain()

@@ -3,6 +3,7 @@ chain stopping under it, and the outbox's restart reconciliation step by step.""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
@@ -101,7 +102,7 @@ def test_a_signed_but_unsent_transaction_is_sent_once_after_a_restart(own_devnet
     restarted = gateway_on_own_devnet()
     restarted.start()
     try:
-        finished = restarted.outbox.wait(operation.id, timeout=30)
+        finished = asyncio.run(restarted.outbox.settled(operation.id, timeout=30))
         assert finished.state == OperationState.DONE.value
         assert issued_events(own_devnet, operation.request["certificateHash"]) == 1
     finally:
@@ -121,7 +122,7 @@ def test_a_sent_transaction_whose_receipt_was_not_recorded_is_not_sent_twice(
     restarted = gateway_on_own_devnet()
     restarted.start()
     try:
-        assert restarted.outbox.wait(operation.id, timeout=30).state == OperationState.DONE.value
+        assert asyncio.run(restarted.outbox.settled(operation.id, timeout=30)).state == OperationState.DONE.value
     finally:
         restarted.stop()  # nothing can be sent after this
     assert own_devnet.w3.eth.get_transaction_count(signed.sender, "pending") == signed.nonce + 1

@@ -4,9 +4,11 @@ what the chain holds at every step."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Callable
 
@@ -200,3 +202,18 @@ def test_outbox_retry_sends_again_what_the_node_lost(own_devnet: Devnet, by_hand
     assert retried.returncode == 0, retried.stderr
     assert "1 for accounts' nonces" in retried.stdout
     assert _state(gateway, operation).state == OperationState.SIGNED.value
+
+
+def test_a_request_waiting_for_an_operation_leaves_no_wake_up_behind(own_devnet: Devnet,
+                                                                     by_hand: Callable[..., Gateway]) -> None:
+    """Neither a wait that times out nor one that the dispatcher ends keeps its wake-up (the outbox
+    kept one per operation once, and the soak found them piling up)."""
+    gateway = by_hand()
+    operation = _issue(gateway, "WAIT-1")
+    timed_out = asyncio.run(gateway.outbox.settled(operation.id, timeout=0.01))  # nothing sent yet
+    finished: list[Operation] = []
+    waiting = threading.Thread(target=lambda: finished.append(asyncio.run(gateway.outbox.settled(operation.id, 120))))
+    waiting.start()
+    _send_and_mine(gateway, own_devnet)  # the receipt wakes the waiting request
+    waiting.join()
+    assert (timed_out.state, finished[0].state, gateway.outbox._waiters) == ("prepared", "done", {})
