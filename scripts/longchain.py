@@ -24,6 +24,7 @@ contracts' artifacts, the demo spec and the sizes: a change to any of them build
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import random
@@ -34,10 +35,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-import gzip
 import httpx
 import rlp
 from eth_hash.auto import keccak
+from web3 import Web3
+from web3.contract.contract import ContractFunction
 
 from ledger_node.cli import store_schemas
 from ledger_node.compiler import PROJECT_ROOT
@@ -45,7 +47,7 @@ from ledger_node.demo import demo_spec
 from ledger_node.devnet import DEMO_DEPARTMENTS, deploy_and_bootstrap, demo_account
 from ledger_node.deploy import Manifest
 from ledger_node.engines import LocalNode, engine_command, free_port
-from ledger_node.spec import parse_spec
+from ledger_node.spec import ConsortiumSpec, parse_spec
 from ledger_node.types import code32
 
 CACHE = PROJECT_ROOT / "cache" / "bench"
@@ -57,6 +59,7 @@ HEADER_FIELDS = ("parentHash", "sha3Uncles", "miner", "stateRoot", "transactions
                  "requestsHash")
 INTEGER_FIELDS = {"difficulty", "number", "gasLimit", "gasUsed", "timestamp", "baseFeePerGas", "blobGasUsed",
                   "excessBlobGas"}
+EMPTY_ROOT = "0x56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421"  # keccak(rlp(empty trie))
 #: Of every 10 events a department sends: 7 issuances, 1 batch anchor, 2 revocations of its own issuances.
 MIX = ("issue",) * 7 + ("batch",) + ("revoke",) * 2
 BATCH_MEMBERS = 1_000
@@ -128,7 +131,7 @@ def _build(directory: Path, blocks: int, events: int) -> dict[str, int]:
     return counts
 
 
-def _send_events(w3: Any, manifest: Manifest, spec: Any, total: int) -> dict[str, int]:
+def _send_events(w3: Web3, manifest: Manifest, spec: ConsortiumSpec, total: int) -> dict[str, int]:
     registry = manifest.deployment(w3).registry
     first_block = w3.eth.block_number + 1
     rng = random.Random(15)
@@ -143,7 +146,7 @@ def _send_events(w3: Any, manifest: Manifest, spec: Any, total: int) -> dict[str
     gas: dict[str, int] = {}  # by kind, estimated once with a margin
     block_gas = 0
 
-    def call(abbr: str, kind: str) -> Any:
+    def call(abbr: str, kind: str) -> ContractFunction:
         if kind == "revoke" and issued[abbr]:
             return registry.functions.revoke(issued[abbr].pop(rng.randrange(len(issued[abbr]))), b"\0" * 32, [],
                                              rng.randint(1, 3))
@@ -216,9 +219,6 @@ def _empty_headers(last: dict[str, str], count: int) -> Iterator[dict[str, str]]
         header = {**template, "parentHash": parent, "number": hex(number + i), "timestamp": hex(timestamp + i)}
         parent = header_hash(header)
         yield header
-
-
-EMPTY_ROOT = "0x56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421"  # keccak(rlp(empty trie))
 
 
 def start_anvil(chain: LongChain, log: Path) -> LocalNode:
