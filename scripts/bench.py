@@ -5,8 +5,10 @@
 
 The chain (`scripts/longchain.py`): the default demo consortium, `--events` real CertNet events (issuances,
 batch anchors, revocations, sent as pre-signed raw transactions by the demo's five issuing departments, a
-block's gas limit per block), then empty one-second blocks up to `--blocks` blocks. It is built once and
-cached under cache/bench/ (keyed by the contracts' artifacts and the sizes; `--rebuild` builds it again).
+block's gas limit per block), then empty one-second blocks up to `--blocks` blocks, written into anvil's state
+file rather than mined (anvil 1.7.1's cost per mined block grows with the chain's length: a million mined blocks
+would take days; see longchain.py). It is built once and cached under cache/bench/ (keyed by the contracts'
+artifacts and the sizes; `--rebuild` builds it again).
 anvil loads it and then mines 1-second blocks, as `certnet node` runs it (a consortium chain's pace); the
 gateway is a separate `certnet gateway serve` process with its SQLite database, started on the long chain,
 and must index all of it before anything is measured (the time it took is printed: what a city's new gateway
