@@ -55,6 +55,7 @@ from typing import Any, Callable
 
 import httpx
 from sqlalchemy import func, insert, select
+from web3 import Web3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from gateway.auth import create_token  # noqa: E402
@@ -125,14 +126,16 @@ class Bench:
         shutil.copytree(chain.directory / "schemas", data_dir / "schemas")
         started = time.perf_counter()
         node = start_anvil(chain, workdir / "anvil.log")
-        self.devnet = Devnet(node, connect(node.url, timeout=120), data_dir)
-        self.w3, self.deployment = self.devnet.w3, self.devnet.deployment
-        self.note(f"anvil loaded the chain ({self.w3.eth.block_number:,} blocks) in {time.perf_counter() - started:,.0f} s")
+        self.devnet = Devnet(node, Web3(), data_dir)
         # The gateway with its production defaults (roles cached 5 s, checkpoints every 300 s) and a brisk index.
-        started = time.perf_counter()
         self.gateway = GatewayProcess(self.devnet, workdir / "gateway", index_poll_seconds="0.2",
                                       role_cache_seconds="5", checkpoint_interval_seconds="300")
         try:
+            self.devnet.w3 = self.w3 = connect(node.url, timeout=120)
+            self.deployment = self.devnet.deployment
+            self.note(f"anvil loaded the chain ({self.w3.eth.block_number:,} blocks) in "
+                      f"{time.perf_counter() - started:,.0f} s")
+            started = time.perf_counter()
             self.gateway.start().wait_indexed(timeout=3600)
         except BaseException:
             self.close()

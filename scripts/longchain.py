@@ -46,7 +46,7 @@ from ledger_node.compiler import PROJECT_ROOT
 from ledger_node.demo import demo_spec
 from ledger_node.devnet import DEMO_DEPARTMENTS, deploy_and_bootstrap, demo_account
 from ledger_node.deploy import Manifest
-from ledger_node.engines import LocalNode, engine_command, free_port
+from ledger_node.engines import LocalNode, engine_command
 from ledger_node.spec import ConsortiumSpec, parse_spec
 from ledger_node.types import code32
 
@@ -224,7 +224,7 @@ def _empty_headers(last: dict[str, str], count: int) -> Iterator[dict[str, str]]
 def start_anvil(chain: LongChain, log: Path) -> LocalNode:
     """anvil with 1-second blocks from the cached state, without `certnet node`'s state keeper (it would dump
     the million blocks after every block): the bench's chain is thrown away after the run."""
-    node = LocalNode("anvil", port=free_port())
+    node = LocalNode("anvil")
     command = [*engine_command("anvil", node.port, node.accounts, None), "--load-state", str(chain.state_file)]
     output = open(log, "ab")
     node.process = subprocess.Popen(command, stdout=output, stderr=output, cwd=PROJECT_ROOT)
