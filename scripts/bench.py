@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import httpx
-from sqlalchemy import func, insert, select
+from sqlalchemy import MetaData, Table, func, insert, inspect, select
 from web3 import Web3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -322,25 +322,37 @@ class Bench:
              "topics": [None, certificate_hash]}]}
 
     def _top_up_index(self, total: int) -> int:
-        """Synthetic CertificateIssued rows for random hashes (at block 0, below every real block) up to `total`
-        certificates in the index; returns how many real ones it holds."""
+        """Synthetic certificates of random hashes, issued at block 0 (below every real block), up to `total`
+        certificates in the index: a CertificateIssued row in the event table (what history reads) and, where the
+        gateway derives chain state from its events, an anchor row (what verification reads). Returns how many
+        real ones the index holds."""
         engine = self.sessions.kw["bind"]
         with self.sessions() as session:
             real = session.scalar(select(func.count()).select_from(ChainEvent).where(
                 ChainEvent.event == "CertificateIssued")) or 0
         synthetic = max(0, total - real)
+        anchors = Table("anchors", MetaData(), autoload_with=engine) if inspect(engine).has_table("anchors") else None
         self.note(f"index: {real:,} real certificates (CertificateIssued events)" + (
-            f"; {synthetic:,} synthetic rows added to reach {total:,}" if synthetic else ""))
+            f"; {synthetic:,} synthetic ones added to reach {total:,} (event rows"
+            f"{' and anchor rows' if anchors is not None else ''})" if synthetic else ""))
         rng = random.Random(7)
         chunk = 50_000
         with engine.begin() as connection:
             for start in range(0, synthetic, chunk):
+                hashes = ["0x%064x" % rng.getrandbits(256) for _ in range(min(chunk, synthetic - start))]
                 connection.execute(insert(ChainEvent), [
                     {"block_number": 0, "log_index": start + i, "block_hash": "0x" + "00" * 32,
                      "tx_hash": "0x%064x" % rng.getrandbits(256), "timestamp": 0, "contract": "CertificateRegistry",
                      "event": "CertificateIssued", "department": CIVIL_AFFAIRS, "certificate_type": MARRIAGE,
-                     "subject": "0x%064x" % rng.getrandbits(256), "related": None, "args": {}}
-                    for i in range(min(chunk, synthetic - start))])
+                     "subject": certificate_hash, "related": None,
+                     "args": {"certificateHash": certificate_hash, "issuer": CIVIL_AFFAIRS,
+                              "certificateType": MARRIAGE, "typeVersion": 1, "validUntil": 0}}
+                    for i, certificate_hash in enumerate(hashes)])
+                if anchors is not None:
+                    connection.execute(insert(anchors), [
+                        {"hash": certificate_hash, "issuer": CIVIL_AFFAIRS, "certificate_type": MARRIAGE,
+                         "type_version": 1, "issued_at": 0, "issued_block": 0, "valid_until": 0, "member_count": 0}
+                        for certificate_hash in hashes])
         return real
 
     # ----- 5. sharing -----
