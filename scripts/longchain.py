@@ -19,7 +19,7 @@ and consents need.
 The transactions are sent with anvil's mining paused and mined a block's gas limit at a time by `evm_mine` (automine would mine one block per transaction, and the blocks would cost what is said above).
 
 The cache is `cache/bench/<key>/` (state.json, manifest.json, schemas/, chain.json), the key a hash of the
-contracts' artifacts, the demo spec and the sizes: a change to any of them builds a new chain.
+contracts' artifacts, the demo spec, this module and the sizes: a change to any of them builds a new chain.
 """
 
 from __future__ import annotations
@@ -87,8 +87,8 @@ def header_hash(header: dict[str, str]) -> str:
 
 def cache_key(blocks: int, events: int) -> str:
     digest = hashlib.sha256(json.dumps([blocks, events, demo_spec("default")], sort_keys=True).encode())
-    for artifact in sorted((PROJECT_ROOT / "ledger_node" / "artifacts").glob("*.json")):
-        digest.update(artifact.read_bytes())
+    for source in [*sorted((PROJECT_ROOT / "ledger_node" / "artifacts").glob("*.json")), Path(__file__)]:
+        digest.update(source.read_bytes())
     return digest.hexdigest()[:16]
 
 
