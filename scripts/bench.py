@@ -31,10 +31,12 @@ would take to read that chain).
 5. Sharing: `POST /v1/sharing/requests` requests/s and p50/p99 at 16 clients, beside `POST /v1/verify` of
    the same certificate by the same department (also logged).
 
-Duration on the 2-core development machine (defaults): building the chain the first time ~15 min (signing
-and mining 100 000 transactions, writing a 1.8 GB state file of 1 000 000 blocks), then each run ~10 min:
-~1 min loading the chain into anvil, ~1-2 min indexing it, ~7 min of measurements. It uses both cores
-(anvil, the gateway and the clients); nothing else should run beside it when the numbers are recorded.
+Duration on the 2-core development machine (defaults, measured 2026-12-01 with other work beside it): building
+the chain the first time 5.3 min (signing and mining 100 000 transactions, writing a 2.2 GB state file of 1 000 000
+blocks), then each run about 9 min: 22 s for anvil to load the chain (it then holds about 6 GB of memory), 126 s
+for the gateway to index it, about 6 min of measurements (the 50 `eth_getLogs` over the whole chain take ~1.7 s
+each). It uses both cores (anvil, the gateway and the clients); nothing else should run beside it when the
+numbers are recorded.
 """
 
 from __future__ import annotations
