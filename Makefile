@@ -25,10 +25,12 @@ node_modules/.installed: package.json package-lock.json
 run: setup
 	$(BIN)/certnet run
 
-## Every test: artifact freshness, Python suites (embedded chain and ganache), Hardhat suite.
+## Every test: artifact freshness, Python suites (embedded chain, ganache and anvil), Hardhat suite. The Python
+## suites run in two pytest-xdist workers, a test file per worker at a time (each worker starts its own devnet and
+## gateway; most tests wait for 1-second blocks, so two share two cores well).
 test: setup
 	$(BIN)/certnet contracts check
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 	npx hardhat test
 
 ## The gateway's API suites again with its database on a throwaway PostgreSQL cluster.

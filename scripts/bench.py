@@ -56,13 +56,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 import httpx
-from sqlalchemy import MetaData, Table, func, insert, inspect, select
+from sqlalchemy import func, insert, select
 from web3 import Web3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from gateway.auth import create_token  # noqa: E402
 from gateway.chain import Chain  # noqa: E402
-from gateway.db import ChainEvent, make_engine, session_factory  # noqa: E402
+from gateway.db import AnchorRecord, ChainEvent, make_engine, session_factory  # noqa: E402
 from gateway.process import GatewayProcess  # noqa: E402
 from gateway.sharing.consent import new_consent, new_holder_key, sign_record  # noqa: E402
 from ledger_node.accounts import dev_account  # noqa: E402
@@ -331,21 +331,17 @@ class Bench:
 
     def _top_up_index(self, total: int) -> int:
         """Synthetic certificates of random hashes, issued at block 0 (below every real block), up to `total`
-        certificates in the index: a CertificateIssued row in the event table (what history reads) and, where the
-        gateway derives chain state from its events, an anchor row (what verification reads). Returns how many
-        real ones the index holds."""
-        engine = self.sessions.kw["bind"]
+        certificates in the index: a CertificateIssued row in the event table (what history reads) and an anchor
+        row in the derived chain state (what verification reads). Returns how many real ones the index holds."""
         with self.sessions() as session:
             real = session.scalar(select(func.count()).select_from(ChainEvent).where(
                 ChainEvent.event == "CertificateIssued")) or 0
         synthetic = max(0, total - real)
-        anchors = Table("anchors", MetaData(), autoload_with=engine) if inspect(engine).has_table("anchors") else None
         self.note(f"index: {real:,} real certificates (CertificateIssued events)" + (
-            f"; {synthetic:,} synthetic ones added to reach {total:,} (event rows"
-            f"{' and anchor rows' if anchors is not None else ''})" if synthetic else ""))
+            f"; {synthetic:,} synthetic ones added to reach {total:,} (event and anchor rows)" if synthetic else ""))
         rng = random.Random(7)
         chunk = 50_000
-        with engine.begin() as connection:
+        with self.sessions.kw["bind"].begin() as connection:
             for start in range(0, synthetic, chunk):
                 hashes = ["0x%064x" % rng.getrandbits(256) for _ in range(min(chunk, synthetic - start))]
                 connection.execute(insert(ChainEvent), [
@@ -356,11 +352,10 @@ class Bench:
                      "args": {"certificateHash": certificate_hash, "issuer": CIVIL_AFFAIRS,
                               "certificateType": MARRIAGE, "typeVersion": 1, "validUntil": 0}}
                     for i, certificate_hash in enumerate(hashes)])
-                if anchors is not None:
-                    connection.execute(insert(anchors), [
-                        {"hash": certificate_hash, "issuer": CIVIL_AFFAIRS, "certificate_type": MARRIAGE,
-                         "type_version": 1, "issued_at": 0, "issued_block": 0, "valid_until": 0, "member_count": 0}
-                        for certificate_hash in hashes])
+                connection.execute(insert(AnchorRecord), [
+                    {"hash": certificate_hash, "issuer": CIVIL_AFFAIRS, "certificate_type": MARRIAGE,
+                     "type_version": 1, "issued_at": 0, "issued_block": 0, "valid_until": 0, "member_count": 0}
+                    for certificate_hash in hashes])
         return real
 
     # ----- 5. sharing -----
