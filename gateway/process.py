@@ -1,8 +1,10 @@
 """`certnet gateway serve` as a child process on a devnet, with tokens for the demo departments: what the
-HTTP tests and `scripts/soak.py` talk to."""
+HTTP tests and `scripts/soak.py` talk to. On PostgreSQL (`CERTNET_DATABASE_URL`, `make test-postgres`) each
+gateway data dir gets a database of its own on that server."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
@@ -12,12 +14,29 @@ import time
 from pathlib import Path
 
 import httpx
+from sqlalchemy import create_engine, make_url, text
 
 from gateway.auth import create_token
 from gateway.chain import Chain
 from gateway.db import make_engine, session_factory
 from ledger_node.devnet import DEMO_DEPARTMENTS, Devnet
 from ledger_node.engines import free_port
+
+
+def own_database(url: str, data_dir: Path) -> str:
+    """The URL of a database of `data_dir`'s own on the PostgreSQL server of `url`, created when missing: two
+    gateways of different chains on one database would share an outbox and an event index. A gateway
+    restarted on the same data dir finds its database again."""
+    server = make_url(url)
+    name = "certnet_" + hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
+    engine = create_engine(server, isolation_level="AUTOCOMMIT")  # CREATE DATABASE cannot run in a transaction
+    try:
+        with engine.connect() as connection:
+            if connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}) is None:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return server.set(database=name).render_as_string(hide_password=False)
 
 
 class GatewayProcess:
@@ -33,6 +52,8 @@ class GatewayProcess:
         self.env = {**os.environ, "CERTNET_RPC_URL": devnet.node.url, "CERTNET_ROLE_CACHE_SECONDS": "0",
                     "CERTNET_INDEX_POLL_SECONDS": "0.1", "CERTNET_CHECKPOINT_INTERVAL_SECONDS": "0",
                     **{f"CERTNET_{name.upper()}": value for name, value in settings.items()}}
+        if self.env.get("CERTNET_DATABASE_URL", "").startswith("postgresql"):
+            self.env["CERTNET_DATABASE_URL"] = own_database(self.env["CERTNET_DATABASE_URL"], data_dir)
         self.process: subprocess.Popen[bytes] | None = None
         self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=120)
         self._tokens: dict[str, str] = {}
