@@ -14,16 +14,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, Callable
 
-from sqlalchemy import Connection, Engine, bindparam, delete, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
-from web3 import Web3
 
 from gateway.certificates.verification import ChainFacts, CheckedAt, Lookup, facts_from_storage
 from gateway.db import (AnchorRecord, ChainEvent, IndexedBlock, KeyRecord, Operation, RevocationRecord,
                         SupersessionRecord, TypeVersionRecord)
 from ledger_node.chainstate import code_text
 from ledger_node.deploy import Deployment
-from ledger_node.types import code32
+from ledger_node.types import checksum_address, code32
 
 #: The registry's reason code of a supersession (Common.sol REASON_SUPERSEDED): superseding revokes.
 REASON_SUPERSEDED = 4
@@ -103,9 +102,9 @@ def forget_above(session: Session, block: int) -> None:
 def rebuild_if_missing(session: Session) -> bool:
     """Derives the state from the indexed events when a gateway that indexed them before the state
     tables existed left them empty (every indexed chain has KeyAdded events); True when it did."""
-    if session.scalar(select(func.count()).select_from(KeyRecord)) or not session.scalar(
-            select(func.count()).select_from(ChainEvent).where(ChainEvent.event == "KeyAdded")):
-        return False
+    if session.scalar(select(KeyRecord.key).limit(1)) is not None or session.scalar(
+            select(ChainEvent.id).where(ChainEvent.event == "KeyAdded").limit(1)) is None:
+        return False  # (found, not counted: a count would read the whole event table at every start)
     apply(session, session.scalars(select(ChainEvent).where(ChainEvent.event.in_(PROJECTIONS))
                                    .order_by(ChainEvent.block_number, ChainEvent.log_index)))
     return True
@@ -246,6 +245,6 @@ def differences(deployment: Deployment, sessions: sessionmaker) -> list[str]:
     for index in range(1, consortium.departmentCount().call() + 1):
         code = consortium.departmentCode(index).call()
         for key in consortium.keysOf(code).call():
-            if Web3.to_checksum_address(key) not in indexed_keys:
+            if checksum_address(key) not in indexed_keys:
                 found.append(f"key {key} of {code_text(code)} is on the chain, not in the index")
     return found

@@ -110,10 +110,10 @@ class EventIndex:
                     log.warning("derived the chain state from the events indexed before it was kept")
                 session.commit()
                 self._state_checked = True
-            stored = session.scalars(select(IndexedBlock).order_by(IndexedBlock.number.desc()).limit(1)).first()
+            stored = session.execute(chain_state.HEIGHT).first()
             head, stored_hash = self._head_and_hash(stored.number if stored else None)
             if stored is not None and stored_hash != stored.hash:
-                self._rewind(session, stored)
+                self._rewind(session, stored.number)
             target = head - self.confirmations
             start = self.indexed_block(session) + 1
             if start > target:
@@ -138,10 +138,10 @@ class EventIndex:
         head, block = self._rpc.batch([("eth_blockNumber", []), ("eth_getBlockByNumber", [hex(number), False])])
         return int(head, 16), block["hash"] if block else None
 
-    def _rewind(self, session: Session, stored: IndexedBlock) -> None:
+    def _rewind(self, session: Session, newest: int) -> None:
         """After a reorganisation (the newest stored block is no longer the chain's): walks the stored
         blocks back, a page at a time, to the newest the chain still has and forgets everything above."""
-        keep, below = self.first_block - 1, stored.number + 1
+        keep, below = self.first_block - 1, newest + 1
         while below > self.first_block - 1:
             page = session.scalars(select(IndexedBlock).where(IndexedBlock.number < below)
                                    .order_by(IndexedBlock.number.desc()).limit(REWIND_PAGE)).all()
@@ -150,7 +150,7 @@ class EventIndex:
                 keep = kept.number if kept is not None else keep
                 break
             below = page[-1].number
-        log.warning("chain reorganised below block %s: index rewinds to block %s", stored.number, keep)
+        log.warning("chain reorganised below block %s: index rewinds to block %s", newest, keep)
         session.execute(delete(ChainEvent).where(ChainEvent.block_number > keep))
         session.execute(delete(IndexedBlock).where(IndexedBlock.number > keep))
         chain_state.forget_above(session, keep)

@@ -249,11 +249,11 @@ class Verifier:
         index where it knows the anchor, from the chain's head otherwise."""
         assert self.live is not None
         indexed = self.state.read(lookups) if self.state is not None and not fresh and lookups else None
+        known, height = indexed if indexed is not None else ([None] * len(lookups), None)
         answers: list[tuple[ChainFacts, CheckedAt] | str] = []
-        for position, lookup in enumerate(lookups):
-            known = indexed[0][position] if indexed else None
-            if known is not None and indexed is not None:
-                answers.append((known, indexed[1]))
+        for lookup, facts in zip(lookups, known):
+            if facts is not None and height is not None:
+                answers.append((facts, height))
                 continue
             try:
                 answers.append(self.live.read(lookup))
