@@ -14,7 +14,8 @@ from sqlalchemy import delete, update
 from gateway.certificates.merkle import MerkleBatch
 from gateway.certificates.verification import LiveFacts, Lookup, Outcome, Verdict
 from gateway.chain_state import IndexedState, differences
-from gateway.db import AnchorRecord, KeyRecord, Operation, make_engine, session_factory
+from gateway.db import (AnchorRecord, KeyRecord, Operation, RevocationRecord, SupersessionRecord, TypeVersionRecord,
+                        make_engine, session_factory)
 from gateway.indexer import EventIndex
 from gateway.models import RevokeRequest
 from gateway.service import Gateway
@@ -259,3 +260,21 @@ def test_a_certificate_anchored_after_the_indexed_block_is_verified_from_the_cha
     report = mined_by_hand.verifier.verify(document)
     assert report.verdict is Verdict.VALID
     assert report.checked_at is not None and report.checked_at.source == "chain"
+
+
+@pytest.mark.slow
+def test_an_index_made_before_the_derived_state_gets_it_at_the_next_start(anvil_network: Network) -> None:
+    def check(directory: Path) -> None:
+        history = History(anvil_network)
+        for step in (history.issue, history.batch, history.revoke, history.supersede):
+            step(2)
+        state = indexed(anvil_network, directory)
+        lookups = history.lookups()
+        before = state.read(lookups)
+        with state.sessions.begin() as session:  # as an older gateway left it: events, no derived state
+            for table in (AnchorRecord, RevocationRecord, SupersessionRecord, KeyRecord, TypeVersionRecord):
+                session.execute(delete(table))
+        EventIndex(anvil_network.deployment, state.sessions, confirmations=0).sync_once()
+        assert state.read(lookups) == before
+
+    on_own_history(anvil_network, check)
