@@ -1,6 +1,7 @@
 """The gateway database: the durable outbox of chain operations, the certificates the gateway
-issued, API tokens, seen request nonces, the event index, the access log, and holders' keys and
-consents. SQLite file by default, PostgreSQL by URL; the same models serve both.
+issued, API tokens, seen request nonces, the event index, the access log, holders' keys and
+consents, and the leases of background duties. SQLite file by default, PostgreSQL by URL; the same
+models serve both.
 """
 
 from __future__ import annotations
@@ -299,6 +300,20 @@ class Consent(Base):
     received_at: Mapped[float] = mapped_column(Float, default=time.time)
     withdrawn_at: Mapped[float | None] = mapped_column(Float)
     withdrawal: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the signed withdrawal record
+
+
+class Lease(Base):
+    """Who runs one background duty (the outbox of one sending account, the event index, the access
+    log's checkpoints) across the gateway processes sharing this database, until when. `token` grows by
+    one at every change of holder: a holder's writes for the duty check it (fencing), so one that was
+    paused past its lease finds it taken and writes nothing."""
+
+    __tablename__ = "leases"
+
+    duty: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(128))
+    token: Mapped[int] = mapped_column(BigInteger, default=0)
+    expires_at: Mapped[float] = mapped_column(Float, default=0.0)  # seconds since the epoch, the database's clock
 
 
 #: How SQLite commits (`PRAGMA synchronous`). In WAL mode NORMAL syncs the write-ahead log only when
