@@ -30,13 +30,15 @@ run: setup
 ## gateway; most tests wait for 1-second blocks, so two share two cores well).
 test: setup
 	$(BIN)/certnet contracts check
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not postgres"
 	npx hardhat test
 
-## The gateway's API suites again with its database on a throwaway PostgreSQL cluster.
+## The gateway's API suites again with its database on a throwaway PostgreSQL cluster, and the tests that need
+## PostgreSQL (several gateway processes on one database, migrations).
 test-postgres: setup
 	scripts/with_postgres.sh $(BIN)/python -m pytest -q tests/gateway/test_api.py tests/gateway/test_permissions.py \
 		tests/gateway/test_hostile_input.py
+	scripts/with_postgres.sh $(BIN)/python -m pytest -q -m postgres
 
 ## Recompile contracts/ into the artifacts the Python package ships.
 contracts: setup

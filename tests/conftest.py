@@ -651,3 +651,13 @@ def rewrite_access_log(sessions: sessionmaker, position: int) -> None:
             kept = {k: v for k, v in entry.items() if k not in ("position", "department", "action")}
             append(session, entry["department"], entry["action"], kept).recorded_at = \
                 dt.datetime.fromisoformat(entry["recordedAt"]).timestamp()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The PostgreSQL server of `make test-postgres` (`scripts/with_postgres.sh` sets CERTNET_DATABASE_URL); tests
+    marked `postgres` need it and fail without it rather than pass unseen."""
+    url = os.environ.get("CERTNET_DATABASE_URL", "")
+    if not url.startswith("postgresql"):
+        pytest.fail("this test needs PostgreSQL: run it under scripts/with_postgres.sh (make test-postgres)")
+    return url
