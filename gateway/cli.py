@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, NoReturn, Optional
@@ -101,21 +102,38 @@ def _report(problems: list[str], error: str, intact: str) -> None:
     typer.echo(intact)
 
 
-def _serve(app: Any, host: str, port: int, *, log_level: str) -> None:
-    """uvicorn with httptools and uvloop, dependencies of the package (uvicorn's "auto" takes them when
-    they are installed, else h11 and asyncio's loop: uvloop does not exist on Windows)."""
+def _serve(data_dir: Path, host: str, port: int, *, log_level: str, workers: int = 1) -> None:
+    """The gateway of `data_dir` served by uvicorn with httptools and uvloop, dependencies of the package
+    (uvicorn's "auto" takes them when they are installed, else h11 and asyncio's loop: uvloop does not
+    exist on Windows). With several `workers`, each is a process with a gateway of its own, sharing the
+    database (PostgreSQL only: `Gateway.claim` refuses SQLite before anything starts)."""
     import uvicorn
 
-    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_keep_alive=KEEP_ALIVE_SECONDS)
+    from gateway.api.app import create_app
+
+    gateway = _gateway(data_dir)
+    try:
+        gateway.claim(processes=workers)
+    except GatewayError as error:
+        _fail(error)
+    options: dict[str, Any] = {"host": host, "port": port, "log_level": log_level,
+                               "timeout_keep_alive": KEEP_ALIVE_SECONDS}
+    if workers == 1:
+        uvicorn.run(create_app(gateway), **options)
+        return
+    gateway.stop()  # each worker builds its own from the same settings
+    os.environ["CERTNET_DATA_DIR"] = str(data_dir)
+    uvicorn.run("gateway.api.app:app_from_environment", factory=True, workers=workers, **options)
 
 
 @gateway_app.command("serve")
-def serve_command(host: str = HostOption, port: int = GatewayPort, data_dir: Path = ledger_cli.DataDir) -> None:
+def serve_command(host: str = HostOption, port: int = GatewayPort, data_dir: Path = ledger_cli.DataDir,
+                  workers: int = typer.Option(1, min=1, max=64, help="Processes serving on the port (PostgreSQL "
+                                                                    "only; background duties run in one of them at a "
+                                                                    "time).")) -> None:
     """Serve the gateway for the chain and deployment in --data-dir (settings: CERTNET_* / .env)."""
-    from gateway.api.app import create_app
-
     ensure_can_listen(host, port, "gateway")
-    _serve(create_app(_gateway(data_dir)), host, port, log_level="info")
+    _serve(data_dir, host, port, log_level="info", workers=workers)
 
 
 @gateway_app.command("token")
@@ -234,10 +252,14 @@ def outbox_status_command(data_dir: Path = ledger_cli.DataDir) -> None:
 
 @outbox_app.command("retry")
 def outbox_retry_command(data_dir: Path = ledger_cli.DataDir) -> None:
-    """Reconcile now: operations in blocks the chain lost go back to be sent, nonce gaps heal (a running gateway
-    sends them within a second; otherwise its next start does)."""
+    """Reconcile now, with no gateway running: operations in blocks the chain lost go back to be sent, nonce gaps
+    heal (the next start sends them; a running gateway reconciles every second on its own)."""
     gateway = _gateway(data_dir)
-    reopened, healed = gateway.outbox.reopen_lost(), gateway.outbox.heal_nonces()
+    try:
+        with gateway.leases.holding():
+            reopened, healed = gateway.outbox.reopen_lost(), gateway.outbox.heal_nonces()
+    except GatewayError as error:
+        _fail(error)
     typer.echo(f"{reopened} operation(s) of lost blocks and {healed} for accounts' nonces set to be sent again")
 
 
@@ -315,11 +337,9 @@ def run_command(engine: str = ledger_cli.EngineOption, chain_port: int = ledger_
                 demo: str = ledger_cli.DemoSizeOption, host: str = HostOption, port: int = GatewayPort,
                 data_dir: Path = ledger_cli.DataDir) -> None:
     """Local chain + demo consortium + gateway on http://HOST:PORT, until Ctrl-C (what `make run` does)."""
-    from gateway.api.app import create_app
-
     with ledger_cli.local_devnet(engine, chain_port, demo, data_dir, listens=[(host, port, "gateway")]):
         console.print(f"gateway on http://{host}:{port} (API docs at /docs); Ctrl-C stops both")
-        _serve(create_app(_gateway(data_dir)), host, port, log_level="warning")
+        _serve(data_dir, host, port, log_level="warning")
 
 
 ledger_cli.register(app)

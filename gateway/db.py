@@ -316,6 +316,10 @@ class Lease(Base):
     expires_at: Mapped[float] = mapped_column(Float, default=0.0)  # seconds since the epoch, the database's clock
 
 
+#: A PostgreSQL session idle inside a transaction this long is ended by the server. No gateway
+#: transaction waits on anything but the chain's answers, which time out sooner (10 s by default).
+IDLE_IN_TRANSACTION_SECONDS = 60
+
 #: How SQLite commits (`PRAGMA synchronous`). In WAL mode NORMAL syncs the write-ahead log only when
 #: it is checkpointed into the database: a commit is atomic and the file stays consistent, but a
 #: power cut may take back the last transactions (always a tail: the log is replayed up to the first
@@ -353,7 +357,10 @@ def _connect(url: str | URL, synchronous: Synchronous) -> Engine:
             cursor.execute(f"PRAGMA synchronous={synchronous}")
             cursor.close()
     else:
-        engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        # A process paused inside a transaction (SIGSTOP) holds its locks, a lease's among them
+        # (`gateway.leases`): the server ends such a session after a while, and the lease passes.
+        engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, connect_args={
+            "options": f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_SECONDS * 1000}"})
     event.listen(engine, "handle_error", _storage_unavailable)
     return engine
 

@@ -82,6 +82,13 @@ class InvalidSetting(GatewayError):
     code = "invalid_setting"
 
 
+class UnsupportedSetup(GatewayError):
+    """The gateway cannot run as started (a second process on a SQLite database); the message says
+    what to do instead."""
+
+    code = "unsupported_setup"
+
+
 class UnsafeConfiguration(GatewayError):
     """Production mode refuses to start with a development secret, key or token setting; the message
     names the settings to provide."""

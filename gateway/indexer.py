@@ -4,7 +4,9 @@ Each round first checks that the last indexed block is still on the chain; if it
 (a reorganisation) or the chain is shorter, the index walks back over the block hashes it stored
 to the newest one the chain still has, deletes everything above it, tells the outbox (whose
 operations in those blocks go back to be sent again), and reads forward again. It resumes where it
-stopped after a restart. `verify` re-reads the chain and lists what differs.
+stopped after a restart. `verify` re-reads the chain and lists what differs. Of several gateway
+processes on one database, the one holding the `event-index` lease follows the chain (its rounds
+are fenced by it); the others read what it wrote.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from ledger_node.chainstate import block_hash, code_text, events_by_topic
 from ledger_node.deploy import Deployment
 from ledger_node.rpc import JsonRpc
 from gateway.db import ChainEvent, IndexedBlock
+from gateway.leases import INDEX_DUTY, LeaseLost, Leases
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +54,12 @@ class Difference:
 
 class EventIndex:
     def __init__(self, deployment: Deployment, sessions: sessionmaker, *, confirmations: int,
-                 on_rewind: Callable[[], None] = lambda: None) -> None:
+                 on_rewind: Callable[[], None] = lambda: None, leases: Leases | None = None) -> None:
         self.w3: Web3 = deployment.registry.w3
         self.sessions = sessions
         self.confirmations = confirmations
         self.on_rewind = on_rewind  # the outbox re-checks its operations' blocks at once
+        self.leases = leases  # None: this index is the only one (a test's, the benchmark's)
         self.first_block = deployment.first_block
         self._state_checked = False  # whether an older gateway's index lacks the derived state (once)
         self._rpc = JsonRpc.of(self.w3)
@@ -75,9 +79,18 @@ class EventIndex:
         return latest if latest is not None else self.first_block - 1
 
     def run(self, stop: threading.Event, poll_seconds: float) -> None:
+        """Follows the chain while this process holds the index's lease; otherwise wakes the queries
+        waiting for a block (`wait_for`) every `poll_seconds` to look at what the leader indexed."""
         while not stop.is_set():
+            if self.leases is not None and not self.leases.holds(INDEX_DUTY):
+                self._notify_waiters()
+                stop.wait(poll_seconds)
+                continue
             try:
                 caught_up = self.sync_once()
+            except LeaseLost as lost:  # another process follows the chain now; this round was rolled back
+                log.warning("indexing stopped: %s", lost)
+                continue
             except OUTAGES as error:
                 log.warning("index waits for the chain or the database: %s", error)
                 caught_up = True
@@ -90,8 +103,8 @@ class EventIndex:
     def wait_for(self, block: int, timeout: float) -> bool:
         """Waits at most `timeout` seconds for the index to have read `block`, so that a query right
         after a transaction sees it; False when it has not (the index answers with what it has).
-        It wakes when this process's index commits a round, not by polling; an index running in
-        another process is seen at the timeout. With CONFIRMATIONS > 0 the index stays behind on
+        It wakes when this process's index commits a round, or, when another process indexes, at
+        each of `run`'s polls. With CONFIRMATIONS > 0 the index stays behind on
         purpose: no wait."""
         if self.confirmations > 0:
             return False
@@ -105,6 +118,8 @@ class EventIndex:
     def sync_once(self) -> bool:
         """Rewinds if the chain reorganised, then indexes up to one range; True when caught up."""
         with self.sessions() as session:
+            if self.leases is not None:
+                self.leases.fence(session, [INDEX_DUTY])
             if not self._state_checked:
                 if chain_state.rebuild_if_missing(session):
                     log.warning("derived the chain state from the events indexed before it was kept")

@@ -270,6 +270,7 @@ class Issuance:
                     session.add(IssuedCertificate.of(document, operation_id=operation.id, position=position))
                 session.execute(update(Operation).where(Operation.id == operation.id)
                                 .values(progress=min(start + COMPOSE_CHUNK, len(members))))
+                self.outbox.fence(session, operation)  # another process may compose it now
                 session.commit()
             hashes = session.scalars(select(IssuedCertificate.certificate_hash)
                                      .where(IssuedCertificate.operation_id == operation.id)).all()
@@ -280,6 +281,7 @@ class Issuance:
                        "root": root}  # the members now live in their documents
             session.execute(update(Operation).where(Operation.id == operation.id)
                             .values(request=summary, state=OperationState.PREPARED.value, progress=len(members)))
+            self.outbox.fence(session, operation)
             session.commit()
 
     # ----- helpers -----

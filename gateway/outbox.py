@@ -7,6 +7,11 @@ known. Its loop is also the restart reconciliation: signed operations are sent a
 recognises the same bytes, or has mined them), sent ones have their receipts collected, prepared
 ones are signed.
 
+Any number of gateway processes share the outbox through one database; the operations of each
+sending account are dispatched by the one process holding that account's lease (`gateway.leases`):
+every write of a round is fenced by it, and nonces come from the chain and the stored operations in
+the round's fenced transaction, never from what a process remembers.
+
 An operation is `done` only once its block is `confirmations` deep, and even then the dispatcher
 keeps checking that the blocks of its operations are still on the chain (`reopen_lost`): when a
 node restarts from an older state or the chain reorganises, every operation of a lost block goes
@@ -30,7 +35,7 @@ from typing import Any, Callable, Iterator
 
 from anyio import to_thread
 from hexbytes import HexBytes
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -40,6 +45,7 @@ from web3.exceptions import TransactionNotFound, Web3RPCError
 from gateway.chain import OUTAGES, Chain
 from gateway.db import IN_BLOCK_STATES, OPEN_STATES, Operation, OperationState
 from gateway.errors import Conflict, TooManyRequests
+from gateway.leases import OUTBOX_DUTY_PREFIX, Leases, LeaseLost, outbox_duty
 from ledger_node.chainstate import block_hash
 from ledger_node.sender import Sender, explain_failure
 from ledger_node.transactions import ContractReverted
@@ -53,6 +59,9 @@ RECONCILE_SECONDS = 1.0
 #: How many operations one dispatcher round signs and sends before collecting receipts.
 ROUND_SIZE = 256
 MAX_BACKOFF_SECONDS = 8.0
+#: How often a process looks in the database for the operations its requests wait for (another process
+#: may dispatch them).
+WATCH_SECONDS = 0.2
 #: How often the dispatcher asks for receipts while transactions are out; with none out it sleeps up
 #: to IDLE_SECONDS (new work wakes it), so an idle gateway costs next to no CPU.
 RECEIPT_POLL_SECONDS = 0.05
@@ -82,17 +91,17 @@ class AccountBacklog:
 
 
 class Outbox:
-    def __init__(self, sessions: sessionmaker, chain: Chain, sender: Sender, *, max_pending: int,
+    def __init__(self, sessions: sessionmaker, chain: Chain, sender: Sender, leases: Leases, *, max_pending: int,
                  confirmations: int) -> None:
         self.sessions = sessions
         self.chain = chain
         self.sender = sender
+        self.leases = leases
         self.max_pending = max_pending
         self.confirmations = confirmations
         self.builders: dict[str, TransactionBuilder] = {}
         self.preparers: dict[str, Preparer] = {}
         self.landed: dict[str, Landed] = {}
-        self._nonces: dict[str, int] = {}
         self._reconciled_at = 0.0
         self._wake = threading.Event()
         self._awaiting_receipts = self._awaiting_depth = False  # as the last round found
@@ -195,6 +204,21 @@ class Outbox:
                 if not waiting:
                     self._waiters.pop(operation_id, None)
 
+    def run_watcher(self, stop: threading.Event) -> None:
+        """Wakes the requests of this process whose operations another process finished: one query per
+        WATCH_SECONDS while any request waits."""
+        while not stop.wait(WATCH_SECONDS):
+            with self._lock:
+                waited = list(self._waiters)
+            try:
+                with self.sessions() as session:
+                    finished = session.scalars(select(Operation.id).where(
+                        Operation.id.in_(waited[:1000]), Operation.state.in_(FINAL_STATES))).all() if waited else []
+            except OUTAGES:
+                continue  # the waits time out; the dispatcher says what is wrong
+            for operation_id in finished:
+                self._notify(operation_id)
+
     def _load(self, operation_id: int) -> Operation:
         with self.sessions() as session:
             operation = session.get(Operation, operation_id)
@@ -226,6 +250,18 @@ class Outbox:
 
     # ----- the dispatcher thread -----
 
+    def _accounts(self) -> list[str]:
+        """The sending accounts whose operations this process dispatches (it holds their leases)."""
+        return sorted(duty.removeprefix(OUTBOX_DUTY_PREFIX) for duty in self.leases.held()
+                      if duty.startswith(OUTBOX_DUTY_PREFIX))
+
+    def _fence(self, session: Session, accounts: Any) -> None:
+        self.leases.fence(session, {outbox_duty(account) for account in accounts})
+
+    def fence(self, session: Session, operation: Operation) -> None:
+        """`LeaseLost` unless this process still dispatches `operation`'s account (for a preparer's commits)."""
+        self._fence(session, [operation.sender])
+
     @property
     def _in_flight(self) -> bool:
         return self._awaiting_receipts or self._awaiting_depth
@@ -233,11 +269,17 @@ class Outbox:
     def run_dispatcher(self, stop: threading.Event) -> None:
         backoff = 0.25
         while not stop.is_set():
+            if self.leases.changed.is_set():  # accounts gained: reconcile what their last holder left
+                self.leases.changed.clear()
+                self._reconciled_at = 0.0
             try:
                 worked = self.reconcile_if_due() + self.sign_prepared() + self.send_signed() + \
                     self.collect_receipts() + self.confirm_mined()
                 backoff = 0.25
             except StaleDataError:  # `certnet outbox retry` changed an operation this round had read
+                continue
+            except LeaseLost as lost:  # another process dispatches the account now; this round's writes rolled back
+                log.warning("outbox round stopped: %s", lost)
                 continue
             except Exception as error:  # an outage, or a bug: the queue waits and retries, never dies
                 if isinstance(error, OUTAGES):
@@ -245,7 +287,6 @@ class Outbox:
                         log.warning("outbox waits for the chain or the database: %s", error)
                 else:
                     log.exception("outbox round failed; retrying")
-                self._nonces.clear()  # the node may come back with another view of pending transactions
                 self._reconciled_at = 0.0  # ... and without blocks it had: check as soon as it answers
                 stop.wait(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
@@ -259,6 +300,9 @@ class Outbox:
         while not stop.is_set():
             try:
                 prepared = self._prepare_next(stop)
+            except LeaseLost as lost:
+                log.warning("preparing stopped: %s", lost)
+                continue
             except OUTAGES as error:
                 if not waiting:  # once per outage
                     log.warning("preparing waits for the chain or the database: %s", error)
@@ -273,28 +317,38 @@ class Outbox:
                 self._prepare_wake.clear()
 
     def _prepare_next(self, stop: threading.Event) -> bool:
-        """Prepares the oldest accepted operation; False when there is none."""
+        """Prepares the oldest accepted operation of an account this process dispatches; False when there
+        is none."""
+        accounts = self._accounts()
         with self.sessions() as session:
-            operation = session.scalar(select(Operation).where(Operation.state == OperationState.ACCEPTED.value)
-                                       .order_by(Operation.id).limit(1))
+            operation = session.scalar(select(Operation).where(Operation.state == OperationState.ACCEPTED.value,
+                                                               Operation.sender.in_(accounts))
+                                       .order_by(Operation.id).limit(1)) if accounts else None
         if operation is None:
             return False
         try:
             self.preparers[operation.kind](operation, stop)
-        except OUTAGES:
+        except (LeaseLost, *OUTAGES):
             raise
         except Exception as error:  # a bug in preparation must not stop the queue behind it
             log.exception("preparing operation %s failed", operation.id)
-            self._finish(operation.id, OperationState.FAILED, error_code="preparation_failed",
+            self._finish(operation, OperationState.FAILED, error_code="preparation_failed",
                          error_message=str(error))
         return True
 
     def sign_prepared(self) -> int:
+        """Signs up to ROUND_SIZE prepared operations with each account's next nonces, read in the
+        round's fenced transaction: from the chain's pending nonce and the stored signed transactions."""
+        if not (accounts := self._accounts()):
+            return 0
+        nonces: dict[str, int] = {}
         with self.sessions() as session:
-            operations = session.scalars(select(Operation).where(Operation.state == OperationState.PREPARED.value)
+            self._fence(session, accounts)
+            operations = session.scalars(select(Operation).where(Operation.state == OperationState.PREPARED.value,
+                                                                 Operation.sender.in_(accounts))
                                          .order_by(Operation.id).limit(ROUND_SIZE)).all()
             for operation in operations:
-                nonce = self._next_nonce(session, operation.sender)
+                nonce = self._next_nonce(session, operation.sender, nonces)
                 signed = self.sender.sign(self.builders[operation.kind](operation), operation.sender, nonce=nonce,
                                           gas=operation.gas)
                 operation.nonce = nonce
@@ -307,10 +361,17 @@ class Outbox:
         return len(operations)
 
     def send_signed(self) -> int:
+        """Sends signed transactions in nonce order, each in a transaction fenced by its account's lease:
+        a takeover waits until the send is recorded, and a holder that lost the lease sends nothing more."""
+        if not (accounts := self._accounts()):
+            return 0
         with self.sessions() as session:
-            operations = session.scalars(select(Operation).where(Operation.state == OperationState.SIGNED.value)
+            operations = session.scalars(select(Operation).where(Operation.state == OperationState.SIGNED.value,
+                                                                 Operation.sender.in_(accounts))
                                          .order_by(Operation.sender, Operation.nonce).limit(ROUND_SIZE)).all()
+            session.commit()
             for operation in operations:
+                self._fence(session, [operation.sender])
                 self._send(operation)
                 session.commit()
         return len(operations)
@@ -338,7 +399,6 @@ class Outbox:
     def _sign_again(self, operation: Operation, reason: str, **details: Any) -> None:
         """Back to `prepared`: the next round signs it with a fresh nonce."""
         operation.note(reason, nonce=operation.nonce, transaction=operation.tx_hash, **details)
-        self._nonces.pop(operation.sender, None)
         operation.state, operation.raw_tx, operation.tx_hash, operation.nonce = \
             OperationState.PREPARED.value, None, None, None
 
@@ -351,8 +411,13 @@ class Outbox:
 
     def collect_receipts(self) -> int:
         finished = 0
+        if not (accounts := self._accounts()):
+            self._awaiting_receipts = False
+            return 0
         with self.sessions() as session:
-            operations = session.scalars(select(Operation).where(Operation.state == OperationState.SENT.value)
+            self._fence(session, accounts)
+            operations = session.scalars(select(Operation).where(Operation.state == OperationState.SENT.value,
+                                                                 Operation.sender.in_(accounts))
                                          .order_by(Operation.id).limit(4 * ROUND_SIZE)).all()
             self._awaiting_receipts = bool(operations)
             head = self.chain.w3.eth.block_number if operations else 0
@@ -399,8 +464,13 @@ class Outbox:
 
     def confirm_mined(self) -> int:
         """`mined` operations `confirmations` deep become `done`, if their block is still the chain's."""
+        if not (accounts := self._accounts()):
+            self._awaiting_depth = False
+            return 0
         with self.sessions() as session:
-            operations = session.scalars(select(Operation).where(Operation.state == OperationState.MINED.value)
+            self._fence(session, accounts)
+            operations = session.scalars(select(Operation).where(Operation.state == OperationState.MINED.value,
+                                                                 Operation.sender.in_(accounts))
                                          .order_by(Operation.block_number).limit(4 * ROUND_SIZE)).all()
             self._awaiting_depth = bool(operations)
             if not operations:
@@ -447,9 +517,13 @@ class Outbox:
         every older one is too. So this costs one block read while nothing is lost, and walks back over
         the blocks of our operations, newest first, to the newest one still on the chain when
         something is."""
+        if not (accounts := self._accounts()):
+            return 0
         with self.sessions() as session:
-            kept = self._newest_kept_block(session)
-            lost = Operation.state.in_(IN_BLOCK_STATES) & Operation.block_hash.is_not(None)
+            self._fence(session, accounts)
+            kept = self._newest_kept_block(session, accounts)
+            lost = Operation.state.in_(IN_BLOCK_STATES) & Operation.block_hash.is_not(None) & \
+                Operation.sender.in_(accounts)
             if kept is not None:
                 lost &= or_(Operation.block_number > kept[0],
                             and_(Operation.block_number == kept[0], Operation.block_hash != kept[1]))
@@ -460,7 +534,6 @@ class Outbox:
                 operation.note("rolled_back", block=operation.block_number, blockHash=operation.block_hash)
                 operation.state, operation.block_number, operation.block_hash = \
                     OperationState.SIGNED.value, None, None
-                self._nonces.pop(operation.sender, None)
             session.commit()
         return len(operations)
 
@@ -470,9 +543,12 @@ class Outbox:
         holds the chain's next nonce (a gap: a refused or lost transaction), the operations above it
         are signed again from that nonce."""
         changed = 0
+        if not (accounts := self._accounts()):
+            return 0
         with self.sessions() as session:
+            self._fence(session, accounts)
             unfinished = (Operation.state.in_([OperationState.SIGNED.value, OperationState.SENT.value]),
-                          Operation.nonce.is_not(None))
+                          Operation.nonce.is_not(None), Operation.sender.in_(accounts))
             for sender in session.scalars(select(Operation.sender).distinct().where(*unfinished)).all():
                 chain_nonce = self.chain.w3.eth.get_transaction_count(sender, "pending")
                 operations = session.scalars(select(Operation).where(Operation.sender == sender, *unfinished,
@@ -493,9 +569,11 @@ class Outbox:
             log.warning("outbox: %s operations sent or signed again to heal accounts' nonces", changed)
         return changed
 
-    def _newest_kept_block(self, session: Session) -> tuple[int, str] | None:
-        """The newest (number, hash) among our operations' blocks that the chain still has; None: none."""
-        in_block = (Operation.state.in_(IN_BLOCK_STATES), Operation.block_hash.is_not(None))
+    def _newest_kept_block(self, session: Session, accounts: list[str]) -> tuple[int, str] | None:
+        """The newest (number, hash) among the blocks of `accounts`' operations that the chain still has;
+        None: none."""
+        in_block = (Operation.state.in_(IN_BLOCK_STATES), Operation.block_hash.is_not(None),
+                    Operation.sender.in_(accounts))
         below = session.scalar(select(func.max(Operation.block_number)).where(*in_block))
         while below is not None:
             blocks = session.execute(select(Operation.block_number, Operation.block_hash).distinct()
@@ -510,15 +588,16 @@ class Outbox:
     def _block_hash(self, number: int) -> str | None:
         return block_hash(self.chain.w3, number)
 
-    def _next_nonce(self, session: Session, sender: str) -> int:
-        if sender not in self._nonces:
+    def _next_nonce(self, session: Session, sender: str, nonces: dict[str, int]) -> int:
+        """`sender`'s next nonce in this round (`nonces`: those the round assigned so far)."""
+        if sender not in nonces:
             on_chain = self.chain.w3.eth.get_transaction_count(sender, "pending")
             stored = session.scalar(select(func.max(Operation.nonce)).where(
                 Operation.sender == sender,
                 Operation.state.in_([OperationState.SIGNED.value, OperationState.SENT.value])))
-            self._nonces[sender] = max(on_chain, stored + 1 if stored is not None else 0)
-        nonce = self._nonces[sender]
-        self._nonces[sender] = nonce + 1
+            nonces[sender] = max(on_chain, stored + 1 if stored is not None else 0)
+        nonce = nonces[sender]
+        nonces[sender] = nonce + 1
         return nonce
 
     def _fail(self, operation: Operation, code: str, message: str) -> None:
@@ -526,14 +605,11 @@ class Outbox:
         operation.error_code, operation.error_message = code, message[:2000]
         log.warning("operation %s failed: %s", operation.id, message)
 
-    def _finish(self, operation_id: int, state: OperationState, **fields: object) -> None:
+    def _finish(self, operation: Operation, state: OperationState, **fields: object) -> None:
         with self.sessions.begin() as session:
-            operation = session.get(Operation, operation_id)
-            assert operation is not None
-            operation.state = state.value
-            for name, value in fields.items():
-                setattr(operation, name, value)
-        self._notify(operation_id)
+            self.fence(session, operation)
+            session.execute(update(Operation).where(Operation.id == operation.id).values(state=state.value, **fields))
+        self._notify(operation.id)
 
     def _notify(self, operation_id: int) -> None:
         """Wakes the requests waiting for the operation and forgets them: one that comes later finds

@@ -42,7 +42,9 @@ def own_database(url: str, data_dir: Path) -> str:
 class GatewayProcess:
     """`certnet gateway serve` as a child process with its own database, so a test can kill it."""
 
-    def __init__(self, devnet: Devnet, data_dir: Path, **settings: str) -> None:
+    def __init__(self, devnet: Devnet, data_dir: Path, *, database: str | None = None, **settings: str) -> None:
+        """`database`: a PostgreSQL URL shared with other gateway processes, used as it is; by default a
+        database of this data dir's own."""
         self.devnet = devnet
         self.data_dir = data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -52,7 +54,9 @@ class GatewayProcess:
         self.env = {**os.environ, "CERTNET_RPC_URL": devnet.node.url, "CERTNET_ROLE_CACHE_SECONDS": "0",
                     "CERTNET_INDEX_POLL_SECONDS": "0.1", "CERTNET_CHECKPOINT_INTERVAL_SECONDS": "0",
                     **{f"CERTNET_{name.upper()}": value for name, value in settings.items()}}
-        if self.env.get("CERTNET_DATABASE_URL", "").startswith("postgresql"):
+        if database is not None:
+            self.env["CERTNET_DATABASE_URL"] = database
+        elif self.env.get("CERTNET_DATABASE_URL", "").startswith("postgresql"):
             self.env["CERTNET_DATABASE_URL"] = own_database(self.env["CERTNET_DATABASE_URL"], data_dir)
         self.process: subprocess.Popen[bytes] | None = None
         self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=120)
@@ -85,10 +89,20 @@ class GatewayProcess:
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs."""
+        self._running().send_signal(signal.SIGKILL)
+        self._running().wait()
+
+    def pause(self) -> None:
+        """SIGSTOP: the process is frozen where it is, connections open, until `resume`."""
+        self._running().send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self._running().send_signal(signal.SIGCONT)
+
+    def _running(self) -> subprocess.Popen[bytes]:
         if self.process is None:
             raise RuntimeError("the gateway was not started")
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
+        return self.process
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -96,10 +110,8 @@ class GatewayProcess:
 
     def terminate(self, timeout: float = 60) -> int:
         """SIGTERM, as a service manager stops it; its exit code once it has exited."""
-        if self.process is None:
-            raise RuntimeError("the gateway was not started")
-        self.process.terminate()
-        return self.process.wait(timeout=timeout)
+        self._running().terminate()
+        return self._running().wait(timeout=timeout)
 
     @property
     def log(self) -> str:

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     #: Processes that check large `POST /v1/verify/batch` requests offline (hashes, signatures, proofs) in
     #: parallel; 0 or 1: the request's own thread does it.
     verify_workers: int = Field(default_factory=lambda: min(os.cpu_count() or 1, 8), ge=0, le=64)
+    #: How long a gateway process holds a background duty (an account's outbox, the event index, checkpoints)
+    #: without renewing it; when it dies, another process sharing the database takes the duty after this.
+    lease_seconds: float = Field(5.0, ge=1, le=300)
     #: Operations accepted but not yet mined beyond which new ones get 429.
     max_pending_operations: int = 200_000
 

@@ -13,7 +13,8 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -476,6 +477,53 @@ def _shut(end: socket.socket) -> None:
     end.close()
 
 
+#: What a client waits for an answer before it gives up on a request.
+CLIENT_TIMEOUT = 45
+
+
+@dataclass
+class Tally:
+    """What a failure did to the requests of one test; `str()` is the line the issue's note quotes."""
+
+    failure: str
+    sent: int = 0
+    statuses: Counter[int | str] = field(default_factory=Counter)  # "no answer": the connection failed
+    accepted: dict[str, str] = field(default_factory=dict)  # Idempotency-Key -> the certificate hash answered
+    certificates: int = 0  # accepted certificates, batch members included
+    anchored: int = 0
+    duplicated: int = 0
+    lost: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def send(self, gateway: GatewayProcess, method: str, path: str, **kwargs: object) -> httpx.Response | None:
+        with self._lock:
+            self.sent += 1
+        try:
+            response = gateway.client.request(method, path, timeout=CLIENT_TIMEOUT, **kwargs)  # type: ignore[arg-type]
+        except httpx.TransportError:
+            with self._lock:
+                self.statuses["no answer"] += 1
+            return None
+        with self._lock:
+            self.statuses[response.status_code] += 1
+        return response
+
+    def count_anchoring(self, anchor_events: int, certificates: int = 1) -> None:
+        """One accepted certificate (or a batch of `certificates`) anchored `anchor_events` times."""
+        self.certificates += certificates
+        if anchor_events >= 1:
+            self.anchored += certificates
+        self.duplicated += certificates * max(0, anchor_events - 1)
+        self.lost += certificates if anchor_events == 0 else 0
+
+    def __str__(self) -> str:
+        answered = sum(n for status, n in self.statuses.items() if status != "no answer")
+        by_status = ", ".join(f"{status}: {n}" for status, n in sorted(self.statuses.items(), key=str))
+        return (f"{self.failure}: requests sent {self.sent}, answered {answered} ({by_status}); certificates "
+                f"accepted {self.certificates}, anchored {self.anchored}, duplicated {self.duplicated}, "
+                f"lost {self.lost}")
+
+
 def issued_events(devnet: Devnet, certificate_hash: str) -> int:
     """How many times the chain anchored this single certificate (its CertificateIssued events)."""
     registry = devnet.deployment.registry
@@ -558,11 +606,18 @@ def issued_by_hand(gateway: Gateway, devnet: Devnet, number: str) -> Operation:
 @pytest.fixture
 def gateway_on_own_devnet(own_devnet: Devnet, tmp_path: Path) -> Callable[..., Gateway]:
     """Makes gateways in this process on the test's own devnet, all on one data dir and database (a second
-    one is the first restarted), background threads not started: a test drives the outbox step by step."""
+    one is the first restarted: the first gives up its leases), background threads not started, every
+    duty held: a test drives the outbox step by step."""
     data_dir = GatewayProcess(own_devnet, tmp_path / "gateway").data_dir  # manifest and schemas copied in
+    made: list[Gateway] = []
 
     def make(**settings: Any) -> Gateway:
-        return Gateway(Settings(data_dir=data_dir, rpc_url=own_devnet.node.url, **settings))
+        for earlier in made:
+            earlier.leases.release()
+        gateway = Gateway(Settings(data_dir=data_dir, rpc_url=own_devnet.node.url, **settings))
+        gateway.leases.renew()
+        made.append(gateway)
+        return gateway
 
     return make
 

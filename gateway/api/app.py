@@ -14,6 +14,7 @@ from fastapi_offline import FastAPIOffline
 from gateway.api import audit, certificates, deps, directory, errors, health, log_privacy, sharing
 from gateway.api.metrics import Metrics
 from gateway.service import Gateway
+from gateway.settings import Settings
 
 ROUTERS = (certificates, sharing, directory, audit, health)
 DESCRIPTION = """Departments anchor electronic certificates, anyone verifies them, auditors trace them.
@@ -56,6 +57,12 @@ def create_app(gateway: Gateway, *, run_background: bool = True) -> FastAPI:
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one uvicorn worker process (`certnet gateway serve --workers N`): a gateway of its own,
+    from the settings in the environment (CERTNET_DATA_DIR and the rest), sharing the database."""
+    return create_app(Gateway(Settings.load()))
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Literal, Sequence, get_args
 
 import rfc8785
-from sqlalchemy import Text, cast, select
+from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.audit.merkle_log import EMPTY_ROOT, leaf_hash, node_hash
@@ -35,6 +35,8 @@ from gateway.errors import StorageUnavailable
 Action = Literal["share", "verify", "history", "audit_query", "consent_read", "consent_give", "consent_withdraw",
                  "holder_key_register", "holder_key_revoke"]
 ACTIONS: tuple[str, ...] = get_args(Action)
+#: The PostgreSQL advisory lock of the log's writer (any fixed 64-bit number no other part uses).
+LOG_WRITER_LOCK = 0x6365_7274_6C6F_67  # "certlog"
 
 
 class Frontier:
@@ -95,9 +97,13 @@ def append(session: Session, department: str | None, action: Action, entry: dict
 def append_all(session: Session, entries: Sequence[tuple[str | None, Action, dict[str, Any]]]
                ) -> list[AccessLogEntry]:
     """Appends entries (department, action, content) in order in the caller's transaction (the
-    caller commits), in O(log n) each: the last row carries the frontier. Two concurrent appends
-    cannot take the same position (primary key). A department is None for what a holder does by
-    signature, with no department's credential."""
+    caller commits), in O(log n) each: the last row carries the frontier. The log has one writer at
+    a time across processes: on PostgreSQL the transaction takes the log's advisory lock first (held
+    until it ends), so gateway processes sharing the database append one after the other; a SQLite
+    database has one process. A department is None for what a holder does by signature, with no
+    department's credential."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(LOG_WRITER_LOCK)))
     last = session.scalars(select(AccessLogEntry).order_by(AccessLogEntry.position.desc()).limit(1)).first()
     position = last.position + 1 if last else 0
     frontier = Frontier.of_row(last)

@@ -8,7 +8,7 @@ import logging
 import threading
 import time
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -108,11 +108,15 @@ class AuditTrail:
         count = contract.checkpointCount(self.log_id).call()
         return tuple(contract.checkpoint(self.log_id, count - 1).call()[:2]) if count else (0, None)
 
-    def run_checkpoints(self, stop: threading.Event, interval_seconds: float) -> None:
-        """Anchors the tree head every `interval_seconds` when it grew. Any error is logged and retried
-        after a backoff (1 s doubling, at most the interval): the thread only ends with `stop`."""
+    def run_checkpoints(self, stop: threading.Event, interval_seconds: float,
+                        leading: Callable[[], bool] = lambda: True) -> None:
+        """Anchors the tree head every `interval_seconds` when it grew, while `leading` (this process
+        holds the duty among the gateways on its database). Any error is logged and retried after a
+        backoff (1 s doubling, at most the interval): the thread only ends with `stop`."""
         delay, failures = interval_seconds, 0
         while not stop.wait(delay):
+            if not leading():
+                continue
             try:
                 self.request_checkpoint()
             except Exception as error:  # whatever it is, a dead thread would leave the log unanchored unnoticed

@@ -11,8 +11,6 @@ import sys
 import threading
 import time
 import uuid
-from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -22,60 +20,13 @@ from sqlalchemy import func, select
 
 from gateway.db import IssuedCertificate, Operation, OPEN_STATES, OperationState, make_engine, session_factory
 from gateway.issuance import COMPOSE_CHUNK
-from tests.conftest import (MZ_MARRIAGE, Devnet, GatewayProcess, RpcProxy, TmpfsGatewayProcess, batch_events,
+from tests.conftest import (CLIENT_TIMEOUT, MZ_MARRIAGE, Devnet, GatewayProcess, RpcProxy, Tally, TmpfsGatewayProcess, batch_events,
                             fill_disk, issued_events, marriage_request, wait_done)
 
 pytestmark = pytest.mark.slow
 
 #: How long the RPC endpoint stays cut (issue 14: "cut for 30 s").
 OUTAGE_SECONDS = 30
-#: What a client waits for an answer before it gives up on a request.
-CLIENT_TIMEOUT = 45
-
-
-@dataclass
-class Tally:
-    """What a failure did to the requests of one test; `str()` is the line the issue's note quotes."""
-
-    failure: str
-    sent: int = 0
-    statuses: Counter[int | str] = field(default_factory=Counter)  # "no answer": the connection failed
-    accepted: dict[str, str] = field(default_factory=dict)  # Idempotency-Key -> the certificate hash answered
-    certificates: int = 0  # accepted certificates, batch members included
-    anchored: int = 0
-    duplicated: int = 0
-    lost: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def send(self, gateway: GatewayProcess, method: str, path: str, **kwargs: object) -> httpx.Response | None:
-        with self._lock:
-            self.sent += 1
-        try:
-            response = gateway.client.request(method, path, timeout=CLIENT_TIMEOUT, **kwargs)  # type: ignore[arg-type]
-        except httpx.TransportError:
-            with self._lock:
-                self.statuses["no answer"] += 1
-            return None
-        with self._lock:
-            self.statuses[response.status_code] += 1
-        return response
-
-    def count_anchoring(self, anchor_events: int, certificates: int = 1) -> None:
-        """One accepted certificate (or a batch of `certificates`) anchored `anchor_events` times."""
-        self.certificates += certificates
-        if anchor_events >= 1:
-            self.anchored += certificates
-        self.duplicated += certificates * max(0, anchor_events - 1)
-        self.lost += certificates if anchor_events == 0 else 0
-
-    def __str__(self) -> str:
-        answered = sum(n for status, n in self.statuses.items() if status != "no answer")
-        by_status = ", ".join(f"{status}: {n}" for status, n in sorted(self.statuses.items(), key=str))
-        return (f"{self.failure}: requests sent {self.sent}, answered {answered} ({by_status}); certificates "
-                f"accepted {self.certificates}, anchored {self.anchored}, duplicated {self.duplicated}, "
-                f"lost {self.lost}")
-
-
 def _issue(gateway: GatewayProcess, tally: Tally, key: str) -> httpx.Response | None:
     """POST /v1/certificates of civil affairs under `key` (the certificate number derives from it)."""
     response = tally.send(gateway, "POST", "/v1/certificates", json=marriage_request(f"CHAOS-{key}"),

@@ -198,6 +198,7 @@ def test_outbox_retry_sends_again_what_the_node_lost(own_devnet: Devnet, by_hand
     gateway.outbox.sign_prepared()
     gateway.outbox.send_signed()
     own_devnet.w3.provider.make_request("anvil_dropTransaction", [_state(gateway, operation).tx_hash])
+    gateway.leases.release()  # the gateway stops; the command takes its duties
     retried = _certnet(gateway, "retry")
     assert retried.returncode == 0, retried.stderr
     assert "1 for accounts' nonces" in retried.stdout

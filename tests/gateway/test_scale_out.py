@@ -1,0 +1,242 @@
+"""Several gateway processes on one PostgreSQL database and one chain: every endpoint answered by any
+of them, each background duty done by one at a time, a killed or paused leader replaced without an
+operation lost or doubled, a nonce used twice or an access-log position taken twice."""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+from sqlalchemy import func, select
+
+from gateway.db import AccessLogEntry, Lease, Operation, make_engine, session_factory
+from gateway.leases import OUTBOX_DUTY_PREFIX, outbox_duty
+from gateway.process import own_database
+from tests.conftest import DEMO_DEPARTMENTS, MZ_MARRIAGE, Devnet, GatewayProcess, Tally, marriage_request, wait_done
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+SINGLES = 300
+BATCH = 10_000
+
+
+class Fleet:
+    """Gateway processes sharing one database, and what the test asks of them."""
+
+    def __init__(self, devnet: Devnet, root: Path, database: str, size: int, **settings: str) -> None:
+        self.devnet = devnet
+        self.sessions = session_factory(make_engine(database))
+        self.gateways = [GatewayProcess(devnet, root / f"gateway-{n}", database=database, **settings)
+                         for n in range(size)]
+        for gateway in self.gateways:
+            gateway.start()
+        self.base_nonces = {account: devnet.w3.eth.get_transaction_count(account) for account in self.accounts()}
+        self._turn = itertools.count()
+        self._lock = threading.Lock()
+
+    def accounts(self) -> list[str]:
+        """The sending accounts whose outboxes the processes share."""
+        with self.sessions() as session:
+            return [duty.removeprefix(OUTBOX_DUTY_PREFIX) for duty in session.scalars(select(Lease.duty))
+                    if duty.startswith(OUTBOX_DUTY_PREFIX)]
+
+    def alive(self) -> list[GatewayProcess]:
+        return [g for g in self.gateways if g.process is not None and g.process.poll() is None]
+
+    def next(self) -> GatewayProcess:
+        """Round robin over the processes still running, as a load balancer does."""
+        alive = self.alive()
+        with self._lock:
+            return alive[next(self._turn) % len(alive)]
+
+    def leader(self, duty: str) -> GatewayProcess | None:
+        """The process holding `duty`'s lease now (None: nobody, or a process not of this fleet)."""
+        with self.sessions() as session:
+            lease = session.get(Lease, duty)
+        holder = lease.holder if lease and lease.holder else ""
+        return next((g for g in self.gateways if g.process is not None and f":{g.process.pid}:" in holder), None)
+
+    def stop(self) -> None:
+        for gateway in self.gateways:
+            if gateway.process is not None and gateway.process.poll() is None:
+                gateway.resume()  # a paused process does not stop
+                gateway.stop()
+
+
+@pytest.fixture
+def fleet_database(postgres_url: str, tmp_path: Path) -> str:
+    return own_database(postgres_url, tmp_path / "fleet")
+
+
+def _issue(fleet: Fleet, tally: Tally, key: str) -> str | None:
+    """POST /v1/certificates of civil affairs under `key` to the next process; the operation's path once
+    accepted, None when no process answered it."""
+    gateway = fleet.next()
+    response = tally.send(gateway, "POST", "/v1/certificates", json=marriage_request(f"FLEET-{key}"),
+                          headers={**gateway.auth("MZ"), "Idempotency-Key": key})
+    if response is None or response.status_code not in (201, 202):
+        return None
+    certificate_hash = response.json()["certificate"]["proof"]["certificateHash"]
+    assert tally.accepted.setdefault(key, certificate_hash) == certificate_hash
+    return response.headers["Location"]
+
+
+def _load(fleet: Fleet, tally: Tally, keys: list[str], *, during: Callable[[], None], after: int) -> None:
+    """Issues every key concurrently (32 clients, round robin); `during()` once `after` were accepted."""
+    accepted = threading.Semaphore(0)
+
+    def issue(key: str) -> None:
+        if _issue(fleet, tally, key) is not None:
+            accepted.release()
+
+    with ThreadPoolExecutor(32) as pool:
+        issuing = pool.map(issue, keys)
+        for _ in range(after):
+            assert accepted.acquire(timeout=300), tally
+        during()
+        list(issuing)
+
+
+def _settle(fleet: Fleet, tally: Tally, keys: list[str]) -> None:
+    """A client after the failure: every request again with its key, to any process, until accepted and done;
+    then counts on the chain how often each accepted certificate was anchored."""
+    def settle(key: str) -> None:
+        deadline = time.monotonic() + 300
+        while (path := _issue(fleet, tally, key)) is None:
+            assert time.monotonic() < deadline, f"{key} was never accepted"
+        assert wait_done(fleet.next(), path, timeout=300)["operation"]["state"] == "done"
+
+    with ThreadPoolExecutor(32) as pool:
+        list(pool.map(settle, keys))
+    events = fleet.devnet.deployment.registry.events.CertificateIssued().get_logs(from_block=0)
+    anchors = Counter("0x" + bytes(event["args"]["certificateHash"]).hex() for event in events)
+    for key in keys:
+        tally.count_anchoring(anchors[tally.accepted[key]])
+
+
+def _nonces_used_twice(fleet: Fleet) -> list[tuple[str, int]]:
+    with fleet.sessions() as session:
+        return [tuple(row) for row in session.execute(
+            select(Operation.sender, Operation.nonce).where(Operation.state == "done")
+            .group_by(Operation.sender, Operation.nonce).having(func.count() > 1))]
+
+
+def _transactions_beyond_operations(fleet: Fleet) -> dict[str, int]:
+    """Per account, the transactions the chain has from it since the fleet started less its done operations:
+    0 when every transaction is one operation's (none doubled or wasted)."""
+    with fleet.sessions() as session:
+        done = dict(session.execute(select(Operation.sender, func.count()).where(Operation.state == "done")
+                                    .group_by(Operation.sender)).all())
+    return {account: fleet.devnet.w3.eth.get_transaction_count(account) - base - done.get(account, 0)
+            for account, base in fleet.base_nonces.items()}
+
+
+def _audit_verify(gateway: GatewayProcess) -> subprocess.CompletedProcess[str]:
+    certnet = Path(sys.executable).with_name("certnet")
+    return subprocess.run([str(certnet), "audit", "verify", "--data-dir", str(gateway.data_dir)], env=gateway.env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def _mz_account(fleet: Fleet) -> str:
+    """Civil affairs' sending account (the one its issuances are signed with)."""
+    with fleet.sessions() as session:
+        return session.scalar(select(Operation.sender).where(Operation.department == DEMO_DEPARTMENTS["MZ"]).limit(1))
+
+
+@pytest.fixture
+def fleet_of_three(own_devnet: Devnet, tmp_path: Path, fleet_database: str) -> Iterator[Fleet]:
+    fleet = Fleet(own_devnet, tmp_path, fleet_database, 3)
+    yield fleet
+    fleet.stop()
+
+
+def test_three_processes_lose_and_double_nothing_when_the_dispatching_one_is_killed(fleet_of_three: Fleet) -> None:
+    fleet = fleet_of_three
+    tally = Tally("3 gateway processes on PostgreSQL, the dispatching one killed (SIGKILL) mid-load")
+    first = fleet.gateways[0]
+    sample = first.client.post("/v1/certificates", json=marriage_request("FLEET-SAMPLE"), headers=first.auth("MZ"))
+    assert sample.status_code == 201, sample.text
+    members = [{k: v for k, v in marriage_request(f"FLEET-BATCH-{n}").items() if k != "type"} for n in range(BATCH)]
+    batch = first.client.post("/v1/batches", json={"type": MZ_MARRIAGE, "certificates": members},
+                              headers={**first.auth("MZ"), "Idempotency-Key": "fleet-batch"})
+    assert batch.status_code == 202, batch.text
+    duty = outbox_duty(_mz_account(fleet))
+    killed: dict[str, object] = {}
+
+    def verify_through_each(times: int) -> list[int]:
+        """Departments' verifications, each logged, through every process: appends to one access log."""
+        return [g.client.post("/v1/verify", json={"document": sample.json()["certificate"]},
+                              headers=g.auth("SJ")).status_code for _ in range(times) for g in fleet.alive()]
+
+    def kill_the_dispatcher() -> None:
+        leader = fleet.leader(duty)
+        assert leader is not None
+        killed["statuses"] = verify_through_each(3)
+        leader.kill()
+        killed["process"], killed["at"] = leader, time.monotonic()
+
+    keys = [str(uuid.uuid4()) for _ in range(SINGLES)]
+    _load(fleet, tally, keys, during=kill_the_dispatcher, after=SINGLES // 3)
+    while fleet.leader(duty) in (None, killed["process"]):
+        time.sleep(0.1)
+    handover = time.monotonic() - killed["at"]  # type: ignore[operator]
+    _settle(fleet, tally, keys)
+    done = wait_done(fleet.next(), f"{batch.headers['Location']}?limit=1", timeout=600)
+    assert done["state"] == "done", done
+    batch_events = fleet.devnet.deployment.registry.events.BatchAnchored().get_logs(from_block=0)
+    tally.count_anchoring(sum(e["args"]["memberCount"] == BATCH for e in batch_events), BATCH)
+    print(f"{tally}; the dispatcher's lease taken over {handover:.1f} s after the kill")
+
+    assert (tally.anchored, tally.duplicated, tally.lost) == (SINGLES + BATCH, 0, 0), tally
+    assert _nonces_used_twice(fleet) == []
+    assert set(_transactions_beyond_operations(fleet).values()) == {0}
+    assert set(killed["statuses"] + verify_through_each(3)) == {200}  # type: ignore[operator]
+    verified = _audit_verify(fleet.alive()[0])
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    with fleet.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(AccessLogEntry)) == 3 * 3 + 2 * 3
+
+
+@pytest.fixture
+def fleet_of_two(own_devnet: Devnet, tmp_path: Path, fleet_database: str) -> Iterator[Fleet]:
+    fleet = Fleet(own_devnet, tmp_path, fleet_database, 2, lease_seconds="2")
+    yield fleet
+    fleet.stop()
+
+
+def test_a_paused_dispatcher_resumes_fenced_and_sends_nothing_twice(fleet_of_two: Fleet) -> None:
+    fleet = fleet_of_two
+    tally = Tally("2 gateway processes on PostgreSQL, the dispatching one paused (SIGSTOP) past its lease")
+    first = fleet.gateways[0]
+    assert first.client.post("/v1/certificates", json=marriage_request("PAUSE-SAMPLE"),
+                             headers=first.auth("MZ")).status_code == 201
+    duty = outbox_duty(_mz_account(fleet))
+    paused = fleet.leader(duty)
+    assert paused is not None
+    successor = next(g for g in fleet.gateways if g is not paused)
+
+    def pause_until_taken_over() -> None:
+        paused.pause()
+        while fleet.leader(duty) is not successor:
+            time.sleep(0.1)
+
+    keys = [str(uuid.uuid4()) for _ in range(60)]
+    fleet.next = lambda: successor  # type: ignore[method-assign]  # the load balancer sees the paused one down
+    _load(fleet, tally, keys[:30], during=pause_until_taken_over, after=10)
+    paused.resume()  # with rounds of its own in flight, and a lease that is no longer its
+    del fleet.next  # round robin again over both
+    _settle(fleet, tally, keys)
+
+    assert (tally.anchored, tally.duplicated, tally.lost) == (len(keys), 0, 0), tally
+    assert _nonces_used_twice(fleet) == []
+    assert set(_transactions_beyond_operations(fleet).values()) == {0}
+    assert "no longer leading" in paused.log and fleet.leader(duty) is successor
