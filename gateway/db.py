@@ -345,10 +345,19 @@ def durable_engine(engine: Engine) -> Engine:
     return _connect(engine.url, "FULL") if engine.dialect.name == "sqlite" else engine
 
 
-def _connect(url: str | URL, synchronous: Synchronous) -> Engine:
+def background_engine(engine: Engine) -> Engine:
+    """An engine on `engine`'s database with a connection of its own, for a background thread that must
+    not wait behind requests for a pooled connection (the leases' renewal: a lease not renewed in time
+    passes to another process)."""
+    return _connect(engine.url, "NORMAL", pool_size=1)
+
+
+def _connect(url: str | URL, synchronous: Synchronous, *, pool_size: int = 0) -> Engine:
+    """An engine with SQLite's pragmas or PostgreSQL's session settings; `pool_size` 0: the default pools
+    (SQLite 20 + 40 overflow, PostgreSQL 10 + 20), else that many connections and no overflow."""
     if make_url(url).get_backend_name() == "sqlite":
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, pool_size=20,
-                               max_overflow=40)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                               **_pool(pool_size, 20, 40))
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(connection: Any, _record: Any) -> None:
@@ -359,10 +368,14 @@ def _connect(url: str | URL, synchronous: Synchronous) -> Engine:
     else:
         # A process paused inside a transaction (SIGSTOP) holds its locks, a lease's among them
         # (`gateway.leases`): the server ends such a session after a while, and the lease passes.
-        engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, connect_args={
+        engine = create_engine(url, **_pool(pool_size, 10, 20), pool_pre_ping=True, connect_args={
             "options": f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_SECONDS * 1000}"})
     event.listen(engine, "handle_error", _storage_unavailable)
     return engine
+
+
+def _pool(size: int, default: int, overflow: int) -> dict[str, int]:
+    return {"pool_size": size, "max_overflow": 0} if size else {"pool_size": default, "max_overflow": overflow}
 
 
 def _storage_unavailable(context: ExceptionContext) -> StorageUnavailable | None:

@@ -25,7 +25,7 @@ from gateway.auth import Authenticator
 from gateway.certificates.verification import Verifier
 from gateway.chain import Chain, Custody
 from gateway.chain_state import IndexedState
-from gateway.db import durable_engine, make_engine, session_factory
+from gateway.db import background_engine, durable_engine, make_engine, session_factory
 from gateway.errors import UnsafeConfiguration, UnsupportedSetup
 from gateway.indexer import EventIndex
 from gateway.leases import CHECKPOINT_DUTY, INDEX_DUTY, Leases, outbox_duty
@@ -110,7 +110,7 @@ class Gateway:
         #: For what a power cut must not take back: outbox operations, issued certificates, holders' keys
         #: and consents (docs/gateway.md, "Durability").
         self.durable_sessions: sessionmaker = session_factory(durable_engine(engine))
-        self.leases = Leases(self.sessions,
+        self.leases = Leases(session_factory(background_engine(engine)),
                              [*(outbox_duty(account.address) for account in self.custody.accounts), INDEX_DUTY,
                               CHECKPOINT_DUTY], lease_seconds=settings.lease_seconds)
         self.outbox = Outbox(self.durable_sessions, self.chain, Sender(w3, self.custody.accounts), self.leases,
