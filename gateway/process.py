@@ -42,9 +42,12 @@ def own_database(url: str, data_dir: Path) -> str:
 class GatewayProcess:
     """`certnet gateway serve` as a child process with its own database, so a test can kill it."""
 
-    def __init__(self, devnet: Devnet, data_dir: Path, *, database: str | None = None, **settings: str) -> None:
+    def __init__(self, devnet: Devnet, data_dir: Path, *, database: str | None = None, workers: int = 1,
+                 **settings: str) -> None:
         """`database`: a PostgreSQL URL shared with other gateway processes, used as it is; by default a
-        database of this data dir's own."""
+        database of this data dir's own. `workers`: `serve --workers` (`kill` then kills only uvicorn's
+        supervisor)."""
+        self.workers = workers
         self.devnet = devnet
         self.data_dir = data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -70,7 +73,7 @@ class GatewayProcess:
     @property
     def command(self) -> list[str]:
         return [str(Path(sys.executable).with_name("certnet")), "gateway", "serve", "--port", str(self.port),
-                "--data-dir", str(self.data_dir)]
+                "--data-dir", str(self.data_dir), *(["--workers", str(self.workers)] if self.workers > 1 else [])]
 
     def start(self) -> GatewayProcess:
         log = open(self.data_dir / "gateway.log", "ab")

@@ -248,19 +248,45 @@ def test_a_paused_dispatcher_resumes_fenced_and_sends_nothing_twice(fleet_of_two
     assert "no longer leading" in paused.log and fleet.leader(duty) is successor
 
 
-def test_a_second_process_on_a_sqlite_database_is_refused_in_one_line(gateway_http: GatewayProcess) -> None:
-    second = GatewayProcess(gateway_http.devnet, gateway_http.data_dir)
-    logged_before = len(gateway_http.log)  # the two share the data dir's log file
+@pytest.fixture(scope="module")
+def on_sqlite(devnet: Devnet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    """A gateway on a SQLite file, whatever database the run's other gateways use."""
+    data_dir = tmp_path_factory.mktemp("sqlite-gateway")
+    gateway = GatewayProcess(devnet, data_dir, database=f"sqlite:///{data_dir / 'gateway.db'}").start()
+    yield gateway
+    gateway.stop()
+
+
+def test_a_second_process_on_a_sqlite_database_is_refused_in_one_line(on_sqlite: GatewayProcess) -> None:
+    second = GatewayProcess(on_sqlite.devnet, on_sqlite.data_dir, database=on_sqlite.database_url)
+    logged_before = len(on_sqlite.log)  # the two share the data dir's log file
     with pytest.raises(RuntimeError, match="exited"):
         second.start()
     said = second.log[logged_before:]
     assert "already serves the SQLite database" in said and "Traceback" not in said, said
-    assert gateway_http.client.get("/healthz").status_code == 200  # the first one serves on
+    assert on_sqlite.client.get("/healthz").status_code == 200  # the first one serves on
 
 
-def test_several_workers_on_a_sqlite_database_are_refused_in_one_line(gateway_http: GatewayProcess) -> None:
-    refused = subprocess.run([*gateway_http.command[:-4], "--workers", "2", "--port", str(free_port()), "--data-dir",
-                              str(gateway_http.data_dir)], env=gateway_http.env, capture_output=True, text=True,
+def test_several_workers_on_a_sqlite_database_are_refused_in_one_line(on_sqlite: GatewayProcess) -> None:
+    refused = subprocess.run([*on_sqlite.command[:3], "--workers", "2", "--port", str(free_port()), "--data-dir",
+                              str(on_sqlite.data_dir)], env=on_sqlite.env, capture_output=True, text=True,
                              timeout=120)
     assert refused.returncode == 1 and "use PostgreSQL" in refused.stderr, refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+
+
+@pytest.mark.postgres
+def test_workers_of_one_serve_command_share_the_database_and_the_port(own_devnet: Devnet, tmp_path: Path,
+                                                                       fleet_database: str) -> None:
+    served = GatewayProcess(own_devnet, tmp_path / "gateway", database=fleet_database, workers=2).start()
+    try:
+        issued = served.client.post("/v1/certificates", json=marriage_request("WORKERS-1"), headers=served.auth("MZ"))
+        assert issued.status_code == 201, issued.text
+        verdicts = {served.client.post("/v1/verify", json={"document": issued.json()["certificate"]}).json()["verdict"]
+                    for _ in range(20)}
+        children = subprocess.run(["pgrep", "-P", str(served.process.pid)], capture_output=True, text=True)  # type: ignore[union-attr]
+        workers = [pid for pid in children.stdout.split()  # uvicorn's workers, not multiprocessing's resource tracker
+                   if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        assert (verdicts, len(workers)) == ({"valid"}, 2)
+    finally:
+        served.stop()
