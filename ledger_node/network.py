@@ -34,7 +34,7 @@ import tomli_w
 import yaml
 from coincurve import PrivateKey as CurveKey
 from eth_keys import keys
-from eth_utils import to_checksum_address
+from eth_utils import ValidationError, to_checksum_address
 
 from ledger_node.errors import LedgerError
 from ledger_node.spec import ConsortiumSpec
@@ -93,8 +93,8 @@ class QbftParameters:
     block_period_seconds: int = 2
     request_timeout_seconds: int = 4  # Besu's advice: start at twice the block period, lower while no round changes
     epoch_length: int = 30_000
-    #: With free gas, the gas limit is the only bound on a block's work: 100 M gas is far above what a block of
-    #: anchorings takes, and small enough that a validator processes a full block well within a period.
+    #: With free gas, the gas limit is the only bound on the work a block asks of the validators: 100 M gas holds
+    #: about 1 500 single issuances (65 020 gas each, docs/gas.md), 750 a second with 2-second blocks.
     gas_limit: int = 100_000_000
 
     def __post_init__(self) -> None:
@@ -122,9 +122,10 @@ class NodeKey:
     def read(cls, folder: Path) -> NodeKey:
         """The key in `folder/key` (hex, with or without 0x, as Besu reads it)."""
         text = (folder / "key").read_text().strip().removeprefix("0x")
-        if not re.fullmatch(r"[0-9a-fA-F]{64}", text):
-            raise ValueError(f"{folder / 'key'} is not a 32-byte hex private key")
-        return cls(keys.PrivateKey(bytes.fromhex(text)))
+        try:
+            return cls(keys.PrivateKey(bytes.fromhex(text)))
+        except (ValueError, ValidationError):  # not hex, not 32 bytes, or not a key of the curve (0, ≥ its order)
+            raise ValueError("not a secp256k1 private key in hex") from None
 
     @property
     def address(self) -> str:

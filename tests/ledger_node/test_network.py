@@ -162,11 +162,16 @@ def test_check_command_exits_1_with_one_line_naming_the_broken_lint(network_kit:
     assert "Traceback" not in result.output
 
 
-def test_check_names_a_file_that_does_not_parse_without_a_traceback(network_kit: NetworkKitFiles) -> None:
-    (network_kit.directory / "nodes" / "rpc-1" / "config.toml").write_text("min-gas-price = = 0\n")
+@pytest.mark.parametrize(("path", "content"), [("nodes/rpc-1/config.toml", "min-gas-price = = 0\n"),
+                                             ("nodes/validator-2/key", "0x" + "00" * 32),
+                                             ("genesis.json", "{\"config\": "),
+                                             ("network.json", "[]")], ids=["toml", "zero-key", "json", "not-object"])
+def test_check_names_a_file_that_does_not_parse_without_a_traceback(network_kit: NetworkKitFiles, path: str,
+                                                                    content: str) -> None:
+    (network_kit.directory / path).write_text(content)
     result = runner.invoke(app, ["network", "check", str(network_kit.directory)])
     assert result.exit_code == 1
-    assert "files: nodes/rpc-1/config.toml:" in result.output and "Traceback" not in result.output
+    assert f"files: {path}:" in result.output and "Traceback" not in result.output
 
 
 def test_check_with_a_spec_requires_a_department_added_since_init(network_kit: NetworkKitFiles) -> None:
