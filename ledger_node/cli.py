@@ -344,8 +344,8 @@ def network_init(
     chain_id: Optional[int] = typer.Option(None, "--chain-id", help="A private chain id; default 320100."),
     block_period: Optional[int] = typer.Option(None, "--block-period", help="Seconds between blocks; default 2."),
     request_timeout: Optional[int] = typer.Option(None, "--request-timeout",
-                                                  help="QBFT round timeout in seconds, at least 2 × the period; "
-                                                       "default 4."),
+                                                  help="QBFT round timeout in seconds, at least 2 × the period "
+                                                       "(the default)."),
     subnet: Optional[str] = typer.Option(None, "--subnet", help="The compose network's private subnet; default "
                                          "172.16.239.0/24."),
 ) -> None:

@@ -91,7 +91,8 @@ class QbftParameters:
     """The consensus settings of the genesis file (`config.qbft`) and the block gas limit."""
 
     block_period_seconds: int = 2
-    request_timeout_seconds: int = 4  # Besu's advice: start at twice the block period, lower while no round changes
+    #: Default: twice the block period, Besu's advice to start from; it must not be shorter (`check_network`).
+    request_timeout_seconds: int | None = None
     epoch_length: int = 30_000
     #: With free gas, the gas limit is the only bound on the work a block asks of the validators: 100 M gas holds
     #: about 1 500 single issuances (65 020 gas each, docs/gas.md), 750 a second with 2-second blocks.
@@ -100,8 +101,11 @@ class QbftParameters:
     def __post_init__(self) -> None:
         if not 1 <= self.block_period_seconds <= 60:
             raise NetworkKitError(f"block period {self.block_period_seconds} s: choose 1 to 60 s")
-        if not 1 <= self.request_timeout_seconds <= 600:
-            raise NetworkKitError(f"request timeout {self.request_timeout_seconds} s: choose 1 to 600 s")
+        if self.request_timeout_seconds is None:
+            object.__setattr__(self, "request_timeout_seconds", 2 * self.block_period_seconds)
+        elif not 2 * self.block_period_seconds <= self.request_timeout_seconds <= 600:
+            raise NetworkKitError(f"request timeout {self.request_timeout_seconds} s: choose twice the block period "
+                                  f"({2 * self.block_period_seconds} s) to 600 s")
         if not 1_000 <= self.epoch_length <= 1_000_000:
             raise NetworkKitError(f"epoch length {self.epoch_length}: choose 1 000 to 1 000 000 blocks")
         if not 5_000_000 <= self.gas_limit <= 2**53 - 1:
@@ -179,7 +183,7 @@ def keystore_address(path: Path) -> str:
     try:
         address = json.loads(Path(path).read_text()).get("address", "")
     except (OSError, ValueError, AttributeError) as error:
-        raise NetworkKitError(f"cannot read the keystore {path}: {error}") from None
+        raise NetworkKitError(f"cannot read the keystore {path}: {getattr(error, 'strerror', None) or error}") from None
     if not re.fullmatch(r"(0x)?[0-9a-fA-F]{40}", address):
         raise NetworkKitError(f"the keystore {path} declares no address")
     return to_checksum_address("0x" + address.removeprefix("0x"))

@@ -281,9 +281,13 @@ def test_init_refuses_a_public_or_development_chain_id(network_kit: NetworkKitFi
                      chain_id=chain_id)
 
 
-def test_init_refuses_a_timeout_below_one_second() -> None:
-    with pytest.raises(NetworkKitError, match="request timeout 0"):
-        QbftParameters(request_timeout_seconds=0)
+def test_init_refuses_a_round_timeout_shorter_than_twice_the_block_period() -> None:
+    with pytest.raises(NetworkKitError, match="request timeout 5 s"):
+        QbftParameters(block_period_seconds=3, request_timeout_seconds=5)
+
+
+def test_round_timeout_defaults_to_twice_the_block_period() -> None:
+    assert QbftParameters(block_period_seconds=3).request_timeout_seconds == 6
 
 
 def test_init_refuses_departments_on_the_public_development_mnemonic(network_kit: NetworkKitFiles,
