@@ -184,7 +184,7 @@ def keystore_address(path: Path) -> str:
         address = json.loads(Path(path).read_text()).get("address", "")
     except (OSError, ValueError, AttributeError) as error:
         raise NetworkKitError(f"cannot read the keystore {path}: {getattr(error, 'strerror', None) or error}") from None
-    if not re.fullmatch(r"(0x)?[0-9a-fA-F]{40}", address):
+    if not isinstance(address, str) or not re.fullmatch(r"(0x)?[0-9a-fA-F]{40}", address):
         raise NetworkKitError(f"the keystore {path} declares no address")
     return to_checksum_address("0x" + address.removeprefix("0x"))
 
