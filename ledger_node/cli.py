@@ -328,11 +328,67 @@ def keys_new(path: Path = typer.Argument(..., help="Keystore file to create (nev
     console.print(f"{account.address} -> {path} (put `keystore: {path}` on the department in the spec)")
 
 
+network_app = typer.Typer(help="A Hyperledger Besu QBFT network for the consortium: write its files, lint them "
+                               "(docs/deployment.md).", no_args_is_help=True)
+
+
+@network_app.command("init")
+def network_init(
+    out: Path = typer.Option(..., "--out", help="New (or empty) directory for the kit; keys are never overwritten."),
+    spec_path: Path = typer.Option(..., "--spec", help="Bootstrap spec (YAML): its departments' keystores give the "
+                                   "accounts to allow-list."),
+    deployer: Path = typer.Option(..., "--deployer", help="Keystore of the account that deploys the contracts "
+                                  "(`certnet keys new`); allow-listed too."),
+    validators: int = typer.Option(4, "--validators", help="QBFT validators (4 to 31)."),
+    rpc_nodes: int = typer.Option(1, "--rpc-nodes", help="Non-validating nodes the gateways send to (1 to 16)."),
+    chain_id: Optional[int] = typer.Option(None, "--chain-id", help="A private chain id; default 320100."),
+    block_period: Optional[int] = typer.Option(None, "--block-period", help="Seconds between blocks; default 2."),
+    request_timeout: Optional[int] = typer.Option(None, "--request-timeout",
+                                                  help="QBFT round timeout in seconds, at least 2 × the period "
+                                                       "(the default)."),
+    subnet: Optional[str] = typer.Option(None, "--subnet", help="The compose network's private subnet; default "
+                                         "172.16.239.0/24."),
+) -> None:
+    """Write a Besu QBFT network: genesis, node keys and configs, permissions, docker-compose."""
+    from ledger_node.network import QbftParameters, init_network
+    from ledger_node.spec import load_spec
+
+    qbft = QbftParameters(**_given(block_period_seconds=block_period, request_timeout_seconds=request_timeout))
+    keyed = init_network(out, spec=load_spec(spec_path), deployer_keystore=deployer, validators=validators,
+                         rpc_nodes=rpc_nodes, qbft=qbft, **_given(chain_id=chain_id, subnet=subnet))
+    for node, key in keyed:
+        typer.echo(f"{node.name:<14} {key.address}  {key.enode(node.ip)}")
+    console.print(f"written to {out}; next: `certnet network check {out}`, then `docker compose up -d` in it")
+
+
+def _given(**options: object) -> dict[str, object]:
+    """The options given on the command line: the others keep the defaults of the function they are passed to."""
+    return {name: value for name, value in options.items() if value is not None}
+
+
+@network_app.command("check")
+def network_check(
+    directory: Path = typer.Argument(..., help="A directory written by `certnet network init`."),
+    spec_path: Optional[Path] = typer.Option(None, "--spec", help="Check the accounts of this spec's departments "
+                                             "(and the recorded deployer) instead of those recorded at init."),
+) -> None:
+    """Lint a network kit: validators, timeouts, chain id, extraData, keys, allow-lists, free gas."""
+    from ledger_node.network import NetworkCheckFailed, check_network
+    from ledger_node.spec import load_spec
+
+    checks = check_network(directory, spec=load_spec(spec_path) if spec_path is not None else None)
+    for check in checks:
+        typer.echo(f"{'FAIL' if check.problems else 'ok':<5}{check.name:<23}{check.description}")
+    if any(check.problems for check in checks):
+        raise NetworkCheckFailed(checks)
+
+
 def register(app: typer.Typer) -> None:
     """Adds the chain-side commands to the `certnet` root command."""
     app.add_typer(contracts_app, name="contracts")
     app.add_typer(node_app, name="node")
     app.add_typer(keys_app, name="keys")
+    app.add_typer(network_app, name="network")
     app.command("deploy")(deploy_command)
     app.command("bootstrap")(bootstrap_command)
     app.command("demo-spec")(demo_spec_command)

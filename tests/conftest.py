@@ -374,6 +374,46 @@ class TmpfsGatewayProcess(GatewayProcess):
         return super().auth(abbr)
 
 
+@dataclass
+class NetworkKitFiles:
+    """A Besu network kit written by `init_network` for a three-department spec, and what it was made from."""
+
+    directory: Path
+    spec: Path
+    deployer: Path
+    accounts: dict[str, str]  # name (deployer, department code) -> address
+
+
+def write_keystore(path: Path) -> str:
+    """A keystore file for a new key (a cheap KDF: only its declared address is read); returns the address."""
+    account = Account.create()
+    path.write_text(json.dumps(Account.encrypt(account.key, "test", kdf="pbkdf2", iterations=2)))
+    return account.address
+
+
+def write_keystore_spec(directory: Path, codes: list[str]) -> tuple[Path, dict[str, str]]:
+    """A bootstrap spec whose departments `codes` (the first one governs) each have a keystore in `directory`."""
+    accounts = {code: write_keystore(directory / f"{code}.json") for code in codes}
+    departments = [{"code": code, "name": f"Department {code}", "roles": ["governor", "issuer"] if i == 0
+                    else ["issuer", "relying_party"], "keystore": str(directory / f"{code}.json")}
+                   for i, code in enumerate(codes)]
+    spec = directory / "spec.yaml"
+    spec.write_text(json.dumps({"quorum": 1, "governors": codes[:1], "departments": departments}))
+    return spec, accounts
+
+
+@pytest.fixture
+def network_kit(tmp_path: Path) -> NetworkKitFiles:
+    from ledger_node.network import init_network
+    from ledger_node.spec import load_spec
+
+    spec, accounts = write_keystore_spec(tmp_path, ["GA", "MZ", "ZJ"])
+    deployer = tmp_path / "deployer.json"
+    accounts["deployer"] = write_keystore(deployer)
+    init_network(tmp_path / "network", spec=load_spec(spec), deployer_keystore=deployer)
+    return NetworkKitFiles(tmp_path / "network", spec, deployer, accounts)
+
+
 def fill_disk(directory: Path) -> Path:
     """Writes a file in `directory` until its filesystem has no byte left; returns the file."""
     filler = directory / "filler"
