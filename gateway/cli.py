@@ -103,10 +103,20 @@ def _report(problems: list[str], error: str, intact: str) -> None:
 
 def _serve(app: Any, host: str, port: int, *, log_level: str) -> None:
     """uvicorn with httptools and uvloop, dependencies of the package (uvicorn's "auto" takes them when
-    they are installed, else h11 and asyncio's loop: uvloop does not exist on Windows)."""
+    they are installed, else h11 and asyncio's loop: uvloop does not exist on Windows). Logs go through
+    `gateway.logs` (uvicorn's access log, which writes raw paths, stays off); on SIGTERM requests in flight
+    get CERTNET_SHUTDOWN_GRACE_SECONDS to finish before the app's shutdown stops the gateway."""
+    import logging
+
     import uvicorn
 
-    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_keep_alive=KEEP_ALIVE_SECONDS)
+    from gateway.logs import logging_config
+
+    settings = app.state.gateway.settings
+    logging.captureWarnings(True)  # a library's warning, too, is a line of the log's format
+    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_keep_alive=KEEP_ALIVE_SECONDS,
+                log_config=logging_config(settings.log_format, log_level), access_log=False,
+                timeout_graceful_shutdown=settings.shutdown_grace_seconds)
 
 
 @gateway_app.command("serve")
