@@ -102,13 +102,11 @@ class Metrics:
             self.checkpoint_age.set(time.time() - dt.datetime.fromisoformat(anchored_at).timestamp()
                                     if anchored_at else math.nan)
             self.unanchored.set(seen.checkpoints["logSize"] - seen.checkpoints["anchoredSize"])
-        self._refresh_leadership(gateway)
+        leases = getattr(gateway, "leases", None)  # the duties' leases, once gateways share them
+        self.show_leadership(leases.held() if leases is not None else set())
 
-    def _refresh_leadership(self, gateway: Gateway) -> None:
-        """`gateway.leases.held()` names the duties this process leads (once gateways share duties through
-        leases); a duty it led before and lost shows 0."""
-        leases = getattr(gateway, "leases", None)
-        held: set[str] = leases.held() if leases is not None else set()
+    def show_leadership(self, held: set[str]) -> None:
+        """1 for each duty in `held`, 0 for each this process led before and has lost."""
         self._duties |= held
         for duty in self._duties:
             self.leader.labels(duty).set(1 if duty in held else 0)
