@@ -12,7 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
+from gateway.api import errors
 from gateway.logs import JsonLines, REQUEST_ID, RequestIdFilter, sane_request_id
 from tests.conftest import GatewayProcess, marriage_request
 
@@ -134,3 +137,27 @@ def test_a_traceback_in_a_json_line_has_its_id_numbers_redacted() -> None:
     line = _formatted(record)
     assert "ValueError: no certificate for [redacted]" in line["exc_info"]
     assert CITIZEN_ID not in json.dumps(line)
+
+
+def test_a_record_written_in_the_worker_thread_of_a_request_names_that_requests_id() -> None:
+    """Synchronous routes run in anyio's worker threads: the request id travels there with the context."""
+    app = FastAPI()
+    app.add_middleware(errors.RequestGuard, max_body_bytes=1024, larger_bodies={})
+    route_log = logging.getLogger("tests.gateway.route")
+    written: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.addFilter(RequestIdFilter())
+    handler.emit = written.append  # type: ignore[method-assign]
+
+    @app.get("/work")
+    def work() -> dict[str, str]:
+        route_log.warning("working")
+        return {}
+
+    route_log.addHandler(handler)
+    try:
+        response = TestClient(app).get("/work")
+    finally:
+        route_log.removeHandler(handler)
+    [record] = written
+    assert record.requestId == response.headers["X-Request-Id"]  # type: ignore[attr-defined]
