@@ -106,18 +106,27 @@ def _serve(data_dir: Path, host: str, port: int, *, log_level: str, workers: int
     """The gateway of `data_dir` served by uvicorn with httptools and uvloop, dependencies of the package
     (uvicorn's "auto" takes them when they are installed, else h11 and asyncio's loop: uvloop does not
     exist on Windows). With several `workers`, each is a process with a gateway of its own, sharing the
-    database (PostgreSQL only: `Gateway.claim` refuses SQLite before anything starts)."""
+    database (PostgreSQL only: `Gateway.claim` refuses SQLite before anything starts). Logs go through
+    `gateway.logs` (uvicorn's access log, which writes raw paths, stays off); on SIGTERM requests in flight
+    get CERTNET_SHUTDOWN_GRACE_SECONDS to finish before the app's shutdown stops the gateway."""
+    import logging
+
     import uvicorn
 
     from gateway.api.app import create_app
+    from gateway.logs import logging_config
 
     gateway = _gateway(data_dir)
     try:
         gateway.claim(processes=workers)
     except GatewayError as error:
         _fail(error)
+    settings = gateway.settings
+    logging.captureWarnings(True)  # a library's warning, too, is a line of the log's format
     options: dict[str, Any] = {"host": host, "port": port, "log_level": log_level,
-                               "timeout_keep_alive": KEEP_ALIVE_SECONDS}
+                               "timeout_keep_alive": KEEP_ALIVE_SECONDS, "access_log": False,
+                               "log_config": logging_config(settings.log_format, log_level),
+                               "timeout_graceful_shutdown": settings.shutdown_grace_seconds}
     if workers == 1:
         uvicorn.run(create_app(gateway), **options)
         return

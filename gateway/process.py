@@ -132,7 +132,7 @@ class GatewayProcess:
         """Until the index has caught up with the chain head (less the confirmations it waits for)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            index = self.client.get("/healthz").json()["index"]
+            index = self.client.get("/readyz").json()["index"]
             if index["block"] >= self.devnet.w3.eth.block_number - index["confirmations"]:
                 return
             time.sleep(0.1)

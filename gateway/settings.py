@@ -71,6 +71,14 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(5.0, ge=1, le=300)
     #: Operations accepted but not yet mined beyond which new ones get 429.
     max_pending_operations: int = 200_000
+    #: `/readyz` answers 503 when the event index lags the head by more blocks than this beyond `confirmations`
+    #: (a load balancer then sends requests to gateways whose answers are current).
+    ready_max_index_lag: int = Field(30, ge=0, le=1_000_000)
+    #: Log lines on stderr: one JSON object each (for a log collector), or text for a person at a terminal.
+    log_format: Literal["json", "text"] = "json"
+    #: On SIGTERM the gateway stops accepting connections and gives requests in flight this long to finish,
+    #: then stops its background threads.
+    shutdown_grace_seconds: float = Field(30.0, gt=0, le=3600)
 
     @classmethod
     def load(cls, **values: Any) -> Settings:

@@ -12,7 +12,7 @@ single issuance, a small batch (5-20), verification, provenance history, a shari
 holder's consent, and audit queries (access-log entries, indexed events). One progress line every 30 s;
 at the end: requests by endpoint and status, 5xx responses, operations not final after a drain of at most
 `--drain-seconds`, the gateway's RSS at start and at the end of the load (and after the drain), and the maxima of the index lag and of the age of
-the access log's newest checkpoint (sampled from /healthz every 5 s).
+the access log's newest checkpoint (sampled from /readyz every 5 s).
 
 Exit 1 when a request got a 5xx or no answer, or an operation failed or is not final after the drain.
 RSS growth beyond 10% after the first 30 s (caches warm up in those) is flagged, not failed.
@@ -201,9 +201,9 @@ class Load:
 
 
 def sample_health(http: httpx.Client, tally: Tally) -> dict[str, Any] | None:
-    """One /healthz reading folded into the maxima; None when the gateway does not answer."""
+    """One /readyz reading folded into the maxima; None when the gateway does not answer."""
     try:
-        health = http.get("/healthz").json()
+        health = http.get("/readyz").json()
     except (httpx.TransportError, ValueError):
         return None
     with tally.lock:
@@ -248,7 +248,7 @@ def report(tally: Tally, rss: tuple[int | None, int | None, int | None], failed:
     server_errors, transport_errors = tally.server_errors(), tally.transport_errors()
     print(f"5xx responses: {server_errors}; requests without an answer: {transport_errors}")
     print(f"operations answered 202: {len(tally.pending)}; failed: {len(failed)} {failed[:10]}; not final after the "
-          f"drain: {len(not_final)} {not_final[:10]}; outbox pending at the end (/healthz): {pending_at_end}")
+          f"drain: {len(not_final)} {not_final[:10]}; outbox pending at the end (/readyz): {pending_at_end}")
     start, end, drained = rss
     if start and end and drained:
         warm = tally.rss_warm or start

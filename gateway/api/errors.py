@@ -3,9 +3,10 @@
 Gateway errors map by class (a database that cannot take the request arrives as
 `StorageUnavailable`, translated where SQLAlchemy raises it: `gateway.db`), the contracts' custom
 errors by name, an unreachable chain to 503 with a Retry-After hint. Nothing else answers with an
-error body. The outermost layer, `RequestGuard`, gives every request an id, refuses oversized
+error body. The outermost layer, `RequestGuard`, gives every request an id (the caller's
+`X-Request-Id` when it is a sane token, so a load balancer's id carries through), refuses oversized
 bodies with 413 before they are read, and turns an error nothing expected into a 500 in the same
-shape (logged with its traceback).
+shape (logged with its traceback). Every error body carries the request id in `details.requestId`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from gateway.certificates.document import MAX_JSON_DEPTH, nested_deeper_than
 from gateway.chain import CONNECTION_ERRORS
 from gateway.errors import (ChainUnavailable, Conflict, Forbidden, GatewayError, InvalidInput, NotFound,
                             OperationFailed, StorageUnavailable, TooManyRequests, Unauthenticated)
+from gateway.logs import REQUEST_ID, sane_request_id
 from ledger_node.errors import LedgerError
 from ledger_node.transactions import ContractReverted
 
@@ -74,7 +76,8 @@ class ErrorBody(BaseModel):
 
     code: str = Field(description="Stable machine-readable reason, e.g. `invalid_request`, `forbidden`")
     message: str = Field(description="What went wrong, for a person")
-    details: dict[str, Any] = Field(description="Facts about the error (e.g. `problems`, `requestId`)")
+    details: dict[str, Any] = Field(description="Facts about the error (e.g. `problems`) and always `requestId`, "
+                                                  "the response's `X-Request-Id`")
 
 
 class BodyTooLarge(Exception):
@@ -96,7 +99,10 @@ def contract_error(name: str) -> tuple[int, str]:
 
 
 def body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"code": code, "message": message, "details": details or {}}
+    """The error shape; inside a request (every error answer is), with its id in `details.requestId`."""
+    request_id = REQUEST_ID.get()
+    return {"code": code, "message": message,
+            "details": {**(details or {}), **({"requestId": request_id} if request_id else {})}}
 
 
 def install(app: FastAPI) -> None:
@@ -147,7 +153,8 @@ MAX_BODY_DEPTH = 2 * MAX_JSON_DEPTH
 
 
 class RequestGuard:
-    """ASGI layer around the app: a request id on every response (`X-Request-Id`), 413 for a body
+    """ASGI layer around the app: a request id on every response (`X-Request-Id`: the caller's when it is
+    a sane token, else a new one; in `scope["state"]` and `gateway.logs.REQUEST_ID`), 413 for a body
     over its limit (by `Content-Length` before anything is read, else while it streams in), 422 for
     a body nested deeper than MAX_BODY_DEPTH (before anything parses it), and a 500 in the error
     shape with the request id for any error nothing else handled."""
@@ -161,8 +168,9 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = uuid.uuid4().hex
+        request_id = sane_request_id(Headers(scope=scope).get(REQUEST_ID_HEADER)) or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        REQUEST_ID.set(request_id)  # this request's task only: each request runs in a task of its own
         limit = self.larger_bodies.get(scope["path"], self.max_body_bytes)
         started = False
 
@@ -192,8 +200,7 @@ class RequestGuard:
                           scope["path"])
             if not started:
                 await _send_error(send_with_id, 500, body("internal_error", "the gateway failed unexpectedly; "
-                                                          "quote the request id when reporting it",
-                                                          {"requestId": request_id}))
+                                                          "quote the request id when reporting it"))
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:

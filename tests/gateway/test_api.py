@@ -220,7 +220,7 @@ def test_catalog_snapshot_published_and_listed(gateway_http: GatewayProcess) -> 
 
 
 def test_health_and_metrics(gateway_http: GatewayProcess) -> None:
-    health = gateway_http.client.get("/healthz").json()
+    health = gateway_http.client.get("/readyz").json()
     assert health["chain"]["reachable"] is True
     metrics = gateway_http.client.get("/metrics").text
     assert "certnet_http_requests_total" in metrics and "certnet_outbox_pending" in metrics

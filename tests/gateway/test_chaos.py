@@ -109,7 +109,7 @@ def test_an_rpc_endpoint_cut_for_30_s_answers_503_and_every_accepted_request_is_
             key = str(uuid.uuid4())
             keys.append(key)
             during_outage += [_issue(gateway, tally, key), _batch(gateway, tally, f"CUT-{key}", 2),
-                              tally.send(gateway, "GET", "/healthz")]
+                              tally.send(gateway, "GET", "/readyz")]
             time.sleep(1)
         rpc_proxy.restore()
         for thread in in_flight:
@@ -140,7 +140,7 @@ def test_a_blackholed_rpc_endpoint_answers_503_after_the_rpc_timeout_not_a_hang(
         key = str(uuid.uuid4())
         refused = _issue(gateway, tally, key)  # CLIENT_TIMEOUT (45 s) bounds the wait
         assert _is_unavailable(refused, "chain_unavailable"), refused and refused.text
-        health = tally.send(gateway, "GET", "/healthz")
+        health = tally.send(gateway, "GET", "/readyz")
         assert health is not None and health.status_code == 503
         rpc_proxy.restore()
         _settle(gateway, own_devnet, tally, [key], {})
@@ -194,8 +194,8 @@ def test_a_full_database_disk_answers_503_keeps_reads_and_threads_alive_and_reco
         _settle(gateway, own_devnet, tally, keys, {"FULL-BATCH": 4_000})
         assert tally.send(gateway, "GET", history, headers=gateway.auth("MZ")).status_code == 200
         # The background threads lived through it: the index catches up, the log is checkpointed.
-        _wait_until(lambda: _caught_up(gateway.client.get("/healthz").json()),
-                    lambda: gateway.client.get("/healthz").json())
+        _wait_until(lambda: _caught_up(gateway.client.get("/readyz").json()),
+                    lambda: gateway.client.get("/readyz").json())
         assert 500 not in tally.statuses and "no answer" not in tally.statuses, tally
         assert (tally.duplicated, tally.lost) == (0, 0), tally
         open_states = ", ".join(f"'{state.value}'" for state in OPEN_STATES)

@@ -141,7 +141,7 @@ def test_while_the_chain_is_down_requests_get_503_and_pending_work_completes_aft
         refused = gateway.client.post("/v1/certificates", json=marriage_request("DOWN-X"), headers=gateway.auth("MZ"))
         assert (refused.status_code, refused.json()["code"]) == (503, "chain_unavailable")
         assert refused.headers["Retry-After"].isdigit()
-        assert gateway.client.get("/healthz").status_code == 503
+        assert gateway.client.get("/readyz").status_code == 503
         time.sleep(2)
         own_devnet.restart_chain()
         done = wait_done(gateway, f"/v1/batches/{accepted.json()['id']}?limit=1")

@@ -176,7 +176,8 @@ def test_a_body_nested_a_hundred_thousand_levels_is_refused_unparsed_and_the_gat
     response = gateway_http.client.post(path, content=b'{"document": ' + b"[" * 100_000,
                                         headers={"Content-Type": "application/json"})
     _assert_error(response, 422, "invalid_request")
-    assert response.json()["details"] == {"maxDepth": errors.MAX_BODY_DEPTH}
+    assert response.json()["details"] == {"maxDepth": errors.MAX_BODY_DEPTH,
+                                          "requestId": response.headers["X-Request-Id"]}
     assert gateway_http.client.get("/healthz").status_code == 200
 
 

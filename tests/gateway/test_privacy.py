@@ -174,7 +174,7 @@ def test_no_id_number_in_the_transactions_sent(scenario: Scenario) -> None:
 
 def test_the_gateway_log_saw_the_refused_requests(scenario: Scenario) -> None:
     """The log output scanned is the real one: it has the refusals' request lines."""
-    assert '"POST /v1/sharing/requests HTTP/1.1" 422' in (scenario.gateway.data_dir / "gateway.log").read_text()
+    assert '"message": "POST /v1/sharing/requests 422 ' in (scenario.gateway.data_dir / "gateway.log").read_text()
 
 
 # ----- what an auditor's query puts in the log -----

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import func, select
 
 from gateway.db import AccessLogEntry, Lease, Operation, make_engine, session_factory
-from gateway.leases import OUTBOX_DUTY_PREFIX, outbox_duty
+from gateway.leases import INDEX_DUTY, OUTBOX_DUTY_PREFIX, outbox_duty
 from gateway.process import own_database
 from ledger_node.engines import free_port
 from tests.conftest import DEMO_DEPARTMENTS, MZ_MARRIAGE, Devnet, GatewayProcess, Tally, marriage_request, wait_done
@@ -147,6 +147,13 @@ def _audit_verify(gateway: GatewayProcess) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=300)
 
 
+def _leading(gateway: GatewayProcess, duty: str) -> float:
+    """The process's `certnet_leader` gauge of `duty`: 1 while it does the duty."""
+    metrics = gateway.client.get("/metrics").text
+    return next(float(line.split()[-1]) for line in metrics.splitlines()
+                if line.startswith(f'certnet_leader{{duty="{duty}"}}'))
+
+
 def _mz_account(fleet: Fleet) -> str:
     """Civil affairs' sending account (the one its issuances are signed with)."""
     with fleet.sessions() as session:
@@ -207,6 +214,7 @@ def test_three_processes_lose_and_double_nothing_when_the_dispatching_one_is_kil
     assert set(statuses + verify_through_each(3)) == {200}
     verified = _audit_verify(fleet.alive()[0])
     assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert sum(_leading(g, INDEX_DUTY) for g in fleet.alive()) == 1
     with fleet.sessions() as session:
         assert session.scalar(select(func.count()).select_from(AccessLogEntry)) == 3 * 3 + 2 * 3
 
