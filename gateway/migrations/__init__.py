@@ -56,7 +56,7 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
         _lock(connection)
         found = _current(connection, scripts)  # another process may have upgraded it while this one waited
         if found != head:
-            config = _config(connection)
+            config = alembic_config(connection)
             if found is None and inspect(connection).has_table(RELEASE_MARKER_TABLE):
                 command.stamp(config, RELEASE_REVISION)
             command.upgrade(config, "head")
@@ -105,12 +105,12 @@ def _lock(connection: Connection) -> None:
 
 
 def _scripts() -> ScriptDirectory:
-    return ScriptDirectory.from_config(_config())
+    return ScriptDirectory.from_config(alembic_config())
 
 
-def _config(connection: Connection | None = None) -> Config:
-    """Alembic's configuration without an alembic.ini: the revisions beside this file; `connection` (for env.py)
-    makes the commands run in that connection's transaction, under its lock."""
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic's configuration without an alembic.ini, for its commands: the revisions beside this file;
+    `connection` (read by env.py) makes them run in that connection's transaction."""
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).parent))
     config.attributes["connection"] = connection
