@@ -13,6 +13,7 @@ table is of that release, and is stamped 0001 before the revisions after it run.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,30 +39,28 @@ UPGRADE_LOCK_KEY = int.from_bytes(b"certnetm", "big") - (1 << 63)
 @dataclass(frozen=True)
 class Revision:
     revision: str
-    down_revision: str | None
-    doc: str
+    doc: str  # the first line of its docstring
 
 
 def upgrade(engine: Engine) -> tuple[str | None, str]:
     """Brings the database of `engine` to head; (the revision it had, head). A database at head is only read
     (a read-only SQLite file stays usable), so the lock is taken only when there is something to do."""
     scripts = _scripts()
-    head = scripts.get_current_head()
-    assert head is not None  # versions/ ships with the package
+    newest = head()
     with engine.connect() as connection:
         found = _current(connection, scripts)
-    if found == head:
-        return found, head
+    if found == newest:
+        return found, newest
     with engine.connect() as connection:
         _lock(connection)
         found = _current(connection, scripts)  # another process may have upgraded it while this one waited
-        if found != head:
+        if found != newest:
             config = alembic_config(connection)
             if found is None and inspect(connection).has_table(RELEASE_MARKER_TABLE):
                 command.stamp(config, RELEASE_REVISION)
             command.upgrade(config, "head")
         connection.commit()
-    return found, head
+    return found, newest
 
 
 def current(engine: Engine) -> str | None:
@@ -71,16 +70,15 @@ def current(engine: Engine) -> str | None:
 
 
 def head() -> str:
-    head = _scripts().get_current_head()
-    assert head is not None
-    return head
+    """The newest revision."""
+    newest = _scripts().get_current_head()
+    assert newest is not None  # versions/ ships with the package
+    return newest
 
 
 def history() -> list[Revision]:
     """Every revision, oldest first."""
-    return [Revision(script.revision, script.down_revision if isinstance(script.down_revision, str) else None,
-                     script.doc)
-            for script in reversed(list(_scripts().walk_revisions()))]
+    return [Revision(script.revision, script.doc) for script in reversed(list(_scripts().walk_revisions()))]
 
 
 def _current(connection: Connection, scripts: ScriptDirectory) -> str | None:
@@ -104,6 +102,7 @@ def _lock(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+@functools.cache  # the revisions are files of the installed package: read once per process
 def _scripts() -> ScriptDirectory:
     return ScriptDirectory.from_config(alembic_config())
 
