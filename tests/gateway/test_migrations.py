@@ -191,3 +191,11 @@ def test_db_history_lists_every_revision_oldest_first() -> None:
     assert [line.split()[0] for line in result.output.splitlines()] == \
         [revision.revision for revision in migrations.history()]
     assert result.output.splitlines()[0].startswith(migrations.RELEASE_REVISION)
+
+
+def test_db_upgrade_of_a_database_newer_than_the_gateway_fails_with_one_line(tmp_path: Path) -> None:
+    with make_engine(f"sqlite:///{tmp_path / 'gateway.db'}").begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    result = CliRunner().invoke(app, ["db", "upgrade", "--data-dir", str(tmp_path)])
+    assert (result.exit_code, result.output.count("\n")) == (1, 1)
+    assert result.output.startswith("error (unknown_schema): the database's schema is at revision 9999")
