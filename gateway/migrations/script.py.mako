@@ -18,4 +18,4 @@ depends_on = None
 def upgrade() -> None:
     ${upgrades if upgrades else "pass"}
 
-# No downgrade: going back is restoring the backup taken before the upgrade (docs/deployment.md).
+# No downgrade: going back is restoring the backup taken before the upgrade (docs/gateway.md, "Schema migrations").

@@ -203,4 +203,4 @@ def upgrade() -> None:
     op.create_index(op.f('ix_issued_certificates_holder'), 'issued_certificates', ['holder'], unique=False)
     op.create_index(op.f('ix_issued_certificates_operation_id'), 'issued_certificates', ['operation_id'], unique=False)
 
-# No downgrade: going back is restoring the backup taken before the upgrade (docs/deployment.md).
+# No downgrade: going back is restoring the backup taken before the upgrade (docs/gateway.md, "Schema migrations").
