@@ -62,6 +62,8 @@ index_app = typer.Typer(help="The gateway's event index.", no_args_is_help=True)
 audit_app = typer.Typer(help="The access log: check it against the chain, export it.", no_args_is_help=True)
 outbox_app = typer.Typer(help="The queue of chain operations: what waits, and reconciling it with the chain.",
                          no_args_is_help=True)
+db_app = typer.Typer(help="The gateway database's schema: upgrade it, show its revision and the revisions.",
+                     no_args_is_help=True)
 holder_app = typer.Typer(help="What a holder's device does (for development): make a P-256 key, sign consents and "
                               "withdrawals. Prints JSON request bodies for the gateway.", no_args_is_help=True)
 
@@ -272,6 +274,56 @@ def outbox_retry_command(data_dir: Path = ledger_cli.DataDir) -> None:
     typer.echo(f"{reopened} operation(s) of lost blocks and {healed} for accounts' nonces set to be sent again")
 
 
+def _database_url(data_dir: Path) -> str:
+    from gateway.settings import Settings
+
+    return Settings.load(data_dir=data_dir).database
+
+
+def _upgrade_database(data_dir: Path) -> None:
+    """Upgrades the gateway database (a new SQLite file in the data dir, made as the gateway would) and says
+    from which revision to which."""
+    from gateway import migrations
+    from gateway.db import connect
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    found, head = migrations.upgrade(connect(_database_url(data_dir)))
+    if found == head:
+        typer.echo(f"database schema at {head}, the newest revision")
+    else:
+        typer.echo(f"database schema upgraded from {found or 'no revision'} to {head}")
+
+
+@db_app.command("upgrade")
+def db_upgrade_command(data_dir: Path = ledger_cli.DataDir) -> None:
+    """Bring the gateway database (CERTNET_DATABASE_URL, else the data dir's SQLite file) to the newest schema
+    revision. A gateway does it at start too; run it alone to upgrade before starting a new release's gateways."""
+    _upgrade_database(data_dir)
+
+
+@db_app.command("current")
+def db_current_command(data_dir: Path = ledger_cli.DataDir) -> None:
+    """The database's schema revision, beside the newest this gateway knows; changes nothing."""
+    from gateway import migrations
+    from gateway.db import connect
+
+    found, head = migrations.current(connect(_database_url(data_dir))), migrations.head()
+    if found == head:
+        typer.echo(f"{head} (the newest revision)")
+    else:
+        typer.echo(f"{found or 'no revision (an empty database, or one made before migrations)'}; the newest is "
+                   f"{head}: `certnet db upgrade` upgrades it")
+
+
+@db_app.command("history")
+def db_history_command() -> None:
+    """Every schema revision, oldest first."""
+    from gateway import migrations
+
+    for revision in migrations.history():
+        typer.echo(f"{revision.revision}  {revision.doc}")
+
+
 @holder_app.command("keygen")
 def holder_keygen_command(key_file: Path = typer.Argument(..., help="Where to write the new private key (PEM)."),
                           holder: str = typer.Option(..., help="RIC:<citizen ID> or USCC:<credit code>.")) -> None:
@@ -347,6 +399,7 @@ def run_command(engine: str = ledger_cli.EngineOption, chain_port: int = ledger_
                 data_dir: Path = ledger_cli.DataDir) -> None:
     """Local chain + demo consortium + gateway on http://HOST:PORT, until Ctrl-C (what `make run` does)."""
     with ledger_cli.local_devnet(engine, chain_port, demo, data_dir, listens=[(host, port, "gateway")]):
+        _upgrade_database(data_dir)
         console.print(f"gateway on http://{host}:{port} (API docs at /docs); Ctrl-C stops both")
         _serve(data_dir, host, port, log_level="warning")
 
@@ -358,3 +411,4 @@ app.add_typer(index_app, name="index")
 app.add_typer(audit_app, name="audit")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(holder_app, name="holder")
+app.add_typer(db_app, name="db")

@@ -12,11 +12,12 @@ from enum import Enum
 from typing import Any, Literal
 
 from sqlalchemy import (JSON, BigInteger, Float, ForeignKey, Index, Integer, LargeBinary, String, Text,
-                        UniqueConstraint, create_engine, event, inspect, select, text, update)
+                        UniqueConstraint, create_engine, event, text)
 from sqlalchemy.engine import URL, Engine, ExceptionContext, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
+from gateway import migrations
 from gateway.certificates.document import type_code
 from gateway.errors import StorageUnavailable
 
@@ -328,13 +329,12 @@ Synchronous = Literal["NORMAL", "FULL"]
 
 
 def make_engine(url: str, *, synchronous: Synchronous = "NORMAL") -> Engine:
-    """An engine for `url`, its tables brought up to date. SQLite gets WAL, a busy timeout (the HTTP
+    """An engine for `url`, its schema upgraded to the newest revision (`gateway.migrations`: a new database
+    gets every table, an older one the revisions it lacks). SQLite gets WAL, a busy timeout (the HTTP
     threads, the outbox dispatcher and the indexer share one file) and `synchronous`; PostgreSQL its
     server's settings (durable commits by default)."""
-    engine = _connect(url, synchronous)
-    Base.metadata.create_all(engine)
-    _add_new_columns(engine)
-    _add_new_indexes(engine)
+    engine = connect(url, synchronous)
+    migrations.upgrade(engine)
     return engine
 
 
@@ -342,19 +342,20 @@ def durable_engine(engine: Engine) -> Engine:
     """An engine for the writes a power cut must not take back (`make_engine`'s tables): for SQLite a
     second pool of connections on the same file that commit with synchronous=FULL, else `engine`.
     A FULL commit syncs the whole write-ahead log, so it also makes every earlier commit durable."""
-    return _connect(engine.url, "FULL") if engine.dialect.name == "sqlite" else engine
+    return connect(engine.url, "FULL") if engine.dialect.name == "sqlite" else engine
 
 
 def background_engine(engine: Engine) -> Engine:
     """An engine on `engine`'s database with a connection of its own, for a background thread that must
     not wait behind requests for a pooled connection (the leases' renewal: a lease not renewed in time
     passes to another process)."""
-    return _connect(engine.url, "NORMAL", pool_size=1)
+    return connect(engine.url, "NORMAL", pool_size=1)
 
 
-def _connect(url: str | URL, synchronous: Synchronous, *, pool_size: int = 0) -> Engine:
-    """An engine with SQLite's pragmas or PostgreSQL's session settings; `pool_size` 0: the default pools
-    (SQLite 20 + 40 overflow, PostgreSQL 10 + 20), else that many connections and no overflow."""
+def connect(url: str | URL, synchronous: Synchronous = "NORMAL", *, pool_size: int = 0) -> Engine:
+    """An engine for `url` as `make_engine` configures it, its schema left as it is: SQLite's pragmas or
+    PostgreSQL's session settings; `pool_size` 0: the default pools (SQLite 20 + 40 overflow, PostgreSQL
+    10 + 20), else that many connections and no overflow."""
     if make_url(url).get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
                                **_pool(pool_size, 20, 40))
@@ -393,42 +394,6 @@ def _storage_unavailable(context: ExceptionContext) -> StorageUnavailable | None
     reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
     return StorageUnavailable(f"the gateway's database cannot take the request now ({reason}); nothing was "
                               "changed, retry later")
-
-
-def _add_new_columns(engine: Engine) -> None:
-    """Brings a database made by an older gateway up to date: `create_all` adds new tables but not
-    the (nullable) columns added to existing ones; issued certificates get their holder and type
-    from their documents."""
-    inspector = inspect(engine)
-    missing = [(table, column) for table in Base.metadata.sorted_tables
-               for column in table.columns
-               if column.name not in {c["name"] for c in inspector.get_columns(table.name)}]
-    if not missing:
-        return
-    with engine.begin() as connection:
-        for table, column in missing:
-            default = f" DEFAULT {column.server_default.arg.text}" if column.server_default is not None else ""
-            connection.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} "
-                                    f"{column.type.compile(engine.dialect)}{default}"))
-    with sessionmaker(engine).begin() as session:
-        for row_id, document in session.execute(select(IssuedCertificate.id, IssuedCertificate.document)
-                                                .where(IssuedCertificate.holder.is_(None))):
-            session.execute(update(IssuedCertificate).where(IssuedCertificate.id == row_id).values(
-                holder=document["credentialSubject"]["id"], certificate_type=type_code(document)))
-
-
-def _add_new_indexes(engine: Engine) -> None:
-    """Creates every declared index the database lacks: `create_all` skips the indexes of tables
-    that exist, so an index added to an existing table (or on a column `_add_new_columns` just
-    added) would otherwise appear only in new databases. Building one on a large table takes a
-    while, once, at the first start of the gateway that declares it."""
-    with engine.begin() as connection:
-        existing = {table: {index["name"] for index in inspect(connection).get_indexes(table)}
-                    for table in Base.metadata.tables}
-        for table in Base.metadata.sorted_tables:
-            for index in table.indexes:
-                if index.name not in existing[table.name]:
-                    index.create(connection)
 
 
 def session_factory(engine: Engine) -> sessionmaker:

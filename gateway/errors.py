@@ -127,6 +127,12 @@ class StorageUnavailable(GatewayError):
     code = "storage_unavailable"
 
 
+class UnknownSchema(GatewayError):
+    """The database's schema is at a revision this gateway does not know: a newer gateway upgraded it."""
+
+    code = "unknown_schema"
+
+
 class OperationFailed(GatewayError):
     """The operation was accepted but its transaction failed on the chain; `details.reason` says why."""
 

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from contextlib import contextmanager
 from collections import Counter
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ import httpx
 
 import pytest
 from hexbytes import HexBytes
-from sqlalchemy import delete, select
+from sqlalchemy import create_engine, delete, make_url, select, text
 from sqlalchemy.orm import sessionmaker
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -756,3 +757,27 @@ def postgres_url() -> str:
     if not url.startswith("postgresql"):
         pytest.fail("this test needs PostgreSQL: run it under scripts/with_postgres.sh (make test-postgres)")
     return url
+
+
+#: The database backends a test of the schema runs on: `make test` runs the SQLite ones, `make test-postgres` the others.
+DATABASE_BACKENDS = [pytest.param("sqlite"), pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a new, empty database of the backend the test is parametrised with (`DATABASE_BACKENDS`,
+    indirect): a SQLite file, or a database of its own on the server of `postgres_url`, dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'gateway.db'}"
+        return
+    server = make_url(request.getfixturevalue("postgres_url"))
+    name = f"certnet_test_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")  # CREATE DATABASE cannot run in a transaction
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:  # FORCE: the test's engines may still hold pooled connections
+            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()

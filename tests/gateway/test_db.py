@@ -1,6 +1,6 @@
-"""The gateway database: a file made by an older gateway is brought up to date when opened; a
-database that cannot take a write says so as `StorageUnavailable`; SQLite commits what a power cut
-must not take back with synchronous=FULL, the rest with NORMAL."""
+"""The gateway database: a database that cannot take a write says so as `StorageUnavailable`; SQLite
+commits what a power cut must not take back with synchronous=FULL, the rest with NORMAL. How a database
+made by an older gateway is brought up to date: tests/gateway/test_migrations.py."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-from sqlalchemy import inspect, select, text
+from sqlalchemy import inspect, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
@@ -19,38 +19,6 @@ from ledger_node.engines import free_port
 
 DOCUMENT = {"credentialSubject": {"id": "urn:certnet:holder:" + "ab" * 32},
             "credentialSchema": {"id": "urn:certnet:type:320100-MZ-001"}, "proof": {"certificateHash": "0x" + "01" * 32}}
-
-
-def test_an_older_database_gets_the_new_columns_filled_from_the_documents(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'gateway.db'}"
-    engine = make_engine(url)
-    with session_factory(engine).begin() as session:
-        session.add(IssuedCertificate(certificate_hash="0x" + "01" * 32, operation_id=1, position=0,
-                                      document=DOCUMENT))
-    with engine.begin() as connection:  # what the issue-6 gateway created
-        connection.execute(text("DROP INDEX ix_issued_certificates_holder"))
-        connection.execute(text("ALTER TABLE issued_certificates DROP COLUMN holder"))
-        connection.execute(text("ALTER TABLE issued_certificates DROP COLUMN certificate_type"))
-    engine.dispose()
-
-    reopened = make_engine(url)
-    assert "ix_issued_certificates_holder" in {i["name"] for i in inspect(reopened).get_indexes("issued_certificates")}
-    with session_factory(reopened)() as session:
-        row = session.scalars(select(IssuedCertificate)).one()
-    assert (row.holder, row.certificate_type) == (DOCUMENT["credentialSubject"]["id"], "320100-MZ-001")
-
-
-def test_an_older_database_gets_the_indexes_added_to_its_existing_tables(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'gateway.db'}"
-    engine = make_engine(url)
-    with engine.begin() as connection:  # what a gateway before the paged history created
-        connection.execute(text("DROP INDEX ix_chain_events_subject_order"))
-        connection.execute(text("DROP INDEX ix_operations_department_block"))
-    engine.dispose()
-
-    reopened = inspect(make_engine(url))
-    assert {"ix_chain_events_subject_order", "ix_operations_department_block"} <= \
-        {i["name"] for table in ("chain_events", "operations") for i in reopened.get_indexes(table)}
 
 
 def test_a_current_database_is_left_as_it_is(tmp_path: Path) -> None:
