@@ -44,12 +44,13 @@ test-postgres: setup
 contracts: setup
 	$(BIN)/certnet contracts compile
 
-## The gateway beside its peers on one chain of 1 000 000 blocks, built once and cached under cache/bench/
+## The gateway beside its peers on one chain of 1 000 000 blocks, built once and cached under cache/bench/, and
+## 1, 2 and 4 gateway processes on a throwaway PostgreSQL cluster
 ## (docs/benchmarks.md holds a recorded run; BENCH_ARGS="--markdown docs/benchmarks.md" rewrites its table,
 ## BENCH_ARGS="--blocks 20000 --events 2000 ..." is a quick try; scripts/bench.py --help lists the sizes).
 BENCH_ARGS ?=
 bench: setup
-	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
+	scripts/with_postgres.sh $(BIN)/python scripts/bench.py $(BENCH_ARGS)
 
 ## A mixed load for MINUTES against a gateway on anvil: 5xx, operations left open, RSS, index lag, checkpoint age
 ## (docs/benchmarks.md holds a recorded run; exit 1 on a 5xx or an operation not final).

@@ -30,6 +30,11 @@ would take to read that chain).
    certificate verified `--accesses` times by a department (each logged verification is one access).
 5. Sharing: `POST /v1/sharing/requests` requests/s and p50/p99 at 16 clients, beside `POST /v1/verify` of
    the same certificate by the same department (also logged).
+6. Scale-out: `POST /v1/verify` (32 clients) and `POST /v1/certificates` (32 clients) through `certnet gateway
+   serve --workers N` for N = 1, 2, 4 on one PostgreSQL database (the first run indexes the long chain into it,
+   the others find it indexed), each beside N = 1. Needs a PostgreSQL server: `make bench` runs the script
+   under scripts/with_postgres.sh, whose CERTNET_DATABASE_URL this section alone uses (the gateway of
+   sections 1-5 keeps its SQLite file); without one the section is skipped and says so.
 
 Duration on the 2-core development machine (defaults, measured 2026-12-01 with other work beside it): building
 the chain the first time 5.3 min (signing and mining 100 000 transactions, writing a 2.2 GB state file of 1 000 000
@@ -63,7 +68,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from gateway.auth import create_token  # noqa: E402
 from gateway.chain import Chain  # noqa: E402
 from gateway.db import AnchorRecord, ChainEvent, make_engine, session_factory  # noqa: E402
-from gateway.process import GatewayProcess  # noqa: E402
+from gateway.process import GatewayProcess, own_database  # noqa: E402
 from gateway.sharing.consent import new_consent, new_holder_key, sign_record  # noqa: E402
 from ledger_node.accounts import dev_account  # noqa: E402
 from ledger_node.demo import department_code  # noqa: E402
@@ -73,6 +78,8 @@ from scripts.gas_report import load_document_store  # noqa: E402
 from scripts.longchain import LongChain, long_chain, start_anvil  # noqa: E402
 
 CLIENTS = 16
+#: Clients of the scale-out section: enough to keep 4 processes busy.
+SCALE_OUT_CLIENTS = 32
 CIVIL_AFFAIRS = department_code(2)
 HOLDER_CHANNEL = department_code(3)
 HOUSING = department_code(5)
@@ -119,6 +126,7 @@ class Rate:
 
 class Bench:
     def __init__(self, workdir: Path, chain: LongChain, origin: str) -> None:
+        self.workdir = workdir
         self.rows: list[tuple[str, str, str, str]] = []
         self.notes: list[str] = []
         self.note(origin)
@@ -384,6 +392,53 @@ class Bench:
         self.row(f"sharing ({CLIENTS} clients)", str(shared), f"{verified} verify, logged",
                  f"{shared.per_second / verified.per_second:.2f}x")
 
+    # ----- 6. scale-out -----
+
+    def scale_out(self, database: str | None, document: dict[str, Any], requests: int, singles: int) -> None:
+        label = f"{SCALE_OUT_CLIENTS} clients, PostgreSQL"
+        if database is None:
+            self.row(f"scale-out ({label})", "n/a (no PostgreSQL: run under scripts/with_postgres.sh)", "", "")
+            return
+        rates: dict[int, tuple[Rate, float]] = {}
+        for workers in (1, 2, 4):
+            gateway = GatewayProcess(self.devnet, self.workdir / f"workers-{workers}", database=database,
+                                     workers=workers, index_poll_seconds="0.2", role_cache_seconds="5",
+                                     checkpoint_interval_seconds="300")
+            started = time.perf_counter()
+            gateway.start().wait_indexed(timeout=3600)
+            if workers == 1:
+                self.note(f"on PostgreSQL the first gateway indexed the chain in {time.perf_counter() - started:,.0f} s")
+            try:
+                rates[workers] = self._served_rates(gateway, document, requests, singles, f"W{workers}")
+            finally:
+                gateway.stop()
+        verify_1, issue_1 = rates[1]
+        for workers, (verify, issue) in rates.items():
+            processes = f"{workers} process{'es' if workers > 1 else ''}"
+            self.row(f"verify, {processes} ({label})", str(verify),
+                     f"{verify_1} 1 process" if workers > 1 else f"{self.verify_16} SQLite, 16 clients"
+                     if self.verify_16 else "", f"{verify.per_second / verify_1.per_second:.2f}x" if workers > 1
+                     else "")
+            self.row(f"anchoring, single, {processes} ({label})", f"{issue:,.1f} cert/s",
+                     f"{issue_1:,.1f} cert/s 1 process" if workers > 1 else "",
+                     f"{issue / issue_1:.2f}x" if workers > 1 else "")
+
+    def _served_rates(self, gateway: GatewayProcess, document: dict[str, Any], requests: int, singles: int,
+                      run: str) -> tuple[Rate, float]:
+        """Verification requests/s and single issuances/s through `gateway` at SCALE_OUT_CLIENTS clients."""
+        http = httpx.Client(base_url=str(gateway.client.base_url), timeout=600,
+                            limits=httpx.Limits(max_connections=2 * SCALE_OUT_CLIENTS))
+        auth = gateway.auth("MZ")
+        try:
+            verify = Rate(*concurrently(lambda _i: timed(lambda: self._ok(http.post(
+                "/v1/verify", json={"document": document}), 200)), requests, SCALE_OUT_CLIENTS))
+            wall, _ = concurrently(lambda i: timed(lambda: self._ok(http.post(
+                "/v1/certificates", json={"type": MARRIAGE, **marriage(f"SCALE-{run}-{i}")}, headers=auth), 201)),
+                singles, SCALE_OUT_CLIENTS)
+        finally:
+            http.close()
+        return verify, singles / wall
+
     # ----- helpers -----
 
     def _rpc_result(self, body: dict[str, Any]) -> Any:
@@ -433,8 +488,12 @@ def main() -> None:
     parser.add_argument("--logs-queries", type=int, default=50, help="eth_getLogs over the whole chain: ~1 s each")
     parser.add_argument("--accesses", type=int, default=2_000, help="logged verifications of one certificate")
     parser.add_argument("--sharing-requests", type=int, default=1_000)
+    parser.add_argument("--scale-out-verifications", type=int, default=4_000, help="per process count")
+    parser.add_argument("--scale-out-singles", type=int, default=300, help="single issuances per process count")
     parser.add_argument("--markdown", type=Path, help="rewrite the bench table section of this page")
     args = parser.parse_args()
+    # The PostgreSQL server of scripts/with_postgres.sh is section 6's only; the other gateways keep SQLite.
+    scale_out_database = os.environ.pop("CERTNET_DATABASE_URL", None)
 
     chain = long_chain(args.blocks, args.events, rebuild=args.rebuild)
     real = ", ".join(f"{count:,} {kind}" for kind, count in sorted(chain.events.items()))
@@ -450,6 +509,8 @@ def main() -> None:
         bench.batch_verification(documents[:args.batch_verify])
         bench.provenance(args.indexed, args.history_queries, args.logs_queries, args.accesses)
         bench.sharing(args.sharing_requests)
+        bench.scale_out(scale_out_database and own_database(scale_out_database, workdir / "scale-out"), documents[0],
+                        args.scale_out_verifications, args.scale_out_singles)
     finally:
         bench.close()
         shutil.rmtree(workdir, ignore_errors=True)
