@@ -161,15 +161,23 @@ def _mz_account(fleet: Fleet) -> str:
 
 
 @pytest.fixture
-def fleet_of_three(own_devnet: Devnet, tmp_path: Path, fleet_database: str) -> Iterator[Fleet]:
-    fleet = Fleet(own_devnet, tmp_path, fleet_database, 3)
-    yield fleet
-    fleet.stop()
+def make_fleet(own_devnet: Devnet, tmp_path: Path, fleet_database: str) -> Iterator[Callable[..., Fleet]]:
+    """Starts `size` gateway processes on the test's devnet and one database; stops them after the test."""
+    fleets: list[Fleet] = []
+
+    def make(size: int, **settings: str) -> Fleet:
+        fleets.append(Fleet(own_devnet, tmp_path, fleet_database, size, **settings))
+        return fleets[-1]
+
+    yield make
+    for fleet in fleets:
+        fleet.stop()
 
 
 @pytest.mark.postgres
-def test_three_processes_lose_and_double_nothing_when_the_dispatching_one_is_killed(fleet_of_three: Fleet) -> None:
-    fleet = fleet_of_three
+def test_three_processes_lose_and_double_nothing_when_the_dispatching_one_is_killed(
+        make_fleet: Callable[..., Fleet]) -> None:
+    fleet = make_fleet(3)
     tally = Tally("3 gateway processes on PostgreSQL, the dispatching one killed (SIGKILL) mid-load")
     first = fleet.gateways[0]
     sample = first.client.post("/v1/certificates", json=marriage_request("FLEET-SAMPLE"), headers=first.auth("MZ"))
@@ -219,16 +227,9 @@ def test_three_processes_lose_and_double_nothing_when_the_dispatching_one_is_kil
         assert session.scalar(select(func.count()).select_from(AccessLogEntry)) == 3 * 3 + 2 * 3
 
 
-@pytest.fixture
-def fleet_of_two(own_devnet: Devnet, tmp_path: Path, fleet_database: str) -> Iterator[Fleet]:
-    fleet = Fleet(own_devnet, tmp_path, fleet_database, 2, lease_seconds="2")
-    yield fleet
-    fleet.stop()
-
-
 @pytest.mark.postgres
-def test_a_paused_dispatcher_resumes_fenced_and_sends_nothing_twice(fleet_of_two: Fleet) -> None:
-    fleet = fleet_of_two
+def test_a_paused_dispatcher_resumes_fenced_and_sends_nothing_twice(make_fleet: Callable[..., Fleet]) -> None:
+    fleet = make_fleet(2, lease_seconds="2")
     tally = Tally("2 gateway processes on PostgreSQL, the dispatching one paused (SIGSTOP) past its lease")
     first = fleet.gateways[0]
     assert first.client.post("/v1/certificates", json=marriage_request("PAUSE-SAMPLE"),
