@@ -33,14 +33,16 @@ from ledger_node.schemas import SchemaStore
 from ledger_node.sender import Sender
 
 
-def rpc_url(settings: Settings) -> str:
-    """Settings' RPC URL, else the node recorded in the data dir, else the manifest's."""
+def rpc_urls(settings: Settings) -> list[str]:
+    """Settings' RPC URLs (or URL), else the node recorded in the data dir, else the manifest's."""
+    if settings.rpc_urls:
+        return settings.rpc_urls
     if settings.rpc_url:
-        return settings.rpc_url
+        return [settings.rpc_url]
     record = read_node(settings.data_dir)
     if record is not None:
-        return record.url
-    return Manifest.load(settings.manifest_path).rpc_url
+        return [record.url]
+    return [Manifest.load(settings.manifest_path).rpc_url]
 
 
 def refuse_unsafe_production(settings: Settings, chain_id: int, custody: Custody) -> None:
@@ -70,7 +72,7 @@ def refuse_unsafe_production(settings: Settings, chain_id: int, custody: Custody
 class Gateway:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        w3 = connect(rpc_url(settings), timeout=settings.rpc_timeout_seconds)
+        w3 = connect(rpc_urls(settings), timeout=settings.rpc_timeout_seconds)
         deployment = Manifest.load(settings.manifest_path).deployment(w3)
         self.chain = Chain(deployment, role_cache_seconds=settings.role_cache_seconds)
         self.custody = Custody.load(self.chain, settings.key_store)

@@ -33,7 +33,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 from ledger_node.compiler import PROJECT_ROOT
 from ledger_node.errors import LedgerError
@@ -93,9 +93,10 @@ def embedded_web3(accounts: int = DEV_ACCOUNTS) -> Web3:
     return Web3(EthereumTesterProvider(EthereumTester(backend)))
 
 
-def connect(url: str, *, timeout: float = 30) -> Web3:
+def connect(urls: str | Sequence[str], *, timeout: float = 30) -> Web3:
     """A connection to a JSON-RPC node whose every call fails after `timeout` seconds without an
-    answer; raises `EngineError` when it does not answer.
+    answer; raises `EngineError` when it does not answer. Several URLs of one chain are used with
+    failover (`ledger_node.failover`): the first healthy one answers; all must be of the same chain.
 
     PoA chains (Besu/GoQuorum clique or QBFT) put more than 32 bytes in extraData, which
     web3.py rejects unless the PoA middleware is in place; it is added when the chain needs it.
@@ -105,20 +106,45 @@ def connect(url: str, *, timeout: float = 30) -> Web3:
     from web3.middleware import ExtraDataToPOAMiddleware
     from web3.providers.rpc.utils import ExceptionRetryConfiguration
 
-    # web3.py retries a read call that timed out, four more times by default: a node that accepts
-    # connections but never answers would hold each call for five timeouts. One is the bound.
-    retry = ExceptionRetryConfiguration(errors=(ConnectionError, requests.HTTPError))
-    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}, exception_retry_configuration=retry))
+    from ledger_node.failover import Endpoints, FailoverProvider
+
+    urls = [urls] if isinstance(urls, str) else list(urls)
+    if len(urls) == 1:
+        # web3.py retries a read call that timed out, four more times by default: a node that accepts
+        # connections but never answers would hold each call for five timeouts. One is the bound.
+        retry = ExceptionRetryConfiguration(errors=(ConnectionError, requests.HTTPError))
+        w3 = Web3(Web3.HTTPProvider(urls[0], request_kwargs={"timeout": timeout}, exception_retry_configuration=retry))
+    else:
+        refuse_other_chains(urls, timeout=timeout)
+        w3 = Web3(FailoverProvider(Endpoints(urls), timeout=timeout))
     try:
         latest = w3.eth.get_block("latest")
     except Exception as exc:
         if "extraData" in str(exc):
             w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
             return w3
-        raise EngineError(f"no JSON-RPC answer from {url}: {type(exc).__name__}") from exc
+        raise EngineError(f"no JSON-RPC answer from {', '.join(urls)}: {type(exc).__name__}") from exc
     if len(latest.get("extraData", b"")) > 32:
         w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
     return w3
+
+
+def refuse_other_chains(urls: Sequence[str], *, timeout: float) -> None:
+    """`EngineError` when the URLs that answer are not all of one chain (a mistyped URL of another
+    network would take over the transactions when the first fails); those down now are not asked."""
+    import requests
+
+    chains: dict[str, int] = {}
+    for url in urls:
+        try:
+            answer = requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []},
+                                   timeout=timeout).json()
+            chains[url] = int(answer["result"], 16)
+        except (requests.RequestException, ValueError, KeyError, TypeError):
+            continue
+    if len(set(chains.values())) > 1:
+        raise EngineError("the JSON-RPC URLs are not of one chain: "
+                          + ", ".join(f"{url} has chain id {chain}" for url, chain in chains.items()))
 
 
 def _binary(name: str) -> str:

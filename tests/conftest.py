@@ -576,6 +576,16 @@ def rpc_proxy(own_devnet: Devnet) -> Iterator[RpcProxy]:
 
 
 @pytest.fixture
+def rpc_proxies(devnet: Devnet) -> Iterator[tuple[RpcProxy, RpcProxy]]:
+    """Two proxies in front of the session's devnet: a primary and a secondary JSON-RPC URL of one chain
+    (`CERTNET_RPC_URLS`), each of which a test can cut."""
+    primary, secondary = RpcProxy(devnet.node.port), RpcProxy(devnet.node.port)
+    yield primary, secondary
+    primary.close()
+    secondary.close()
+
+
+@pytest.fixture
 def taken_port() -> Iterator[int]:
     """A port on 127.0.0.1 that something else listens on for the test's duration."""
     with socket.socket() as listener:
