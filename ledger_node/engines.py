@@ -157,21 +157,23 @@ def _binary(name: str) -> str:
     return found
 
 
-def engine_command(engine: str, port: int, accounts: int, state_dir: Path | None) -> list[str]:
-    """The command line that starts a local engine with the development accounts (it runs in the project's
-    directory, so the state directory is given absolute)."""
+def engine_command(engine: str, port: int, accounts: int, state_dir: Path | None,
+                   options: Sequence[str] = ()) -> list[str]:
+    """The command line that starts a local engine with the development accounts and the engine's own
+    `options` (e.g. anvil's `--hardfork`); it runs in the project's directory, so the state directory
+    is given absolute."""
     from ledger_node.accounts import DEV_MNEMONIC  # eth-account: heavy to import
 
     if engine == "ganache":
         command = [_binary("ganache"), "--server.host", "127.0.0.1", "--server.port", str(port),
                    "--wallet.mnemonic", DEV_MNEMONIC, "--wallet.totalAccounts", str(accounts),
-                   "--chain.chainId", "1337", "--logging.quiet"]
+                   "--chain.chainId", "1337", "--logging.quiet", *options]
         return command + (["--database.dbPath", str(state_dir.resolve())] if state_dir else [])
     if engine == "anvil":
         # Interval mining (1 s blocks, like a consortium chain): anvil 1.7.1's automine stops mining
         # when thousands of pipelined transactions arrive, leaving them pending until the next one.
         command = [_binary("anvil"), "--host", "127.0.0.1", "--port", str(port), "--mnemonic", DEV_MNEMONIC,
-                   "--accounts", str(accounts), "--chain-id", "31337", "--silent", "--block-time", "1"]
+                   "--accounts", str(accounts), "--chain-id", "31337", "--silent", "--block-time", "1", *options]
         if not state_dir:
             return command
         # anvil only reads its state; the keeper, its parent, saves it after every block (see statekeeper:
@@ -181,7 +183,7 @@ def engine_command(engine: str, port: int, accounts: int, state_dir: Path | None
                 *command, *(["--load-state", str(state)] if state.exists() else [])]
     if engine == "hardhat":
         # Hardhat's node reads the dev mnemonic's accounts from hardhat.config.js (its default).
-        return [_binary("hardhat"), "node", "--hostname", "127.0.0.1", "--port", str(port)]
+        return [_binary("hardhat"), "node", "--hostname", "127.0.0.1", "--port", str(port), *options]
     raise EngineError(f"unknown local engine {engine!r}; choose one of {', '.join(LOCAL_ENGINES)}")
 
 
@@ -210,6 +212,7 @@ class LocalNode:
     port: int = 0
     accounts: int = DEV_ACCOUNTS
     state_dir: Path | None = None
+    options: tuple[str, ...] = ()  # the engine's own command-line options
     process: subprocess.Popen[bytes] | None = None
 
     def __post_init__(self) -> None:
@@ -229,7 +232,7 @@ class LocalNode:
         if port_in_use(self.port):
             # Otherwise we would wait for, and then talk to, whatever already listens there.
             raise EngineError(f"port {self.port} is in use: stop what listens there or choose another port")
-        command = engine_command(self.engine, self.port, self.accounts, self.state_dir)
+        command = engine_command(self.engine, self.port, self.accounts, self.state_dir, self.options)
         if self.state_dir:
             self.state_dir.mkdir(parents=True, exist_ok=True)
         output = open(log_path, "ab") if log_path else subprocess.DEVNULL
