@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 from web3.contract.contract import ContractFunction
 from web3.exceptions import TransactionNotFound, Web3RPCError
+from web3.types import TxReceipt
 
 from gateway.chain import OUTAGES, Chain
 from gateway.db import IN_BLOCK_STATES, OPEN_STATES, Operation, OperationState
@@ -69,6 +70,15 @@ Preparer = Callable[[Operation, threading.Event], None]
 Landed = Callable[[Operation], int | None]
 
 
+def sent_transactions(operation: Operation) -> list[str]:
+    """The hashes of every transaction sent for the operation with its current nonce, its current one
+    first: the one it has now and those it replaced (history's newest `replaced` note lists them)."""
+    replaced = next((note for note in reversed(operation.history or [])
+                     if note["event"] == "replaced" and note.get("nonce") == operation.nonce), {})
+    return list(dict.fromkeys(tx for tx in [operation.tx_hash, replaced.get("by"), *replaced.get("transactions", [])]
+                              if tx))
+
+
 @dataclass
 class AccountBacklog:
     """One signing account's open operations: how many in each state, their nonces, the oldest's age."""
@@ -83,12 +93,13 @@ class AccountBacklog:
 
 class Outbox:
     def __init__(self, sessions: sessionmaker, chain: Chain, sender: Sender, *, max_pending: int,
-                 confirmations: int) -> None:
+                 confirmations: int, replace_after: float) -> None:
         self.sessions = sessions
         self.chain = chain
         self.sender = sender
         self.max_pending = max_pending
         self.confirmations = confirmations
+        self.replace_after = replace_after
         self.builders: dict[str, TransactionBuilder] = {}
         self.preparers: dict[str, Preparer] = {}
         self.landed: dict[str, Landed] = {}
@@ -97,6 +108,7 @@ class Outbox:
         self._wake = threading.Event()
         self._awaiting_receipts = self._awaiting_depth = False  # as the last round found
         self._prepare_wake = threading.Event()
+        self._unmined_since: dict[str, float] = {}  # transaction hash -> when a round first found no receipt
         self._waiters: dict[int, list[Callable[[], None]]] = {}  # operation id -> wake-ups of its waiting requests
         self._lock = threading.Lock()
 
@@ -321,8 +333,8 @@ class Outbox:
         try:
             self.chain.w3.eth.send_raw_transaction(operation.raw_tx)
         except Web3RPCError as error:
-            if self._known_to_node(operation.tx_hash):
-                pass  # sent before a crash or restart: the same bytes are already there
+            if any(self._known_to_node(tx_hash) for tx_hash in sent_transactions(operation)):
+                pass  # sent before a crash or restart (the same bytes are there), or one it replaces is
             elif "nonce" in str(error).lower():
                 # Our nonce went to another transaction (another process used the key, or a gap was
                 # filled by signing again): this one can never be mined, so it is signed again.
@@ -358,8 +370,10 @@ class Outbox:
             head = self.chain.w3.eth.block_number if operations else 0
             for operation in operations:
                 try:
-                    receipt = self.chain.w3.eth.get_transaction_receipt(HexBytes(operation.tx_hash))
+                    receipt = self._receipt(operation)
                 except TransactionNotFound:
+                    if self._replace_if_stuck(operation):
+                        continue
                     if time.time() - operation.updated_at > RESEND_AFTER_SECONDS:
                         operation.state = OperationState.SIGNED.value  # the next round sends it again
                         operation.updated_at = time.time()
@@ -370,10 +384,51 @@ class Outbox:
                     self._reverted(operation, receipt, head)
                 finished += 1
             session.commit()
+        if len(operations) < 4 * ROUND_SIZE:  # the round saw every sent transaction: forget the others' clocks
+            out = {operation.tx_hash for operation in operations  # (`signed`: to be sent again as it is)
+                   if operation.state in (OperationState.SENT.value, OperationState.SIGNED.value)}
+            self._unmined_since = {tx: since for tx, since in self._unmined_since.items() if tx in out}
         for operation in operations:
             if operation.state in FINAL_STATES:
                 self._notify(operation.id)
         return finished
+
+    def _receipt(self, operation: Operation) -> TxReceipt:
+        """The receipt of the operation's transaction or of one it replaced (same nonce: at most one of
+        them is mined; the operation then names that one); `TransactionNotFound` while none is mined."""
+        current = operation.tx_hash
+        for tx_hash in sent_transactions(operation):
+            try:
+                receipt = self.chain.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
+            except TransactionNotFound:
+                continue
+            if tx_hash != current:
+                operation.note("replaced_one_mined", transaction=tx_hash, replacement=current)
+                operation.tx_hash = tx_hash
+            return receipt
+        raise TransactionNotFound(f"no receipt for the transactions of operation {operation.id}")
+
+    def _replace_if_stuck(self, operation: Operation) -> bool:
+        """Whether the operation's transaction, without a receipt for `replace_after` seconds, was
+        replaced: signed again with the same nonce and higher fees (`Sender.replacement_fees`), stored,
+        and left `signed` for the round's sending. Not where raising fees cannot help (a chain without
+        fees, fees at the cap): it is sent again as it is."""
+        assert operation.tx_hash is not None and operation.raw_tx is not None and operation.nonce is not None
+        now = time.monotonic()
+        if now - self._unmined_since.setdefault(operation.tx_hash, now) < self.replace_after:
+            return False
+        fees = self.sender.replacement_fees(operation.raw_tx)
+        if fees is None:
+            return False
+        earlier = sent_transactions(operation)
+        signed = self.sender.sign(self.builders[operation.kind](operation), operation.sender, nonce=operation.nonce,
+                                  gas=operation.gas, fees=fees)
+        log.warning("operation %s: transaction %s has no receipt after %.0f s; replaced with higher fees",
+                    operation.id, operation.tx_hash, now - self._unmined_since.pop(operation.tx_hash))
+        operation.note("replaced", nonce=operation.nonce, transactions=earlier, by=signed.hash.to_0x_hex(), **fees)
+        operation.raw_tx, operation.tx_hash = bytes(signed.raw_transaction), signed.hash.to_0x_hex()
+        operation.state, operation.updated_at = OperationState.SIGNED.value, time.time()
+        return True
 
     def _mined(self, operation: Operation, block_number: int, block_hash: str, head: int) -> None:
         operation.block_number, operation.block_hash = block_number, block_hash

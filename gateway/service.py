@@ -83,8 +83,10 @@ class Gateway:
         #: For what a power cut must not take back: outbox operations, issued certificates, holders' keys
         #: and consents (docs/gateway.md, "Durability").
         self.durable_sessions: sessionmaker = session_factory(durable_engine(engine))
-        self.outbox = Outbox(self.durable_sessions, self.chain, Sender(w3, self.custody.accounts),
-                             max_pending=settings.max_pending_operations, confirmations=settings.confirmations)
+        sender = Sender(w3, self.custody.accounts, bump_percent=settings.fee_bump_percent,
+                        fee_cap=settings.max_fee_per_gas)
+        self.outbox = Outbox(self.durable_sessions, self.chain, sender, max_pending=settings.max_pending_operations,
+                             confirmations=settings.confirmations, replace_after=settings.replace_after_seconds)
         self.issuance = Issuance(self.chain, self.custody, self.outbox, self.durable_sessions,
                                  SchemaStore(settings.schema_dir), pseudonym_key=settings.pseudonym_key,
                                  max_batch_size=settings.max_batch_size)

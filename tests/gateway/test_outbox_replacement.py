@@ -1,0 +1,101 @@
+"""Stuck transactions (gateway/outbox.py `_replace_if_stuck`, CERTNET_REPLACE_AFTER_SECONDS): an operation
+whose transaction has no receipt past the deadline is signed again with the same nonce and higher fees;
+whichever of its transactions is mined, the operation is anchored once and its nonce used once. An
+in-process gateway on a devnet that mines only when the test says so: a transaction sits in the node's
+pool until the test mines a block."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import pytest
+from hexbytes import HexBytes
+from web3.exceptions import TransactionNotFound
+
+from gateway.db import Operation, OperationState
+from gateway.models import IssueRequest
+from gateway.service import Gateway
+from ledger_node.sender import fees_of
+from tests.conftest import Devnet, department_caller, issued_events, marriage_request
+
+pytestmark = pytest.mark.slow
+
+MakeGateway = Callable[..., Gateway]
+
+
+def _sent(gateway: Gateway, number: str) -> Operation:
+    """MZ's issuance, signed and sent, not mined."""
+    operation = gateway.issuance.issue(department_caller("MZ"), IssueRequest.model_validate(marriage_request(number)),
+                                       None)
+    gateway.outbox.sign_prepared()
+    gateway.outbox.send_signed()
+    return _state(gateway, operation)
+
+
+def _state(gateway: Gateway, operation: Operation) -> Operation:
+    with gateway.sessions() as session:
+        found = session.get(Operation, operation.id)
+    assert found is not None
+    return found
+
+
+def _stuck_and_replaced(own_devnet: Devnet, gateway_on_own_devnet: MakeGateway) -> tuple[Gateway, Operation, Operation]:
+    """A gateway replacing at once, its first transaction, and the operation once the replacement is sent."""
+    own_devnet.mine_by_hand()
+    gateway = gateway_on_own_devnet(replace_after_seconds=0)
+    first = _sent(gateway, "STUCK-1")
+    gateway.outbox.collect_receipts()  # no block came: no receipt
+    gateway.outbox.send_signed()
+    return gateway, first, _state(gateway, first)
+
+
+def test_a_transaction_without_a_receipt_past_the_deadline_is_signed_again_with_its_nonce_and_higher_fees(
+        own_devnet: Devnet, gateway_on_own_devnet: MakeGateway) -> None:
+    _gateway, first, replaced = _stuck_and_replaced(own_devnet, gateway_on_own_devnet)
+    assert (replaced.state, replaced.nonce) == (OperationState.SENT.value, first.nonce)
+    assert replaced.tx_hash != first.tx_hash
+    old_fees, new_fees = fees_of(first.raw_tx), fees_of(replaced.raw_tx)
+    assert all(new_fees[name] >= old_fees[name] * 1.25 for name in old_fees), (old_fees, new_fees)
+
+
+def test_the_history_names_the_transaction_replaced(own_devnet: Devnet, gateway_on_own_devnet: MakeGateway) -> None:
+    _gateway, first, replaced = _stuck_and_replaced(own_devnet, gateway_on_own_devnet)
+    note = replaced.history[-1]
+    assert (note["event"], note["transactions"], note["by"]) == ("replaced", [first.tx_hash], replaced.tx_hash)
+
+
+def test_a_replaced_transaction_anchors_once_and_uses_its_nonce_once(own_devnet: Devnet,
+                                                                     gateway_on_own_devnet: MakeGateway) -> None:
+    gateway, first, replaced = _stuck_and_replaced(own_devnet, gateway_on_own_devnet)
+    own_devnet.mine()
+    gateway.outbox.collect_receipts()
+    done = _state(gateway, first)
+    assert (done.state, done.tx_hash) == (OperationState.DONE.value, replaced.tx_hash)
+    assert issued_events(own_devnet, first.request["certificateHash"]) == 1
+    assert own_devnet.w3.eth.get_transaction_count(first.sender) == first.nonce + 1
+    with pytest.raises(TransactionNotFound):  # the node took the replacement in its place
+        own_devnet.w3.eth.get_transaction(HexBytes(first.tx_hash))
+
+
+def test_when_the_transaction_replaced_is_mined_instead_the_operation_is_done_with_it(
+        own_devnet: Devnet, gateway_on_own_devnet: MakeGateway) -> None:
+    gateway, first, replaced = _stuck_and_replaced(own_devnet, gateway_on_own_devnet)
+    # Another node of the network mined the first transaction before the replacement reached it.
+    own_devnet.w3.provider.make_request("anvil_dropTransaction", [replaced.tx_hash])
+    own_devnet.w3.eth.send_raw_transaction(first.raw_tx)
+    own_devnet.mine()
+    gateway.outbox.collect_receipts()
+    done = _state(gateway, first)
+    assert (done.state, done.tx_hash) == (OperationState.DONE.value, first.tx_hash)
+    assert issued_events(own_devnet, first.request["certificateHash"]) == 1
+    assert own_devnet.w3.eth.get_transaction_count(first.sender) == first.nonce + 1
+
+
+def test_a_transaction_within_the_deadline_is_left_as_it_is(own_devnet: Devnet,
+                                                            gateway_on_own_devnet: MakeGateway) -> None:
+    own_devnet.mine_by_hand()
+    gateway = gateway_on_own_devnet(replace_after_seconds=3600)
+    first = _sent(gateway, "PATIENT-1")
+    gateway.outbox.collect_receipts()
+    waiting = _state(gateway, first)
+    assert (waiting.state, waiting.tx_hash) == (OperationState.SENT.value, first.tx_hash)
