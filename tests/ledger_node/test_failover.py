@@ -31,6 +31,15 @@ def test_a_cut_primary_url_makes_reads_continue_on_the_secondary(devnet: Devnet,
     assert w3.provider.endpoints.down() == {primary.url}
 
 
+def test_a_silent_primary_url_fails_over_after_one_timeout(devnet: Devnet, rpc_proxies: Proxies) -> None:
+    """A node that takes connections but never answers costs one call one timeout, then is skipped."""
+    primary, secondary = rpc_proxies
+    w3 = connect([primary.url, secondary.url], timeout=2)
+    primary.blackhole()
+    assert w3.eth.block_number >= devnet.w3.eth.block_number - 1
+    assert w3.provider.endpoints.order() == [secondary.url, primary.url]
+
+
 def test_view_calls_fail_over_with_the_web3_connection(devnet: Devnet, rpc_proxies: Proxies) -> None:
     primary, secondary = rpc_proxies
     w3 = connect([primary.url, secondary.url], timeout=5)
