@@ -49,6 +49,16 @@ def _stuck_and_replaced(own_devnet: Devnet, gateway_on_own_devnet: MakeGateway) 
     return gateway, first, _state(gateway, first)
 
 
+def _assert_mined_once_by(own_devnet: Devnet, gateway: Gateway, operation: Operation, tx_hash: str | None) -> None:
+    """After the next block: the operation is done with `tx_hash`, anchored once, its nonce used once."""
+    own_devnet.mine()
+    gateway.outbox.collect_receipts()
+    done = _state(gateway, operation)
+    assert (done.state, done.tx_hash) == (OperationState.DONE.value, tx_hash)
+    assert issued_events(own_devnet, operation.request["certificateHash"]) == 1
+    assert own_devnet.w3.eth.get_transaction_count(operation.sender) == operation.nonce + 1
+
+
 def test_a_transaction_without_a_receipt_past_the_deadline_is_signed_again_with_its_nonce_and_higher_fees(
         own_devnet: Devnet, gateway_on_own_devnet: MakeGateway) -> None:
     _gateway, first, replaced = _stuck_and_replaced(own_devnet, gateway_on_own_devnet)
@@ -67,12 +77,7 @@ def test_the_history_names_the_transaction_replaced(own_devnet: Devnet, gateway_
 def test_a_replaced_transaction_anchors_once_and_uses_its_nonce_once(own_devnet: Devnet,
                                                                      gateway_on_own_devnet: MakeGateway) -> None:
     gateway, first, replaced = _stuck_and_replaced(own_devnet, gateway_on_own_devnet)
-    own_devnet.mine()
-    gateway.outbox.collect_receipts()
-    done = _state(gateway, first)
-    assert (done.state, done.tx_hash) == (OperationState.DONE.value, replaced.tx_hash)
-    assert issued_events(own_devnet, first.request["certificateHash"]) == 1
-    assert own_devnet.w3.eth.get_transaction_count(first.sender) == first.nonce + 1
+    _assert_mined_once_by(own_devnet, gateway, first, replaced.tx_hash)
     with pytest.raises(TransactionNotFound):  # the node took the replacement in its place
         own_devnet.w3.eth.get_transaction(HexBytes(first.tx_hash))
 
@@ -83,12 +88,7 @@ def test_when_the_transaction_replaced_is_mined_instead_the_operation_is_done_wi
     # Another node of the network mined the first transaction before the replacement reached it.
     own_devnet.w3.provider.make_request("anvil_dropTransaction", [replaced.tx_hash])
     own_devnet.w3.eth.send_raw_transaction(first.raw_tx)
-    own_devnet.mine()
-    gateway.outbox.collect_receipts()
-    done = _state(gateway, first)
-    assert (done.state, done.tx_hash) == (OperationState.DONE.value, first.tx_hash)
-    assert issued_events(own_devnet, first.request["certificateHash"]) == 1
-    assert own_devnet.w3.eth.get_transaction_count(first.sender) == first.nonce + 1
+    _assert_mined_once_by(own_devnet, gateway, first, first.tx_hash)
 
 
 def test_a_transaction_within_the_deadline_is_left_as_it_is(own_devnet: Devnet,
