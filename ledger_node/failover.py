@@ -77,7 +77,7 @@ class Endpoints:
             if url in self._down:
                 return
             self._down[url] = time.monotonic()
-            if self._probe is None or not self._probe.is_alive():
+            if self._probe is None:
                 self._probe = threading.Thread(target=self._run_probe, name="rpc-probe", daemon=True)
                 self._probe.start()
         log.warning("JSON-RPC endpoint %s is down (%s); using the next one", url, type(error).__name__)
@@ -104,8 +104,7 @@ class Endpoints:
                 if number == len(urls) - 1 or not repeat:
                     raise
                 continue
-            if url in self._down:  # a last resort that answered
-                self.mark_up(url)
+            self.mark_up(url)  # (a URL down that answered as the last resort; else nothing)
             return result
         raise AssertionError("unreachable")
 
@@ -113,9 +112,11 @@ class Endpoints:
         """Until no URL is down: asks each one that is for its block number, every `probe_seconds`."""
         while True:
             time.sleep(self.probe_seconds)
-            down = self.down()
-            if not down:
-                return
+            with self._lock:  # (under the lock: a URL marked down meanwhile starts a new probe or is seen here)
+                if not self._down:
+                    self._probe = None
+                    return
+                down = set(self._down)
             for url in down:
                 if _answers(url):
                     self.mark_up(url)
