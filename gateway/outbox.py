@@ -59,6 +59,8 @@ MAX_BACKOFF_SECONDS = 8.0
 RECEIPT_POLL_SECONDS = 0.05
 IDLE_SECONDS = 1.0
 FINAL_STATES = (OperationState.DONE.value, OperationState.FAILED.value)
+#: What nodes say when a transaction's fees are too low for them (geth, anvil, Besu).
+FEE_REFUSALS = ("underpriced", "less than block base fee", "gas price below", "fee too low")
 
 #: Builds an operation's contract call from its stored request.
 TransactionBuilder = Callable[[Operation], ContractFunction]
@@ -77,6 +79,13 @@ def sent_transactions(operation: Operation) -> list[str]:
                      if note["event"] == "replaced" and note.get("nonce") == operation.nonce), {})
     return list(dict.fromkeys(tx for tx in [operation.tx_hash, replaced.get("by"), *replaced.get("transactions", [])]
                               if tx))
+
+
+def refused_for_its_fees(error: Exception) -> bool:
+    """Whether a node refused a transaction because it offers too little: below the block's base fee
+    (geth, anvil), below the node's minimum gas price (Besu), or too little over one it would replace."""
+    text = str(error).lower()
+    return any(reason in text for reason in FEE_REFUSALS)
 
 
 @dataclass
@@ -335,6 +344,8 @@ class Outbox:
         except Web3RPCError as error:
             if any(self._known_to_node(tx_hash) for tx_hash in sent_transactions(operation)):
                 pass  # sent before a crash or restart (the same bytes are there), or one it replaces is
+            elif refused_for_its_fees(error) and self._replace(operation, "fees_refused"):
+                return  # the base fee rose past what it offers (the node dropped it, or never took it)
             elif "nonce" in str(error).lower():
                 # Our nonce went to another transaction (another process used the key, or a gap was
                 # filled by signing again): this one can never be mined, so it is signed again.
@@ -410,22 +421,29 @@ class Outbox:
 
     def _replace_if_stuck(self, operation: Operation) -> bool:
         """Whether the operation's transaction, without a receipt for `replace_after` seconds, was
-        replaced: signed again with the same nonce and higher fees (`Sender.replacement_fees`), stored,
-        and left `signed` for the round's sending. Not where raising fees cannot help (a chain without
-        fees, fees at the cap): it is sent again as it is."""
-        assert operation.tx_hash is not None and operation.raw_tx is not None and operation.nonce is not None
+        replaced (`_replace`)."""
+        assert operation.tx_hash is not None
         now = time.monotonic()
         if now - self._unmined_since.setdefault(operation.tx_hash, now) < self.replace_after:
             return False
+        return self._replace(operation, "no_receipt")
+
+    def _replace(self, operation: Operation, reason: str) -> bool:
+        """Whether the operation's transaction was replaced: signed again with the same nonce and higher
+        fees (`Sender.replacement_fees`), stored, and left `signed` for the next sending. Not where
+        raising fees cannot help (a chain without fees, fees at the cap)."""
+        assert operation.tx_hash is not None and operation.raw_tx is not None and operation.nonce is not None
         fees = self.sender.replacement_fees(operation.raw_tx)
         if fees is None:
             return False
         earlier = sent_transactions(operation)
         signed = self.sender.sign(self.builders[operation.kind](operation), operation.sender, nonce=operation.nonce,
                                   gas=operation.gas, fees=fees)
-        log.warning("operation %s: transaction %s has no receipt after %.0f s; replaced with higher fees",
-                    operation.id, operation.tx_hash, now - self._unmined_since.pop(operation.tx_hash))
-        operation.note("replaced", nonce=operation.nonce, transactions=earlier, by=signed.hash.to_0x_hex(), **fees)
+        log.warning("operation %s: transaction %s replaced with higher fees (%s)", operation.id, operation.tx_hash,
+                    reason)
+        self._unmined_since.pop(operation.tx_hash, None)
+        operation.note("replaced", reason=reason, nonce=operation.nonce, transactions=earlier,
+                       by=signed.hash.to_0x_hex(), **fees)
         operation.raw_tx, operation.tx_hash = bytes(signed.raw_transaction), signed.hash.to_0x_hex()
         operation.state, operation.updated_at = OperationState.SIGNED.value, time.time()
         return True

@@ -6,7 +6,9 @@ pool until the test mines a block."""
 
 from __future__ import annotations
 
-from typing import Callable
+import time
+from pathlib import Path
+from typing import Any, Callable
 
 import pytest
 from hexbytes import HexBytes
@@ -16,7 +18,8 @@ from gateway.db import Operation, OperationState
 from gateway.models import IssueRequest
 from gateway.service import Gateway
 from ledger_node.sender import fees_of
-from tests.conftest import Devnet, department_caller, issued_events, marriage_request
+from tests.conftest import (Devnet, GatewayProcess, department_caller, issued_events, marriage_request,
+                            wait_done)
 
 pytestmark = pytest.mark.slow
 
@@ -99,3 +102,42 @@ def test_a_transaction_within_the_deadline_is_left_as_it_is(own_devnet: Devnet,
     gateway.outbox.collect_receipts()
     waiting = _state(gateway, first)
     assert (waiting.state, waiting.tx_hash) == (OperationState.SENT.value, first.tx_hash)
+
+
+def test_a_serving_gateway_gets_its_transaction_past_a_fee_spike_by_replacing_it(own_devnet: Devnet,
+                                                                                tmp_path: Path) -> None:
+    """Through the dispatcher's own loop: the base fee jumps a hundredfold after the transaction was sent,
+    far above what it offers. anvil drops it; sent again, it is refused for its fees and replaced."""
+    own_devnet.mine_by_hand()
+    gateway = GatewayProcess(own_devnet, tmp_path / "gateway", replace_after_seconds="5", issue_wait_seconds="0").start()
+    try:
+        accepted = gateway.client.post("/v1/certificates", json=marriage_request("J320100-2026-SPIKE"),
+                                       headers=gateway.auth("MZ"))
+        assert accepted.status_code == 202, accepted.text
+        path = f"/v1/operations/{accepted.json()['operation']['id']}"
+        first = _until(gateway, path, lambda operation: operation["state"] == "sent")["transactionHash"]
+        base_fee = own_devnet.w3.eth.get_block("latest")["baseFeePerGas"]
+        own_devnet.w3.provider.make_request("anvil_setNextBlockBaseFeePerGas", [hex(100 * base_fee)])
+        own_devnet.mine()  # a block whose base fee the transaction does not meet: anvil drops it from its pool
+        assert own_devnet.w3.eth.get_block("latest")["transactions"] == []
+        _until(gateway, path, lambda operation: operation["state"] == "sent" and operation["transactionHash"] != first)
+        own_devnet.mine()
+        done = wait_done(gateway, path)
+        assert done["operation"]["state"] == "done"
+        assert "replaced" in [event["event"] for event in done["operation"]["history"]]
+        assert issued_events(own_devnet, done["certificate"]["proof"]["certificateHash"]) == 1
+    finally:
+        gateway.stop()
+
+
+def _until(gateway: GatewayProcess, path: str, condition: Callable[[dict[str, Any]], bool],
+           timeout: float = 60) -> dict[str, Any]:
+    """The operation's view once `condition` holds for it (polled)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        view = gateway.client.get(path, headers=gateway.auth("MZ")).json()
+        operation = view.get("operation", view)  # (a done issuance comes with its certificate)
+        if condition(operation):
+            return operation
+        time.sleep(0.1)
+    raise AssertionError(f"{path}: condition not met within {timeout:.0f} s")
