@@ -14,6 +14,7 @@ from typing import Iterator
 import pytest
 import requests
 
+from gateway.settings import Settings
 from ledger_node.engines import EngineError, connect
 from ledger_node.rpc import ViewCalls
 from tests.conftest import Devnet, GatewayProcess, RpcProxy, issued_events, marriage_request
@@ -85,6 +86,11 @@ def test_urls_of_different_chains_are_refused(rpc_proxies: Proxies) -> None:
     with _node_of_chain(1) as other:
         with pytest.raises(EngineError, match="not of one chain"):
             connect([rpc_proxies[0].url, other], timeout=5)
+
+
+def test_rpc_urls_are_read_comma_separated_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CERTNET_RPC_URLS", " http://rpc-a:8545, http://rpc-b:8545 ,")
+    assert Settings.load().rpc_urls == ["http://rpc-a:8545", "http://rpc-b:8545"]
 
 
 def test_a_gateway_whose_primary_url_is_cut_issues_and_verifies_on_the_secondary(
