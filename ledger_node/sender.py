@@ -5,6 +5,9 @@ against the latest state, signs with the next local nonce and sends the raw tran
 waiting; `wait` then awaits every receipt and reports the first failure with the contract's own
 error. Callers order their work in phases so that a transaction only depends on transactions of
 earlier, already mined phases (or earlier nonces of the same account).
+
+Fees follow the chain's fee model (`chain_fees`: EIP-1559, legacy gas price, or none on a free-gas
+consortium chain); `replacement_fees` prices a transaction that replaces a stuck one at its nonce.
 """
 
 from __future__ import annotations
@@ -15,10 +18,10 @@ from typing import Any, Callable, Iterable, Sequence
 
 from eth_account.datastructures import SignedTransaction
 from eth_account.signers.local import LocalAccount
-import rlp
 from eth_typing import ChecksumAddress
 from eth_utils import big_endian_to_int
 from hexbytes import HexBytes
+import rlp
 from web3 import Web3
 from web3.contract.contract import ContractConstructor, ContractFunction
 from web3.exceptions import (ContractCustomError, ContractLogicError, MethodUnavailable, TimeExhausted,
