@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 from web3.contract.contract import ContractFunction
 from web3.exceptions import TransactionNotFound, Web3RPCError
+from web3.types import TxReceipt
 
 from gateway.chain import OUTAGES, Chain
 from gateway.db import IN_BLOCK_STATES, OPEN_STATES, Operation, OperationState
@@ -67,6 +68,8 @@ WATCH_SECONDS = 0.2
 RECEIPT_POLL_SECONDS = 0.05
 IDLE_SECONDS = 1.0
 FINAL_STATES = (OperationState.DONE.value, OperationState.FAILED.value)
+#: What nodes say when a transaction's fees are too low for them (geth, anvil, Besu).
+FEE_REFUSALS = ("underpriced", "less than block base fee", "gas price below", "fee too low")
 
 #: Builds an operation's contract call from its stored request.
 TransactionBuilder = Callable[[Operation], ContractFunction]
@@ -76,6 +79,22 @@ Preparer = Callable[[Operation, threading.Event], None]
 #: The block in which an operation's effect already is on the chain (an earlier transaction of it
 #: anchored the same hash), or None; asked when its transaction reverted.
 Landed = Callable[[Operation], int | None]
+
+
+def sent_transactions(operation: Operation) -> list[str]:
+    """The hashes of every transaction sent for the operation with its current nonce, its current one
+    first: the one it has now and those it replaced (history's newest `replaced` note lists them)."""
+    replaced = next((note for note in reversed(operation.history or [])
+                     if note["event"] == "replaced" and note.get("nonce") == operation.nonce), {})
+    return list(dict.fromkeys(tx for tx in [operation.tx_hash, replaced.get("by"), *replaced.get("transactions", [])]
+                              if tx))
+
+
+def refused_for_its_fees(error: Exception) -> bool:
+    """Whether a node refused a transaction because it offers too little: below the block's base fee
+    (geth, anvil), below the node's minimum gas price (Besu), or too little over one it would replace."""
+    text = str(error).lower()
+    return any(reason in text for reason in FEE_REFUSALS)
 
 
 @dataclass
@@ -92,13 +111,14 @@ class AccountBacklog:
 
 class Outbox:
     def __init__(self, sessions: sessionmaker, chain: Chain, sender: Sender, leases: Leases, *, max_pending: int,
-                 confirmations: int) -> None:
+                 confirmations: int, replace_after: float) -> None:
         self.sessions = sessions
         self.chain = chain
         self.sender = sender
         self.leases = leases
         self.max_pending = max_pending
         self.confirmations = confirmations
+        self.replace_after = replace_after
         self.builders: dict[str, TransactionBuilder] = {}
         self.preparers: dict[str, Preparer] = {}
         self.landed: dict[str, Landed] = {}
@@ -106,6 +126,7 @@ class Outbox:
         self._wake = threading.Event()
         self._awaiting_receipts = self._awaiting_depth = False  # as the last round found
         self._prepare_wake = threading.Event()
+        self._unmined_since: dict[str, float] = {}  # transaction hash -> when a round first found no receipt
         self._waiters: dict[int, list[Callable[[], None]]] = {}  # operation id -> wake-ups of its waiting requests
         self._lock = threading.Lock()
 
@@ -382,8 +403,10 @@ class Outbox:
         try:
             self.chain.w3.eth.send_raw_transaction(operation.raw_tx)
         except Web3RPCError as error:
-            if self._known_to_node(operation.tx_hash):
-                pass  # sent before a crash or restart: the same bytes are already there
+            if any(self._known_to_node(tx_hash) for tx_hash in sent_transactions(operation)):
+                pass  # sent before a crash or restart (the same bytes are there), or one it replaces is
+            elif refused_for_its_fees(error) and self._replace(operation, "fees_refused"):
+                return  # the base fee rose past what it offers (the node dropped it, or never took it)
             elif "nonce" in str(error).lower():
                 # Our nonce went to another transaction (another process used the key, or a gap was
                 # filled by signing again): this one can never be mined, so it is signed again.
@@ -423,8 +446,10 @@ class Outbox:
             head = self.chain.w3.eth.block_number if operations else 0
             for operation in operations:
                 try:
-                    receipt = self.chain.w3.eth.get_transaction_receipt(HexBytes(operation.tx_hash))
+                    receipt = self._receipt(operation)
                 except TransactionNotFound:
+                    if self._replace_if_stuck(operation):
+                        continue
                     if time.time() - operation.updated_at > RESEND_AFTER_SECONDS:
                         operation.state = OperationState.SIGNED.value  # the next round sends it again
                         operation.updated_at = time.time()
@@ -435,10 +460,58 @@ class Outbox:
                     self._reverted(operation, receipt, head)
                 finished += 1
             session.commit()
+        if len(operations) < 4 * ROUND_SIZE:  # the round saw every sent transaction: forget the others' clocks
+            out = {operation.tx_hash for operation in operations  # (`signed`: to be sent again as it is)
+                   if operation.state in (OperationState.SENT.value, OperationState.SIGNED.value)}
+            self._unmined_since = {tx: since for tx, since in self._unmined_since.items() if tx in out}
         for operation in operations:
             if operation.state in FINAL_STATES:
                 self._notify(operation.id)
         return finished
+
+    def _receipt(self, operation: Operation) -> TxReceipt:
+        """The receipt of the operation's transaction or of one it replaced (same nonce: at most one of
+        them is mined; the operation then names that one); `TransactionNotFound` while none is mined."""
+        current = operation.tx_hash
+        for tx_hash in sent_transactions(operation):
+            try:
+                receipt = self.chain.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
+            except TransactionNotFound:
+                continue
+            if tx_hash != current:
+                operation.note("replaced_one_mined", transaction=tx_hash, replacement=current)
+                operation.tx_hash = tx_hash
+            return receipt
+        raise TransactionNotFound(f"no receipt for the transactions of operation {operation.id}")
+
+    def _replace_if_stuck(self, operation: Operation) -> bool:
+        """Whether the operation's transaction, without a receipt for `replace_after` seconds, was
+        replaced (`_replace`)."""
+        assert operation.tx_hash is not None
+        now = time.monotonic()
+        if now - self._unmined_since.setdefault(operation.tx_hash, now) < self.replace_after:
+            return False
+        return self._replace(operation, "no_receipt")
+
+    def _replace(self, operation: Operation, reason: str) -> bool:
+        """Whether the operation's transaction was replaced: signed again with the same nonce and higher
+        fees (`Sender.replacement_fees`), stored, and left `signed` for the next sending. Not where
+        raising fees cannot help (a chain without fees, fees at the cap)."""
+        assert operation.tx_hash is not None and operation.raw_tx is not None and operation.nonce is not None
+        fees = self.sender.replacement_fees(operation.raw_tx)
+        if fees is None:
+            return False
+        earlier = sent_transactions(operation)
+        signed = self.sender.sign(self.builders[operation.kind](operation), operation.sender, nonce=operation.nonce,
+                                  gas=operation.gas, fees=fees)
+        log.warning("operation %s: transaction %s replaced with higher fees (%s)", operation.id, operation.tx_hash,
+                    reason)
+        self._unmined_since.pop(operation.tx_hash, None)
+        operation.note("replaced", reason=reason, nonce=operation.nonce, transactions=earlier,
+                       by=signed.hash.to_0x_hex(), **fees)
+        operation.raw_tx, operation.tx_hash = bytes(signed.raw_transaction), signed.hash.to_0x_hex()
+        operation.state, operation.updated_at = OperationState.SIGNED.value, time.time()
+        return True
 
     def _mined(self, operation: Operation, block_number: int, block_hash: str, head: int) -> None:
         operation.block_number, operation.block_hash = block_number, block_hash

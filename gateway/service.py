@@ -41,14 +41,16 @@ from ledger_node.schemas import SchemaStore
 from ledger_node.sender import Sender
 
 
-def rpc_url(settings: Settings) -> str:
-    """Settings' RPC URL, else the node recorded in the data dir, else the manifest's."""
+def rpc_urls(settings: Settings) -> list[str]:
+    """Settings' RPC URLs (or URL), else the node recorded in the data dir, else the manifest's."""
+    if settings.rpc_urls:
+        return settings.rpc_urls
     if settings.rpc_url:
-        return settings.rpc_url
+        return [settings.rpc_url]
     record = read_node(settings.data_dir)
     if record is not None:
-        return record.url
-    return Manifest.load(settings.manifest_path).rpc_url
+        return [record.url]
+    return [Manifest.load(settings.manifest_path).rpc_url]
 
 
 def refuse_unsafe_production(settings: Settings, chain_id: int, custody: Custody) -> None:
@@ -99,7 +101,7 @@ def claim_sqlite(database: Path) -> IO[str]:
 class Gateway:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        w3 = connect(rpc_url(settings), timeout=settings.rpc_timeout_seconds)
+        w3 = connect(rpc_urls(settings), timeout=settings.rpc_timeout_seconds)
         deployment = Manifest.load(settings.manifest_path).deployment(w3)
         self.chain = Chain(deployment, role_cache_seconds=settings.role_cache_seconds)
         self.custody = Custody.load(self.chain, settings.key_store)
@@ -113,8 +115,11 @@ class Gateway:
         self.leases = Leases(session_factory(background_engine(engine)),
                              [*(outbox_duty(account.address) for account in self.custody.accounts), INDEX_DUTY,
                               CHECKPOINT_DUTY], lease_seconds=settings.lease_seconds)
-        self.outbox = Outbox(self.durable_sessions, self.chain, Sender(w3, self.custody.accounts), self.leases,
-                             max_pending=settings.max_pending_operations, confirmations=settings.confirmations)
+        sender = Sender(w3, self.custody.accounts, bump_percent=settings.fee_bump_percent,
+                        fee_cap=settings.max_fee_per_gas)
+        self.outbox = Outbox(self.durable_sessions, self.chain, sender, self.leases,
+                             max_pending=settings.max_pending_operations, confirmations=settings.confirmations,
+                             replace_after=settings.replace_after_seconds)
         self.issuance = Issuance(self.chain, self.custody, self.outbox, self.durable_sessions,
                                  SchemaStore(settings.schema_dir), pseudonym_key=settings.pseudonym_key,
                                  max_batch_size=settings.max_batch_size)

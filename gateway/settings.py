@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from gateway.errors import InvalidSetting, UnsafeConfiguration
 from ledger_node.types import DEVELOPMENT_CHAIN_IDS
@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     pseudonym_secret: SecretStr = SecretStr(DEVELOPMENT_PSEUDONYM_SECRET)
     #: JSON-RPC endpoint; default: the node `certnet node start|run` recorded in the data dir.
     rpc_url: str | None = None
+    #: Several JSON-RPC endpoints of the chain, comma-separated, in order of preference (instead of
+    #: CERTNET_RPC_URL): calls go to the first that answers, and fail over to the next when it does not.
+    rpc_urls: Annotated[list[str], NoDecode] = Field(default_factory=list, max_length=16)
     #: How long one JSON-RPC call may wait for the node's answer: a node that accepts connections but
     #: never answers makes requests 503 `chain_unavailable` after this, not hang.
     rpc_timeout_seconds: float = Field(10.0, gt=0, le=300)
@@ -79,6 +82,13 @@ class Settings(BaseSettings):
     #: On SIGTERM the gateway stops accepting connections and gives requests in flight this long to finish,
     #: then stops its background threads.
     shutdown_grace_seconds: float = Field(30.0, gt=0, le=3600)
+    #: A sent transaction without a receipt for this long is replaced: signed again with the same nonce
+    #: and higher fees (never a second nonce for one operation).
+    replace_after_seconds: float = Field(120.0, ge=0, le=86_400)
+    #: How much a replacement raises each fee, in percent (nodes want at least 10 %, geth and Besu 12.5 %).
+    fee_bump_percent: float = Field(25.0, ge=12.5, le=1000)
+    #: No transaction offers more per gas than this (gwei): a stuck one at the cap waits instead.
+    max_fee_per_gas_gwei: float = Field(1000.0, gt=0, le=1_000_000)
 
     @classmethod
     def load(cls, **values: Any) -> Settings:
@@ -89,6 +99,16 @@ class Settings(BaseSettings):
         except ValidationError as error:
             raise InvalidSetting("; ".join(f"CERTNET_{'_'.join(map(str, problem['loc'])).upper()}: {problem['msg']}"
                                            for problem in error.errors())) from None
+
+    @field_validator("rpc_urls", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        return [url.strip() for url in value.split(",") if url.strip()] if isinstance(value, str) else value
+
+    @property
+    def max_fee_per_gas(self) -> int:
+        """`max_fee_per_gas_gwei` in wei."""
+        return int(self.max_fee_per_gas_gwei * 10**9)
 
     @property
     def manifest_path(self) -> Path:

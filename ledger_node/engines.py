@@ -33,7 +33,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 from ledger_node.compiler import PROJECT_ROOT
 from ledger_node.errors import LedgerError
@@ -93,9 +93,10 @@ def embedded_web3(accounts: int = DEV_ACCOUNTS) -> Web3:
     return Web3(EthereumTesterProvider(EthereumTester(backend)))
 
 
-def connect(url: str, *, timeout: float = 30) -> Web3:
+def connect(urls: str | Sequence[str], *, timeout: float = 30) -> Web3:
     """A connection to a JSON-RPC node whose every call fails after `timeout` seconds without an
-    answer; raises `EngineError` when it does not answer.
+    answer; raises `EngineError` when it does not answer. Several URLs of one chain are used with
+    failover (`ledger_node.failover`): the first healthy one answers; all must be of the same chain.
 
     PoA chains (Besu/GoQuorum clique or QBFT) put more than 32 bytes in extraData, which
     web3.py rejects unless the PoA middleware is in place; it is added when the chain needs it.
@@ -105,20 +106,45 @@ def connect(url: str, *, timeout: float = 30) -> Web3:
     from web3.middleware import ExtraDataToPOAMiddleware
     from web3.providers.rpc.utils import ExceptionRetryConfiguration
 
-    # web3.py retries a read call that timed out, four more times by default: a node that accepts
-    # connections but never answers would hold each call for five timeouts. One is the bound.
-    retry = ExceptionRetryConfiguration(errors=(ConnectionError, requests.HTTPError))
-    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}, exception_retry_configuration=retry))
+    from ledger_node.failover import Endpoints, FailoverProvider
+
+    urls = [urls] if isinstance(urls, str) else list(urls)
+    if len(urls) == 1:
+        # web3.py retries a read call that timed out, four more times by default: a node that accepts
+        # connections but never answers would hold each call for five timeouts. One is the bound.
+        retry = ExceptionRetryConfiguration(errors=(ConnectionError, requests.HTTPError))
+        w3 = Web3(Web3.HTTPProvider(urls[0], request_kwargs={"timeout": timeout}, exception_retry_configuration=retry))
+    else:
+        refuse_other_chains(urls, timeout=timeout)
+        w3 = Web3(FailoverProvider(Endpoints(urls), timeout=timeout))
     try:
         latest = w3.eth.get_block("latest")
     except Exception as exc:
         if "extraData" in str(exc):
             w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
             return w3
-        raise EngineError(f"no JSON-RPC answer from {url}: {type(exc).__name__}") from exc
+        raise EngineError(f"no JSON-RPC answer from {', '.join(urls)}: {type(exc).__name__}") from exc
     if len(latest.get("extraData", b"")) > 32:
         w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
     return w3
+
+
+def refuse_other_chains(urls: Sequence[str], *, timeout: float) -> None:
+    """`EngineError` when the URLs that answer are not all of one chain (a mistyped URL of another
+    network would take over the transactions when the first fails); those down now are not asked."""
+    import requests
+
+    chains: dict[str, int] = {}
+    for url in urls:
+        try:
+            answer = requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []},
+                                   timeout=timeout).json()
+            chains[url] = int(answer["result"], 16)
+        except (requests.RequestException, ValueError, KeyError, TypeError):
+            continue
+    if len(set(chains.values())) > 1:
+        raise EngineError("the JSON-RPC URLs are not of one chain: "
+                          + ", ".join(f"{url} has chain id {chain}" for url, chain in chains.items()))
 
 
 def _binary(name: str) -> str:
@@ -131,21 +157,23 @@ def _binary(name: str) -> str:
     return found
 
 
-def engine_command(engine: str, port: int, accounts: int, state_dir: Path | None) -> list[str]:
-    """The command line that starts a local engine with the development accounts (it runs in the project's
-    directory, so the state directory is given absolute)."""
+def engine_command(engine: str, port: int, accounts: int, state_dir: Path | None,
+                   options: Sequence[str] = ()) -> list[str]:
+    """The command line that starts a local engine with the development accounts and the engine's own
+    `options` (e.g. anvil's `--hardfork`); it runs in the project's directory, so the state directory
+    is given absolute."""
     from ledger_node.accounts import DEV_MNEMONIC  # eth-account: heavy to import
 
     if engine == "ganache":
         command = [_binary("ganache"), "--server.host", "127.0.0.1", "--server.port", str(port),
                    "--wallet.mnemonic", DEV_MNEMONIC, "--wallet.totalAccounts", str(accounts),
-                   "--chain.chainId", "1337", "--logging.quiet"]
+                   "--chain.chainId", "1337", "--logging.quiet", *options]
         return command + (["--database.dbPath", str(state_dir.resolve())] if state_dir else [])
     if engine == "anvil":
         # Interval mining (1 s blocks, like a consortium chain): anvil 1.7.1's automine stops mining
         # when thousands of pipelined transactions arrive, leaving them pending until the next one.
         command = [_binary("anvil"), "--host", "127.0.0.1", "--port", str(port), "--mnemonic", DEV_MNEMONIC,
-                   "--accounts", str(accounts), "--chain-id", "31337", "--silent", "--block-time", "1"]
+                   "--accounts", str(accounts), "--chain-id", "31337", "--silent", "--block-time", "1", *options]
         if not state_dir:
             return command
         # anvil only reads its state; the keeper, its parent, saves it after every block (see statekeeper:
@@ -155,7 +183,7 @@ def engine_command(engine: str, port: int, accounts: int, state_dir: Path | None
                 *command, *(["--load-state", str(state)] if state.exists() else [])]
     if engine == "hardhat":
         # Hardhat's node reads the dev mnemonic's accounts from hardhat.config.js (its default).
-        return [_binary("hardhat"), "node", "--hostname", "127.0.0.1", "--port", str(port)]
+        return [_binary("hardhat"), "node", "--hostname", "127.0.0.1", "--port", str(port), *options]
     raise EngineError(f"unknown local engine {engine!r}; choose one of {', '.join(LOCAL_ENGINES)}")
 
 
@@ -184,6 +212,7 @@ class LocalNode:
     port: int = 0
     accounts: int = DEV_ACCOUNTS
     state_dir: Path | None = None
+    options: tuple[str, ...] = ()  # the engine's own command-line options
     process: subprocess.Popen[bytes] | None = None
 
     def __post_init__(self) -> None:
@@ -203,7 +232,7 @@ class LocalNode:
         if port_in_use(self.port):
             # Otherwise we would wait for, and then talk to, whatever already listens there.
             raise EngineError(f"port {self.port} is in use: stop what listens there or choose another port")
-        command = engine_command(self.engine, self.port, self.accounts, self.state_dir)
+        command = engine_command(self.engine, self.port, self.accounts, self.state_dir, self.options)
         if self.state_dir:
             self.state_dir.mkdir(parents=True, exist_ok=True)
         output = open(log_path, "ab") if log_path else subprocess.DEVNULL

@@ -17,6 +17,8 @@ from web3._utils.abi import map_abi_data  # web3.py's own decoding of call resul
 from web3._utils.normalizers import BASE_RETURN_NORMALIZERS
 from web3.contract.contract import ContractFunction
 
+from ledger_node.failover import Endpoints, FailoverProvider, repeatable
+
 #: Connections kept open to the node (one per concurrently verifying request thread).
 POOL_SIZE = 64
 #: Seconds to wait for the node when its web3 connection does not say.
@@ -30,15 +32,17 @@ class RpcError(Exception):
 class JsonRpc:
     @classmethod
     def of(cls, w3: Web3) -> JsonRpc | None:
-        """A lean client of `w3`'s node with `w3`'s timeout; None when it is not reached over HTTP (the
-        in-process test chain)."""
+        """A lean client of `w3`'s node (its URLs, failing over as `w3` does) with `w3`'s timeout; None when
+        it is not reached over HTTP (the in-process test chain)."""
         provider = w3.provider
         if not isinstance(provider, HTTPProvider):
             return None
-        return cls(str(provider.endpoint_uri), timeout=provider.get_request_kwargs().get("timeout", DEFAULT_TIMEOUT))
+        endpoints = provider.endpoints if isinstance(provider, FailoverProvider) else \
+            Endpoints([str(provider.endpoint_uri)])
+        return cls(endpoints, timeout=provider.get_request_kwargs().get("timeout", DEFAULT_TIMEOUT))
 
-    def __init__(self, url: str, *, timeout: float) -> None:
-        self.url = url
+    def __init__(self, endpoints: Endpoints, *, timeout: float) -> None:
+        self.endpoints = endpoints
         self.timeout = timeout
         self._session = requests.Session()
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=POOL_SIZE)
@@ -47,12 +51,11 @@ class JsonRpc:
 
     def batch(self, calls: Sequence[tuple[str, list[Any]]]) -> list[Any]:
         """The results of `calls` (method, params), in order, sent as one JSON-RPC batch; `RpcError`
-        when any call failed. Connection problems raise requests' errors (OSError)."""
+        when any call failed. Connection problems raise requests' errors (OSError) when no URL answers."""
         body = [{"jsonrpc": "2.0", "id": number, "method": method, "params": params}
                 for number, (method, params) in enumerate(calls)]
-        response = self._session.post(self.url, json=body, timeout=self.timeout)
-        response.raise_for_status()
-        answers = response.json()
+        answers = self.endpoints.call(lambda url: self._post(url, body),
+                                      repeat=all(repeatable(method) for method, _params in calls))
         if not isinstance(answers, list):
             raise RpcError(f"the node answered a batch with {str(answers)[:200]}")
         by_id = {answer.get("id"): answer for answer in answers if isinstance(answer, dict)}
@@ -63,6 +66,11 @@ class JsonRpc:
                 raise RpcError(f"{method} failed: {(answer or {}).get('error', 'no answer')}")
             results.append(answer["result"])
         return results
+
+    def _post(self, url: str, body: list[dict[str, Any]]) -> Any:
+        response = self._session.post(url, json=body, timeout=self.timeout)
+        response.raise_for_status()
+        return response.json()
 
 
 @dataclass(frozen=True)

@@ -5,20 +5,27 @@ against the latest state, signs with the next local nonce and sends the raw tran
 waiting; `wait` then awaits every receipt and reports the first failure with the contract's own
 error. Callers order their work in phases so that a transaction only depends on transactions of
 earlier, already mined phases (or earlier nonces of the same account).
+
+Fees follow the chain's fee model (`chain_fees`: EIP-1559, legacy gas price, or none on a free-gas
+consortium chain); `replacement_fees` prices a transaction that replaces a stuck one at its nonce.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
 from eth_account.datastructures import SignedTransaction
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
+from eth_utils import big_endian_to_int
 from hexbytes import HexBytes
+import rlp
 from web3 import Web3
 from web3.contract.contract import ContractConstructor, ContractFunction
-from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, Web3RPCError
+from web3.exceptions import (ContractCustomError, ContractLogicError, MethodUnavailable, TimeExhausted,
+                             Web3RPCError)
 from web3.types import TxReceipt
 
 from ledger_node.errors import LedgerError
@@ -30,6 +37,19 @@ Transactable = ContractFunction | ContractConstructor
 #: Head-room over the estimate: same-phase transactions may touch storage the estimate saw empty.
 GAS_MARGIN = 1.3
 GAS_EXTRA = 30_000
+
+#: The priority fee (tip) offered when the node does not suggest one (`eth_maxPriorityFeePerGas`).
+DEFAULT_TIP = 10**9
+#: How long fees read from the chain are reused: every block may move the base fee by 12.5 %, and
+#: the max fee offered (twice the base fee) leaves room for several.
+FEE_REFRESH_SECONDS = 2.0
+#: A replacement raises every fee by this much, in percent (nodes want at least 10 %, geth and Besu 12.5 %).
+DEFAULT_BUMP_PERCENT = 25.0
+#: No transaction offers more per gas than this by default (1000 gwei).
+DEFAULT_FEE_CAP = 1000 * 10**9
+
+#: The fee fields of a transaction: {"maxFeePerGas", "maxPriorityFeePerGas"} (EIP-1559) or {"gasPrice"}.
+Fees = dict[str, int]
 
 
 class TransactionFailed(LedgerError):
@@ -49,22 +69,41 @@ class Submitted:
 
 
 class Sender:
-    def __init__(self, w3: Web3, accounts: Iterable[LocalAccount]) -> None:
+    def __init__(self, w3: Web3, accounts: Iterable[LocalAccount], *, bump_percent: float = DEFAULT_BUMP_PERCENT,
+                 fee_cap: int = DEFAULT_FEE_CAP) -> None:
         self.w3 = w3
         self.chain_id = w3.eth.chain_id
+        self.bump_percent = bump_percent
+        self.fee_cap = fee_cap
         self._accounts = {account.address: account for account in accounts}
         self._nonces: dict[ChecksumAddress, int] = {}
-        self._fees = self._fee_fields()
+        self._fees: Fees = {}
+        self._fees_read_at = float("-inf")
 
     def add_account(self, account: LocalAccount) -> None:
         self._accounts[account.address] = account
 
-    def _fee_fields(self) -> dict[str, int]:
-        base_fee = self.w3.eth.get_block("latest").get("baseFeePerGas")
-        if base_fee is None:  # pre-London chains (and consortium chains with gas price 0)
-            return {"gasPrice": self.w3.eth.gas_price}
-        tip = 10**9
-        return {"maxFeePerGas": 2 * base_fee + tip, "maxPriorityFeePerGas": tip}
+    def fees(self) -> Fees:
+        """What a transaction offers now (read from the chain at most every FEE_REFRESH_SECONDS)."""
+        if time.monotonic() - self._fees_read_at > FEE_REFRESH_SECONDS:
+            self._fees = capped(chain_fees(self.w3), self.fee_cap)
+            self._fees_read_at = time.monotonic()
+        return self._fees
+
+    def replacement_fees(self, raw_transaction: bytes) -> Fees | None:
+        """The fees for a transaction replacing `raw_transaction` (same nonce): each of its fees raised by
+        `bump_percent`, or the chain's current ones where they are higher, within the cap. None when
+        replacing cannot help: a chain without fees (gas price 0), or the old fees already at the cap."""
+        old = fees_of(raw_transaction)
+        if not any(old.values()):
+            return None
+        current = chain_fees(self.w3)
+        if current.keys() != old.keys():  # (the chain changed its fee model under the transaction)
+            current = {}
+        bump = round(self.bump_percent * 100)  # in 1/10 000
+        raised = capped({name: max(value + value * bump // 10_000, value + 1, current.get(name, 0))
+                         for name, value in old.items()}, self.fee_cap)
+        return raised if all(raised[name] > old[name] for name in old) else None
 
     def _next_nonce(self, sender: ChecksumAddress, *, resync: bool = False) -> int:
         if resync or sender not in self._nonces:
@@ -80,13 +119,15 @@ class Sender:
         except (ContractCustomError, ContractLogicError, *EMBEDDED_REVERTS) as exc:
             raise _labelled(revert_from(exc), label) from exc
 
-    def sign(self, function: Transactable, sender: ChecksumAddress, *, nonce: int, gas: int) -> SignedTransaction:
-        """Signs `function` from `sender` with the given nonce and gas limit, without sending it."""
+    def sign(self, function: Transactable, sender: ChecksumAddress, *, nonce: int, gas: int,
+             fees: Fees | None = None) -> SignedTransaction:
+        """Signs `function` from `sender` with the given nonce and gas limit (and fees: default the
+        chain's current ones), without sending it."""
         account = self._accounts.get(sender)
         if account is None:
             raise LedgerError(f"no signing key for {sender}")
         tx = function.build_transaction({"from": sender, "nonce": nonce, "gas": gas, "chainId": self.chain_id,
-                                         **self._fees})
+                                         **(fees or self.fees())})
         return account.sign_transaction(tx)
 
     def submit(self, function: Transactable, sender: ChecksumAddress, *, label: str) -> Submitted:
@@ -129,6 +170,44 @@ class Sender:
 
     def _failure(self, item: Submitted, receipt: TxReceipt) -> LedgerError:
         return explain_failure(item.function, item.sender, receipt, label=item.label)
+
+
+def chain_fees(w3: Web3) -> Fees:
+    """The fees the chain asks for now. Where the latest block has a base fee (EIP-1559): a type-2
+    transaction offering twice the base fee plus the node's suggested tip, so that it stays
+    includable while the base fee rises for a few blocks; where it has none: the legacy gas price.
+    A chain whose gas price is 0 (a Besu consortium with `--min-gas-price=0` and a zero base fee)
+    gets fees of 0: its accounts need no ether."""
+    base_fee = w3.eth.get_block("latest").get("baseFeePerGas")
+    gas_price = w3.eth.gas_price
+    if base_fee is None:
+        return {"gasPrice": gas_price}
+    if base_fee == 0 and gas_price == 0:
+        return {"maxFeePerGas": 0, "maxPriorityFeePerGas": 0}
+    tip = _suggested_tip(w3)
+    return {"maxFeePerGas": 2 * base_fee + tip, "maxPriorityFeePerGas": tip}
+
+
+def _suggested_tip(w3: Web3) -> int:
+    try:
+        return w3.eth.max_priority_fee
+    except (Web3RPCError, MethodUnavailable, NotImplementedError, ValueError):  # nodes without the method
+        return DEFAULT_TIP
+
+
+def capped(fees: Fees, cap: int) -> Fees:
+    """`fees` with none above `cap` (the tip never above the max fee)."""
+    return {name: min(value, cap) for name, value in fees.items()}
+
+
+def fees_of(raw_transaction: bytes) -> Fees:
+    """The fee fields of a signed transaction: type 2 (EIP-1559) or legacy; other types are not sent here."""
+    if raw_transaction[:1] == b"\x02":  # 0x02 || rlp([chainId, nonce, tip, maxFee, ...])
+        fields = rlp.decode(raw_transaction[1:])
+        return {"maxPriorityFeePerGas": big_endian_to_int(fields[2]), "maxFeePerGas": big_endian_to_int(fields[3])}
+    if raw_transaction[:1] >= b"\xc0":  # legacy: rlp([nonce, gasPrice, ...])
+        return {"gasPrice": big_endian_to_int(rlp.decode(raw_transaction)[1])}
+    raise LedgerError(f"transaction type 0x{raw_transaction[:1].hex()} has no fees this sender knows")
 
 
 def explain_failure(function: Transactable, sender: ChecksumAddress, receipt: TxReceipt, *, label: str) -> LedgerError:

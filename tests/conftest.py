@@ -672,6 +672,35 @@ def rpc_proxy(own_devnet: Devnet) -> Iterator[RpcProxy]:
 
 
 @pytest.fixture
+def rpc_proxies(devnet: Devnet) -> Iterator[tuple[RpcProxy, RpcProxy]]:
+    """Two proxies in front of the session's devnet: a primary and a secondary JSON-RPC URL of one chain
+    (`CERTNET_RPC_URLS`), each of which a test can cut."""
+    primary, secondary = RpcProxy(devnet.node.port), RpcProxy(devnet.node.port)
+    yield primary, secondary
+    primary.close()
+    secondary.close()
+
+
+@pytest.fixture
+def bare_anvil() -> Iterator[Callable[..., Web3]]:
+    """Starts anvil chains with the development accounts, nothing deployed, and the given anvil options
+    (`--hardfork berlin`, `--gas-price 0`, ...), mining a block for each transaction only (no empty
+    blocks lowering the base fee while a test reads it); stops them after the test."""
+    nodes: list[LocalNode] = []
+
+    def start(*options: str) -> Web3:
+        nodes.append(LocalNode("anvil", options=options))
+        w3 = nodes[-1].start()
+        w3.provider.make_request("evm_setIntervalMining", [0])
+        w3.provider.make_request("evm_setAutomine", [True])
+        return w3
+
+    yield start
+    for node in nodes:
+        node.stop()
+
+
+@pytest.fixture
 def taken_port() -> Iterator[int]:
     """A port on 127.0.0.1 that something else listens on for the test's duration."""
     with socket.socket() as listener:

@@ -42,8 +42,10 @@ class OperationEvent(View):
 
     at: float = Field(description="Unix time")
     event: Literal["signed", "mined", "rolled_back", "unknown_to_node", "nonce_gap", "nonce_taken",
-                   "already_anchored"]
-    details: dict[str, str | int | None] = Field(description="Nonces, transaction and block hashes, block numbers")
+                   "already_anchored", "replaced", "replaced_one_mined"]
+    details: dict[str, str | int | list[str] | None] = Field(
+        description="Nonces, transaction and block hashes, block numbers, fees (wei); `replaced`: the transactions "
+                    "sent before with the same nonce")
 
 
 class OperationView(View):
