@@ -100,8 +100,8 @@ class Sender:
         current = chain_fees(self.w3)
         if current.keys() != old.keys():  # (the chain changed its fee model under the transaction)
             current = {}
-        bump = round(self.bump_percent * 100)  # in 1/10 000
-        raised = capped({name: max(value + value * bump // 10_000, value + 1, current.get(name, 0))
+        bump = round(self.bump_percent * 100)  # in 1/10 000; rounded up: nodes want at least the bump
+        raised = capped({name: max(value + _ceil_div(value * bump, 10_000), value + 1, current.get(name, 0))
                          for name, value in old.items()}, self.fee_cap)
         return raised if all(raised[name] > old[name] for name in old) else None
 
@@ -225,3 +225,7 @@ def explain_failure(function: Transactable, sender: ChecksumAddress, receipt: Tx
 def _labelled(error: ContractReverted, label: str) -> ContractReverted:
     error.label = label
     return error
+
+
+def _ceil_div(numerator: int, denominator: int) -> int:
+    return -(-numerator // denominator)
