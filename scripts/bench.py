@@ -40,8 +40,9 @@ Duration on the 2-core development machine (defaults, measured 2026-12-01 with o
 the chain the first time 5.3 min (signing and mining 100 000 transactions, writing a 2.2 GB state file of 1 000 000
 blocks), then each run about 9 min: 22 s for anvil to load the chain (it then holds about 6 GB of memory), 126 s
 for the gateway to index it, about 6 min of measurements (the 50 `eth_getLogs` over the whole chain take ~1.7 s
-each). It uses both cores (anvil, the gateway and the clients); nothing else should run beside it when the
-numbers are recorded.
+each), then section 6 about 5 min (PostgreSQL's first gateway indexes the chain in ~2 min, then three rounds of
+measurements; 14 min in all on 2026-12-02). It uses both cores (anvil, the gateway and the clients); nothing else
+should run beside it when the numbers are recorded.
 """
 
 from __future__ import annotations
