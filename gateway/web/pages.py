@@ -26,10 +26,10 @@ from gateway.api import certificates
 from gateway.api.deps import Services
 from gateway.api.errors import MAX_BODY_DEPTH, status_of
 from gateway.api.views import CertificateStatusView
+from gateway.certificates.document import nested_deeper_than, to_datetime_text
 from gateway.chain import CONNECTION_ERRORS
 from gateway.errors import ChainUnavailable, GatewayError, NotFound
 from gateway.models import VerifyRequest
-from gateway.certificates.document import nested_deeper_than, to_datetime_text
 from gateway.service import Gateway
 from gateway.web.report import ReportSummary
 from gateway.web.text import CHECK_FAILURES, CHECK_NAMES, LANGUAGES, REVOCATION_REASONS, WORDS, Language, language

@@ -10,7 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
+from gateway.certificates.document import redact
+from gateway.certificates.verification import Check, Outcome, Report
 from gateway.web.pages import CONTENT_SECURITY_POLICY
+from gateway.web.report import ReportSummary
 from gateway.web.text import CHECK_FAILURES, EN, ZH
 
 from tests.conftest import GatewayProcess, marriage_request
@@ -165,3 +168,20 @@ def test_the_chinese_page_links_to_its_english_twin(gateway_http: GatewayProcess
 def test_an_english_result_says_valid_in_english(gateway_http: GatewayProcess) -> None:
     page = _verify(gateway_http, _issue(gateway_http)["certificate"], lang="en").text
     assert f'verdict-valid" role="status">{EN["verdict_valid"]}<' in page
+
+
+def test_a_report_whose_chain_checks_could_not_run_is_shown_unchecked_not_invalid() -> None:
+    report = Report("0x" + "11" * 32, [Check("integrity", Outcome.VALID, "content matches"),
+                                       Check("anchored", Outcome.ERROR, "the chain does not answer")])
+    assert ReportSummary.of(report, {}, lambda code: None).verdict == "unchecked"
+
+
+def test_a_redacted_field_is_shown_as_withheld_by_the_holder(gateway_http: GatewayProcess) -> None:
+    document = redact(_issue(gateway_http)["certificate"], ["holderName"])
+    page = _verify(gateway_http, document).text
+    assert 'verdict-valid"' in page and f"1 {ZH['withheld']}" in page
+
+
+def test_the_stylesheet_is_served_by_the_gateway(gateway_http: GatewayProcess) -> None:
+    response = gateway_http.client.get("/static/site.css")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/css")
