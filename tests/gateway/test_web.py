@@ -94,6 +94,15 @@ def test_a_revoked_certificate_is_invalid_with_its_reason(gateway_http: GatewayP
     assert f"<dt>{ZH['revocation_reason']}</dt><dd>误发</dd>" in page
 
 
+def test_the_status_page_of_a_revoked_certificate_gives_its_reason(gateway_http: GatewayProcess) -> None:
+    certificate_hash = _issue(gateway_http)["certificate"]["proof"]["certificateHash"]
+    revoked = gateway_http.client.post(f"/v1/certificates/{certificate_hash}/revoke", json={"reason": 2},
+                                       headers=gateway_http.auth("MZ"))
+    assert revoked.status_code == 200, revoked.text
+    page = gateway_http.client.get(f"/c/{certificate_hash}").text
+    assert f'role="status">{ZH["status_revoked"]}<' in page and "<dd>持证人申请</dd>" in page
+
+
 def test_a_superseded_certificate_links_to_its_successor(gateway_http: GatewayProcess) -> None:
     document = _issue(gateway_http)["certificate"]
     replaced = gateway_http.client.post(f"/v1/certificates/{document['proof']['certificateHash']}/supersede",
