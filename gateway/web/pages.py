@@ -44,7 +44,7 @@ SECURITY_HEADERS = {"Content-Security-Policy": CONTENT_SECURITY_POLICY, "X-Conte
 TEMPLATES = Jinja2Templates(env=Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True))
 TEMPLATES.env.filters["utc"] = lambda seconds: to_datetime_text(dt.datetime.fromtimestamp(seconds, dt.timezone.utc))
 router = APIRouter(include_in_schema=False)
-LanguageQuery = Annotated[str | None, Query(alias="lang", max_length=2)]
+LanguageQuery = Annotated[str | None, Query(alias="lang")]  # anything but "en" is Chinese: never an error
 
 
 def install(app: FastAPI) -> None:

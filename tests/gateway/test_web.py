@@ -141,6 +141,15 @@ def test_a_pasted_document_nested_too_deeply_is_refused_before_parsing(gateway_h
     assert response.status_code == 422 and _is_page(response)
 
 
+def test_a_file_over_the_request_size_limit_is_refused_with_413(gateway_http: GatewayProcess) -> None:
+    assert _verify(gateway_http, b" " * (2 * 1024 * 1024)).status_code == 413
+
+
+def test_an_unknown_language_falls_back_to_chinese(gateway_http: GatewayProcess) -> None:
+    response = gateway_http.client.get("/verify?lang=klingon")
+    assert response.status_code == 200 and f"<h1>{ZH['verify_title']}</h1>" in response.text
+
+
 def test_the_status_page_shows_the_chains_status(gateway_http: GatewayProcess) -> None:
     certificate_hash = _issue(gateway_http)["certificate"]["proof"]["certificateHash"]
     response = gateway_http.client.get(f"/c/{certificate_hash}")
