@@ -595,6 +595,13 @@ def marriage_request(number: str = "J320100-2026-000001", holder: str = "RIC:110
             "subject": {"holderName": "张三", "certificateNumber": number, "issuedOn": "2026-11-24"}}
 
 
+def issued_marriage(gateway: GatewayProcess, **request: str) -> dict:
+    """A marriage certificate issued by civil affairs (MZ) through `gateway`: its 201 answer."""
+    response = gateway.client.post("/v1/certificates", json=marriage_request(**request), headers=gateway.auth("MZ"))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
 @pytest.fixture(scope="session")
 def devnet_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_devnet_template(tmp_path_factory.mktemp("template"))

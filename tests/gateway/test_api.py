@@ -16,19 +16,13 @@ from sqlalchemy.orm import sessionmaker
 
 from gateway.db import Operation, OperationState, make_engine, session_factory
 
-from tests.conftest import Devnet, GatewayProcess, marriage_request
+from tests.conftest import Devnet, GatewayProcess, issued_marriage, marriage_request
 
 pytestmark = pytest.mark.slow
 
 
-def _issue(gateway: GatewayProcess, **kwargs: str) -> dict:
-    response = gateway.client.post("/v1/certificates", json=marriage_request(**kwargs), headers=gateway.auth("MZ"))
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
 def test_issuing_returns_the_signed_document_with_its_anchor(gateway_http: GatewayProcess) -> None:
-    issued = _issue(gateway_http)
+    issued = issued_marriage(gateway_http)
     anchor = issued["certificate"]["proof"]["anchor"]
     assert issued["operation"]["state"] == "done"
     assert anchor["transactionHash"] == issued["operation"]["transactionHash"]
@@ -38,14 +32,14 @@ def test_issuing_returns_the_signed_document_with_its_anchor(gateway_http: Gatew
 
 
 def test_an_issued_certificate_verifies_valid(gateway_http: GatewayProcess) -> None:
-    document = _issue(gateway_http)["certificate"]
+    document = issued_marriage(gateway_http)["certificate"]
     report = gateway_http.client.post("/v1/verify", json={"document": document,
                                                           "holder": "RIC:11010519491231002X"}).json()
     assert report["verdict"] == "valid", report
 
 
 def test_a_verification_says_which_chain_state_it_was_checked_against(gateway_http: GatewayProcess) -> None:
-    document = _issue(gateway_http)["certificate"]
+    document = issued_marriage(gateway_http)["certificate"]
     gateway_http.wait_indexed()
     checked_at = gateway_http.client.post("/v1/verify", json={"document": document}).json()["checkedAt"]
     head = gateway_http.devnet.w3.eth.get_block(checked_at["block"])
@@ -53,13 +47,13 @@ def test_a_verification_says_which_chain_state_it_was_checked_against(gateway_ht
 
 
 def test_a_fresh_verification_reads_the_chains_head(gateway_http: GatewayProcess) -> None:
-    document = _issue(gateway_http)["certificate"]
+    document = issued_marriage(gateway_http)["certificate"]
     report = gateway_http.client.post("/v1/verify?fresh=true", json={"document": document}).json()
     assert (report["verdict"], report["checkedAt"]["source"]) == ("valid", "chain")
 
 
 def test_batch_verification_reports_each_document_in_the_order_sent(gateway_http: GatewayProcess) -> None:
-    valid = _issue(gateway_http, number="J320100-2026-BATCH-1")["certificate"]
+    valid = issued_marriage(gateway_http, number="J320100-2026-BATCH-1")["certificate"]
     tampered = {**valid, "credentialSubject": {**valid["credentialSubject"], "holderName": "王五"}}
     reports = gateway_http.client.post("/v1/verify/batch", json={"documents": [valid, tampered, {"not": "one"}]}) \
         .json()["reports"]
@@ -73,13 +67,13 @@ def test_a_batch_verification_of_more_than_10_000_documents_is_a_422(gateway_htt
 
 
 def test_status_is_public_and_reads_the_chain(gateway_http: GatewayProcess) -> None:
-    certificate_hash = _issue(gateway_http)["certificate"]["proof"]["certificateHash"]
+    certificate_hash = issued_marriage(gateway_http)["certificate"]["proof"]["certificateHash"]
     status = gateway_http.client.get(f"/v1/certificates/{certificate_hash}").json()
     assert (status["status"], status["certificateType"]) == ("valid", "320100-MZ-001")
 
 
 def test_revocation_shows_in_status_history_and_verification(gateway_http: GatewayProcess) -> None:
-    document = _issue(gateway_http)["certificate"]
+    document = issued_marriage(gateway_http)["certificate"]
     certificate_hash = document["proof"]["certificateHash"]
     revoked = gateway_http.client.post(f"/v1/certificates/{certificate_hash}/revoke", json={"reason": 1},
                                        headers=gateway_http.auth("MZ"))
@@ -94,7 +88,7 @@ def test_revocation_shows_in_status_history_and_verification(gateway_http: Gatew
 
 
 def test_superseding_anchors_the_successor_and_links_both(gateway_http: GatewayProcess) -> None:
-    old_hash = _issue(gateway_http)["certificate"]["proof"]["certificateHash"]
+    old_hash = issued_marriage(gateway_http)["certificate"]["proof"]["certificateHash"]
     body = {k: v for k, v in marriage_request("J320100-2026-000002").items() if k != "type"}
     response = gateway_http.client.post(f"/v1/certificates/{old_hash}/supersede", json=body,
                                         headers=gateway_http.auth("MZ"))
@@ -107,7 +101,7 @@ def test_superseding_anchors_the_successor_and_links_both(gateway_http: GatewayP
 
 
 def test_pages_of_a_certificates_events_hold_each_event_once_in_chain_order(gateway_http: GatewayProcess) -> None:
-    old_hash = _issue(gateway_http, number="J320100-2026-000003")["certificate"]["proof"]["certificateHash"]
+    old_hash = issued_marriage(gateway_http, number="J320100-2026-000003")["certificate"]["proof"]["certificateHash"]
     body = {k: v for k, v in marriage_request("J320100-2026-000004").items() if k != "type"}
     successor = gateway_http.client.post(f"/v1/certificates/{old_hash}/supersede", json=body,
                                          headers=gateway_http.auth("MZ")).json()["certificate"]["proof"]
@@ -154,7 +148,7 @@ def test_an_idempotency_key_reused_for_another_request_is_a_conflict(gateway_htt
 
 
 def test_revoking_twice_returns_the_first_revocation(gateway_http: GatewayProcess) -> None:
-    certificate_hash = _issue(gateway_http)["certificate"]["proof"]["certificateHash"]
+    certificate_hash = issued_marriage(gateway_http)["certificate"]["proof"]["certificateHash"]
     first = gateway_http.client.post(f"/v1/certificates/{certificate_hash}/revoke", json={"reason": 2},
                                      headers=gateway_http.auth("MZ")).json()
     again = gateway_http.client.post(f"/v1/certificates/{certificate_hash}/revoke", json={"reason": 2},
@@ -195,7 +189,7 @@ def test_a_malformed_hash_in_the_path_is_a_422(gateway_http: GatewayProcess) -> 
 
 def test_audit_events_page_with_a_cursor(gateway_http: GatewayProcess) -> None:
     for n in range(3):
-        _issue(gateway_http, number=f"PAGE-{n}")
+        issued_marriage(gateway_http, number=f"PAGE-{n}")
     gateway_http.wait_indexed()
     seen, cursor = [], None
     while True:
@@ -242,7 +236,7 @@ def test_issuances_waiting_for_their_receipts_do_not_hold_back_other_requests(ow
     answered while all of them still wait (each used to hold a pool thread for its whole wait)."""
     gateway = GatewayProcess(own_devnet, tmp_path / "gateway", issue_wait_seconds="600").start()
     try:
-        document = _issue(gateway, number="WAIT-0")["certificate"]
+        document = issued_marriage(gateway, number="WAIT-0")["certificate"]
         own_devnet.mine_by_hand()
         url, headers = f"http://127.0.0.1:{gateway.port}/v1/certificates", gateway.auth("MZ")
         with ThreadPoolExecutor(WAITING_ISSUANCES) as pool:

@@ -16,8 +16,7 @@ from gateway.web.pages import CONTENT_SECURITY_POLICY
 from gateway.web.report import ReportSummary
 from gateway.web.text import CHECK_FAILURES, EN, ZH
 
-from tests.conftest import GatewayProcess, marriage_request
-from tests.gateway.test_api import _issue
+from tests.conftest import GatewayProcess, issued_marriage, marriage_request
 
 pytestmark = pytest.mark.slow
 
@@ -56,13 +55,13 @@ def test_the_verify_form_posts_a_file_without_javascript(gateway_http: GatewayPr
 
 
 def test_a_valid_file_is_shown_valid(gateway_http: GatewayProcess) -> None:
-    response = _verify(gateway_http, _issue(gateway_http)["certificate"])
+    response = _verify(gateway_http, issued_marriage(gateway_http)["certificate"])
     assert response.status_code == 200 and _is_page(response)
     assert f'class="verdict verdict-valid" role="status">{ZH["verdict_valid"]}<' in response.text
 
 
 def test_a_valid_file_shows_the_issuer_by_its_name_on_the_chain(gateway_http: GatewayProcess) -> None:
-    document = _issue(gateway_http)["certificate"]
+    document = issued_marriage(gateway_http)["certificate"]
     issuer_code = document["issuer"]["id"].rsplit(":", 1)[-1]
     registered = next(d["name"] for d in gateway_http.client.get("/v1/departments").json()["departments"]
                       if d["code"] == issuer_code)
@@ -70,13 +69,13 @@ def test_a_valid_file_shows_the_issuer_by_its_name_on_the_chain(gateway_http: Ga
 
 
 def test_a_pasted_document_is_verified_like_a_file(gateway_http: GatewayProcess) -> None:
-    document = json.dumps(_issue(gateway_http)["certificate"])
+    document = json.dumps(issued_marriage(gateway_http)["certificate"])
     response = gateway_http.client.post("/verify", data={"document": document})
     assert 'verdict-valid"' in response.text
 
 
 def test_a_changed_subject_value_is_invalid_naming_the_integrity_check(gateway_http: GatewayProcess) -> None:
-    document = copy.deepcopy(_issue(gateway_http)["certificate"])
+    document = copy.deepcopy(issued_marriage(gateway_http)["certificate"])
     document["credentialSubject"]["holderName"] = "张四"
     page = _verify(gateway_http, document).text
     assert 'verdict-invalid"' in page
@@ -85,7 +84,7 @@ def test_a_changed_subject_value_is_invalid_naming_the_integrity_check(gateway_h
 
 
 def test_a_revoked_certificate_is_invalid_with_its_reason(gateway_http: GatewayProcess) -> None:
-    document = _issue(gateway_http)["certificate"]
+    document = issued_marriage(gateway_http)["certificate"]
     revoked = gateway_http.client.post(f"/v1/certificates/{document['proof']['certificateHash']}/revoke",
                                        json={"reason": 1}, headers=gateway_http.auth("MZ"))
     assert revoked.status_code == 200, revoked.text
@@ -95,7 +94,7 @@ def test_a_revoked_certificate_is_invalid_with_its_reason(gateway_http: GatewayP
 
 
 def test_the_status_page_of_a_revoked_certificate_gives_its_reason(gateway_http: GatewayProcess) -> None:
-    certificate_hash = _issue(gateway_http)["certificate"]["proof"]["certificateHash"]
+    certificate_hash = issued_marriage(gateway_http)["certificate"]["proof"]["certificateHash"]
     revoked = gateway_http.client.post(f"/v1/certificates/{certificate_hash}/revoke", json={"reason": 2},
                                        headers=gateway_http.auth("MZ"))
     assert revoked.status_code == 200, revoked.text
@@ -104,7 +103,7 @@ def test_the_status_page_of_a_revoked_certificate_gives_its_reason(gateway_http:
 
 
 def test_a_superseded_certificate_links_to_its_successor(gateway_http: GatewayProcess) -> None:
-    document = _issue(gateway_http)["certificate"]
+    document = issued_marriage(gateway_http)["certificate"]
     replaced = gateway_http.client.post(f"/v1/certificates/{document['proof']['certificateHash']}/supersede",
                                         json={k: v for k, v in marriage_request("J320100-2026-000009").items()
                                               if k != "type"},
@@ -115,7 +114,7 @@ def test_a_superseded_certificate_links_to_its_successor(gateway_http: GatewayPr
 
 
 def test_a_script_in_a_subject_field_comes_back_as_text(gateway_http: GatewayProcess) -> None:
-    document = copy.deepcopy(_issue(gateway_http)["certificate"])
+    document = copy.deepcopy(issued_marriage(gateway_http)["certificate"])
     document["credentialSubject"]["holderName"] = "<script>alert(1)</script>"
     page = _verify(gateway_http, document).text
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
@@ -151,14 +150,14 @@ def test_an_unknown_language_falls_back_to_chinese(gateway_http: GatewayProcess)
 
 
 def test_the_status_page_shows_the_chains_status(gateway_http: GatewayProcess) -> None:
-    certificate_hash = _issue(gateway_http)["certificate"]["proof"]["certificateHash"]
+    certificate_hash = issued_marriage(gateway_http)["certificate"]["proof"]["certificateHash"]
     response = gateway_http.client.get(f"/c/{certificate_hash}")
     assert response.status_code == 200 and _is_page(response)
     assert f'role="status">{ZH["status_valid"]}<' in response.text
 
 
 def test_the_status_page_carries_no_personal_data(gateway_http: GatewayProcess) -> None:
-    document = _issue(gateway_http)["certificate"]
+    document = issued_marriage(gateway_http)["certificate"]
     page = gateway_http.client.get(f"/c/{document['proof']['certificateHash']}").text
     assert not [value for value in document["credentialSubject"].values() if str(value) in page]
 
@@ -184,7 +183,7 @@ def test_the_chinese_page_links_to_its_english_twin(gateway_http: GatewayProcess
 
 
 def test_an_english_result_says_valid_in_english(gateway_http: GatewayProcess) -> None:
-    page = _verify(gateway_http, _issue(gateway_http)["certificate"], lang="en").text
+    page = _verify(gateway_http, issued_marriage(gateway_http)["certificate"], lang="en").text
     assert f'verdict-valid" role="status">{EN["verdict_valid"]}<' in page
 
 
@@ -195,7 +194,7 @@ def test_a_report_whose_chain_checks_could_not_run_is_shown_unchecked_not_invali
 
 
 def test_a_redacted_field_is_shown_as_withheld_by_the_holder(gateway_http: GatewayProcess) -> None:
-    document = redact(_issue(gateway_http)["certificate"], ["holderName"])
+    document = redact(issued_marriage(gateway_http)["certificate"], ["holderName"])
     page = _verify(gateway_http, document).text
     assert 'verdict-valid"' in page and f"1 {ZH['withheld']}" in page
 
