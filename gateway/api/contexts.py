@@ -14,6 +14,7 @@ router = APIRouter()
 @router.get(CERTNET_CONTEXT_PATH, summary="CertNet's JSON-LD context for certificate documents (public)",
             response_class=Response, responses={200: {"content": {MEDIA_TYPE: {}}}})
 def certificate_context() -> Response:
-    # Cacheable for a day: the context of a version never changes, a new one gets a new path.
+    # Cacheable for a day: the context of a version never changes, a new one gets a new path. Readable
+    # cross-origin: JSON-LD tools in a browser (a verifier page on another site) fetch it.
     return Response(certnet_context(), media_type=MEDIA_TYPE, headers={"Cache-Control": "public, max-age=86400",
                                                                          "Access-Control-Allow-Origin": "*"})
