@@ -68,7 +68,7 @@ def parse_hash(text: str) -> bytes:
 
 class Issuance:
     def __init__(self, chain: Chain, custody: Custody, outbox: Outbox, sessions: sessionmaker, schemas: SchemaStore,
-                 *, pseudonym_key: bytes, max_batch_size: int) -> None:
+                 *, pseudonym_key: bytes, max_batch_size: int, context: list[str]) -> None:
         self.chain = chain
         self.custody = custody
         self.outbox = outbox
@@ -76,6 +76,7 @@ class Issuance:
         self.schemas = schemas
         self.pseudonym_key = pseudonym_key
         self.max_batch_size = max_batch_size
+        self.context = context  # the `@context` of the documents it composes
         self._trees: OrderedDict[int, MerkleBatch] = OrderedDict()
         self._trees_lock = threading.Lock()
         registry, catalog = chain.deployment.registry.functions, chain.deployment.catalog.functions
@@ -266,7 +267,8 @@ class Issuance:
                     member = members[position]
                     start_at = dt.datetime.fromisoformat(member["validFrom"]) if member["validFrom"] else accepted
                     document = sign(new_certificate(member["subject"], member["holder"], certificate_type, issuer,
-                                                    valid_from=start_at, valid_until=end), key, self.chain.domain)
+                                                    valid_from=start_at, valid_until=end, context=self.context),
+                                    key, self.chain.domain)
                     session.add(IssuedCertificate.of(document, operation_id=operation.id, position=position))
                 session.execute(update(Operation).where(Operation.id == operation.id)
                                 .values(progress=min(start + COMPOSE_CHUNK, len(members))))
@@ -296,7 +298,7 @@ class Issuance:
         document = new_certificate(content.subject, holder, certificate_type,
                                    IssuerRef(department.code, department.name),
                                    valid_from=_aware(content.valid_from) or dt.datetime.now(dt.timezone.utc),
-                                   valid_until=_aware(valid_until))
+                                   valid_until=_aware(valid_until), context=self.context)
         return sign(document, self.custody.key_for(department), self.chain.domain)
 
     def _checked_members(self, members: list[CertificateContent],

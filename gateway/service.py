@@ -22,6 +22,7 @@ from sqlalchemy.orm import sessionmaker
 
 from gateway.audit.trail import AuditTrail
 from gateway.auth import Authenticator
+from gateway.certificates.document import contexts_at
 from gateway.certificates.verification import Verifier
 from gateway.chain import Chain, Custody
 from gateway.chain_state import IndexedState
@@ -122,7 +123,8 @@ class Gateway:
                              replace_after=settings.replace_after_seconds)
         self.issuance = Issuance(self.chain, self.custody, self.outbox, self.durable_sessions,
                                  SchemaStore(settings.schema_dir), pseudonym_key=settings.pseudonym_key,
-                                 max_batch_size=settings.max_batch_size)
+                                 max_batch_size=settings.max_batch_size,
+                                 context=contexts_at(str(settings.context_base_url)))
         self.index = EventIndex(deployment, self.sessions, confirmations=settings.confirmations,
                                 on_rewind=self.outbox.reconcile_soon, leases=self.leases)
         self.audit = AuditTrail(self.chain, self.custody, self.outbox, self.sessions,

@@ -7,9 +7,10 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, HttpUrl, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from gateway.certificates.document import DEFAULT_CONTEXT_BASE_URL
 from gateway.errors import InvalidSetting, UnsafeConfiguration
 from ledger_node.types import DEVELOPMENT_CHAIN_IDS
 
@@ -48,6 +49,10 @@ class Settings(BaseSettings):
     #: Bearer API tokens (`certnet gateway token`) instead of signed requests. Unset: on for development
     #: chains in development mode only; production refuses to start with them on.
     dev_tokens: bool | None = None
+    #: Where CertNet's JSON-LD context is published: documents issued here name
+    #: `<this>/ns/certificate/v1` in their `@context`, and the gateway serves the context at that path. Set it to
+    #: the gateway's public URL so that JSON-LD tools resolve it; the default is the URL documents always carried.
+    context_base_url: HttpUrl = HttpUrl(DEFAULT_CONTEXT_BASE_URL)
     #: Blocks the event index stays behind the head; events younger than this are not indexed.
     confirmations: int = 0
     index_poll_seconds: float = 0.5

@@ -34,7 +34,8 @@ from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from gateway.certificates.anchoring import Issuing, anchor_batch, anchor_certificate
-from gateway.certificates.document import CertificateType, IssuerRef, new_certificate
+from gateway.certificates.document import CertificateType, IssuerRef, new_certificate, redact
+from gateway.certificates.jsonld_contexts import shipped_context_files
 from gateway.certificates.identity import HolderId, pseudonym
 from gateway.certificates.signing import sign
 from gateway.certificates.verification import Verifier
@@ -600,6 +601,32 @@ def issued_marriage(gateway: GatewayProcess, **request: str) -> dict:
     response = gateway.client.post("/v1/certificates", json=marriage_request(**request), headers=gateway.auth("MZ"))
     assert response.status_code == 201, response.text
     return response.json()
+
+
+@pytest.fixture(scope="module")
+def document_kinds(gateway_http: GatewayProcess) -> dict[str, dict[str, Any]]:
+    """One document of each kind the gateway issues — a single certificate, a batch member, a superseding
+    successor — and a holder's redacted copy. Revoking or superseding changes only the chain, not a document."""
+    client, auth = gateway_http.client, gateway_http.auth("MZ")
+    tag = uuid.uuid4().hex[:8]
+    single = client.post("/v1/certificates", json=marriage_request(f"KIND-{tag}-1"), headers=auth).json()["certificate"]
+    members = [{k: v for k, v in marriage_request(f"KIND-{tag}-B{n}").items() if k != "type"} for n in range(2)]
+    batch = client.post("/v1/batches", json={"type": marriage_request()["type"], "certificates": members}, headers=auth)
+    batch_member = wait_done(gateway_http, f"/v1/batches/{batch.json()['id']}")["certificates"][0]
+    replacement = {k: v for k, v in marriage_request(f"KIND-{tag}-2").items() if k != "type"}
+    successor = client.post(f"/v1/certificates/{single['proof']['certificateHash']}/supersede", json=replacement,
+                            headers=auth).json()["certificate"]
+    return {"single": single, "batch member": batch_member, "successor": successor,
+            "redacted": redact(single, ["holderName"])}
+
+
+def jsonld_expand(documents: list[dict[str, Any]]) -> subprocess.CompletedProcess[str]:
+    """jsonld.js's safe-mode expansion of `documents` (tests/certificates/jsonld_expand.js), contexts
+    loaded only from the files the package ships."""
+    contexts = {url: str(path) for d in documents for url, path in shipped_context_files(d["@context"]).items()}
+    return subprocess.run(["node", str(Path(__file__).parent / "certificates" / "jsonld_expand.js")],
+                          input=json.dumps({"contexts": contexts, "documents": documents}), capture_output=True,
+                          text=True, timeout=60, check=False)
 
 
 @pytest.fixture(scope="session")

@@ -29,7 +29,11 @@ from eth_hash.auto import keccak
 from gateway.errors import InvalidDocument, SchemaViolation
 from ledger_node.canonical import content_hash
 
-CONTEXT = ["https://www.w3.org/ns/credentials/v2", "https://certnet.example/ns/certificate/v1"]
+VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
+#: Where CertNet's JSON-LD context lives under a base URL (`CERTNET_CONTEXT_BASE_URL`); the gateway serves it there.
+CERTNET_CONTEXT_PATH = "/ns/certificate/v1"
+DEFAULT_CONTEXT_BASE_URL = "https://certnet.example"
+CONTEXT = [VC_CONTEXT, DEFAULT_CONTEXT_BASE_URL + CERTNET_CONTEXT_PATH]
 DOCUMENT_TYPES = ["VerifiableCredential", "CertNetCertificate"]
 PROOF_TYPE = "CertNetSaltedFields2026"
 SCHEMA_TYPE = "CertNetCatalogType"
@@ -137,9 +141,11 @@ def to_datetime_text(moment: dt.datetime) -> str:
 
 
 def new_certificate(subject: dict[str, Any], holder: str, certificate_type: CertificateType, issuer: IssuerRef, *,
-                    valid_from: dt.datetime, valid_until: dt.datetime | None = None) -> dict[str, Any]:
+                    valid_from: dt.datetime, valid_until: dt.datetime | None = None,
+                    context: list[str] = CONTEXT) -> dict[str, Any]:
     """An unsigned, unanchored certificate whose subject is `subject` plus the holder's pseudonym
-    as `id`; the subject is checked against the type's schema first."""
+    as `id`; the subject is checked against the type's schema first. `context` is the JSON-LD
+    `@context` (`contexts_at` of the base URL the issuing gateway serves CertNet's context from)."""
     if "id" in subject:
         raise InvalidDocument("the subject's `id` is the holder's pseudonym; pass the holder's identity instead")
     if valid_until is not None and valid_until <= valid_from:
@@ -147,7 +153,7 @@ def new_certificate(subject: dict[str, Any], holder: str, certificate_type: Cert
     full_subject = {"id": holder, **subject}
     check_subject(full_subject, certificate_type.schema)
     document: dict[str, Any] = {
-        "@context": CONTEXT,
+        "@context": list(context),
         "type": DOCUMENT_TYPES,
         "id": f"urn:uuid:{uuid.uuid4()}",
         "issuer": {"id": DEPARTMENT_PREFIX + issuer.code, "name": issuer.name},
@@ -168,6 +174,11 @@ def new_certificate(subject: dict[str, Any], holder: str, certificate_type: Cert
     }
     document["proof"]["certificateHash"] = "0x" + certificate_hash(document).hex()
     return document
+
+
+def contexts_at(base_url: str) -> list[str]:
+    """A document's `@context` when CertNet's context is served from `base_url`."""
+    return [VC_CONTEXT, base_url.rstrip("/") + CERTNET_CONTEXT_PATH]
 
 
 def check_subject(subject: dict[str, Any], schema: dict[str, Any]) -> None:
