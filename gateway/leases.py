@@ -24,14 +24,16 @@ import uuid
 from contextlib import contextmanager
 from typing import Iterable, Iterator
 
-from sqlalchemy import and_, false, or_, select, text, true, update
+from sqlalchemy import Float, and_, false, func, literal, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.expression import ColumnElement
 
 from gateway.db import Lease
 from gateway.errors import GatewayError
 
 log = logging.getLogger(__name__)
+
 
 class LeaseLost(GatewayError):
     """This process no longer holds a duty it was doing; what it was writing is rolled back."""
@@ -187,11 +189,13 @@ class Leases:
             self.changed.set()
 
 
-def _now(session: Session) -> float:
-    """Now by the database's clock where it has one that all processes share (PostgreSQL)."""
+def _now(session: Session) -> ColumnElement[float]:
+    """Now, in seconds since the epoch, by the database's clock where it has one that all processes share
+    (PostgreSQL), else this machine's: an expression the statement itself evaluates, so that a fence
+    or a renewal costs no round trip to read the clock first."""
     if session.get_bind().dialect.name == "postgresql":
-        return float(session.scalar(text("SELECT extract(epoch from clock_timestamp())")))
-    return time.time()
+        return func.extract("epoch", func.clock_timestamp())
+    return literal(time.time(), Float)
 
 
 def _insert_missing(session: Session, duty: str) -> None:

@@ -31,7 +31,7 @@ import threading
 import time
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from anyio import to_thread
 from hexbytes import HexBytes
@@ -276,7 +276,7 @@ class Outbox:
         return sorted(duty.removeprefix(OUTBOX_DUTY_PREFIX) for duty in self.leases.held()
                       if duty.startswith(OUTBOX_DUTY_PREFIX))
 
-    def _fence(self, session: Session, accounts: Any) -> None:
+    def _fence(self, session: Session, accounts: Iterable[str]) -> None:
         self.leases.fence(session, {outbox_duty(account) for account in accounts})
 
     def fence(self, session: Session, operation: Operation) -> None:
