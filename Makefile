@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-postgres setup contracts gas bench soak slither clean
+.PHONY: run test test-postgres screenshots chromium setup contracts gas bench soak slither clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -28,7 +28,7 @@ run: setup
 ## Every test: artifact freshness, Python suites (embedded chain, ganache and anvil), Hardhat suite. The Python
 ## suites run in two pytest-xdist workers, a test file per worker at a time (each worker starts its own devnet and
 ## gateway; most tests wait for 1-second blocks, so two share two cores well).
-test: setup
+test: setup chromium
 	$(BIN)/certnet contracts check
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not postgres"
 	npx hardhat test
@@ -39,6 +39,14 @@ test-postgres: setup
 	scripts/with_postgres.sh $(BIN)/python -m pytest -q tests/gateway/test_api.py tests/gateway/test_permissions.py \
 		tests/gateway/test_hostile_input.py
 	scripts/with_postgres.sh $(BIN)/python -m pytest -q -m postgres
+
+## Debian's Chromium for the browser tests (Playwright drives it; `playwright install` would download a browser).
+chromium:
+	@command -v chromium >/dev/null && fc-list :lang=zh | grep -q . || scripts/install_chromium.sh
+
+## The browser tests, their page screenshots kept in docs/screenshots (the README shows them).
+screenshots: setup chromium
+	CERTNET_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q -m browser
 
 ## Recompile contracts/ into the artifacts the Python package ships.
 contracts: setup

@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterator
 import httpx
 
 import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from hexbytes import HexBytes
 from sqlalchemy import create_engine, delete, make_url, select, text
 from sqlalchemy.orm import sessionmaker
@@ -844,3 +845,83 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
         with admin.connect() as connection:  # FORCE: the test's engines may still hold pooled connections
             connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+# --- Browser tests: Debian's Chromium driven by Playwright (never `playwright install`: it downloads a browser) ---
+
+CHROMIUM = Path("/usr/bin/chromium")
+AXE_SCRIPT = Path(__file__).parent.parent / "node_modules" / "axe-core" / "axe.min.js"
+#: axe-core's impacts that fail a page's test.
+BLOCKING_IMPACTS = ("serious", "critical")
+
+
+@dataclass
+class BrowserTab:
+    """One page of a fresh browser context on a gateway: what its scripts logged as errors (a CSP refusal
+    of an inline script is one), its accessibility check and its screenshot."""
+    page: Page
+    base_url: str
+    screenshots: Path
+    errors: list[str] = field(default_factory=list)
+
+    def open(self, path: str) -> None:
+        response = self.page.goto(self.base_url + path)
+        assert response is not None and response.ok, f"{path}: {response and response.status}"
+
+    def accessibility_violations(self) -> list[str]:
+        """axe-core's serious and critical violations on the page as it is now (injected through the
+        DevTools protocol, which the page's CSP does not apply to); each `rule: where`."""
+        self.page.evaluate(AXE_SCRIPT.read_text())
+        found = self.page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']}))"
+                                   ".violations.map(v => [v.id, v.impact, v.nodes.map(n => n.target.join(' '))])")
+        return [f"{rule}: {', '.join(nodes)}" for rule, impact, nodes in found if impact in BLOCKING_IMPACTS]
+
+    def screenshot(self, name: str) -> Path:
+        """The whole page as `<name>.png` in the screenshot folder (`make screenshots` makes it docs/screenshots)."""
+        path = self.screenshots / f"{name}.png"
+        self.page.screenshot(path=path, full_page=True)
+        return path
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    """One headless Chromium per test worker, started by the first browser test."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"browser tests need Debian's Chromium at {CHROMIUM}: `make test` installs it")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM),
+                                             args=["--no-sandbox", "--disable-background-networking"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def screenshot_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where browser tests save page screenshots: $CERTNET_SCREENSHOTS, else a temporary folder."""
+    folder = Path(os.environ.get("CERTNET_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def open_tab(chromium: Browser, screenshot_folder: Path) -> Iterator[Callable[[GatewayProcess], BrowserTab]]:
+    """Opens browser tabs on gateways, each in a context of its own (no shared cookies), closed after the test."""
+    contexts: list[BrowserContext] = []
+
+    def open_on(gateway: GatewayProcess) -> BrowserTab:
+        context = chromium.new_context(locale="zh-CN", viewport={"width": 1200, "height": 900})
+        contexts.append(context)
+        tab = BrowserTab(context.new_page(), str(gateway.client.base_url).rstrip("/"), screenshot_folder)
+        tab.page.on("console", lambda message: tab.errors.append(message.text) if message.type == "error" else None)
+        tab.page.on("pageerror", lambda error: tab.errors.append(str(error)))
+        return tab
+
+    yield open_on
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def browser_tab(open_tab: Callable[[GatewayProcess], BrowserTab], gateway_http: GatewayProcess) -> BrowserTab:
+    """A browser tab on the session's gateway."""
+    return open_tab(gateway_http)
