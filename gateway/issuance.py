@@ -212,6 +212,12 @@ class Issuance:
             return [row.document for row in rows]
         return [self._evidenced(row, operation) for row in rows]
 
+    def signed_document(self, certificate_hash: bytes) -> dict[str, Any] | None:
+        """The document this gateway signed under `certificate_hash` (without its anchoring evidence), if any."""
+        with self.sessions() as session:
+            return session.scalar(select(IssuedCertificate.document)
+                                  .where(IssuedCertificate.certificate_hash == _hex(certificate_hash)))
+
     def held_by(self, holder: str, certificate_types: Iterable[str], *, newest: int) -> list[dict[str, Any]]:
         """The anchored certificates this gateway issued to `holder` (a pseudonym), with their
         evidence: of each type given, in that order, its `newest` ones, newest first."""

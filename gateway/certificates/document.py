@@ -40,6 +40,7 @@ SCHEMA_TYPE = "CertNetCatalogType"
 DEPARTMENT_PREFIX = "urn:certnet:department:"
 TYPE_PREFIX = "urn:certnet:type:"
 #: Top-level fields the certificate hash commits to as metadata (the subject is committed field by field).
+SUBJECT = "credentialSubject"
 METADATA_FIELDS = ("@context", "type", "id", "issuer", "validFrom", "validUntil", "credentialSchema")
 SALT_BYTES = 16
 
@@ -202,6 +203,21 @@ def certificate_hash(document: dict[str, Any], *, shape_checked: bool = False) -
     fields += [bytes.fromhex(h.removeprefix("0x")) for h in proof["redactedFields"]]
     metadata = {name: document[name] for name in METADATA_FIELDS if name in document}
     return keccak(rfc8785.dumps({"metadata": metadata, "fields": sorted("0x" + f.hex() for f in fields)}))
+
+
+def fields_changed(document: dict[str, Any], signed: dict[str, Any]) -> list[str]:
+    """Where `document` differs from `signed`, the same certificate as its issuer signed it: each metadata
+    field whose value changed (its name), and each subject field (`credentialSubject.<name>`) whose hash
+    (value and salt) is not the signed one, that is missing without being redacted, or that was added.
+    Empty when no field can be named (only redacted hashes or the proof changed)."""
+    changed = [name for name in METADATA_FIELDS if document.get(name) != signed.get(name)]
+    signed_hashes = {name: field_hash(name, value, signed["proof"]["salts"][name])
+                     for name, value in signed["credentialSubject"].items()}
+    subject, salts = document["credentialSubject"], document["proof"]["salts"]
+    redacted = {bytes.fromhex(h.removeprefix("0x")) for h in document["proof"]["redactedFields"]}
+    names = [name for name, value in subject.items() if signed_hashes.get(name) != field_hash(name, value, salts[name])]
+    names += [name for name, hashed in signed_hashes.items() if name not in subject and hashed not in redacted]
+    return changed + [f"{SUBJECT}.{name}" for name in names]
 
 
 def check_shape(document: Any) -> None:

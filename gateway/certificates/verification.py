@@ -212,20 +212,27 @@ def offline(document: dict[str, Any]) -> Offline:
     return Offline(doc.certificate_hash(document, shape_checked=True), _signature_offline(document), leads_to_root)
 
 
+#: The document its issuer signed under a certificate hash, or None where not known (this gateway did not sign it).
+SignedDocuments = Callable[[bytes], dict[str, Any] | None]
+
+
 class Verifier:
     """Verifies documents, against `deployment` when given (offline otherwise).
 
     The chain facts come from `state` (the event index's derived state) when given and it knows the
     certificate, else (and always with `fresh`) from the chain's head. With the consortium's
     `pseudonym_secret`, a holder's disclosed identity can also be checked against the document's
-    pseudonym. With `workers` (≥ 2), large batches are checked offline in that many processes.
+    pseudonym. With `workers` (≥ 2), large batches are checked offline in that many processes. With
+    `signed_documents` (a certificate hash's document as its issuer signed it, where known), a document
+    whose content does not match its hash is reported with the fields that differ.
     """
 
     def __init__(self, deployment: Deployment | None = None, *, state: FactSource | None = None,
                  pseudonym_secret: bytes | None = None, now: Callable[[], float] = time.time,
-                 workers: int = 0) -> None:
+                 workers: int = 0, signed_documents: SignedDocuments | None = None) -> None:
         self.deployment = deployment
         self.state = state
+        self.signed_documents = signed_documents
         self.live = LiveFacts(deployment) if deployment is not None else None
         self.pseudonym_secret = pseudonym_secret
         self.now = now
@@ -308,10 +315,21 @@ class Verifier:
                 signature = _signing_key_held(signature, facts)
         else:
             chain_checks = chain
-        checks = [_integrity(document, claimed, seen.computed_hash), signature]
+        checks = [self._integrity(document, claimed, seen.computed_hash), signature]
         if holder is not None:
             checks.append(self._holder(document, holder))
         return Report("0x" + claimed.hex(), checks + chain_checks, checked_at)
+
+    def _integrity(self, document: dict[str, Any], claimed: bytes, actual: bytes) -> Check:
+        if actual == claimed:
+            redacted = len(document["proof"]["redactedFields"])
+            return Check("integrity", Outcome.VALID, "content matches the certificate hash"
+                         + (f" ({redacted} field(s) redacted)" if redacted else ""))
+        signed = self.signed_documents(claimed) if self.signed_documents is not None else None
+        changed = doc.fields_changed(document, signed) if signed is not None else []
+        return Check("integrity", Outcome.INVALID, "the content does not match the certificate hash"
+                     + (f": {', '.join(changed)} differ from what was signed" if changed else ""),
+                     {"computed": "0x" + actual.hex(), **({"changedFields": changed} if changed else {})})
 
     def _holder(self, document: dict[str, Any], holder: HolderId) -> Check:
         if self.pseudonym_secret is None:
@@ -374,15 +392,6 @@ class Verifier:
 def _not_anchored(reason: str) -> list[Check]:
     return [Check("anchored", Outcome.INVALID, reason)] + \
         [Check(n, Outcome.ERROR, "cannot be checked: the certificate is not anchored") for n in CHAIN_CHECKS[1:]]
-
-
-def _integrity(document: dict[str, Any], claimed: bytes, actual: bytes) -> Check:
-    if actual != claimed:
-        return Check("integrity", Outcome.INVALID, "the content does not match the certificate hash",
-                     {"computed": "0x" + actual.hex()})
-    redacted = len(document["proof"]["redactedFields"])
-    return Check("integrity", Outcome.VALID, "content matches the certificate hash"
-                 + (f" ({redacted} field(s) redacted)" if redacted else ""))
 
 
 def _signature_offline(document: dict[str, Any]) -> Check:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Callable
 
 from fastapi import APIRouter, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse
@@ -26,13 +26,16 @@ from gateway.api import certificates
 from gateway.api.deps import Services
 from gateway.api.errors import MAX_BODY_DEPTH, status_of
 from gateway.api.views import CertificateStatusView
+from gateway.certificates import document as doc
 from gateway.certificates.document import nested_deeper_than, to_datetime_text
 from gateway.chain import CONNECTION_ERRORS
 from gateway.errors import ChainUnavailable, GatewayError, NotFound
 from gateway.models import VerifyRequest
 from gateway.service import Gateway
 from gateway.web.report import ReportSummary
-from gateway.web.text import CHECK_FAILURES, CHECK_NAMES, LANGUAGES, REVOCATION_REASONS, WORDS, Language, language
+from gateway.web.text import (CHECK_FAILURES, CHECK_NAMES, LANGUAGES, METADATA_LABELS, REVOCATION_REASONS, WORDS,
+                              Language, language)
+from ledger_node.errors import LedgerError
 
 HERE = Path(__file__).parent
 #: Only the gateway's own files; no inline script or style, no frames, forms only to the gateway.
@@ -111,7 +114,8 @@ def verify(request: Request, gateway: Services, lang: LanguageQuery = None, file
         report = gateway.verifier.verify(body.document)
     except GatewayError as error:
         return gateway_error_page(request, page_language, error)
-    summary = ReportSummary.of(report, body.document, lambda code: department_name(gateway, code))
+    summary = ReportSummary.of(report, body.document, lambda code: department_name(gateway, code),
+                               field_labels(gateway, body.document, page_language))
     return render(request, page_language, "result.html", summary=summary, check_names=CHECK_NAMES[page_language],
                   check_failures=CHECK_FAILURES[page_language], reasons=REVOCATION_REASONS[page_language])
 
@@ -129,6 +133,23 @@ def status_page(request: Request, certificate_hash: str, gateway: Services,
         return gateway_error_page(request, page_language, ChainUnavailable("the chain does not answer"))
     return render(request, page_language, "status.html", view=view, issuer_name=department_name(gateway, view.issuer),
                   reasons=REVOCATION_REASONS[page_language])
+
+
+def field_labels(gateway: Gateway, document: dict[str, Any], lang: Language) -> Callable[[str], str]:
+    """Names a document's fields for a reader: a metadata field in the page's language, a subject field
+    (`credentialSubject.<name>`) as its type's schema describes it (`title`, else `description`), else by its name."""
+    try:
+        properties = gateway.issuance.schemas.get(doc.schema_hash(document)).get("properties", {})
+    except (GatewayError, LedgerError, LookupError, TypeError, ValueError):  # not a document, or a schema not here
+        properties = {}
+
+    def label(path: str) -> str:
+        section, _, name = path.partition(".")
+        if section != doc.SUBJECT:
+            return METADATA_LABELS[lang].get(path, path)
+        described = properties.get(name)
+        return (described.get("title") or described.get("description") if isinstance(described, dict) else None) or name
+    return label
 
 
 def department_name(gateway: Gateway, code: str) -> str | None:

@@ -34,15 +34,18 @@ class ReportSummary:
     revoked_at: str | None = None
     revocation_reason: int | None = None
     superseded_by: str | None = None
-    contents: list[tuple[str, str]] = field(default_factory=list)
+    contents: list[tuple[str, str]] = field(default_factory=list)  # (label, value)
     withheld: int = 0
+    changed_fields: list[str] = field(default_factory=list)  # labels of the fields that differ from what was signed
 
     @classmethod
-    def of(cls, report: Report, document: dict[str, Any],
-           department_name: Callable[[str], str | None]) -> ReportSummary:
-        """`department_name` looks a department's registered name up on the chain."""
+    def of(cls, report: Report, document: dict[str, Any], department_name: Callable[[str], str | None],
+           label: Callable[[str], str]) -> ReportSummary:
+        """`department_name` looks a department's registered name up on the chain; `label` names a document
+        field (a metadata field, or `credentialSubject.<name>`) for the reader."""
         summary = cls(SHOWN[report.verdict], report.certificate_hash, report.checks)
         details = {check.name: check.details for check in report.checks}
+        summary.changed_fields = [label(path) for path in details.get("integrity", {}).get("changedFields", [])]
         summary.anchored_at = details.get("anchored", {}).get("issuedAt")
         summary.anchored_block = details.get("anchored", {}).get("issuedBlock")
         summary.revoked_at = details.get("not_revoked", {}).get("revokedAt")
@@ -56,7 +59,8 @@ class ReportSummary:
         summary.issuer_name = department_name(summary.issuer_code)
         summary.type_version = doc.type_version(document)
         summary.valid_from, summary.valid_until = document["validFrom"], document.get("validUntil")
-        summary.contents = [(name, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+        summary.contents = [(label(f"{doc.SUBJECT}.{name}"),
+                             value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
                             for name, value in document["credentialSubject"].items()]
         summary.withheld = len(document["proof"]["redactedFields"])
         return summary

@@ -54,6 +54,7 @@ ZH: dict[str, str] = {
     "superseded_by": "已被替换为",
     "contents": "证照内容",
     "withheld": "项由持证人隐去",
+    "field_differs": "字段“{}”与签发时不同",
     "status_page": "链上状态页",
     "status_title": "证照状态",
     "status": "状态",
@@ -117,6 +118,7 @@ EN: dict[str, str] = {
     "superseded_by": "Superseded by",
     "contents": "Contents",
     "withheld": "field(s) withheld by the holder",
+    "field_differs": "the field {} differs from what was signed",
     "status_page": "Status on the chain",
     "status_title": "Certificate status",
     "status": "Status",
@@ -161,6 +163,16 @@ CHECK_FAILURES: dict[Language, dict[str, str]] = {
            "not_revoked": "The issuing department revoked this certificate.",
            "validity": "The certificate is outside its validity.",
            "not_superseded": "A newer certificate replaced this one."},
+}
+
+#: The document's fields outside its subject, as a reader calls them (a subject field's label comes from its
+#: type's schema).
+METADATA_LABELS: dict[Language, dict[str, str]] = {
+    "zh": {"@context": "JSON-LD 上下文", "type": "文档类型", "id": "证照标识", "issuer": "签发部门",
+           "validFrom": "生效时间", "validUntil": "有效期至", "credentialSchema": "证照类型及版本"},
+    "en": {"@context": "JSON-LD context", "type": "Document type", "id": "Certificate identifier",
+           "issuer": "Issuing department", "validFrom": "Valid from", "validUntil": "Valid until",
+           "credentialSchema": "Certificate type and version"},
 }
 
 #: The registry's revocation reasons (ledger_node.types.REVOCATION_REASONS), for a reader.

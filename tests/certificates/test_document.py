@@ -12,8 +12,8 @@ import rfc8785
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from gateway.certificates.document import (CertificateType, IssuerRef, certificate_hash, new_certificate, redact,
-                                           stated_hash)
+from gateway.certificates.document import (CertificateType, IssuerRef, certificate_hash, fields_changed, new_certificate,
+                                           redact, stated_hash)
 from gateway.errors import InvalidDocument, SchemaViolation
 from ledger_node.canonical import content_hash
 from tests.conftest import MARRIAGE_SCHEMA, marriage_subject
@@ -220,3 +220,36 @@ def test_a_document_nested_deeper_than_the_interpreter_recurses_is_invalid_not_a
     document["credentialSubject"]["spouseName"] = _nested(100_000)
     with pytest.raises(InvalidDocument, match="nested deeper"):
         certificate_hash(document)
+
+
+@given(st.sampled_from(SUBJECT_FIELDS), st.text(min_size=1, max_size=8))
+def test_a_changed_subject_value_is_named_as_the_one_changed_field(field: str, value: str) -> None:
+    assume(DOCUMENT["credentialSubject"][field] != value)
+    document = copy.deepcopy(DOCUMENT)
+    document["credentialSubject"][field] = value
+    assert fields_changed(document, DOCUMENT) == [f"credentialSubject.{field}"]
+
+
+def test_a_changed_metadata_field_is_named() -> None:
+    document = copy.deepcopy(DOCUMENT)
+    document["validFrom"] = "2020-01-01T00:00:00Z"
+    assert fields_changed(document, DOCUMENT) == ["validFrom"]
+
+
+@given(st.sampled_from(SUBJECT_FIELDS))
+def test_a_field_removed_without_redaction_is_named(field: str) -> None:
+    document = copy.deepcopy(DOCUMENT)
+    del document["credentialSubject"][field]
+    assert fields_changed(document, DOCUMENT) == [f"credentialSubject.{field}"]
+
+
+def test_a_field_added_after_signing_is_named() -> None:
+    document = copy.deepcopy(DOCUMENT)
+    document["credentialSubject"]["note"] = "added"
+    document["proof"]["salts"]["note"] = "00" * 16
+    assert fields_changed(document, DOCUMENT) == ["credentialSubject.note"]
+
+
+@given(st.lists(st.sampled_from(SUBJECT_FIELDS), unique=True))
+def test_a_redacted_copy_names_no_changed_field(fields: list[str]) -> None:
+    assert fields_changed(redact(DOCUMENT, fields), DOCUMENT) == []

@@ -40,6 +40,23 @@ def test_a_tampered_subject_fails_integrity(desk: CertificateDesk) -> None:
     assert report.check("integrity").outcome is Outcome.INVALID
 
 
+def test_a_tampered_subject_is_named_by_a_verifier_that_knows_the_signed_document(desk: CertificateDesk) -> None:
+    signed = desk.anchored()
+    document = copy.deepcopy(signed)
+    document["credentialSubject"]["holderName"] = "张四"
+    verifier = desk.verifier
+    verifier.signed_documents = {bytes.fromhex(signed["proof"]["certificateHash"][2:]): signed}.get
+    check = verifier.verify(document).check("integrity")
+    assert check.outcome is Outcome.INVALID
+    assert check.details["changedFields"] == ["credentialSubject.holderName"]
+
+
+def test_a_tampered_subject_is_not_named_without_the_signed_document(desk: CertificateDesk) -> None:
+    document = desk.anchored()
+    document["credentialSubject"]["holderName"] = "张四"
+    assert "changedFields" not in desk.verifier.verify(document).check("integrity").details
+
+
 def test_a_redacted_certificate_still_verifies(desk: CertificateDesk) -> None:
     document = redact(desk.anchored(), ["holderName", "spouseName"])
     report = desk.verifier.verify(document)

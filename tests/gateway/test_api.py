@@ -38,6 +38,14 @@ def test_an_issued_certificate_verifies_valid(gateway_http: GatewayProcess) -> N
     assert report["verdict"] == "valid", report
 
 
+def test_a_changed_subject_value_is_named_by_the_gateway_that_signed_it(gateway_http: GatewayProcess) -> None:
+    document = issued_marriage(gateway_http)["certificate"]
+    document["credentialSubject"]["holderName"] = "张四"
+    integrity = gateway_http.client.post("/v1/verify", json={"document": document}).json()["checks"][0]
+    assert (integrity["name"], integrity["outcome"]) == ("integrity", "invalid")
+    assert integrity["details"]["changedFields"] == ["credentialSubject.holderName"]
+
+
 def test_a_verification_says_which_chain_state_it_was_checked_against(gateway_http: GatewayProcess) -> None:
     document = issued_marriage(gateway_http)["certificate"]
     gateway_http.wait_indexed()

@@ -81,6 +81,7 @@ def test_a_changed_subject_value_is_invalid_naming_the_integrity_check(gateway_h
     assert 'verdict-invalid"' in page
     assert '<tr class="outcome-invalid" data-check="integrity">' in page
     assert CHECK_FAILURES["zh"]["integrity"] in page
+    assert ZH["field_differs"].format("持证人姓名") in page  # the label its type's schema gives holderName
 
 
 def test_a_revoked_certificate_is_invalid_with_its_reason(gateway_http: GatewayProcess) -> None:
@@ -190,7 +191,7 @@ def test_an_english_result_says_valid_in_english(gateway_http: GatewayProcess) -
 def test_a_report_whose_chain_checks_could_not_run_is_shown_unchecked_not_invalid() -> None:
     report = Report("0x" + "11" * 32, [Check("integrity", Outcome.VALID, "content matches"),
                                        Check("anchored", Outcome.ERROR, "the chain does not answer")])
-    assert ReportSummary.of(report, {}, lambda code: None).verdict == "unchecked"
+    assert ReportSummary.of(report, {}, lambda code: None, str).verdict == "unchecked"
 
 
 def test_a_redacted_field_is_shown_as_withheld_by_the_holder(gateway_http: GatewayProcess) -> None:
