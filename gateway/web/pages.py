@@ -91,9 +91,9 @@ async def verify_form(request: Request, lang: LanguageQuery = None) -> HTMLRespo
 
 @router.post("/verify", response_class=HTMLResponse)
 def verify(request: Request, gateway: Services, lang: LanguageQuery = None, file: UploadFile | None = File(None),
-           document: str = Form("")) -> HTMLResponse:
+           document: str = Form(""), fresh: bool = Form(False)) -> HTMLResponse:
     """The form's POST: the document in the body (a file or pasted JSON, bounded by the request size
-    limit), verified as `POST /v1/verify` verifies it, rendered as the result page."""
+    limit), verified as `POST /v1/verify` verifies it (`fresh`: at the chain's head), rendered as the result page."""
     page_language, words = language(lang), WORDS[language(lang)]
     uploaded = file.file.read() if file is not None else b""
     raw = uploaded if uploaded.strip() else document.encode()
@@ -111,7 +111,7 @@ def verify(request: Request, gateway: Services, lang: LanguageQuery = None, file
         return error_page(request, page_language, 422, words["not_a_document"],
                           "; ".join(problem["msg"] for problem in error.errors()[:3]))
     try:
-        report = gateway.verifier.verify(body.document)
+        report = gateway.verifier.verify(body.document, fresh=fresh)
     except GatewayError as error:
         return gateway_error_page(request, page_language, error)
     summary = ReportSummary.of(report, body.document, lambda code: department_name(gateway, code),
