@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-postgres screenshots chromium setup contracts gas bench soak slither clean
+.PHONY: run test test-postgres screenshots chromium setup contracts gas bench bench-pages soak slither clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -59,6 +59,12 @@ contracts: setup
 BENCH_ARGS ?=
 bench: setup
 	scripts/with_postgres.sh $(BIN)/python scripts/bench.py $(BENCH_ARGS)
+
+## Each web page beside the API call it shows, on a devnet gateway (about a minute; fails when a page costs more
+## than twice its API call). PAGES_ARGS="--markdown docs/benchmarks.md" rewrites its table there.
+PAGES_ARGS ?=
+bench-pages: setup
+	$(BIN)/python scripts/bench_pages.py $(PAGES_ARGS)
 
 ## A mixed load for MINUTES against a gateway on anvil: 5xx, operations left open, RSS, index lag, checkpoint age
 ## (docs/benchmarks.md holds a recorded run; exit 1 on a 5xx or an operation not final).
