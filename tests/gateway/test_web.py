@@ -91,7 +91,7 @@ def test_a_revoked_certificate_is_invalid_with_its_reason(gateway_http: GatewayP
     assert revoked.status_code == 200, revoked.text
     page = _verify(gateway_http, document).text
     assert 'verdict-invalid"' in page and '<tr class="outcome-invalid" data-check="not_revoked">' in page
-    assert f"<dt>{ZH['revocation_reason']}</dt><dd>误发</dd>" in page
+    assert f"<dt>{ZH['revocation_reason']}</dt><dd class=\"revocation-reason\">误发</dd>" in page
 
 
 def test_the_status_page_of_a_revoked_certificate_gives_its_reason(gateway_http: GatewayProcess) -> None:
@@ -100,7 +100,7 @@ def test_the_status_page_of_a_revoked_certificate_gives_its_reason(gateway_http:
                                        headers=gateway_http.auth("MZ"))
     assert revoked.status_code == 200, revoked.text
     page = gateway_http.client.get(f"/c/{certificate_hash}").text
-    assert f'role="status">{ZH["status_revoked"]}<' in page and "<dd>持证人申请</dd>" in page
+    assert f'role="status">{ZH["status_revoked"]}<' in page and '<dd class="revocation-reason">持证人申请</dd>' in page
 
 
 def test_a_superseded_certificate_links_to_its_successor(gateway_http: GatewayProcess) -> None:
