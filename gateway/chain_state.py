@@ -1,7 +1,7 @@
 """The chain state the gateway verifies from, derived by the event index from the contracts' events.
 
 Per certificate or batch root its anchor, per certificate its revocation and successor, per key its
-department and life, per type version its schema hash: what `CertificateRegistry.verificationOf`
+department and life, per type version its schema hash (and per type its name, for readers): what `CertificateRegistry.verificationOf`
 reads from storage, kept in tables the index writes in the same transaction as the events it
 read, so that they always hold the state at the index's height (and a rewind after a
 reorganisation removes what the lost blocks added). `IndexedState.read` answers what
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.certificates.verification import ChainFacts, CheckedAt, Lookup, facts_from_storage
 from gateway.db import (AnchorRecord, ChainEvent, IndexedBlock, KeyRecord, Operation, RevocationRecord,
-                        SupersessionRecord, TypeVersionRecord)
+                        SupersessionRecord, TypeRecord, TypeVersionRecord)
 from ledger_node.chainstate import code_text
 from ledger_node.deploy import Deployment
 from ledger_node.types import checksum_address, code32
@@ -59,6 +59,8 @@ def _key_removed(session: Session, row: ChainEvent) -> None:
 
 
 def _type_registered(session: Session, row: ChainEvent) -> None:
+    # merge: revision 0003 already took the names from the indexed events when `rebuild_if_missing` replays them
+    session.merge(TypeRecord(code=row.certificate_type, name=row.args["name"], block_number=row.block_number))
     session.add(TypeVersionRecord(certificate_type=row.certificate_type, version=1,
                                   schema_hash=row.args["schemaHash"], block_number=row.block_number))
 
@@ -94,7 +96,8 @@ def forget_above(session: Session, block: int) -> None:
     """Removes what blocks above `block` added (a reorganisation lost them)."""
     for table, column in ((AnchorRecord, AnchorRecord.issued_block), (RevocationRecord, RevocationRecord.block_number),
                           (SupersessionRecord, SupersessionRecord.block_number),
-                          (TypeVersionRecord, TypeVersionRecord.block_number), (KeyRecord, KeyRecord.added_block)):
+                          (TypeVersionRecord, TypeVersionRecord.block_number), (TypeRecord, TypeRecord.block_number),
+                          (KeyRecord, KeyRecord.added_block)):
         session.execute(delete(table).where(column > block))
     session.execute(update(KeyRecord).where(KeyRecord.removed_block > block).values(removed_at=None, removed_block=None))
 
@@ -160,6 +163,12 @@ class IndexedState:
                 connection, _VERSIONS, {anchor.certificate_type for anchor in anchors.values()})}
         return [_facts(lookup, changed, anchors, revocations, successors, keys, versions, height)
                 for lookup in lookups], height
+
+
+    def type_name(self, code: str) -> str | None:
+        """The name `code` was registered under in the catalog, once the index has read it."""
+        with self.sessions() as session:
+            return session.scalar(select(TypeRecord.name).where(TypeRecord.code == code))
 
 
 def _read(connection: Connection, statement: Any, keys: set[str], **params: Any) -> list[Any]:

@@ -233,6 +233,16 @@ class KeyRecord(Base):
     removed_block: Mapped[int | None] = mapped_column(BigInteger, index=True)
 
 
+class TypeRecord(Base):
+    """The name the catalog registered a certificate type under (its `TypeRegistered` event), for readers."""
+
+    __tablename__ = "certificate_types"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
 class TypeVersionRecord(Base):
     """The schema hash the catalog published for a certificate type's version."""
 

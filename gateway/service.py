@@ -130,7 +130,8 @@ class Gateway:
         self.audit = AuditTrail(self.chain, self.custody, self.outbox, self.sessions,
                                 durable_sessions=self.durable_sessions, log_id=settings.access_log_id)
         self.provenance = Provenance(self.sessions, self.index)
-        self.verifier = Verifier(deployment, state=IndexedState(self.sessions), pseudonym_secret=settings.pseudonym_key,
+        self.chain_state = IndexedState(self.sessions)
+        self.verifier = Verifier(deployment, state=self.chain_state, pseudonym_secret=settings.pseudonym_key,
                                  workers=settings.verify_workers, signed_documents=self.issuance.signed_document)
         self.holders = Holders(self.sessions, self.audit, pseudonym_key=settings.pseudonym_key)
         self.sharing = Sharing(self.chain, self.holders, self.issuance, self.verifier, self.audit)

@@ -33,7 +33,8 @@ def catalog_types(gateway: Services) -> CatalogTypesView:
     for type_id in range(1, catalog.typeCount().call() + 1):
         code, _id, owner, version, status, registered_at, schema_hash = \
             catalog.certificateType(catalog.typeCode(type_id).call()).call()
-        types.append(CatalogTypeView(code=code_text(code), owner=code_text(owner), version=version,
+        types.append(CatalogTypeView(code=code_text(code), name=gateway.chain_state.type_name(code_text(code)),
+                                     owner=code_text(owner), version=version,
                                      status=TypeStatus(status).name.lower(), registered_at=registered_at,
                                      schema_hash="0x" + schema_hash.hex()))
     return CatalogTypesView(types=types)

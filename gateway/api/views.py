@@ -285,6 +285,7 @@ class DepartmentsView(View):
 
 class CatalogTypeView(View):
     code: str
+    name: str | None  # as registered (its TypeRegistered event); null until the gateway's index has read it
     owner: str
     version: int
     status: str

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Callable
 
@@ -114,7 +115,7 @@ def verify(request: Request, gateway: Services, lang: LanguageQuery = None, file
         report = gateway.verifier.verify(body.document, fresh=fresh)
     except GatewayError as error:
         return gateway_error_page(request, page_language, error)
-    summary = ReportSummary.of(report, body.document, lambda code: department_name(gateway, code),
+    summary = ReportSummary.of(report, body.document, ChainNames(gateway),
                                field_labels(gateway, body.document, page_language))
     return render(request, page_language, "result.html", summary=summary, check_names=CHECK_NAMES[page_language],
                   check_failures=CHECK_FAILURES[page_language], reasons=REVOCATION_REASONS[page_language])
@@ -131,7 +132,9 @@ def status_page(request: Request, certificate_hash: str, gateway: Services,
         return gateway_error_page(request, page_language, error)
     except CONNECTION_ERRORS:
         return gateway_error_page(request, page_language, ChainUnavailable("the chain does not answer"))
-    return render(request, page_language, "status.html", view=view, issuer_name=department_name(gateway, view.issuer),
+    names = ChainNames(gateway)
+    return render(request, page_language, "status.html", view=view, issuer_name=names.department(view.issuer),
+                  type_name=names.type(view.certificate_type),
                   reasons=REVOCATION_REASONS[page_language])
 
 
@@ -152,9 +155,18 @@ def field_labels(gateway: Gateway, document: dict[str, Any], lang: Language) -> 
     return label
 
 
-def department_name(gateway: Gateway, code: str) -> str | None:
-    """The department's registered name on the chain; None when the chain cannot say (unknown, down)."""
-    try:
-        return gateway.chain.department(code).name
-    except (GatewayError, ValueError, *CONNECTION_ERRORS):
-        return None
+@dataclass
+class ChainNames:
+    """The registered names (`report.Names`) as this gateway knows them: a department's from the consortium
+    contract (cached as its roles are), a type's from the catalog's events in the index."""
+
+    gateway: Gateway
+
+    def department(self, code: str) -> str | None:
+        try:
+            return self.gateway.chain.department(code).name
+        except (GatewayError, ValueError, *CONNECTION_ERRORS):  # unknown, or the chain does not answer
+            return None
+
+    def type(self, code: str) -> str | None:
+        return self.gateway.chain_state.type_name(code)

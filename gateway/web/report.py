@@ -5,11 +5,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, Protocol
 
 from gateway.certificates import document as doc
 from gateway.certificates.verification import Check, Report, Verdict
 from gateway.errors import GatewayError
+
+class Names(Protocol):
+    """The names the chain registered departments and certificate types under; None where it cannot say."""
+
+    def department(self, code: str) -> str | None: ...
+
+    def type(self, code: str) -> str | None: ...
+
 
 #: What a reader is told: a report whose checks could not all run (chain or index not answering,
 #: verified offline) is "could not be checked", never "invalid".
@@ -26,6 +34,7 @@ class ReportSummary:
     issuer_code: str | None = None
     issuer_name: str | None = None  # from the chain, never from the document
     type_code: str | None = None
+    type_name: str | None = None  # from the catalog's registration on the chain, never from the document
     type_version: int | None = None
     valid_from: str | None = None
     valid_until: str | None = None
@@ -39,10 +48,9 @@ class ReportSummary:
     changed_fields: list[str] = field(default_factory=list)  # labels of the fields that differ from what was signed
 
     @classmethod
-    def of(cls, report: Report, document: dict[str, Any], department_name: Callable[[str], str | None],
-           label: Callable[[str], str]) -> ReportSummary:
-        """`department_name` looks a department's registered name up on the chain; `label` names a document
-        field (a metadata field, or `credentialSubject.<name>`) for the reader."""
+    def of(cls, report: Report, document: dict[str, Any], names: Names, label: Callable[[str], str]) -> ReportSummary:
+        """`names` looks departments' and types' registered names up; `label` names a document field (a metadata
+        field, or `credentialSubject.<name>`) for the reader."""
         summary = cls(SHOWN[report.verdict], report.certificate_hash, report.checks)
         details = {check.name: check.details for check in report.checks}
         summary.changed_fields = [label(path) for path in details.get("integrity", {}).get("changedFields", [])]
@@ -56,7 +64,7 @@ class ReportSummary:
         except GatewayError:
             return summary  # not a certificate: the report's integrity check says why
         summary.issuer_code, summary.type_code = doc.issuer_code(document), doc.type_code(document)
-        summary.issuer_name = department_name(summary.issuer_code)
+        summary.issuer_name, summary.type_name = names.department(summary.issuer_code), names.type(summary.type_code)
         summary.type_version = doc.type_version(document)
         summary.valid_from, summary.valid_until = document["validFrom"], document.get("validUntil")
         summary.contents = [(label(f"{doc.SUBJECT}.{name}"),

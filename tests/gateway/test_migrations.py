@@ -24,7 +24,8 @@ from typer.testing import CliRunner
 
 from gateway import migrations
 from gateway.cli import app
-from gateway.db import AccessLogEntry, Base, IssuedCertificate, Operation, connect, make_engine, session_factory
+from gateway.db import (AccessLogEntry, Base, IssuedCertificate, Operation, TypeRecord, connect, make_engine,
+                        session_factory)
 from gateway.errors import UnknownSchema
 from tests.conftest import DATABASE_BACKENDS
 
@@ -123,6 +124,28 @@ def test_a_database_of_the_release_before_migrations_keeps_its_rows(empty_databa
         ("key-1", "done", {"certificateHash": "0x" + "01" * 32}, 4)
     assert (certificate.document, certificate.holder) == (DOCUMENT, DOCUMENT["credentialSubject"]["id"])
     assert (entry.entry, entry.frontier) == ({"outcome": "ok"}, [[1, "0x" + "04" * 32]])
+
+
+@pytest.mark.parametrize("empty_database_url", DATABASE_BACKENDS, indirect=True)
+def test_a_database_indexed_before_type_names_were_kept_gets_them_from_its_indexed_events(
+        empty_database_url: str) -> None:
+    engine = connect(empty_database_url)
+    with engine.connect() as connection:
+        command.upgrade(migrations.alembic_config(connection), "0002")
+        connection.commit()
+    events = table("chain_events", column("id", Integer), column("block_number", Integer), column("log_index", Integer),
+                   column("block_hash", String), column("tx_hash", String), column("timestamp", Integer),
+                   column("contract", String), column("event", String), column("certificate_type", String),
+                   column("args", JSON))
+    with engine.begin() as connection:
+        connection.execute(events.insert().values(
+            id=1, block_number=7, log_index=0, block_hash="0x" + "05" * 32, tx_hash="0x" + "06" * 32,
+            timestamp=1_700_000_000, contract="CertificateCatalog", event="TypeRegistered",
+            certificate_type="320100-MZ-001", args={"name": "结婚证", "schemaHash": "0x" + "07" * 32}))
+    migrations.upgrade(engine)
+    with session_factory(engine)() as session:
+        assert [(t.code, t.name, t.block_number) for t in session.scalars(select(TypeRecord))] == \
+            [("320100-MZ-001", "结婚证", 7)]
 
 
 @pytest.mark.parametrize("empty_database_url", DATABASE_BACKENDS, indirect=True)

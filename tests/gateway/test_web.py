@@ -16,7 +16,7 @@ from gateway.web.pages import CONTENT_SECURITY_POLICY
 from gateway.web.report import ReportSummary
 from gateway.web.text import CHECK_FAILURES, EN, ZH
 
-from tests.conftest import GatewayProcess, issued_marriage, marriage_request
+from tests.conftest import MZ_MARRIAGE, GatewayProcess, issued_marriage, marriage_request
 
 pytestmark = pytest.mark.slow
 
@@ -150,6 +150,14 @@ def test_an_unknown_language_falls_back_to_chinese(gateway_http: GatewayProcess)
     assert response.status_code == 200 and f"<h1>{ZH['verify_title']}</h1>" in response.text
 
 
+def test_a_valid_file_shows_the_type_by_its_name_in_the_catalog(gateway_http: GatewayProcess) -> None:
+    gateway_http.wait_indexed()
+    registered = next(t["name"] for t in gateway_http.client.get("/v1/catalog/types").json()["types"]
+                      if t["code"] == MZ_MARRIAGE)
+    assert registered == "结婚证"
+    assert f"{registered} ({MZ_MARRIAGE})" in _verify(gateway_http, issued_marriage(gateway_http)["certificate"]).text
+
+
 def test_the_status_page_shows_the_chains_status(gateway_http: GatewayProcess) -> None:
     certificate_hash = issued_marriage(gateway_http)["certificate"]["proof"]["certificateHash"]
     response = gateway_http.client.get(f"/c/{certificate_hash}")
@@ -188,10 +196,20 @@ def test_an_english_result_says_valid_in_english(gateway_http: GatewayProcess) -
     assert f'verdict-valid" role="status">{EN["verdict_valid"]}<' in page
 
 
+class NoNames:
+    """`report.Names` of a chain that knows no name."""
+
+    def department(self, code: str) -> None:
+        return None
+
+    def type(self, code: str) -> None:
+        return None
+
+
 def test_a_report_whose_chain_checks_could_not_run_is_shown_unchecked_not_invalid() -> None:
     report = Report("0x" + "11" * 32, [Check("integrity", Outcome.VALID, "content matches"),
                                        Check("anchored", Outcome.ERROR, "the chain does not answer")])
-    assert ReportSummary.of(report, {}, lambda code: None, str).verdict == "unchecked"
+    assert ReportSummary.of(report, {}, NoNames(), str).verdict == "unchecked"
 
 
 def test_a_redacted_field_is_shown_as_withheld_by_the_holder(gateway_http: GatewayProcess) -> None:
