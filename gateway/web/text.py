@@ -73,6 +73,8 @@ ZH: dict[str, str] = {
     "home": "首页",
     # --- holder page ---
     "holder_title": "我的授权（持证人）",
+    "holder_link": "我的授权",
+    "holder_link_about": "在浏览器中做持证人手机做的事：生成设备密钥，签署和撤回共享证照的授权。",
     "holder_intro": "本页在浏览器中做持证人手机上做的事：生成设备密钥、登记、查看办件事项需要的证照、签署授权和撤回授权。"
                     "私钥在本机生成，不能导出，也不会离开本机。",
     "holder_needs_script": "本页需要启用 JavaScript：密钥在浏览器中生成和签名。",
@@ -213,6 +215,8 @@ EN: dict[str, str] = {
     "home": "Home",
     # --- holder page ---
     "holder_title": "My consents (holder)",
+    "holder_link": "My consents",
+    "holder_link_about": "Do in the browser what a holder's phone does: make a device key, sign and withdraw consents to share certificates.",
     "holder_intro": "This page does in the browser what a holder's phone does: make a device key, have it registered, "
                     "see what a service item needs, sign a consent and withdraw it. The private key is made on this "
                     "device, cannot be exported and never leaves it.",

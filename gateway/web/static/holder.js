@@ -177,10 +177,6 @@
     return departmentNames[code] ? departmentNames[code] + " (" + code + ")" : code;
   }
 
-  function replaceChildren(list, items) {
-    list.replaceChildren.apply(list, items);
-  }
-
   function listItem(text) {
     const li = document.createElement("li");
     li.textContent = text;
@@ -205,10 +201,10 @@
     const given = (await kept("consents")) || [];
     const list = element("given-consents");
     if (given.length === 0) {
-      replaceChildren(list, [listItem(words.none_given)]);
+      list.replaceChildren(listItem(words.none_given));
       return;
     }
-    replaceChildren(list, given.map(function (consent) {
+    list.replaceChildren(...given.map(function (consent) {
       const li = listItem(consent.serviceItem + " → " + consent.grantee + ", " + consent.notAfter + " · " +
                           words.id + " " + consent.id + " ");
       const choose = document.createElement("button");
@@ -220,10 +216,12 @@
     }));
   }
 
-  /* Runs a form's work, its outcome (or refusal) in the form's message line. */
+  /* Runs a form's work, its outcome (or refusal) in the form's message line, emptied first so that
+   * the same outcome twice is announced twice. */
   function onSubmit(formId, messageId, work) {
     element(formId).addEventListener("submit", async function (event) {
       event.preventDefault();
+      say(messageId, "");
       try {
         say(messageId, await work());
       } catch (error) {
@@ -261,20 +259,22 @@
   onSubmit("item-form", "item-message", async function () {
     const code = element("service-item").value.trim();
     if (!CODE.test(code)) throw new Refusal(words.item_invalid);
+    item = null; // until the gateway answers: never sign for the item shown before
+    element("item-facts").hidden = true;
     say("item-message", words.loading);
     item = await api("/v1/catalog/service-items/" + encodeURIComponent(code));
     const listed = Array.from(element("service-items").options).find(function (option) { return option.value === code; });
     say("item-name", listed ? listed.label : "—");
     say("item-owner", departmentLabel(item.owner));
-    replaceChildren(element("item-handlers"), item.handlers.map(function (code) { return listItem(departmentLabel(code)); }));
-    replaceChildren(element("item-types"), item.requiredTypes.map(listItem));
+    element("item-handlers").replaceChildren(...item.handlers.map(function (code) { return listItem(departmentLabel(code)); }));
+    element("item-types").replaceChildren(...item.requiredTypes.map(function (type) { return listItem(type); }));
     element("item-facts").hidden = false;
     showConsentChoices();
     return words.item_loaded;
   });
 
   function showConsentChoices() {
-    replaceChildren(element("grantee"), item.handlers.map(function (code) {
+    element("grantee").replaceChildren(...item.handlers.map(function (code) {
       const option = document.createElement("option");
       option.value = code;
       option.textContent = departmentLabel(code);
@@ -337,7 +337,7 @@
     try {
       const [items, departments] = await Promise.all([api("/v1/catalog/service-items?limit=100"), api("/v1/departments")]);
       departments.departments.forEach(function (d) { departmentNames[d.code] = d.name; });
-      replaceChildren(element("service-items"), items.serviceItems.map(function (listed) {
+      element("service-items").replaceChildren(...items.serviceItems.map(function (listed) {
         const option = document.createElement("option");
         option.value = listed.code;
         option.label = listed.name || listed.code;
