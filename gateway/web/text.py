@@ -216,7 +216,8 @@ EN: dict[str, str] = {
     # --- holder page ---
     "holder_title": "My consents (holder)",
     "holder_link": "My consents",
-    "holder_link_about": "Do in the browser what a holder's phone does: make a device key, sign and withdraw consents to share certificates.",
+    "holder_link_about": "Do in the browser what a holder's phone does: make a device key, sign and withdraw "
+                         "consents to share certificates.",
     "holder_intro": "This page does in the browser what a holder's phone does: make a device key, have it registered, "
                     "see what a service item needs, sign a consent and withdraw it. The private key is made on this "
                     "device, cannot be exported and never leaves it.",

@@ -24,6 +24,8 @@ ZJ = DEMO_DEPARTMENTS["ZJ"]
 _serials = itertools.count(600)  # citizens of their own: tests/gateway/test_sharing.py counts from 100
 #: The message lines the page fills while it works; a test waits until one says something else.
 _BUSY = (ZH["holder_js_signing"], ZH["holder_js_loading"])
+#: A device with a consent it signed and gave: the device, the signed body, the holder's pseudonym.
+Consented = tuple["HolderDevice", dict[str, Any], str]
 
 
 def _wait_for_message(tab: BrowserTab, element_id: str) -> str:
@@ -115,7 +117,7 @@ def registered(gateway_http: GatewayProcess, device: HolderDevice) -> tuple[Hold
 
 
 @pytest.fixture
-def consented(registered: tuple[HolderDevice, str, str]) -> tuple[HolderDevice, dict[str, Any], str]:
+def consented(registered: tuple[HolderDevice, str, str]) -> Consented:
     """A consent for ZJ on the item, signed and given in the browser: the device, the signed body and
     the holder's pseudonym."""
     device, _, pseudonym = registered
@@ -177,7 +179,8 @@ def test_the_id_number_is_neither_kept_nor_sent(gateway_http: GatewayProcess, de
     device.save_pseudonym("urn:certnet:holder:" + "0" * 64)
     device.show_item()
     kept = device.page.evaluate("""async () => {
-        const db = await new Promise(resolve => { indexedDB.open('certnet-holder').onsuccess = e => resolve(e.target.result); });
+        const db = await new Promise(resolve => {
+            indexedDB.open('certnet-holder').onsuccess = e => resolve(e.target.result); });
         const values = await new Promise(resolve => {
             db.transaction('device').objectStore('device').getAll().onsuccess = e => resolve(e.target.result); });
         return JSON.stringify(values);  // the CryptoKeys as {}, all else as kept
@@ -203,8 +206,7 @@ def test_an_unknown_service_item_shows_the_gateways_refusal(device: HolderDevice
 # ----- consents and withdrawals -----
 
 
-def test_a_consent_signed_in_chromium_is_verified_by_the_python_code(
-        consented: tuple[HolderDevice, dict[str, Any], str]) -> None:
+def test_a_consent_signed_in_chromium_is_verified_by_the_python_code(consented: Consented) -> None:
     device, body, pseudonym = consented
     consent = parse_consent(body["record"])
     assert (consent.holder, consent.grantee, consent.serviceItem, consent.certificateTypes) == \
@@ -212,7 +214,7 @@ def test_a_consent_signed_in_chromium_is_verified_by_the_python_code(
     assert signed_by(load_public_key(device.public_key), body["record"], body["signature"])
 
 
-def test_either_s_of_a_browser_signature_verifies(consented: tuple[HolderDevice, dict[str, Any], str]) -> None:
+def test_either_s_of_a_browser_signature_verifies(consented: Consented) -> None:
     """WebCrypto's s is high half the time; the Python side takes s and n - s alike, so the page
     normalises nothing."""
     device, body, _ = consented
@@ -223,8 +225,8 @@ def test_either_s_of_a_browser_signature_verifies(consented: tuple[HolderDevice,
     assert signed_by(key, body["record"], body["signature"]) and signed_by(key, body["record"], other)
 
 
-def test_a_consent_signed_in_chromium_is_accepted_by_the_api(gateway_http: GatewayProcess,
-                                                             consented: tuple[HolderDevice, dict[str, Any], str]) -> None:
+def test_a_consent_signed_in_chromium_is_accepted_by_the_api(
+        gateway_http: GatewayProcess, consented: Consented) -> None:
     device, body, _ = consented
     stored = gateway_http.client.get(f"/v1/consents/{record_id(body['record'])}", headers=gateway_http.auth("ZJ"))
     assert stored.status_code == 200, stored.text
@@ -244,8 +246,7 @@ def test_a_consent_signed_in_chromium_lets_the_department_share(
         [issued["certificate"]["proof"]["certificateHash"]]
 
 
-def test_a_withdrawal_signed_in_chromium_stops_the_sharing(gateway_http: GatewayProcess,
-                                                           consented: tuple[HolderDevice, dict[str, Any], str]) -> None:
+def test_a_withdrawal_signed_in_chromium_stops_the_sharing(gateway_http: GatewayProcess, consented: Consented) -> None:
     device, body, pseudonym = consented
     consent_id = record_id(body["record"])
     message, withdrawal = device.withdraw(consent_id)
@@ -256,8 +257,7 @@ def test_a_withdrawal_signed_in_chromium_stops_the_sharing(gateway_http: Gateway
     assert (refused.status_code, refused.json()["code"]) == (403, "consent_withdrawn"), refused.text
 
 
-def test_a_consent_changed_after_signing_is_refused(gateway_http: GatewayProcess,
-                                                    consented: tuple[HolderDevice, dict[str, Any], str]) -> None:
+def test_a_consent_changed_after_signing_is_refused(gateway_http: GatewayProcess, consented: Consented) -> None:
     _, body, _ = consented
     nonce = body["record"]["nonce"]
     tampered = {**body, "record": {**body["record"], "nonce": nonce[:-1] + ("0" if nonce[-1] != "0" else "1")}}
@@ -289,8 +289,7 @@ def test_the_canonicaliser_writes_what_rfc8785_writes(device: HolderDevice, valu
 # ----- the page itself -----
 
 
-def test_the_page_runs_clean_and_accessible_through_a_consent(
-        consented: tuple[HolderDevice, dict[str, Any], str]) -> None:
+def test_the_page_runs_clean_and_accessible_through_a_consent(consented: Consented) -> None:
     device = consented[0]
     assert device.tab.accessibility_violations() == []
     device.tab.screenshot("holder")

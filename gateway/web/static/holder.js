@@ -150,7 +150,8 @@
     }
     const answer = await response.json().catch(function () { return {}; });
     if (!response.ok) {
-      throw new Refusal(words.refused + (answer.code || response.status) + (answer.message ? " — " + answer.message : ""));
+      const reason = answer.message ? " — " + answer.message : "";
+      throw new Refusal(words.refused + (answer.code || response.status) + reason);
     }
     return answer;
   }
@@ -263,11 +264,11 @@
     element("item-facts").hidden = true;
     say("item-message", words.loading);
     item = await api("/v1/catalog/service-items/" + encodeURIComponent(code));
-    const listed = Array.from(element("service-items").options).find(function (option) { return option.value === code; });
+    const listed = Array.from(element("service-items").options).find((option) => option.value === code);
     say("item-name", listed ? listed.label : "—");
     say("item-owner", departmentLabel(item.owner));
-    element("item-handlers").replaceChildren(...item.handlers.map(function (code) { return listItem(departmentLabel(code)); }));
-    element("item-types").replaceChildren(...item.requiredTypes.map(function (type) { return listItem(type); }));
+    element("item-handlers").replaceChildren(...item.handlers.map((handler) => listItem(departmentLabel(handler))));
+    element("item-types").replaceChildren(...item.requiredTypes.map((type) => listItem(type)));
     element("item-facts").hidden = false;
     showConsentChoices();
     return words.item_loaded;
@@ -299,7 +300,7 @@
 
   onSubmit("consent-form", "consent-message", async function () {
     if (item === null) throw new Refusal(words.no_item);
-    const types = Array.from(element("consent-types").querySelectorAll("input:checked"), function (box) { return box.value; });
+    const types = Array.from(element("consent-types").querySelectorAll("input:checked"), (box) => box.value);
     if (types.length === 0) throw new Refusal(words.no_types);
     const days = Number(element("days").value);
     if (!Number.isInteger(days) || days < 1 || days > maxDays) throw new Refusal(words.days_invalid);
@@ -311,10 +312,10 @@
                                                              maxDays));
     element("consent-body").value = JSON.stringify(body, null, 2);
     const answer = await api("/v1/consents", body);
-    const given = (await kept("consents")) || [];
-    await keep("consents", [{id: answer.id, serviceItem: answer.serviceItem, grantee: answer.grantee,
-                             notAfter: body.record.notAfter}].concat(given.filter(function (c) { return c.id !== answer.id; }))
-                            .slice(0, KEPT_CONSENTS));
+    const given = ((await kept("consents")) || []).filter((consent) => consent.id !== answer.id);
+    const signedHere = {id: answer.id, serviceItem: answer.serviceItem, grantee: answer.grantee,
+                        notAfter: body.record.notAfter};
+    await keep("consents", [signedHere].concat(given).slice(0, KEPT_CONSENTS));
     element("consent-id").value = answer.id;
     await showGivenConsents();
     return words.consent_given + stateWord(answer.state) + " · " + words.id + " " + answer.id;
@@ -335,7 +336,8 @@
    * public, both only a convenience — the page works with codes alone. */
   async function loadDirectory() {
     try {
-      const [items, departments] = await Promise.all([api("/v1/catalog/service-items?limit=100"), api("/v1/departments")]);
+      const [items, departments] = await Promise.all([api("/v1/catalog/service-items?limit=100"),
+                                                      api("/v1/departments")]);
       departments.departments.forEach(function (d) { departmentNames[d.code] = d.name; });
       element("service-items").replaceChildren(...items.serviceItems.map(function (listed) {
         const option = document.createElement("option");
