@@ -8,9 +8,11 @@ from __future__ import annotations
 import html
 import json
 import re
+from pathlib import Path
 
 import pytest
 
+from gateway.web import holder
 from gateway.web.holder import SCRIPT_WORDS_PREFIX
 from gateway.web.pages import CONTENT_SECURITY_POLICY
 from gateway.web.text import EN, ZH
@@ -57,6 +59,12 @@ def test_the_script_gets_its_words_in_the_page_language(gateway_http: GatewayPro
 
 def test_both_languages_have_every_holder_page_word() -> None:
     assert {key for key in ZH if key.startswith("holder_")} == {key for key in EN if key.startswith("holder_")}
+
+
+def test_every_word_the_template_names_exists() -> None:
+    template = (Path(holder.__file__).parent / "templates" / "holder.html").read_text()
+    named = set(re.findall(r"\bt\.(\w+)", template))
+    assert named and named - ZH.keys() == set()
 
 
 def test_no_field_has_a_name_so_nothing_typed_can_reach_a_url(gateway_http: GatewayProcess) -> None:
