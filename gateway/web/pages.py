@@ -54,6 +54,8 @@ LanguageQuery = Annotated[str | None, Query(alias="lang")]  # anything but "en" 
 def install(app: FastAPI) -> None:
     """Serves the pages and their stylesheet on the API's port."""
     app.include_router(router)
+    from gateway.web.holder import router as holder_router  # here: it imports this module's `render`
+    app.include_router(holder_router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
 
