@@ -363,9 +363,9 @@ def holder_consent_command(
     if not 0 < days <= MAX_CONSENT_DAYS:  # also refuses nan
         _fail(InvalidInput(f"--days must be more than 0 and at most {MAX_CONSENT_DAYS}, not {days:g}: a consent "
                            "runs from now for one service item's handling"))
-    now = dt.datetime.now(dt.timezone.utc)
-    record = new_consent(holder, grantee, service_item, certificate_type, not_before=now - CLOCK_SKEW,
-                         not_after=now + dt.timedelta(days=days))
+    not_before = dt.datetime.now(dt.timezone.utc) - CLOCK_SKEW  # the days run from here: --days 366 stays in bounds
+    record = new_consent(holder, grantee, service_item, certificate_type, not_before=not_before,
+                         not_after=not_before + dt.timedelta(days=days))
     _print_signed(key_file, record, parse_consent)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -82,6 +83,18 @@ def test_a_consent_duration_out_of_range_is_named_as_such(days: str, tmp_path: P
     assert result.exit_code == 1
     assert result.output.startswith("error (invalid_input): --days must be more than 0 and at most 366, not ")
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_consent_of_the_longest_duration_is_signed(tmp_path: Path) -> None:
+    key_file = tmp_path / "holder-key.pem"
+    assert runner.invoke(app, ["holder", "keygen", str(key_file), "--holder", "RIC:11010519491231002X"]).exit_code == 0
+    result = runner.invoke(app, ["holder", "consent", str(key_file), "--holder", PSEUDONYM,
+                                 "--grantee", "11320100MB0000051T", "--service-item", "320100-SX-ZJ-0001",
+                                 "--type", "320100-MZ-001", "--days", "366"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output)["record"]
+    assert dt.datetime.fromisoformat(record["notAfter"]) - dt.datetime.fromisoformat(record["notBefore"]) == \
+        dt.timedelta(days=366)
 
 
 def test_node_logs_without_its_log_file_is_one_line(tmp_path: Path) -> None:
