@@ -50,6 +50,8 @@ LanguageQuery = Annotated[str | None, Query(alias="lang")]  # anything but "en" 
 def install(app: FastAPI) -> None:
     """Serves the pages and their stylesheet on the API's port."""
     app.include_router(router)
+    from gateway.web import console  # it builds on this module
+    app.include_router(console.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
 
