@@ -967,3 +967,11 @@ def auditor_console(console_browser: ConsoleBrowser, gateway_http: GatewayProces
     token = gateway_http.auth("SJ")["Authorization"].removeprefix("Bearer ")
     assert console_browser.sign_in_with_token(token).status_code == 303
     return console_browser
+
+
+@pytest.fixture(scope="module")
+def tokenless_gateway(devnet: Devnet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    """A gateway on the session's devnet that takes no API tokens (CERTNET_DEV_TOKENS=false), as in production."""
+    server = GatewayProcess(devnet, tmp_path_factory.mktemp("tokenless"), dev_tokens="false").start()
+    yield server
+    server.stop()

@@ -52,6 +52,7 @@ PAGE_SIZE = 50
 MAX_TOKEN_LENGTH = 200
 #: A sign-in link is the gateway's URL and a token of at most `gateway.auth.MAX_SIGN_IN_TOKEN` characters.
 MAX_LINK_LENGTH = 2048
+#: The views, as the console's navigation lists them (each `/audit/<view>`).
 VIEWS = ("events", "history", "log", "checkpoint", "inclusion")
 
 
@@ -97,7 +98,7 @@ def _view(request: Request, gateway: Gateway, lang: str | None, template: str,
         except ValidationError as error:
             return error_page(request, page_language, 422, WORDS[page_language]["console_bad_filter"],
                               "; ".join(f"{'.'.join(map(str, p['loc']))}: {p['msg']}" for p in error.errors()[:5]))
-        return render(request, page_language, template, signed_in=signed_in, **context)
+        return render(request, page_language, template, signed_in=signed_in, views=VIEWS, **context)
     return _guarded(request, page_language, answer)
 
 

@@ -285,3 +285,24 @@ def test_an_entry_s_inclusion_is_proven_against_the_root_on_chain_with_its_path(
 def test_an_entry_no_checkpoint_covers_is_said_to_be_not_yet_anchored(auditor_console: ConsoleBrowser) -> None:
     page = auditor_console.client.get("/audit/inclusion", params={"position": 10**9})
     assert page.status_code == 200 and ZH["console_uncovered"] in page.text
+
+
+# ----- a gateway that takes no tokens (production) -----
+
+def test_without_tokens_the_sign_in_page_offers_only_the_link(tokenless_gateway: GatewayProcess) -> None:
+    page = tokenless_gateway.client.get("/audit/sign-in").text
+    assert 'name="token"' not in page and 'name="link"' in page and ZH["console_tokens_off"] in page
+
+
+def test_without_tokens_a_posted_token_is_refused(tokenless_gateway: GatewayProcess) -> None:
+    with httpx.Client(base_url=tokenless_gateway.client.base_url) as client:
+        response = ConsoleBrowser(client).sign_in_with_token("cnt_" + "x" * 43)
+    assert response.status_code == 401 and "tokens" in response.text
+
+
+def test_without_tokens_a_sign_in_link_signs_in(tokenless_gateway: GatewayProcess) -> None:
+    with httpx.Client(base_url=tokenless_gateway.client.base_url) as client:
+        console = ConsoleBrowser(client)
+        assert console.sign_in_with_link(_login(tokenless_gateway, AUDITOR, "--account", _account_of("SJ"))
+                                         .output.strip()).status_code == 303
+        assert client.get("/audit/log").status_code == 200
