@@ -46,7 +46,7 @@ from ledger_node.deploy import Deployment, Founder, deploy_contracts
 from ledger_node.accounts import dev_account
 from gateway.audit.access_log import append
 from gateway.auth import Caller
-from gateway.db import AccessedCertificate, AccessLogEntry, Operation, OperationState
+from gateway.db import AccessedCertificate, AccessLogEntry, Operation, OperationState, make_engine, session_factory
 from gateway.models import IssueRequest
 from gateway.service import Gateway
 from gateway.settings import Settings
@@ -967,6 +967,12 @@ def auditor_console(console_browser: ConsoleBrowser, gateway_http: GatewayProces
     token = gateway_http.auth("SJ")["Authorization"].removeprefix("Bearer ")
     assert console_browser.sign_in_with_token(token).status_code == 303
     return console_browser
+
+
+@pytest.fixture
+def console_database(tmp_path: Path) -> sessionmaker:
+    """A gateway database of this test's own (SQLite, at the newest schema) for the console's sessions."""
+    return session_factory(make_engine(f"sqlite:///{tmp_path / 'gateway.db'}"))
 
 
 @pytest.fixture(scope="module")

@@ -135,6 +135,9 @@ class HistoryQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     certificate: str | None = Field(None, pattern=r"^0x[0-9a-fA-F]{64}$")
+    #: `next` of the previous page of accesses (`/history/accesses`'s cursor): shows that page of older accesses.
+    cursor: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,80}$")
+    limit: int = Field(PAGE_SIZE, ge=1, le=MAX_PAGE)
 
 
 class InclusionQuery(BaseModel):
@@ -157,7 +160,7 @@ def sign_in_page(request: Request, gateway: Services, lang: LanguageQuery = None
     form_token = request.cookies.get(SIGN_IN_COOKIE) or secrets.token_urlsafe(32)
     response = render(request, language(lang), "console_sign_in.html", csrf=form_token,
                       tokens_enabled=gateway.authenticator.tokens_enabled)
-    _set_cookie(request, response, SIGN_IN_COOKIE, form_token, SIGN_IN_COOKIE_SECONDS)
+    set_console_cookie(request, response, SIGN_IN_COOKIE, form_token, SIGN_IN_COOKIE_SECONDS)
     return response
 
 
@@ -199,7 +202,7 @@ def _signed_in(request: Request, gateway: Gateway, lang: Language, csrf: str,
         sessions = _sessions(gateway)
         session_id, _signed = sessions.open(found.department)
         response = RedirectResponse("/audit" + ("?lang=en" if lang == "en" else ""), status_code=303)
-        _set_cookie(request, response, COOKIE, session_id, int(sessions.lifetime))
+        set_console_cookie(request, response, COOKIE, session_id, int(sessions.lifetime))
         response.delete_cookie(SIGN_IN_COOKIE, path=COOKIE_PATH)
         return response
     return _guarded(request, lang, answer)
@@ -224,7 +227,9 @@ def _csrf_refused(request: Request, lang: Language) -> HTMLResponse:
     return error_page(request, lang, 403, WORDS[lang]["console_csrf"])
 
 
-def _set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
+def set_console_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
+    """A cookie only the console's paths get back, out of scripts' reach, never sent along from another
+    site, and only over https when the request came that way."""
     response.set_cookie(name, value, max_age=max_age, path=COOKIE_PATH, httponly=True, samesite="strict",
                         secure=request.url.scheme == "https")
 
@@ -247,11 +252,20 @@ def events_view(request: Request, gateway: Services, lang: LanguageQuery = None)
 
 @router.get("/history", response_class=HTMLResponse)
 def history_view(request: Request, gateway: Services, lang: LanguageQuery = None) -> Response:
-    """A certificate's events and accesses, as `GET /v1/certificates/{hash}/history` (an access itself)."""
+    """A certificate's events and its newest accesses, as `GET /v1/certificates/{hash}/history`; with a
+    `cursor`, a page of its older accesses, as `/history/accesses`. Each read is itself an access."""
     def show(caller: Caller) -> dict[str, Any]:
         query = HistoryQuery.model_validate(_filters(request))
-        history = certificates.history(query.certificate, caller, gateway) if query.certificate else None
-        return {"certificate": query.certificate or "", "history": history}
+        context: dict[str, Any] = {"certificate": query.certificate or "", "history": None, "older": None}
+        if query.certificate and query.cursor:
+            older = certificates.history_accesses(query.certificate, caller, gateway, query.cursor, query.limit)
+            return {**context, "older": older,
+                    "next_url": _next_url(request, cursor=older.next) if older.next else None}
+        if query.certificate:
+            history = certificates.history(query.certificate, caller, gateway)
+            return {**context, "history": history, "next_url": _next_url(request, cursor=history.accesses.next)
+                    if history.accesses.next else None}
+        return context
     return _view(request, gateway, lang, "console_history.html", show)
 
 

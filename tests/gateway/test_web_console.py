@@ -4,19 +4,27 @@ each view showing what the test issued and accessed."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
+from starlette.requests import Request
+from starlette.responses import Response
 from typer.testing import CliRunner
 
 from gateway.auth import sign_in_token
 from gateway.cli import app
-from gateway.provenance import MAX_PAGE
-from gateway.web.console_sessions import COOKIE
-from gateway.web.text import ZH
+from gateway.db import ConsoleSession, make_engine, session_factory
+from gateway.provenance import LATEST_ACCESSES, MAX_PAGE
+from gateway.web.console import set_console_cookie
+from gateway.web.console_sessions import COOKIE, ConsoleSessions
+from gateway.web.text import EN, ZH
 from ledger_node.devnet import DEMO_DEPARTMENTS, demo_account
 
 from tests.conftest import ConsoleBrowser, GatewayProcess, form_token, issued_marriage
@@ -306,3 +314,60 @@ def test_without_tokens_a_sign_in_link_signs_in(tokenless_gateway: GatewayProces
         assert console.sign_in_with_link(_login(tokenless_gateway, AUDITOR, "--account", _account_of("SJ"))
                                          .output.strip()).status_code == 303
         assert client.get("/audit/log").status_code == 200
+
+
+def test_older_accesses_of_a_certificate_are_a_page_away(auditor_console: ConsoleBrowser,
+                                                         gateway_http: GatewayProcess) -> None:
+    certificate = _verified_by(gateway_http, "GA")
+    for _ in range(LATEST_ACCESSES):  # one more verification than the history shows
+        gateway_http.client.post("/v1/verify", json={"document": certificate}, headers=gateway_http.auth("GA"))
+    first = auditor_console.client.get("/audit/history",
+                                       params={"certificate": certificate["proof"]["certificateHash"]})
+    next_url = re.search(r'rel="next" href="([^"]+)"', first.text).group(1).replace("&amp;", "&")
+    older = auditor_console.client.get(next_url).text
+    assert re.findall(r'<tr class="entry">\s*<td>\d+</td><td>[^<]+</td><td>([^<]*)</td><td>(\w+)</td>', older) == \
+        [(DEMO_DEPARTMENTS["GA"], "verify")]
+
+
+def test_each_view_answers_in_english_when_asked(auditor_console: ConsoleBrowser) -> None:
+    page = auditor_console.client.get("/audit/log", params={"lang": "en"}).text
+    assert f"<h1>{EN['console_log']}</h1>" in page and 'lang="en"' in page
+
+
+# ----- sessions, in the database -----
+
+def test_a_session_is_found_by_its_cookie_in_another_process_s_engine(console_database: sessionmaker,
+                                                                     tmp_path: Path) -> None:
+    session_id, opened = ConsoleSessions(console_database, lifetime_seconds=60).open(AUDITOR)
+    elsewhere = ConsoleSessions(session_factory(make_engine(f"sqlite:///{tmp_path / 'gateway.db'}")),
+                                lifetime_seconds=60)
+    assert elsewhere.find(session_id) == opened
+
+
+def test_the_database_keeps_only_the_cookie_s_hash(console_database: sessionmaker) -> None:
+    session_id, _opened = ConsoleSessions(console_database, lifetime_seconds=60).open(AUDITOR)
+    with console_database() as session:
+        stored = session.scalars(select(ConsoleSession.id_hash)).all()
+    assert stored == [hashlib.sha256(session_id.encode()).hexdigest()]
+
+
+def test_a_session_past_its_expiry_signs_nobody_in(console_database: sessionmaker) -> None:
+    sessions = ConsoleSessions(console_database, lifetime_seconds=0)
+    session_id, _opened = sessions.open(AUDITOR)
+    assert sessions.find(session_id) is None
+
+
+def test_a_closed_session_signs_nobody_in(console_database: sessionmaker) -> None:
+    sessions = ConsoleSessions(console_database, lifetime_seconds=60)
+    session_id, _opened = sessions.open(AUDITOR)
+    sessions.close(session_id)
+    assert sessions.find(session_id) is None
+
+
+@pytest.mark.parametrize(("scheme", "secure"), [("https", True), ("http", False)])
+def test_the_cookie_is_secure_when_the_request_came_over_https(scheme: str, secure: bool) -> None:
+    request = Request({"type": "http", "scheme": scheme, "method": "GET", "path": "/audit", "query_string": b"",
+                       "headers": [], "server": ("gateway.example", 443)})
+    response = Response()
+    set_console_cookie(request, response, COOKIE, "value", 60)
+    assert ("; secure" in response.headers["set-cookie"].lower()) is secure
