@@ -113,6 +113,15 @@ def test_a_sign_in_post_without_the_sign_in_page_s_form_token_is_refused(console
     assert response.status_code == 403 and ZH["console_csrf"] in response.text
 
 
+def test_a_session_of_a_department_without_the_auditor_role_is_refused_at_each_request(
+        console_browser: ConsoleBrowser, gateway_http: GatewayProcess) -> None:
+    """As for a department whose auditor role the consortium removed after it signed in."""
+    sessions = ConsoleSessions(session_factory(make_engine(gateway_http.database_url)), lifetime_seconds=60)
+    session_id, _opened = sessions.open(DEMO_DEPARTMENTS["MZ"])
+    response = console_browser.client.get("/audit/log", headers={"Cookie": f"{COOKIE}={session_id}"})
+    assert response.status_code == 403 and "auditor role" in response.text
+
+
 # ----- CSRF and signing out -----
 
 def test_a_post_without_the_csrf_token_is_refused(auditor_console: ConsoleBrowser) -> None:
