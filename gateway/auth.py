@@ -62,7 +62,7 @@ class Caller:
     (`gateway.api.deps.requires`), from the consortium."""
 
     department: str
-    credential: str  # "signature", "token" or "sign-in link" (the web console)
+    credential: str  # "signature", "token", or the web console's "sign-in link" and "console session"
 
 
 def signing_payload(method: str, path: str, body: bytes, timestamp: str, nonce: str) -> bytes:

@@ -74,13 +74,18 @@ def _to_sign_in(lang: Language) -> RedirectResponse:
 
 
 def _guarded(request: Request, lang: Language, answer: Callable[[], Response]) -> Response:
-    """`answer()`, or the error page of what it raised (its status from the API's one mapping)."""
+    """`answer()`, or the error page of what it raised (`_failure_page`)."""
     try:
         return answer()
-    except GatewayError as error:
-        return gateway_error_page(request, lang, error)
-    except CONNECTION_ERRORS:
-        return gateway_error_page(request, lang, ChainUnavailable("the chain does not answer"))
+    except (GatewayError, *CONNECTION_ERRORS) as error:
+        return _failure_page(request, lang, error)
+
+
+def _failure_page(request: Request, lang: Language, error: Exception) -> HTMLResponse:
+    """A gateway error's page, its status from the API's one mapping; a chain that does not answer is 503."""
+    if not isinstance(error, GatewayError):
+        error = ChainUnavailable("the chain does not answer")
+    return gateway_error_page(request, lang, error)
 
 
 def _view(request: Request, gateway: Gateway, lang: str | None, template: str,
@@ -315,10 +320,8 @@ async def anchor_checkpoint(request: Request, gateway: Services, lang: LanguageQ
         if not csrf_matches(signed_in.csrf_token, csrf):
             return _csrf_refused(request, page_language)
         await audit.anchor_checkpoint(Caller(signed_in.department, "console session"), gateway, Response())
-    except GatewayError as error:
-        return gateway_error_page(request, page_language, error)
-    except CONNECTION_ERRORS:
-        return gateway_error_page(request, page_language, ChainUnavailable("the chain does not answer"))
+    except (GatewayError, *CONNECTION_ERRORS) as error:
+        return _failure_page(request, page_language, error)
     return RedirectResponse("/audit/checkpoint" + ("?lang=en" if page_language == "en" else ""), status_code=303)
 
 
