@@ -11,11 +11,18 @@ Signed requests carry three headers:
 The payload binds method, path with query, the SHA-256 of the body, timestamp and nonce, so a
 signature is good for one request only: a nonce seen before is a replay, a timestamp further
 than `signature_max_age_seconds` from the gateway's clock is stale.
+
+The auditor console's sign-in links (`certnet console login`) are signed the same way, over a challenge
+instead of a request: the department, an expiry and a random nonce (`sign_in_token`). The gateway takes
+one once (its nonce joins the request nonces) and only before it expires (`Authenticator.by_sign_in_token`).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+import json
 import re
 import secrets
 import time
@@ -42,6 +49,11 @@ TOKENS_DISABLED = ("API tokens are for development and off on this gateway (prod
 #: Unix seconds in ASCII digits, at most 12 of them (beyond year 33 000): `str.isdigit` would take
 #: superscript and Arabic-Indic digits, and `int` of thousands of digits fails.
 _UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
+#: How long a sign-in link of `certnet console login` lasts; the gateway refuses links that claim to last
+#: longer than twice its `signature_max_age_seconds` (the time it remembers their nonces).
+SIGN_IN_SECONDS = 300
+#: A sign-in token is a few hundred characters; anything much longer is not one (checked before decoding).
+MAX_SIGN_IN_TOKEN = 1024
 
 
 @dataclass(frozen=True)
@@ -50,7 +62,7 @@ class Caller:
     (`gateway.api.deps.requires`), from the consortium."""
 
     department: str
-    credential: str  # "signature" or "token"
+    credential: str  # "signature", "token", or the web console's "sign-in link" and "console session"
 
 
 def signing_payload(method: str, path: str, body: bytes, timestamp: str, nonce: str) -> bytes:
@@ -66,6 +78,21 @@ def signed_headers(account: LocalAccount, method: str, path: str, body: bytes = 
     message = encode_defunct(signing_payload(method, path, body, stamp, nonce))
     signature = account.sign_message(message).signature.to_0x_hex()
     return {TIMESTAMP_HEADER: stamp, NONCE_HEADER: nonce, SIGNATURE_HEADER: signature}
+
+
+def sign_in_payload(department: str, expires: int, nonce: str) -> bytes:
+    return "\n".join(["CERTNET-CONSOLE-SIGN-IN-V1", department, str(expires), nonce]).encode()
+
+
+def sign_in_token(account: LocalAccount, department: str, *, expires: int | None = None,
+                  nonce: str | None = None) -> str:
+    """A console sign-in token of `department` signed by `account` (one of its keys): the challenge as
+    base64url JSON, a dot, the EIP-191 signature of `sign_in_payload`. Lasts SIGN_IN_SECONDS by default."""
+    expires = int(time.time()) + SIGN_IN_SECONDS if expires is None else expires
+    nonce = nonce or secrets.token_hex(16)
+    challenge = json.dumps({"department": department, "expires": expires, "nonce": nonce}, separators=(",", ":"))
+    signature = account.sign_message(encode_defunct(sign_in_payload(department, expires, nonce))).signature
+    return base64.urlsafe_b64encode(challenge.encode()).decode().rstrip("=") + "." + signature.to_0x_hex()
 
 
 def presents_credentials(headers: Mapping[str, str]) -> bool:
@@ -148,11 +175,50 @@ class Authenticator:
         self._remember_nonce(signer, nonce)
         return Caller(department, "signature")
 
-    def _remember_nonce(self, signer: str, nonce: str) -> None:
+    def by_sign_in_token(self, token: str) -> Caller:
+        """The department a console sign-in token (`sign_in_token`) names, when it has not expired, is signed
+        by a current key of that department and was not used before (its nonce is then used up);
+        `Unauthenticated`, saying which, otherwise. The role is the console's to check."""
+        department, expires, nonce, signature = self._sign_in_challenge(token)
+        now = time.time()
+        if expires <= now:
+            raise Unauthenticated("this sign-in link has expired: make a new one with `certnet console login`")
+        if expires > now + 2 * self.max_age:
+            raise Unauthenticated(f"this sign-in link claims to last more than {2 * self.max_age} s; make a new one")
+        try:
+            signer = Account.recover_message(encode_defunct(sign_in_payload(department, expires, nonce)),
+                                             signature=signature)
+        except Exception:  # eth-account raises several types for malformed signatures
+            raise Unauthenticated("the sign-in link's signature is not valid") from None
+        if self.chain.department_of_key(signer) != department:
+            raise Unauthenticated(f"the sign-in link is signed by {signer}, which is not a current key of department "
+                                  f"{department}", signer=signer)
+        self._remember_nonce(signer, nonce, "this sign-in link was used before: each link signs in once")
+        return Caller(department, "sign-in link")
+
+    @staticmethod
+    def _sign_in_challenge(token: str) -> tuple[str, int, str, str]:
+        """The department, expiry, nonce and signature of a sign-in token; `Unauthenticated` for anything else."""
+        malformed = Unauthenticated("this is not a sign-in link of `certnet console login` (copy the whole link)")
+        encoded, _, signature = token.strip().partition(".")
+        if len(token) > MAX_SIGN_IN_TOKEN or not signature:
+            raise malformed
+        try:
+            challenge = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
+            department, expires, nonce = challenge["department"], challenge["expires"], challenge["nonce"]
+        except (binascii.Error, ValueError, TypeError, KeyError):
+            raise malformed from None
+        if not (isinstance(department, str) and isinstance(expires, int) and isinstance(nonce, str)
+                and 16 <= len(nonce) <= 128):
+            raise malformed
+        return department, expires, nonce, signature
+
+    def _remember_nonce(self, signer: str, nonce: str,
+                        replay: str = "this request's nonce was used before (replay)") -> None:
         now = time.time()
         try:
             with self.sessions.begin() as session:
                 session.execute(delete(RequestNonce).where(RequestNonce.seen_at < now - 2 * self.max_age))
                 session.add(RequestNonce(signer=signer, nonce=nonce, seen_at=now))
         except IntegrityError:
-            raise Unauthenticated("this request's nonce was used before (replay)") from None
+            raise Unauthenticated(replay) from None

@@ -64,6 +64,8 @@ outbox_app = typer.Typer(help="The queue of chain operations: what waits, and re
                          no_args_is_help=True)
 db_app = typer.Typer(help="The gateway database's schema: upgrade it, show its revision and the revisions.",
                      no_args_is_help=True)
+console_app = typer.Typer(help="The auditors' web console (/audit): sign-in links signed by a department's key.",
+                          no_args_is_help=True)
 holder_app = typer.Typer(help="What a holder's device does (for development): make a P-256 key, sign consents and "
                               "withdrawals. Prints JSON request bodies for the gateway.", no_args_is_help=True)
 
@@ -393,6 +395,31 @@ def _utc(moment: Optional[dt.datetime]) -> Optional[dt.datetime]:
     return moment.replace(tzinfo=moment.tzinfo or dt.timezone.utc) if moment else None
 
 
+@console_app.command("login")
+def console_login_command(
+    department: str = typer.Argument(..., help="Code of the auditor department to sign in as."),
+    url: str = typer.Option("http://127.0.0.1:8000", "--url", help="The gateway's address, as the browser reaches it."),
+    account: Optional[int] = certificates_cli.AccountOption,
+    keystore: Optional[Path] = certificates_cli.KeystoreOption,
+    data_dir: Path = ledger_cli.DataDir,
+    rpc: Optional[str] = ledger_cli.RpcUrl,
+) -> None:
+    """Print a sign-in link for the console: valid for 5 minutes, once, signed by the key of --account N (development
+    chains) or --keystore FILE, which must be a current key of the department, an active one holding the auditor
+    role. The link's secret is after `#`: browsers send it to no server and no log."""
+    from gateway.auth import sign_in_token
+    from gateway.chain import Chain
+    from ledger_node.types import Role
+
+    deployment = certificates_cli.chain_deployment(data_dir, rpc)
+    key = certificates_cli.signing_account(deployment, account, keystore)
+    chain = Chain(deployment, role_cache_seconds=0)
+    chain.require_active(department, Role.AUDITOR)  # NotFound for a department the consortium does not know
+    if chain.department_of_key(key.address) != department:
+        raise InvalidInput(f"{key.address} is not a current key of department {department}")
+    typer.echo(f"{url.rstrip('/')}/audit/sign-in#{sign_in_token(key, department)}")
+
+
 @app.command("run")
 def run_command(engine: str = ledger_cli.EngineOption, chain_port: int = ledger_cli.PortOption,
                 demo: str = ledger_cli.DemoSizeOption, host: str = HostOption, port: int = GatewayPort,
@@ -411,4 +438,5 @@ app.add_typer(index_app, name="index")
 app.add_typer(audit_app, name="audit")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(holder_app, name="holder")
+app.add_typer(console_app, name="console")
 app.add_typer(db_app, name="db")

@@ -1,7 +1,7 @@
 """The gateway database: the durable outbox of chain operations, the certificates the gateway
 issued, API tokens, seen request nonces, the event index, the access log, holders' keys and
-consents, and the leases of background duties. SQLite file by default, PostgreSQL by URL; the same
-models serve both.
+consents, the leases of background duties and the web console's sessions. SQLite file by default,
+PostgreSQL by URL; the same models serve both.
 """
 
 from __future__ import annotations
@@ -325,6 +325,20 @@ class Lease(Base):
     holder: Mapped[str | None] = mapped_column(String(128))
     token: Mapped[int] = mapped_column(BigInteger, default=0)
     expires_at: Mapped[float] = mapped_column(Float, default=0.0)  # seconds since the epoch, the database's clock
+
+
+class ConsoleSession(Base):
+    """A signed-in auditor of the web console (`gateway.web.console_sessions`): the cookie's value is kept
+    only as its SHA-256, so that a copy of the database signs nobody in; every gateway process on the
+    database knows the session."""
+
+    __tablename__ = "console_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    department: Mapped[str] = mapped_column(String(32))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
 
 
 #: A PostgreSQL session idle inside a transaction this long is ended by the server. No gateway

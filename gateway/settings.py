@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     index_poll_seconds: float = 0.5
     #: How far a signed request's timestamp may be from the gateway's clock.
     signature_max_age_seconds: int = 300
+    #: How long an auditor stays signed in to the web console (`/audit`) after signing in.
+    console_session_minutes: float = Field(30.0, gt=0, le=24 * 60)
     #: How long a department's roles and status read from the consortium are reused.
     role_cache_seconds: float = 5.0
     #: How long `POST /v1/certificates` waits for the receipt before answering 202 with the operation.

@@ -6,6 +6,7 @@ import datetime as dt
 import errno
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -45,7 +46,7 @@ from ledger_node.deploy import Deployment, Founder, deploy_contracts
 from ledger_node.accounts import dev_account
 from gateway.audit.access_log import append
 from gateway.auth import Caller
-from gateway.db import AccessedCertificate, AccessLogEntry, Operation, OperationState
+from gateway.db import AccessedCertificate, AccessLogEntry, Operation, OperationState, make_engine, session_factory
 from gateway.models import IssueRequest
 from gateway.service import Gateway
 from gateway.settings import Settings
@@ -925,3 +926,58 @@ def open_tab(chromium: Browser, screenshot_folder: Path) -> Iterator[Callable[[G
 def browser_tab(open_tab: Callable[[GatewayProcess], BrowserTab], gateway_http: GatewayProcess) -> BrowserTab:
     """A browser tab on the session's gateway."""
     return open_tab(gateway_http)
+
+
+# --- Auditor console (/audit): an HTTP client with a cookie jar of its own, signing in as a browser does ---
+
+CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def form_token(page: httpx.Response) -> str:
+    """The CSRF token a console page's forms carry."""
+    found = CSRF_FIELD.search(page.text)
+    assert found, page.text[-2000:]
+    return found.group(1)
+
+
+@dataclass
+class ConsoleBrowser:
+    """An httpx client of its own (its own cookies) on a gateway's console: `sign_in_*` POST the forms of the
+    sign-in page with its form token, as the page does."""
+    client: httpx.Client
+
+    def sign_in_with_token(self, token: str) -> httpx.Response:
+        csrf = form_token(self.client.get("/audit/sign-in"))
+        return self.client.post("/audit/sign-in", data={"token": token, "csrf": csrf})
+
+    def sign_in_with_link(self, link: str) -> httpx.Response:
+        csrf = form_token(self.client.get("/audit/sign-in"))
+        return self.client.post("/audit/sign-in/link", data={"link": link, "csrf": csrf})
+
+
+@pytest.fixture
+def console_browser(gateway_http: GatewayProcess) -> Iterator[ConsoleBrowser]:
+    with httpx.Client(base_url=gateway_http.client.base_url, timeout=120) as client:
+        yield ConsoleBrowser(client)
+
+
+@pytest.fixture
+def auditor_console(console_browser: ConsoleBrowser, gateway_http: GatewayProcess) -> ConsoleBrowser:
+    """A console signed in as the demo audit office (SJ) with its development token."""
+    token = gateway_http.auth("SJ")["Authorization"].removeprefix("Bearer ")
+    assert console_browser.sign_in_with_token(token).status_code == 303
+    return console_browser
+
+
+@pytest.fixture
+def console_database(tmp_path: Path) -> sessionmaker:
+    """A gateway database of this test's own (SQLite, at the newest schema) for the console's sessions."""
+    return session_factory(make_engine(f"sqlite:///{tmp_path / 'gateway.db'}"))
+
+
+@pytest.fixture(scope="module")
+def tokenless_gateway(devnet: Devnet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    """A gateway on the session's devnet that takes no API tokens (CERTNET_DEV_TOKENS=false), as in production."""
+    server = GatewayProcess(devnet, tmp_path_factory.mktemp("tokenless"), dev_tokens="false").start()
+    yield server
+    server.stop()

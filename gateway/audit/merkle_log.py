@@ -70,23 +70,35 @@ def _subproof(m: int, leaves: Sequence[bytes], complete: bool) -> list[bytes]:
     return _subproof(m - k, leaves[k:], False) + [root(leaves[:k])]
 
 
-def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes], expected_root: bytes) -> bool:
-    """RFC 9162 2.1.3.2: whether `proof` shows leaf hash `leaf` at `index` in the tree of `size` with `expected_root`."""
+def sibling_sides(index: int, size: int, path_length: int) -> list[bool] | None:
+    """For each node of an audit path of `path_length` nodes for leaf `index` in a tree of `size`, whether it
+    is hashed on the left (RFC 9162 2.1.3.2); None when no audit path of that length exists."""
     if not 0 <= index < size:
-        return False
-    fn, sn, result = index, size - 1, leaf
-    for sibling in proof:
+        return None
+    fn, sn, sides = index, size - 1, []
+    for _ in range(path_length):
         if sn == 0:
-            return False
+            return None
         if fn % 2 == 1 or fn == sn:
-            result = node_hash(sibling, result)
+            sides.append(True)
             if fn % 2 == 0:
                 while fn % 2 == 0 and fn != 0:
                     fn, sn = fn >> 1, sn >> 1
         else:
-            result = node_hash(result, sibling)
+            sides.append(False)
         fn, sn = fn >> 1, sn >> 1
-    return sn == 0 and result == expected_root
+    return sides if sn == 0 else None
+
+
+def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes], expected_root: bytes) -> bool:
+    """RFC 9162 2.1.3.2: whether `proof` shows leaf hash `leaf` at `index` in the tree of `size` with `expected_root`."""
+    sides = sibling_sides(index, size, len(proof))
+    if sides is None:
+        return False
+    result = leaf
+    for sibling, on_the_left in zip(proof, sides):
+        result = node_hash(sibling, result) if on_the_left else node_hash(result, sibling)
+    return result == expected_root
 
 
 def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: bytes,

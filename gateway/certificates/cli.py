@@ -55,7 +55,7 @@ def _write(document: dict[str, Any], path: Optional[Path]) -> None:
         path.write_text(text, encoding="utf-8")
 
 
-def _deployment(data_dir: Path, rpc: Optional[str]) -> Deployment:
+def chain_deployment(data_dir: Path, rpc: Optional[str]) -> Deployment:
     from ledger_node.deploy import Manifest
     from ledger_node.engines import connect
 
@@ -63,7 +63,7 @@ def _deployment(data_dir: Path, rpc: Optional[str]) -> Deployment:
     return Manifest.load(data_dir / "manifest.json").deployment(connect(url))
 
 
-def _signing_account(deployment: Deployment, account: Optional[int], keystore: Optional[Path]) -> LocalAccount:
+def signing_account(deployment: Deployment, account: Optional[int], keystore: Optional[Path]) -> LocalAccount:
     """The key of --account N (development chains only) or --keystore FILE."""
     from ledger_node.accounts import development_account, load_keystore, passphrase_from_env
 
@@ -78,8 +78,8 @@ def _issuing(data_dir: Path, rpc: Optional[str], account: Optional[int], keystor
     from gateway.certificates.anchoring import Issuing
     from ledger_node.sender import Sender
 
-    deployment = _deployment(data_dir, rpc)
-    key = _signing_account(deployment, account, keystore)
+    deployment = chain_deployment(data_dir, rpc)
+    key = signing_account(deployment, account, keystore)
     return Issuing(deployment, Sender(deployment.registry.w3, [key]), key.address)
 
 
@@ -103,7 +103,7 @@ def new_command(
     from gateway.settings import Settings
     from ledger_node.schemas import SchemaStore
 
-    deployment = _deployment(data_dir, rpc)
+    deployment = chain_deployment(data_dir, rpc)
     certificate_type = catalog_type(deployment, type_code, SchemaStore(data_dir / "schemas"),
                                     _read(schema_path) if schema_path else None)
     moment = dt.datetime.now(dt.timezone.utc)
@@ -133,8 +133,8 @@ def sign_command(
 
     document = _read(path)
     _refuse_anchored(document)
-    deployment = _deployment(data_dir, rpc)
-    key = _signing_account(deployment, account, keystore)
+    deployment = chain_deployment(data_dir, rpc)
+    key = signing_account(deployment, account, keystore)
     _refuse_other_department(deployment, document, key.address)
     domain = SigningDomain(deployment.registry.w3.eth.chain_id, deployment.registry.address)
     _write(sign(document, key, domain), output or path)
@@ -247,7 +247,7 @@ def verify_command(
     from gateway.settings import Settings
 
     disclosed = HolderId.parse(holder) if holder else None
-    verifier = Verifier(None if offline else _deployment(data_dir, rpc),
+    verifier = Verifier(None if offline else chain_deployment(data_dir, rpc),
                         pseudonym_secret=Settings.load().pseudonym_key)
     reports = [(path, _verify_file(verifier, path, disclosed)) for path in paths]
     if as_json:

@@ -56,6 +56,8 @@ def install(app: FastAPI) -> None:
     app.include_router(router)
     from gateway.web.holder import router as holder_router  # here: it imports this module's `render`
     app.include_router(holder_router)
+    from gateway.web import console  # it builds on this module
+    app.include_router(console.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
 
