@@ -76,6 +76,7 @@ ZH: dict[str, str] = {
     # --- holder page ---
     "holder_title": "我的授权（持证人）",
     "holder_link": "我的授权",
+    "audit_link_about": "审计人员登录后查询链上事件、证照历史与访问日志，并对照链上检查点核验访问日志。",
     "holder_link_about": "在浏览器中做持证人手机做的事：生成设备密钥，签署和撤回共享证照的授权。",
     "holder_intro": "本页在浏览器中做持证人手机上做的事：生成设备密钥、登记、查看办件事项需要的证照、签署授权和撤回授权。"
                     "私钥在本机生成，不能导出，也不会离开本机。",
@@ -295,6 +296,8 @@ EN: dict[str, str] = {
     # --- holder page ---
     "holder_title": "My consents (holder)",
     "holder_link": "My consents",
+    "audit_link_about": "For auditors: search events, a certificate's history and accesses, the access log, and check "
+                        "it against the checkpoints on the chain.",
     "holder_link_about": "Do in the browser what a holder's phone does: make a device key, sign and withdraw "
                          "consents to share certificates.",
     "holder_intro": "This page does in the browser what a holder's phone does: make a device key, have it registered, "
