@@ -50,6 +50,8 @@ LanguageQuery = Annotated[str | None, Query(alias="lang")]  # anything but "en" 
 def install(app: FastAPI) -> None:
     """Serves the pages and their stylesheet on the API's port."""
     app.include_router(router)
+    from gateway.web import rendering  # here, not at the top: it imports this module
+    app.include_router(rendering.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
 
@@ -89,9 +91,23 @@ async def verify_form(request: Request, lang: LanguageQuery = None) -> HTMLRespo
 @router.post("/verify", response_class=HTMLResponse)
 def verify(request: Request, gateway: Services, lang: LanguageQuery = None, file: UploadFile | None = File(None),
            document: str = Form("")) -> HTMLResponse:
-    """The form's POST: the document in the body (a file or pasted JSON, bounded by the request size
-    limit), verified as `POST /v1/verify` verifies it, rendered as the result page."""
-    page_language, words = language(lang), WORDS[language(lang)]
+    """The form's POST: the document verified as `POST /v1/verify` verifies it, rendered as the result
+    page (with a button that posts it again to `/verify/show`)."""
+    page_language = language(lang)
+    checked = verified_form(request, gateway, page_language, file, document)
+    if isinstance(checked, HTMLResponse):
+        return checked
+    shown, summary = checked
+    return render(request, page_language, "result.html", summary=summary, check_names=CHECK_NAMES[page_language],
+                  check_failures=CHECK_FAILURES[page_language], reasons=REVOCATION_REASONS[page_language],
+                  document_text=json.dumps(shown, ensure_ascii=False))
+
+
+def verified_form(request: Request, gateway: Gateway, page_language: Language, file: UploadFile | None,
+                  document: str) -> tuple[dict[str, Any], ReportSummary] | HTMLResponse:
+    """A form's document (a file or pasted JSON, bounded by the request size limit) and its verification
+    summary, verified as `POST /v1/verify` verifies it; or the error page saying why it could not be."""
+    words = WORDS[page_language]
     uploaded = file.file.read() if file is not None else b""
     raw = uploaded if uploaded.strip() else document.encode()
     if not raw.strip():
@@ -111,9 +127,7 @@ def verify(request: Request, gateway: Services, lang: LanguageQuery = None, file
         report = gateway.verifier.verify(body.document)
     except GatewayError as error:
         return gateway_error_page(request, page_language, error)
-    summary = ReportSummary.of(report, body.document, lambda code: department_name(gateway, code))
-    return render(request, page_language, "result.html", summary=summary, check_names=CHECK_NAMES[page_language],
-                  check_failures=CHECK_FAILURES[page_language], reasons=REVOCATION_REASONS[page_language])
+    return body.document, ReportSummary.of(report, body.document, lambda code: department_name(gateway, code))
 
 
 @router.get("/c/{certificate_hash}", response_class=HTMLResponse)

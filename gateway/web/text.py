@@ -71,6 +71,14 @@ ZH: dict[str, str] = {
     "unavailable": "区块链暂时无法回答，请稍后再试。",
     "back_to_verify": "返回核验",
     "home": "首页",
+    # --- rendering ---
+    "rendering_title": "电子证照",
+    "show_certificate": "显示证照",
+    "withheld_field": "已隐去的字段",
+    "withheld_by_holder": "由持证人隐去",
+    "qr_label": "二维码：证照的链上状态页",
+    "qr_caption": "扫码查看证照在链上的状态",
+    "not_anchored": "尚未上链",
 }
 
 EN: dict[str, str] = {
@@ -135,6 +143,14 @@ EN: dict[str, str] = {
     "unavailable": "The chain does not answer now; try again later.",
     "back_to_verify": "Back to verification",
     "home": "Home",
+    # --- rendering ---
+    "rendering_title": "Electronic certificate",
+    "show_certificate": "Show the certificate",
+    "withheld_field": "Withheld field",
+    "withheld_by_holder": "withheld by the holder",
+    "qr_label": "QR code: the certificate's status page on the chain",
+    "qr_caption": "Scan to see the certificate's status on the chain",
+    "not_anchored": "not anchored yet",
 }
 
 #: What each named check looked at, as a reader calls it.

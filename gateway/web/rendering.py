@@ -1,0 +1,119 @@
+"""A certificate rendered for people and for paper: `GET /v1/certificates/{certificateHash}/view` (the
+issuing department's view of a document this gateway signed) and `POST /verify/show` (the same page for
+a file dropped on `/verify`, its verdict on it).
+
+The page shows the subject's fields under the labels of the type's registered schema (a property's
+`title`, else the field's name), the issuer's and the type's names from the chain, the dates and the
+anchoring, and a QR code (SVG, drawn by segno, inline: an `<svg>` is not script) pointing to the
+certificate's public status page `<public URL>/c/<hash>`. The document is attacker-written: every value
+goes through Jinja2's escaping; only the QR code's SVG, which segno draws from a URL this module builds
+of a checked hash, is marked safe.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import segno
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse
+from markupsafe import Markup
+from sqlalchemy import select
+
+from gateway.api.deps import CertificateHashPath, Member, Services
+from gateway.chain import CONNECTION_ERRORS
+from gateway.db import ChainEvent
+from gateway.errors import Forbidden, NotFound
+from gateway.issuance import parse_hash
+from gateway.service import Gateway
+from gateway.web.pages import LanguageQuery, department_name, render, verified_form
+from gateway.web.report import ReportSummary
+from gateway.web.text import REVOCATION_REASONS, WORDS, Language, language
+from ledger_node.errors import LedgerError
+from ledger_node.transactions import read
+from ledger_node.types import code32
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/v1/certificates/{certificate_hash}/view", response_class=HTMLResponse)
+def view(request: Request, certificate_hash: CertificateHashPath, caller: Member, gateway: Services,
+         lang: LanguageQuery = None) -> HTMLResponse:
+    """The document this gateway signed, for the department that issued it (others: 403; a hash this
+    gateway did not issue: 404), with its anchoring evidence once mined."""
+    found = gateway.issuance.issued(parse_hash(certificate_hash))
+    if found is None:
+        raise NotFound(f"this gateway issued no certificate {certificate_hash}")
+    row, operation = found
+    if operation.department != caller.department:
+        raise Forbidden("only the department that issued a certificate may view it")
+    document = gateway.issuance.certificates_of(operation, row.position)[0]
+    summary = ReportSummary.of(gateway.verifier.verify(document), document,
+                               lambda code: department_name(gateway, code))
+    return rendered(request, gateway, language(lang), summary, with_verdict=False)
+
+
+@router.post("/verify/show", response_class=HTMLResponse)
+def show(request: Request, gateway: Services, lang: LanguageQuery = None, file: UploadFile | None = File(None),
+         document: str = Form("")) -> HTMLResponse:
+    """The result page's "show" button: the dropped document (posted again in the body) rendered, with
+    its verdict; parsed, bounded and verified exactly as `POST /verify` does."""
+    page_language = language(lang)
+    checked = verified_form(request, gateway, page_language, file, document)
+    if isinstance(checked, HTMLResponse):
+        return checked
+    return rendered(request, gateway, page_language, checked[1], with_verdict=True)
+
+
+def rendered(request: Request, gateway: Gateway, page_language: Language, summary: ReportSummary, *,
+             with_verdict: bool) -> HTMLResponse:
+    """The rendering page of a verified document's `summary`."""
+    schema = registered_schema(gateway, summary.type_code, summary.type_version)
+    status_url = f"{public_url(request, gateway)}/c/{summary.certificate_hash}" if summary.certificate_hash else None
+    return render(request, page_language, "rendering.html", summary=summary, labels=field_labels(schema),
+                  type_name=type_name(gateway, summary.type_code), with_verdict=with_verdict, status_url=status_url,
+                  qr_code=qr_svg(status_url, WORDS[page_language]["qr_label"]) if status_url else None,
+                  reasons=REVOCATION_REASONS[page_language])
+
+
+def public_url(request: Request, gateway: Gateway) -> str:
+    """Where people reach this gateway: CERTNET_PUBLIC_URL, else the URL this request came in on."""
+    configured = gateway.settings.public_url
+    return str(configured if configured is not None else request.base_url).rstrip("/")
+
+
+def qr_svg(url: str, label: str) -> Markup:
+    """`url` as a QR code, an inline `<svg>` titled `label` (the page's own words, escaped by segno)."""
+    return Markup(segno.make(url, error="m").svg_inline(scale=4, dark="#000", light="#fff", title=label,
+                                                        svgclass="qr-code"))
+
+
+def field_labels(schema: dict[str, Any]) -> dict[str, str]:
+    """Each subject property's `title` in the type's schema, by field name (fields without one keep their name)."""
+    properties = schema.get("properties")
+    if not isinstance(properties, dict):
+        return {}
+    return {name: spec["title"] for name, spec in properties.items()
+            if isinstance(spec, dict) and isinstance(spec.get("title"), str)}
+
+
+def registered_schema(gateway: Gateway, type_code: str | None, version: int | None) -> dict[str, Any]:
+    """The schema the catalog registered for the type version, from the gateway's schema store; empty
+    when the chain does not know the type (a dropped file can name anything) or cannot be read."""
+    if type_code is None or version is None:
+        return {}
+    try:  # an unregistered version's hash is zero, which the store has no schema for
+        return gateway.issuance.schemas.get(read(gateway.chain.deployment.catalog.functions.schemaHash(
+            code32(type_code), version)))
+    except (LedgerError, ValueError, *CONNECTION_ERRORS):
+        return {}
+
+
+def type_name(gateway: Gateway, type_code: str | None) -> str | None:
+    """The type's name as the catalog registered it (its `TypeRegistered` event, from the event index)."""
+    if type_code is None:
+        return None
+    with gateway.sessions() as session:
+        args = session.scalar(select(ChainEvent.args).where(ChainEvent.event == "TypeRegistered",
+                                                            ChainEvent.certificate_type == type_code).limit(1))
+    return args.get("name") if isinstance(args, dict) else None
