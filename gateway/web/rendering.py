@@ -68,10 +68,11 @@ def show(request: Request, gateway: Services, lang: LanguageQuery = None, file: 
 def rendered(request: Request, gateway: Gateway, page_language: Language, summary: ReportSummary, *,
              with_verdict: bool) -> HTMLResponse:
     """The rendering page of a verified document's `summary`."""
-    schema = registered_schema(gateway, summary.type_code, summary.type_version)
+    schema = registered_schema(gateway, summary.type_code, summary.type_version)  # empty: a type the catalog lacks
     status_url = f"{public_url(request, gateway)}/c/{summary.certificate_hash}" if summary.certificate_hash else None
     return render(request, page_language, "rendering.html", summary=summary, labels=field_labels(schema),
-                  type_name=type_name(gateway, summary.type_code), with_verdict=with_verdict, status_url=status_url,
+                  type_name=type_name(gateway, summary.type_code) if schema and summary.type_code else None,
+                  with_verdict=with_verdict, status_url=status_url,
                   qr_code=qr_svg(status_url, WORDS[page_language]["qr_label"]) if status_url else None,
                   reasons=REVOCATION_REASONS[page_language])
 
@@ -109,11 +110,19 @@ def registered_schema(gateway: Gateway, type_code: str | None, version: int | No
         return {}
 
 
-def type_name(gateway: Gateway, type_code: str | None) -> str | None:
-    """The type's name as the catalog registered it (its `TypeRegistered` event, from the event index)."""
-    if type_code is None:
-        return None
-    with gateway.sessions() as session:
-        args = session.scalar(select(ChainEvent.args).where(ChainEvent.event == "TypeRegistered",
-                                                            ChainEvent.certificate_type == type_code).limit(1))
-    return args.get("name") if isinstance(args, dict) else None
+#: The catalog types' registered names (from their `TypeRegistered` events), per catalog address and type code.
+_TYPE_NAMES: dict[str, dict[str, str]] = {}
+
+
+def type_name(gateway: Gateway, type_code: str) -> str | None:
+    """The type's name as the catalog registered it, from the event index. The names never change: they
+    are read in one query, and again only when a type is missing — so call this only for a type the
+    catalog knows (else a dropped file naming made-up types would make every request read them)."""
+    catalog = gateway.chain.deployment.catalog.address
+    names = _TYPE_NAMES.get(catalog, {})
+    if type_code not in names:
+        with gateway.sessions() as session:  # a few rows: one per type, however long the chain
+            names = {row.certificate_type: row.args.get("name") for row in session.execute(
+                select(ChainEvent.certificate_type, ChainEvent.args).where(ChainEvent.event == "TypeRegistered"))}
+        _TYPE_NAMES[catalog] = names
+    return names.get(type_code)

@@ -16,6 +16,7 @@ import pytest
 from starlette.requests import Request
 
 from gateway.certificates.document import redact
+from gateway.settings import Settings
 from gateway.web.pages import CONTENT_SECURITY_POLICY
 from gateway.web.rendering import public_url
 from gateway.web.text import EN, ZH
@@ -94,7 +95,7 @@ def test_the_page_links_to_the_public_status_page_on_the_url_the_request_came_in
 
 def test_a_configured_public_url_is_where_the_status_page_is_reached() -> None:
     request = Request({"type": "http", "scheme": "http", "server": ("10.0.0.5", 8000), "path": "/", "headers": []})
-    gateway = SimpleNamespace(settings=SimpleNamespace(public_url="https://certs.example.gov.cn/"))
+    gateway = SimpleNamespace(settings=Settings.load(public_url="https://certs.example.gov.cn/"))
     assert public_url(request, gateway) == "https://certs.example.gov.cn"  # type: ignore[arg-type]
 
 
