@@ -12,16 +12,18 @@ of a checked hash, is marked safe.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import segno
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from markupsafe import Markup
 from sqlalchemy import select
 
 from gateway.api.deps import CertificateHashPath, Member, Services
-from gateway.chain import CONNECTION_ERRORS
+from gateway.certificates import document as doc
+from gateway.certificates.verification import Outcome
 from gateway.db import ChainEvent
 from gateway.errors import Forbidden, NotFound
 from gateway.issuance import parse_hash
@@ -29,9 +31,7 @@ from gateway.service import Gateway
 from gateway.web.pages import LanguageQuery, department_name, render, verified_form
 from gateway.web.report import ReportSummary
 from gateway.web.text import REVOCATION_REASONS, WORDS, Language, language
-from ledger_node.errors import LedgerError
-from ledger_node.transactions import read
-from ledger_node.types import code32
+from ledger_node.schemas import SchemaNotFound
 
 router = APIRouter(include_in_schema=False)
 
@@ -50,7 +50,7 @@ def view(request: Request, certificate_hash: CertificateHashPath, caller: Member
     document = gateway.issuance.certificates_of(operation, row.position)[0]
     summary = ReportSummary.of(gateway.verifier.verify(document), document,
                                lambda code: department_name(gateway, code))
-    return rendered(request, gateway, language(lang), summary, with_verdict=False)
+    return rendered(request, gateway, language(lang), document, summary, with_verdict=False)
 
 
 @router.post("/verify/show", response_class=HTMLResponse)
@@ -62,13 +62,20 @@ def show(request: Request, gateway: Services, lang: LanguageQuery = None, file: 
     checked = verified_form(request, gateway, page_language, file, document)
     if isinstance(checked, HTMLResponse):
         return checked
-    return rendered(request, gateway, page_language, checked[1], with_verdict=True)
+    return rendered(request, gateway, page_language, *checked, with_verdict=True)
 
 
-def rendered(request: Request, gateway: Gateway, page_language: Language, summary: ReportSummary, *,
-             with_verdict: bool) -> HTMLResponse:
-    """The rendering page of a verified document's `summary`."""
-    schema = registered_schema(gateway, summary.type_code, summary.type_version)  # empty: a type the catalog lacks
+@router.get("/verify/show")
+async def show_without_document(lang: LanguageQuery = None) -> RedirectResponse:
+    """A GET has no document (it travels only in a POST body): the show page's language toggle leads
+    back to the verify form, in the language asked for."""
+    return RedirectResponse("/verify?lang=en" if language(lang) == "en" else "/verify", status_code=303)
+
+
+def rendered(request: Request, gateway: Gateway, page_language: Language, document: dict[str, Any],
+             summary: ReportSummary, *, with_verdict: bool) -> HTMLResponse:
+    """The rendering page of a verified `document` and its `summary`."""
+    schema = confirmed_schema(gateway, document, summary)
     status_url = f"{public_url(request, gateway)}/c/{summary.certificate_hash}" if summary.certificate_hash else None
     return render(request, page_language, "rendering.html", summary=summary, labels=field_labels(schema),
                   type_name=type_name(gateway, summary.type_code) if schema and summary.type_code else None,
@@ -83,6 +90,7 @@ def public_url(request: Request, gateway: Gateway) -> str:
     return str(configured if configured is not None else request.base_url).rstrip("/")
 
 
+@lru_cache(maxsize=256)  # choosing the best mask is most of the work (about 15 ms), the same for each view
 def qr_svg(url: str, label: str) -> Markup:
     """`url` as a QR code, an inline `<svg>` titled `label` (the page's own words, escaped by segno)."""
     return Markup(segno.make(url, error="m").svg_inline(scale=4, dark="#000", light="#fff", title=label,
@@ -98,15 +106,17 @@ def field_labels(schema: dict[str, Any]) -> dict[str, str]:
             if isinstance(spec, dict) and isinstance(spec.get("title"), str)}
 
 
-def registered_schema(gateway: Gateway, type_code: str | None, version: int | None) -> dict[str, Any]:
-    """The schema the catalog registered for the type version, from the gateway's schema store; empty
-    when the chain does not know the type (a dropped file can name anything) or cannot be read."""
-    if type_code is None or version is None:
+def confirmed_schema(gateway: Gateway, document: dict[str, Any], summary: ReportSummary) -> dict[str, Any]:
+    """The schema the catalog registered for the document's type version, from the gateway's schema store,
+    when the chain confirmed it (the verifier's `issuer_authorised` check passed: the document's schema hash
+    is the catalog's for its type and version); else empty, and the fields keep their names — a dropped
+    file can name any schema."""
+    confirmed = any(check.name == "issuer_authorised" and check.outcome is Outcome.VALID for check in summary.checks)
+    if not confirmed:
         return {}
-    try:  # an unregistered version's hash is zero, which the store has no schema for
-        return gateway.issuance.schemas.get(read(gateway.chain.deployment.catalog.functions.schemaHash(
-            code32(type_code), version)))
-    except (LedgerError, ValueError, *CONNECTION_ERRORS):
+    try:
+        return gateway.issuance.schemas.get(doc.schema_hash(document))
+    except SchemaNotFound:  # registered by a spec this gateway's data dir was not bootstrapped with
         return {}
 
 

@@ -142,6 +142,24 @@ def test_a_dropped_file_is_rendered_with_its_verdict_and_labels(gateway_http: Ga
     assert '<dt data-field="holderName">持证人姓名</dt><dd>张三</dd>' in response.text
 
 
+def test_a_dropped_file_whose_schema_the_chain_does_not_confirm_shows_field_names(
+        gateway_http: GatewayProcess) -> None:
+    document = _issued(gateway_http)
+    document["credentialSchema"]["schemaHash"] = "0x" + "ee" * 32
+    assert '<dt data-field="holderName">holderName</dt>' in _show(gateway_http, document).text
+
+
+def test_a_changed_dropped_file_is_rendered_invalid(gateway_http: GatewayProcess) -> None:
+    document = _issued(gateway_http)
+    document["credentialSubject"]["holderName"] = "张四"
+    assert f'verdict-invalid" role="status">{ZH["verdict_invalid"]}<' in _show(gateway_http, document).text
+
+
+def test_the_show_pages_language_toggle_leads_back_to_the_verify_form(gateway_http: GatewayProcess) -> None:
+    response = gateway_http.client.get("/verify/show?lang=en")
+    assert (response.status_code, response.headers["location"]) == (303, "/verify?lang=en")
+
+
 def test_a_redacted_field_of_a_dropped_file_is_shown_withheld_by_the_holder(gateway_http: GatewayProcess) -> None:
     page = _show(gateway_http, redact(_issued(gateway_http), ["holderName"])).text
     assert f'<dd class="field-withheld">{ZH["withheld_by_holder"]}</dd>' in page and "张三" not in page
