@@ -93,8 +93,8 @@ def public_url(request: Request, gateway: Gateway) -> str:
 @lru_cache(maxsize=256)  # choosing the best mask is most of the work (about 15 ms), the same for each view
 def qr_svg(url: str, label: str) -> Markup:
     """`url` as a QR code, an inline `<svg>` titled `label` (the page's own words, escaped by segno)."""
-    return Markup(segno.make(url, error="m").svg_inline(scale=4, dark="#000", light="#fff", title=label,
-                                                        svgclass="qr-code"))
+    return Markup(segno.make(url, error="m").svg_inline(dark="#000", light="#fff", title=label, svgclass="qr-code",
+                                                        omitsize=True))  # sized by the stylesheet
 
 
 def field_labels(schema: dict[str, Any]) -> dict[str, str]:

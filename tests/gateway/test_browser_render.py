@@ -19,6 +19,8 @@ from tests.conftest import MZ_MARRIAGE, BrowserTab, GatewayProcess, issued_marri
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
+#: Subject fields beyond the schema's four (a long address each) that a printed view still fits on one A4 sheet.
+PRINTED_EXTRA_FIELDS = 16
 SCRIPT_VALUE = "<script>window.pwned = 1</script><img src=x onerror=\"window.pwned = 2\">"
 
 
@@ -47,10 +49,11 @@ def _decoded_qr_code(tab: BrowserTab, folder: Path) -> str:
     return codes[0].text
 
 
-def _issued_with_script(gateway: GatewayProcess) -> dict[str, Any]:
+def _issued_with(gateway: GatewayProcess, **fields: str) -> dict[str, Any]:
+    """A certificate of civil affairs (MZ) with these subject fields (the demo schema allows any more)."""
     response = gateway.client.post("/v1/certificates", headers=gateway.auth("MZ"), json={
         "type": MZ_MARRIAGE, "holder": "RIC:11010519491231002X",
-        "subject": {"holderName": SCRIPT_VALUE, "certificateNumber": "XSS-BROWSER", "issuedOn": "2026-11-24"}})
+        "subject": {"certificateNumber": "BROWSER-1", "issuedOn": "2026-11-24", **fields}})
     assert response.status_code == 201, response.text
     return response.json()["certificate"]
 
@@ -81,8 +84,11 @@ def test_the_page_the_qr_code_points_to_shows_the_certificate_valid(
     assert issuer_tab.page.locator("p.verdict").inner_text() == ZH["status_valid"]
 
 
-def test_the_view_prints_on_one_a4_page(issuer_tab: BrowserTab, issued: dict[str, Any]) -> None:
-    issuer_tab.open(_view_path(issued))
+def test_the_view_of_a_certificate_of_20_fields_prints_on_one_a4_page(issuer_tab: BrowserTab,
+                                                                      gateway_http: GatewayProcess) -> None:
+    long_lines = {f"address{n}": f"江苏省南京市玄武区中山路 {n} 号 {n} 幢 {n} 单元 {n} 室"
+                  for n in range(PRINTED_EXTRA_FIELDS)}
+    issuer_tab.open(_view_path(_issued_with(gateway_http, holderName="张三", **long_lines)))
     issuer_tab.page.emulate_media(media="print")
     pdf = issuer_tab.page.pdf(format="A4")
     assert len(re.findall(rb"/Type\s*/Page(?!s)", pdf)) == 1
@@ -120,7 +126,7 @@ def test_the_show_page_has_no_serious_accessibility_violations(browser_tab: Brow
 @pytest.mark.parametrize("shown", ["issuer's view", "show page"])
 def test_a_script_in_a_field_runs_no_script(shown: str, open_tab: Callable[[GatewayProcess], BrowserTab],
                                             gateway_http: GatewayProcess, tmp_path: Path) -> None:
-    document = _issued_with_script(gateway_http)
+    document = _issued_with(gateway_http, holderName=SCRIPT_VALUE)
     tab = open_tab(gateway_http)
     if shown == "show page":
         _shown_from_verify(tab, document, tmp_path)
