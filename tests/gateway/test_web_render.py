@@ -122,6 +122,14 @@ def test_a_script_in_a_subject_value_comes_back_escaped(gateway_http: GatewayPro
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
+def test_a_nested_value_is_shown_as_json_text(gateway_http: GatewayProcess) -> None:
+    certificate = gateway_http.client.post("/v1/certificates", headers=gateway_http.auth("MZ"), json={
+        "type": MZ_MARRIAGE, "holder": "RIC:11010519491231002X",
+        "subject": {"certificateNumber": "NESTED-1", "issuedOn": "2026-11-24", "witnesses": [{"name": "<b>王五</b>"}]}})
+    page = _view(gateway_http, certificate.json()["certificate"]["proof"]["certificateHash"]).text
+    assert '<dd>[{&#34;name&#34;: &#34;&lt;b&gt;王五&lt;/b&gt;&#34;}]</dd>' in page
+
+
 def test_the_page_is_in_english_with_lang_en(gateway_http: GatewayProcess) -> None:
     page = _view(gateway_http, _issued(gateway_http)["proof"]["certificateHash"], query="?lang=en").text
     assert f"<dt>{EN['issuer']}</dt>" in page
@@ -140,6 +148,12 @@ def test_a_dropped_file_is_rendered_with_its_verdict_and_labels(gateway_http: Ga
     assert response.status_code == 200 and _is_page(response)
     assert f'verdict-valid" role="status">{ZH["verdict_valid"]}<' in response.text
     assert '<dt data-field="holderName">持证人姓名</dt><dd>张三</dd>' in response.text
+
+
+def test_a_dropped_files_page_links_to_its_status_page(gateway_http: GatewayProcess) -> None:
+    document = _issued(gateway_http)
+    base = str(gateway_http.client.base_url).rstrip("/")
+    assert f'href="{base}/c/{document["proof"]["certificateHash"]}"' in _show(gateway_http, document).text
 
 
 def test_a_dropped_file_whose_schema_the_chain_does_not_confirm_shows_field_names(
