@@ -126,12 +126,13 @@ _TYPE_NAMES: dict[str, dict[str, str]] = {}
 
 def type_name(gateway: Gateway, type_code: str) -> str | None:
     """The type's name as the catalog registered it, from the event index. The names never change: they
-    are read in one query, and again only when a type is missing — so call this only for a type the
-    catalog knows (else a dropped file naming made-up types would make every request read them)."""
+    are read in one query (a scan of the event table: no index has event names) and again only when a
+    type is missing — a type the index has not reached yet, or one the catalog lacks, so call this only
+    for a type the catalog knows (else a dropped file naming made-up types would make every request scan)."""
     catalog = gateway.chain.deployment.catalog.address
     names = _TYPE_NAMES.get(catalog, {})
     if type_code not in names:
-        with gateway.sessions() as session:  # a few rows: one per type, however long the chain
+        with gateway.sessions() as session:  # one row per type
             names = {row.certificate_type: row.args.get("name") for row in session.execute(
                 select(ChainEvent.certificate_type, ChainEvent.args).where(ChainEvent.event == "TypeRegistered"))}
         _TYPE_NAMES[catalog] = names
