@@ -214,9 +214,8 @@ class Issuance:
 
     def signed_document(self, certificate_hash: bytes) -> dict[str, Any] | None:
         """The document this gateway signed under `certificate_hash` (without its anchoring evidence), if any."""
-        with self.sessions() as session:
-            return session.scalar(select(IssuedCertificate.document)
-                                  .where(IssuedCertificate.certificate_hash == _hex(certificate_hash)))
+        found = self.issued(certificate_hash)
+        return found[0].document if found else None
 
     def held_by(self, holder: str, certificate_types: Iterable[str], *, newest: int) -> list[dict[str, Any]]:
         """The anchored certificates this gateway issued to `holder` (a pseudonym), with their
@@ -242,6 +241,7 @@ class Issuance:
         return self._anchor_of(found[1], certificate_hash)
 
     def issued(self, certificate_hash: bytes) -> tuple[IssuedCertificate, Operation] | None:
+        """The row of the certificate this gateway signed under `certificate_hash` and its operation, if any."""
         with self.sessions() as session:
             row = session.scalar(select(IssuedCertificate)
                                  .where(IssuedCertificate.certificate_hash == _hex(certificate_hash)))

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     #: `<this>/ns/certificate/v1` in their `@context`, and the gateway serves the context at that path. Set it to
     #: the gateway's public URL so that JSON-LD tools resolve it; the default is the URL documents always carried.
     context_base_url: HttpUrl = HttpUrl(DEFAULT_CONTEXT_BASE_URL)
+    #: The gateway's URL as people reach it (e.g. `https://certs.example.gov.cn`): the QR code on a rendered
+    #: certificate points to `<this>/c/<hash>`. Unset: the URL the request for the rendering came in on.
+    public_url: HttpUrl | None = None
     #: Blocks the event index stays behind the head; events younger than this are not indexed.
     confirmations: int = 0
     index_poll_seconds: float = 0.5

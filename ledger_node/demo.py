@@ -113,18 +113,19 @@ def _organisation_check(body: str) -> str:
 
 
 def type_schema(name: str) -> dict[str, Any]:
-    """A JSON schema for a certificate's subject; holders appear only as pseudonyms."""
+    """A JSON schema for a certificate's subject; holders appear only as pseudonyms. Each property's `title` is
+    the label a rendered certificate shows for it."""
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": name,
         "type": "object",
         "required": ["id", "certificateNumber", "issuedOn"],
         "properties": {
-            "id": {"type": "string", "description": "持证人标识（假名）"},
-            "holderName": {"type": "string", "description": "持证人姓名"},
-            "certificateNumber": {"type": "string", "description": "证照编号"},
-            "issuedOn": {"type": "string", "format": "date", "description": "发证日期"},
-            "validUntil": {"type": "string", "format": "date", "description": "有效期至"},
+            "id": {"type": "string", "title": "持证人标识（假名）"},
+            "holderName": {"type": "string", "title": "持证人姓名"},
+            "certificateNumber": {"type": "string", "title": "证照编号"},
+            "issuedOn": {"type": "string", "format": "date", "title": "发证日期"},
+            "validUntil": {"type": "string", "format": "date", "title": "有效期至"},
         },
         "additionalProperties": True,
     }

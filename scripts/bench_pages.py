@@ -62,6 +62,18 @@ def measure(pair: Pair, requests: int) -> tuple[float, float]:
     return statistics.median(page), statistics.median(api)
 
 
+def signed_in_console(gateway: GatewayProcess) -> httpx.Client:
+    """A client of its own signed in to the auditor console as the demo audit office, by its development token,
+    through the sign-in form as a browser does."""
+    console = httpx.Client(base_url=gateway.client.base_url, timeout=60)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', console.get("/audit/sign-in").text)
+    token = gateway.auth("SJ")["Authorization"].removeprefix("Bearer ")
+    signed_in = console.post("/audit/sign-in", data={"token": token, "csrf": csrf.group(1) if csrf else ""})
+    if signed_in.status_code != 303:
+        raise SystemExit(f"signing in to the console: {signed_in.status_code} {signed_in.text[:200]}")
+    return console
+
+
 def pairs(gateway: GatewayProcess) -> list[Pair]:
     client = gateway.client
     issued = client.post("/v1/certificates", headers=gateway.auth("MZ"), json={
@@ -73,6 +85,8 @@ def pairs(gateway: GatewayProcess) -> list[Pair]:
     certificate_hash = document["proof"]["certificateHash"]
     file = json.dumps(document, ensure_ascii=False).encode()
     gateway.wait_indexed()
+    console, auditor = signed_in_console(gateway), gateway.auth("SJ")
+    events = "department=11320100MB0000027A&action=issued&limit=50"
     return [
         Pair("POST /verify (form, file)", "POST /v1/verify",
              lambda: client.post("/verify", files={"file": ("certificate.json", file, "application/json")}),
@@ -80,6 +94,15 @@ def pairs(gateway: GatewayProcess) -> list[Pair]:
         Pair("GET /c/{hash}", "GET /v1/certificates/{hash}",
              lambda: client.get(f"/c/{certificate_hash}"),
              lambda: client.get(f"/v1/certificates/{certificate_hash}")),
+        Pair("GET /v1/certificates/{hash}/view", "GET /v1/certificates/{hash}",
+             lambda: client.get(f"/v1/certificates/{certificate_hash}/view", headers=gateway.auth("MZ")),
+             lambda: client.get(f"/v1/certificates/{certificate_hash}")),
+        Pair("GET /audit/events (50 rows)", "GET /v1/audit/events (50 rows)",
+             lambda: console.get(f"/audit/events?{events}"),
+             lambda: client.get(f"/v1/audit/events?{events}", headers=auditor)),
+        Pair("GET /audit/history", "GET /v1/certificates/{hash}/history",
+             lambda: console.get(f"/audit/history?certificate={certificate_hash}"),
+             lambda: client.get(f"/v1/certificates/{certificate_hash}/history", headers=auditor)),
     ]
 
 

@@ -14,7 +14,7 @@ from fastapi_offline import FastAPIOffline
 from gateway.api import audit, certificates, contexts, deps, directory, errors, health, log_privacy, sharing
 from gateway.api.metrics import Metrics
 from gateway.service import Gateway
-from gateway.web import pages
+from gateway import web
 from gateway.settings import Settings
 
 ROUTERS = (certificates, sharing, directory, audit, health, contexts)
@@ -56,7 +56,7 @@ def create_app(gateway: Gateway, *, run_background: bool = True) -> FastAPI:
     app.state.metrics.install(app)  # outside the guard: it counts the guard's 413s and 500s too
     for module in ROUTERS:
         app.include_router(module.router)
-    pages.install(app)  # the web pages, on the same port
+    web.install(app)  # the web pages, on the same port
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Callable
 
-from fastapi import APIRouter, FastAPI, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse
-from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 from pydantic import ValidationError
@@ -29,6 +28,7 @@ from gateway.api.errors import MAX_BODY_DEPTH, status_of
 from gateway.api.views import CertificateStatusView
 from gateway.certificates import document as doc
 from gateway.certificates.document import nested_deeper_than, to_datetime_text
+from gateway.certificates.verification import Outcome, Report
 from gateway.chain import CONNECTION_ERRORS
 from gateway.errors import ChainUnavailable, GatewayError, NotFound
 from gateway.models import VerifyRequest
@@ -49,16 +49,6 @@ TEMPLATES = Jinja2Templates(env=Environment(loader=FileSystemLoader(HERE / "temp
 TEMPLATES.env.filters["utc"] = lambda seconds: to_datetime_text(dt.datetime.fromtimestamp(seconds, dt.timezone.utc))
 router = APIRouter(include_in_schema=False)
 LanguageQuery = Annotated[str | None, Query(alias="lang")]  # anything but "en" is Chinese: never an error
-
-
-def install(app: FastAPI) -> None:
-    """Serves the pages and their stylesheet on the API's port."""
-    app.include_router(router)
-    from gateway.web.holder import router as holder_router  # here: it imports this module's `render`
-    app.include_router(holder_router)
-    from gateway.web import console  # it builds on this module
-    app.include_router(console.router)
-    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
 
 def render(request: Request, lang: Language, template: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -97,9 +87,23 @@ async def verify_form(request: Request, lang: LanguageQuery = None) -> HTMLRespo
 @router.post("/verify", response_class=HTMLResponse)
 def verify(request: Request, gateway: Services, lang: LanguageQuery = None, file: UploadFile | None = File(None),
            document: str = Form(""), fresh: bool = Form(False)) -> HTMLResponse:
-    """The form's POST: the document in the body (a file or pasted JSON, bounded by the request size
-    limit), verified as `POST /v1/verify` verifies it (`fresh`: at the chain's head), rendered as the result page."""
-    page_language, words = language(lang), WORDS[language(lang)]
+    """The form's POST: the document verified as `POST /v1/verify` verifies it (`fresh`: at the chain's head),
+    rendered as the result page (with a button that posts it again to `/verify/show`)."""
+    page_language = language(lang)
+    checked = verified_form(request, gateway, page_language, file, document, fresh=fresh)
+    if isinstance(checked, HTMLResponse):
+        return checked
+    shown, summary = checked
+    return render(request, page_language, "result.html", summary=summary, check_names=CHECK_NAMES[page_language],
+                  check_failures=CHECK_FAILURES[page_language], reasons=REVOCATION_REASONS[page_language],
+                  document_text=json.dumps(shown, ensure_ascii=False))
+
+
+def verified_form(request: Request, gateway: Gateway, page_language: Language, file: UploadFile | None,
+                  document: str, *, fresh: bool = False) -> tuple[dict[str, Any], ReportSummary] | HTMLResponse:
+    """A form's document (a file or pasted JSON, bounded by the request size limit) and its verification
+    summary, verified as `POST /v1/verify` verifies it; or the error page saying why it could not be."""
+    words = WORDS[page_language]
     uploaded = file.file.read() if file is not None else b""
     raw = uploaded if uploaded.strip() else document.encode()
     if not raw.strip():
@@ -119,10 +123,12 @@ def verify(request: Request, gateway: Services, lang: LanguageQuery = None, file
         report = gateway.verifier.verify(body.document, fresh=fresh)
     except GatewayError as error:
         return gateway_error_page(request, page_language, error)
-    summary = ReportSummary.of(report, body.document, ChainNames(gateway),
-                               field_labels(gateway, body.document, page_language))
-    return render(request, page_language, "result.html", summary=summary, check_names=CHECK_NAMES[page_language],
-                  check_failures=CHECK_FAILURES[page_language], reasons=REVOCATION_REASONS[page_language])
+    return body.document, summarised(gateway, report, body.document, page_language)
+
+
+def summarised(gateway: Gateway, report: Report, document: dict[str, Any], page_language: Language) -> ReportSummary:
+    """`report` on `document` as the pages show it, with registered names and the schema's labels."""
+    return ReportSummary.of(report, document, ChainNames(gateway), field_labels(gateway, report, document, page_language))
 
 
 @router.get("/c/{certificate_hash}", response_class=HTMLResponse)
@@ -142,12 +148,15 @@ def status_page(request: Request, certificate_hash: str, gateway: Services,
                   reasons=REVOCATION_REASONS[page_language])
 
 
-def field_labels(gateway: Gateway, document: dict[str, Any], lang: Language) -> Callable[[str], str]:
-    """Names a document's fields for a reader: a metadata field in the page's language, a subject field
-    (`credentialSubject.<name>`) as its type's schema describes it (`title`, else `description`), else by its name."""
+def field_labels(gateway: Gateway, report: Report, document: dict[str, Any], lang: Language) -> Callable[[str], str]:
+    """Names a document's fields for a reader: a metadata field in the page's language; a subject field
+    (`credentialSubject.<name>`) as the schema the catalog registered for its type version describes it (`title`,
+    else `description`), else by its name. The schema comes from the gateway's schema store, and only when the
+    chain confirmed it is the document's (its `issuer_authorised` check passed): a dropped file can name any."""
+    confirmed = any(check.name == "issuer_authorised" and check.outcome is Outcome.VALID for check in report.checks)
     try:
-        properties = gateway.issuance.schemas.get(doc.schema_hash(document)).get("properties", {})
-    except (GatewayError, LedgerError, LookupError, TypeError, ValueError):  # not a document, or a schema not here
+        properties = gateway.issuance.schemas.get(doc.schema_hash(document)).get("properties", {}) if confirmed else {}
+    except (GatewayError, LedgerError, LookupError, TypeError, ValueError):  # a schema this gateway does not hold
         properties = {}
 
     def label(path: str) -> str:

@@ -43,7 +43,7 @@ class ReportSummary:
     revoked_at: str | None = None
     revocation_reason: int | None = None
     superseded_by: str | None = None
-    contents: list[tuple[str, str]] = field(default_factory=list)  # (label, value)
+    contents: list[tuple[str, str, str]] = field(default_factory=list)  # (field name, label, value)
     withheld: int = 0
     changed_fields: list[str] = field(default_factory=list)  # labels of the fields that differ from what was signed
 
@@ -67,7 +67,7 @@ class ReportSummary:
         summary.issuer_name, summary.type_name = names.department(summary.issuer_code), names.type(summary.type_code)
         summary.type_version = doc.type_version(document)
         summary.valid_from, summary.valid_until = document["validFrom"], document.get("validUntil")
-        summary.contents = [(label(f"{doc.SUBJECT}.{name}"),
+        summary.contents = [(name, label(f"{doc.SUBJECT}.{name}"),
                              value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
                             for name, value in document["credentialSubject"].items()]
         summary.withheld = len(document["proof"]["redactedFields"])

@@ -227,6 +227,14 @@ ZH: dict[str, str] = {
     "console_empty_path": "树中只有这一个条目：叶哈希就是根哈希。",
     "console_bad_filter": "筛选条件有误：",
     "console_csrf": "表单已过期或不是来自本控制台（CSRF 校验未通过）：请重新打开页面后再提交。",
+    # --- rendering ---
+    "rendering_title": "电子证照",
+    "show_certificate": "显示证照",
+    "withheld_field": "已隐去的字段",
+    "withheld_by_holder": "由持证人隐去",
+    "qr_label": "二维码：证照的链上状态页",
+    "qr_caption": "扫码查看证照在链上的状态",
+    "not_anchored": "尚未上链",
 }
 
 EN: dict[str, str] = {
@@ -456,6 +464,14 @@ EN: dict[str, str] = {
     "console_empty_path": "The tree holds this entry alone: its leaf hash is the root.",
     "console_bad_filter": "A filter is not valid: ",
     "console_csrf": "The form is stale or not from this console (CSRF check failed): open the page again and resubmit.",
+    # --- rendering ---
+    "rendering_title": "Electronic certificate",
+    "show_certificate": "Show the certificate",
+    "withheld_field": "Withheld field",
+    "withheld_by_holder": "withheld by the holder",
+    "qr_label": "QR code: the certificate's status page on the chain",
+    "qr_caption": "Scan to see the certificate's status on the chain",
+    "not_anchored": "not anchored yet",
 }
 
 #: What each named check looked at, as a reader calls it.
