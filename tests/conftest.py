@@ -884,9 +884,11 @@ class BrowserTab:
         return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
-    """One headless Chromium per test worker, started by the first browser test."""
+    """One headless Chromium per test module. Not per session: Playwright's synchronous API keeps an asyncio
+    loop running in the worker's thread while it is open, and the tests after it that run a loop of their own
+    (`asyncio.run`) would fail."""
     if not CHROMIUM.exists():
         pytest.fail(f"browser tests need Debian's Chromium at {CHROMIUM}: `make test` installs it")
     with sync_playwright() as playwright:
