@@ -88,18 +88,16 @@ def test_an_allocation_past_the_last_serial_is_refused_and_spends_nothing(empty_
 @pytest.mark.slow
 def test_concurrent_singles_and_a_batch_get_distinct_identifiers_of_their_issuer_and_type(
         gateway_http: GatewayProcess) -> None:
-    tag = uuid.uuid4().hex[:8]
+    tag, auth = uuid.uuid4().hex[:8], gateway_http.auth("MZ")
 
     def issue(n: int) -> dict[str, Any]:
         with httpx.Client(base_url=gateway_http.client.base_url, timeout=120) as client:
-            response = client.post("/v1/certificates", json=marriage_request(f"ID-{tag}-{n}"),
-                                   headers=gateway_http.auth("MZ"))
+            response = client.post("/v1/certificates", json=marriage_request(f"ID-{tag}-{n}"), headers=auth)
         assert response.status_code in (201, 202), response.text
         return response.json()["certificate"]
 
     members = [{k: v for k, v in marriage_request(f"ID-{tag}-B{n}").items() if k != "type"} for n in range(BATCH_SIZE)]
-    batch = gateway_http.client.post("/v1/batches", json={"type": MZ_MARRIAGE, "certificates": members},
-                                     headers=gateway_http.auth("MZ"))
+    batch = gateway_http.client.post("/v1/batches", json={"type": MZ_MARRIAGE, "certificates": members}, headers=auth)
     with ThreadPoolExecutor(CONCURRENT_SINGLES) as pool:
         singles = list(pool.map(issue, range(CONCURRENT_SINGLES)))
     batch_members = wait_done(gateway_http, f"/v1/batches/{batch.json()['id']}")["certificates"]
