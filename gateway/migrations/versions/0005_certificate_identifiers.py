@@ -1,5 +1,7 @@
-"""National e-certificate identifiers: each issued certificate's (unique; none in rows issued before), and the
-serial counter per department and type that allocates them.
+"""Certificate identifiers (证照标识) of issued certificates, and their serial counters.
+
+Each issued certificate's identifier is unique (none in rows issued before); the counter per department and
+type segment allocates the serials.
 
 Revision ID: 0005
 Revises: 0004
