@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 from gateway import migrations
-from gateway.certificates.document import type_code
+from gateway.certificates.document import IDENTIFIER, type_code
 from gateway.errors import StorageUnavailable
 
 #: SQLite's words for a database that cannot take a request now, though nothing is wrong with the
@@ -113,12 +113,28 @@ class IssuedCertificate(Base):
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
     holder: Mapped[str | None] = mapped_column(String(96), index=True)  # the pseudonym, for sharing
     certificate_type: Mapped[str | None] = mapped_column(String(32))
+    #: The national e-certificate identifier (None in rows of gateways before it existed): unique, so that two
+    #: documents can never carry one, and the key of `GET /v1/certificates/by-identifier/{identifier}`.
+    identifier: Mapped[str | None] = mapped_column(String(128), index=True, unique=True)
 
     @classmethod
     def of(cls, document: dict[str, Any], **placement: Any) -> IssuedCertificate:
         """The row of a signed document; `placement`: operation_id, position."""
         return cls(certificate_hash=document["proof"]["certificateHash"], document=document,
-                   holder=document["credentialSubject"]["id"], certificate_type=type_code(document), **placement)
+                   holder=document["credentialSubject"]["id"], certificate_type=type_code(document),
+                   identifier=document.get(IDENTIFIER), **placement)
+
+
+class IdentifierSerial(Base):
+    """The last serial allocated for the identifiers of one department's certificates of one type (by the
+    identifier's type segment): the gateway processes sharing the database count on this row, each allocation
+    one atomic increment (`gateway.issuance.allocate_serials`)."""
+
+    __tablename__ = "identifier_serials"
+
+    issuer: Mapped[str] = mapped_column(String(32), primary_key=True)
+    type_segment: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_serial: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class ApiToken(Base):

@@ -58,6 +58,12 @@ class InvalidDocument(InvalidInput):
     code = "invalid_document"
 
 
+class InvalidIdentifier(InvalidDocument):
+    """A national e-certificate identifier (证照标识) is malformed or its check character is wrong."""
+
+    code = "invalid_identifier"
+
+
 class NotFound(GatewayError):
     """A certificate, type or department the request names does not exist."""
 

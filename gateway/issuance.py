@@ -14,20 +14,24 @@ import json
 import os
 import threading
 from collections import OrderedDict
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from gateway.certificates.anchoring import REVOCATION_REASONS, anchor_location, with_evidence
 from gateway.certificates.catalog import catalog_type
-from gateway.certificates.document import (CertificateType, IssuerRef, check_shape, check_subject, new_certificate,
-                                           stated_hash, type_code, valid_until)
+from gateway.certificates.document import (IDENTIFIER, CertificateType, IssuerRef, check_shape, check_subject,
+                                           new_certificate, stated_hash, type_code, valid_until)
+from gateway.certificates.identifier import (MAX_SERIAL, CertificateIdentifier, check_issuer, new_identifier,
+                                             type_segment)
 from gateway.certificates.identity import HolderId, pseudonym
 from gateway.certificates.merkle import MerkleBatch
 from gateway.certificates.signing import sign
 from gateway.chain import Chain, Custody
-from gateway.db import IssuedCertificate, Operation, OperationState
+from gateway.db import IdentifierSerial, IssuedCertificate, Operation, OperationState
 from gateway.errors import Conflict, InvalidDocument, InvalidHolderId, InvalidInput, NotFound
 from gateway.models import (BatchRequest, CertificateContent, IssueRequest, RevokeRequest, SnapshotRequest,
                             SupersedeRequest)
@@ -64,6 +68,28 @@ def parse_hash(text: str) -> bytes:
     if len(value) != 32:
         raise InvalidInput(f"not a certificate hash (0x and 64 hex digits): {text!r}")
     return value
+
+
+def allocate_serials(sessions: sessionmaker, issuer: str, certificate_type: str, count: int) -> int:
+    """The first of `count` consecutive identifier serials, new for the department `issuer` and the type
+    `certificate_type`. One atomic increment of the counter row, in a transaction of its own: the gateway
+    processes sharing the database never get a serial twice, and the counter is not held locked while the
+    documents are signed and the chain is asked (a request refused after this leaves its serials unused)."""
+    segment = type_segment(certificate_type)
+    with sessions() as session:
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        session.execute(dialect.insert(IdentifierSerial).values(issuer=issuer, type_segment=segment, last_serial=0)
+                        .on_conflict_do_nothing())
+        last = session.scalar(update(IdentifierSerial)
+                              .where(IdentifierSerial.issuer == issuer, IdentifierSerial.type_segment == segment)
+                              .values(last_serial=IdentifierSerial.last_serial + count)
+                              .returning(IdentifierSerial.last_serial))
+        if last > MAX_SERIAL:
+            session.rollback()
+            raise Conflict(f"the identifier serials of {issuer}'s type {certificate_type} are used up "
+                           f"({MAX_SERIAL} at most)")
+        session.commit()
+    return last - count + 1
 
 
 class Issuance:
@@ -125,7 +151,8 @@ class Issuance:
             if found := self.outbox.existing(session, caller.department, idempotency_key, digest):
                 return found
             certificate_type = catalog_type(self.chain.deployment, request.type, self.schemas)
-            document = self._compose(request, certificate_type, department, valid_until=request.valid_until)
+            document = self._compose(request, certificate_type, department, valid_until=request.valid_until,
+                                     identifier=lambda: self._new_identifier(department.code, request.type))
             call = {"certificateHash": document["proof"]["certificateHash"], "type": request.type,
                     "validUntil": valid_until(document)}
             operation = self.outbox.operation("issue", caller.department, key.address, idempotency_key, digest,
@@ -143,6 +170,7 @@ class Issuance:
             if found := self.outbox.existing(session, caller.department, idempotency_key, digest):
                 return found
             certificate_type = catalog_type(self.chain.deployment, request.type, self.schemas)
+            check_issuer(department.code)  # its members' identifiers are allocated while they are composed
             members = self._checked_members(request.certificates, certificate_type)
             end = _seconds(request.valid_until)
             operation = self.outbox.operation("batch", caller.department, key.address, idempotency_key, digest,
@@ -183,12 +211,17 @@ class Issuance:
                 return found
             root, proof, old = self._location(certificate_hash, request.document)
             certificate_type = catalog_type(self.chain.deployment, type_code(old), self.schemas)
-            successor = self._compose(request, certificate_type, department, valid_until=request.valid_until)
+            successor = self._compose(request, certificate_type, department, valid_until=request.valid_until,
+                                      identifier=lambda: self._successor_identifier(old, department.code))
             call = {"certificateHash": _hex(certificate_hash), "root": _hex(root), "proof": [_hex(p) for p in proof],
                     "successor": successor["proof"]["certificateHash"], "validUntil": valid_until(successor)}
             operation = self.outbox.operation("supersede", caller.department, key.address, key_text, digest,
                                               call)
-            return self.outbox.accept(session, operation, IssuedCertificate.of(successor, position=0))
+            try:
+                return self.outbox.accept(session, operation, IssuedCertificate.of(successor, position=0))
+            except IntegrityError:  # a concurrent request (another idempotency key) took the same next version
+                raise Conflict(f"another successor of {_hex(certificate_hash)} was just issued as "
+                               f"{successor[IDENTIFIER]}; retry to supersede that one") from None
 
     def publish_snapshot(self, caller: Caller, request: SnapshotRequest, idempotency_key: str | None) -> Operation:
         department = self.chain.require_active(caller.department)
@@ -240,6 +273,12 @@ class Issuance:
             return bytes(32), []
         return self._anchor_of(found[1], certificate_hash)
 
+    def issued_as(self, identifier: CertificateIdentifier) -> tuple[IssuedCertificate, Operation] | None:
+        """The row of the certificate this gateway signed with `identifier` and its operation, if any."""
+        with self.sessions() as session:
+            row = session.scalar(select(IssuedCertificate).where(IssuedCertificate.identifier == str(identifier)))
+            return (row, session.get(Operation, row.operation_id)) if row else None
+
     def issued(self, certificate_hash: bytes) -> tuple[IssuedCertificate, Operation] | None:
         """The row of the certificate this gateway signed under `certificate_hash` and its operation, if any."""
         with self.sessions() as session:
@@ -269,15 +308,19 @@ class Issuance:
             for start in range(done, len(members), COMPOSE_CHUNK):
                 if stop.is_set():
                     return
-                for position in range(start, min(start + COMPOSE_CHUNK, len(members))):
+                chunk = range(start, min(start + COMPOSE_CHUNK, len(members)))
+                first_serial = allocate_serials(self.sessions, department.code, request["type"], len(chunk))
+                for position in chunk:
                     member = members[position]
                     start_at = dt.datetime.fromisoformat(member["validFrom"]) if member["validFrom"] else accepted
+                    identifier = new_identifier(request["type"], department.code, first_serial + position - start)
                     document = sign(new_certificate(member["subject"], member["holder"], certificate_type, issuer,
-                                                    valid_from=start_at, valid_until=end, context=self.context),
+                                                    valid_from=start_at, valid_until=end, context=self.context,
+                                                    identifier=identifier),
                                     key, self.chain.domain)
                     session.add(IssuedCertificate.of(document, operation_id=operation.id, position=position))
                 session.execute(update(Operation).where(Operation.id == operation.id)
-                                .values(progress=min(start + COMPOSE_CHUNK, len(members))))
+                                .values(progress=chunk.stop))
                 self.outbox.fence(session, operation)  # another process may compose it now
                 session.commit()
             hashes = session.scalars(select(IssuedCertificate.certificate_hash)
@@ -299,13 +342,37 @@ class Issuance:
         return department, self.custody.key_for(department)
 
     def _compose(self, content: CertificateContent, certificate_type: CertificateType, department: Any, *,
-                 valid_until: dt.datetime | None) -> dict[str, Any]:
+                 valid_until: dt.datetime | None, identifier: Callable[[], CertificateIdentifier]) -> dict[str, Any]:
+        """The signed document; `identifier` allocates its identifier once the holder and subject passed their
+        checks, so that a refused request spends no serial on them."""
         holder = pseudonym(self.pseudonym_key, HolderId.parse(content.holder))
+        check_subject({"id": holder, **content.subject}, certificate_type.schema)
         document = new_certificate(content.subject, holder, certificate_type,
                                    IssuerRef(department.code, department.name),
                                    valid_from=_aware(content.valid_from) or dt.datetime.now(dt.timezone.utc),
-                                   valid_until=_aware(valid_until), context=self.context)
+                                   valid_until=_aware(valid_until), context=self.context, identifier=identifier())
         return sign(document, self.custody.key_for(department), self.chain.domain)
+
+    def _new_identifier(self, department_code: str, certificate_type: str) -> CertificateIdentifier:
+        check_issuer(department_code)  # before a serial is spent on it
+        return new_identifier(certificate_type, department_code,
+                              allocate_serials(self.sessions, department_code, certificate_type, 1))
+
+    def _successor_identifier(self, old: dict[str, Any], department_code: str) -> CertificateIdentifier:
+        """A superseding successor's identifier: its predecessor's serial one version past the newest this
+        gateway issued of it; a new serial when the predecessor has no identifier (issued before they existed)
+        or its versions are used up."""
+        # `old` passed `check_shape` (a document given with the request) or is one this gateway signed
+        previous = CertificateIdentifier.parse(old[IDENTIFIER]) if IDENTIFIER in old else None
+        if previous is not None and previous.issuer == department_code:
+            with self.sessions() as session:
+                versions = session.scalars(select(IssuedCertificate.identifier).where(
+                    IssuedCertificate.identifier.startswith(previous.versions_prefix))).all()
+            newest = max([previous, *map(CertificateIdentifier.parse, versions)], key=lambda i: i.version)
+            following = newest.next_version()
+            if following is not None:
+                return following
+        return self._new_identifier(department_code, type_code(old))
 
     def _checked_members(self, members: list[CertificateContent],
                          certificate_type: CertificateType) -> list[dict[str, Any]]:

@@ -9,11 +9,12 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import MISSING
 
-from gateway.api.deps import (CertificateHashPath, IdempotencyKey, Issuer, Member, Offset, OperationIdPath, PageCursor,
-                              PageLimit, Services, issuing, optional_caller)
+from gateway.api.deps import (CertificateHashPath, IdempotencyKey, IdentifierPath, Issuer, Member, Offset,
+                              OperationIdPath, PageCursor, PageLimit, Services, issuing, optional_caller)
 from gateway.api.views import (AccessSummary, BatchView, CertificateAccessesPage, CertificateEventsPage,
                                CertificateStatusView, ChainEventView, CheckedAtView, HistoryView, IssuedView,
                                OperationView, VerificationBatchReport, VerificationReport, View)
+from gateway.certificates.identifier import CertificateIdentifier
 from gateway.certificates.identity import HolderId
 from gateway.certificates.verification import Lookup
 from gateway.db import Operation, OperationState
@@ -100,6 +101,22 @@ def operation(operation_id: OperationIdPath, caller: Member, gateway: Services) 
         found = _own(caller, session.get(Operation, operation_id), operation_id)
     return _with_certificate(gateway.issuance, found) if found.kind in ("issue", "supersede") \
         else OperationView.of(found)
+
+
+@router.get("/certificates/by-identifier/{identifier}",
+            summary="A certificate the caller issued, by its national identifier (证照标识), with its evidence")
+def by_identifier(identifier: IdentifierPath, caller: Member, gateway: Services) -> IssuedView:
+    """For the department the identifier names (others: 403, whether or not it exists); 404 when this
+    gateway issued no certificate under it; 422 for a malformed identifier or a wrong check character."""
+    parsed = CertificateIdentifier.parse(identifier)
+    if parsed.issuer != caller.department:
+        raise Forbidden("only the department a certificate identifier names may read its certificate")
+    found = gateway.issuance.issued_as(parsed)
+    if found is None:
+        raise NotFound(f"this gateway issued no certificate {identifier}")
+    row, operation = found
+    return IssuedView(operation=OperationView.of(operation),
+                      certificate=gateway.issuance.certificates_of(operation, row.position)[0])
 
 
 @router.post("/certificates/{certificate_hash}/revoke", summary="Revoke a certificate the caller issued",

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from gateway.auth import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, Caller, presents_credentials
 from gateway.certificates.catalog import lookup
+from gateway.certificates.identifier import LAYOUT, MAX_LENGTH
 from gateway.errors import InvalidInput, NotFound, Unauthenticated
 from gateway.models import CODE_PATTERN, HASH_PATTERN, MAX_ID
 from gateway.provenance import MAX_PAGE
@@ -23,6 +24,7 @@ DepartmentPath = Annotated[str, Path(pattern=CODE_PATTERN, description="Departme
 ServiceItemPath = Annotated[str, Path(pattern=CODE_PATTERN, description="Service item code (1-32 printable ASCII)")]
 CertificateHashPath = Annotated[str, Path(pattern=r"^(0x)?[0-9a-fA-F]{64}$",
                                           description="Certificate hash: 0x and 64 hex digits")]
+IdentifierPath = Annotated[str, Path(max_length=MAX_LENGTH, description=f"Certificate identifier: {LAYOUT}")]
 RecordIdPath = Annotated[str, Path(pattern=HASH_PATTERN, description="0x and 64 hex digits (SHA-256)")]
 OperationIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="Operation id")]
 PositionPath = Annotated[int, Path(ge=0, le=MAX_ID, description="Entry position in the access log")]

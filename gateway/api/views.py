@@ -106,6 +106,8 @@ class CheckedAtView(View):
 
 class VerificationReport(View):
     certificate_hash: str | None = Field(description="Null when the document is too broken to name one")
+    certificate_identifier: str | MISSING = Field(MISSING, description="The document's national identifier "
+                                                  "(证照标识), well-formed; absent when it has none or is unreadable")
     verdict: Literal["valid", "invalid", "error", "incomplete"]
     checks: list[CheckView]
     checked_at: CheckedAtView | MISSING = Field(MISSING, description="The chain state the chain checks were made "

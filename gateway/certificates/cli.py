@@ -280,6 +280,8 @@ def _print_report(path: Path, report: Report) -> None:
     for check in report.checks:
         table.add_row(check.name, f"[{colour[check.outcome.value]}]{check.outcome.value}[/]", check.reason)
     console.print(table)
+    if report.certificate_identifier:
+        console.print(f"certificate identifier {report.certificate_identifier}")
     if report.certificate_hash:
         console.print(f"certificate hash {report.certificate_hash}\n")
 

@@ -26,7 +26,8 @@ import jsonschema
 import rfc8785
 from eth_hash.auto import keccak
 
-from gateway.errors import InvalidDocument, SchemaViolation
+from gateway.certificates.identifier import CertificateIdentifier, type_segment
+from gateway.errors import InvalidDocument, InvalidIdentifier, SchemaViolation
 from ledger_node.canonical import content_hash
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
@@ -41,7 +42,10 @@ DEPARTMENT_PREFIX = "urn:certnet:department:"
 TYPE_PREFIX = "urn:certnet:type:"
 #: Top-level fields the certificate hash commits to as metadata (the subject is committed field by field).
 SUBJECT = "credentialSubject"
-METADATA_FIELDS = ("@context", "type", "id", "issuer", "validFrom", "validUntil", "credentialSchema")
+#: The national e-certificate identifier (`gateway.certificates.identifier`): in every document the gateway issues,
+#: absent from those issued before it was introduced.
+IDENTIFIER = "certificateIdentifier"
+METADATA_FIELDS = ("@context", "type", "id", IDENTIFIER, "issuer", "validFrom", "validUntil", "credentialSchema")
 SALT_BYTES = 16
 
 # Bounds on any JSON a certificate carries and the gateway accepts: hashing, schema checks and
@@ -143,10 +147,11 @@ def to_datetime_text(moment: dt.datetime) -> str:
 
 def new_certificate(subject: dict[str, Any], holder: str, certificate_type: CertificateType, issuer: IssuerRef, *,
                     valid_from: dt.datetime, valid_until: dt.datetime | None = None,
-                    context: list[str] = CONTEXT) -> dict[str, Any]:
+                    context: list[str] = CONTEXT, identifier: CertificateIdentifier | None = None) -> dict[str, Any]:
     """An unsigned, unanchored certificate whose subject is `subject` plus the holder's pseudonym
     as `id`; the subject is checked against the type's schema first. `context` is the JSON-LD
-    `@context` (`contexts_at` of the base URL the issuing gateway serves CertNet's context from)."""
+    `@context` (`contexts_at` of the base URL the issuing gateway serves CertNet's context from);
+    `identifier` its national identifier (the gateway allocates one; a document made offline has none)."""
     if "id" in subject:
         raise InvalidDocument("the subject's `id` is the holder's pseudonym; pass the holder's identity instead")
     if valid_until is not None and valid_until <= valid_from:
@@ -157,6 +162,7 @@ def new_certificate(subject: dict[str, Any], holder: str, certificate_type: Cert
         "@context": list(context),
         "type": DOCUMENT_TYPES,
         "id": f"urn:uuid:{uuid.uuid4()}",
+        **({IDENTIFIER: str(identifier)} if identifier else {}),
         "issuer": {"id": DEPARTMENT_PREFIX + issuer.code, "name": issuer.name},
         "validFrom": to_datetime_text(valid_from),
         **({"validUntil": to_datetime_text(valid_until)} if valid_until else {}),
@@ -259,6 +265,23 @@ def check_shape(document: Any) -> None:
     to_timestamp(document["validFrom"])
     if "validUntil" in document:
         to_timestamp(document["validUntil"])
+    if IDENTIFIER in document:
+        _check_identifier(document)
+
+
+def _check_identifier(document: dict[str, Any]) -> None:
+    """`InvalidIdentifier` naming the field when the document's identifier is malformed, has a wrong check
+    character, or names another department or type than the document does."""
+    try:
+        identifier = CertificateIdentifier.parse(document[IDENTIFIER])
+    except InvalidIdentifier as error:
+        raise InvalidIdentifier(f"{IDENTIFIER}: {error.message}", **error.details) from None
+    if identifier.issuer != issuer_code(document):
+        raise InvalidIdentifier(f"{IDENTIFIER} names the department {identifier.issuer}, the document's issuer is "
+                                f"{issuer_code(document)}", identifier=document[IDENTIFIER])
+    if identifier.type_segment != type_segment(type_code(document)):
+        raise InvalidIdentifier(f"{IDENTIFIER} names the type {identifier.type_segment}, the document's type is "
+                                f"{type_code(document)}", identifier=document[IDENTIFIER])
 
 
 def _is_integer(value: Any, low: int, high: int) -> bool:

@@ -63,6 +63,9 @@ class Report:
     certificate_hash: str | None
     checks: list[Check]
     checked_at: CheckedAt | None = None  # None when the chain was not read
+    #: The document's national identifier (its form and check character checked with the document's format);
+    #: None when it has none (issued before identifiers existed) or is too broken to read.
+    certificate_identifier: str | None = None
 
     @property
     def verdict(self) -> Verdict:
@@ -84,6 +87,7 @@ class Report:
     def as_dict(self) -> dict[str, Any]:
         return {
             "certificateHash": self.certificate_hash,
+            **({"certificateIdentifier": self.certificate_identifier} if self.certificate_identifier else {}),
             "verdict": self.verdict.value,
             "checks": [{"name": c.name, "outcome": c.outcome.value, "reason": c.reason,
                         **({"details": c.details} if c.details else {})} for c in self.checks],
@@ -318,7 +322,7 @@ class Verifier:
         checks = [self._integrity(document, claimed, seen.computed_hash), signature]
         if holder is not None:
             checks.append(self._holder(document, holder))
-        return Report("0x" + claimed.hex(), checks + chain_checks, checked_at)
+        return Report("0x" + claimed.hex(), checks + chain_checks, checked_at, document.get(doc.IDENTIFIER))
 
     def _integrity(self, document: dict[str, Any], claimed: bytes, actual: bytes) -> Check:
         if actual == claimed:

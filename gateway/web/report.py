@@ -31,6 +31,7 @@ class ReportSummary:
     verdict: Shown
     certificate_hash: str | None
     checks: list[Check]
+    certificate_identifier: str | None = None  # well-formed: the document's format check passed
     issuer_code: str | None = None
     issuer_name: str | None = None  # from the chain, never from the document
     type_code: str | None = None
@@ -51,7 +52,7 @@ class ReportSummary:
     def of(cls, report: Report, document: dict[str, Any], names: Names, label: Callable[[str], str]) -> ReportSummary:
         """`names` looks departments' and types' registered names up; `label` names a document field (a metadata
         field, or `credentialSubject.<name>`) for the reader."""
-        summary = cls(SHOWN[report.verdict], report.certificate_hash, report.checks)
+        summary = cls(SHOWN[report.verdict], report.certificate_hash, report.checks, report.certificate_identifier)
         details = {check.name: check.details for check in report.checks}
         summary.changed_fields = [label(path) for path in details.get("integrity", {}).get("changedFields", [])]
         summary.anchored_at = details.get("anchored", {}).get("issuedAt")

@@ -42,6 +42,7 @@ ZH: dict[str, str] = {
     "outcome_skipped": "未检查",
     "certificate": "证照",
     "certificate_hash": "证照哈希",
+    "certificate_identifier": "证照标识",
     "issuer": "签发部门",
     "certificate_type": "证照类型",
     "version": "版本",
@@ -269,6 +270,7 @@ EN: dict[str, str] = {
     "outcome_skipped": "not checked",
     "certificate": "Certificate",
     "certificate_hash": "Certificate hash",
+    "certificate_identifier": "Certificate identifier",
     "issuer": "Issuing department",
     "certificate_type": "Certificate type",
     "version": "version",
@@ -503,11 +505,11 @@ CHECK_FAILURES: dict[Language, dict[str, str]] = {
 #: The document's fields outside its subject, as a reader calls them (a subject field's label comes from its
 #: type's schema).
 METADATA_LABELS: dict[Language, dict[str, str]] = {
-    "zh": {"@context": "JSON-LD 上下文", "type": "文档类型", "id": "证照标识", "issuer": "签发部门",
-           "validFrom": "生效时间", "validUntil": "有效期至", "credentialSchema": "证照类型及版本"},
-    "en": {"@context": "JSON-LD context", "type": "Document type", "id": "Certificate identifier",
-           "issuer": "Issuing department", "validFrom": "Valid from", "validUntil": "Valid until",
-           "credentialSchema": "Certificate type and version"},
+    "zh": {"@context": "JSON-LD 上下文", "type": "文档类型", "id": "文档标识", "certificateIdentifier": "证照标识",
+           "issuer": "签发部门", "validFrom": "生效时间", "validUntil": "有效期至", "credentialSchema": "证照类型及版本"},
+    "en": {"@context": "JSON-LD context", "type": "Document type", "id": "Document identifier",
+           "certificateIdentifier": "Certificate identifier", "issuer": "Issuing department", "validFrom": "Valid from",
+           "validUntil": "Valid until", "credentialSchema": "Certificate type and version"},
 }
 
 #: The registry's revocation reasons (ledger_node.types.REVOCATION_REASONS), for a reader.

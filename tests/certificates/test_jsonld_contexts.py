@@ -42,6 +42,24 @@ def test_safe_mode_expansion_defines_every_term_of_each_kind_of_document(
                                      if name != "id"}
 
 
+@pytest.mark.parametrize("kind", ["single", "batch member", "successor", "redacted"])
+def test_the_certificate_identifier_expands_to_its_defined_term(document_kinds: dict[str, dict[str, Any]],
+                                                                kind: str) -> None:
+    document = document_kinds[kind]
+    expanded = json.loads(jsonld_expand([document]).stdout)[0][0]  # one document, one node
+    assert expanded[CERTNET_VOCABULARY + "certificateIdentifier"] == [{"@value": document["certificateIdentifier"]}]
+
+
+def test_a_subject_field_named_certificate_identifier_still_falls_to_the_subject_vocabulary(
+        document_kinds: dict[str, dict[str, Any]]) -> None:
+    # the term is scoped to the CertNetCertificate node: a subject's field of that name is the schema's, not ours
+    single = document_kinds["single"]
+    document = {**single, "credentialSubject": {**single["credentialSubject"], "certificateIdentifier": "x"}}
+    subject = json.loads(jsonld_expand([document]).stdout)[0][0][
+        "https://www.w3.org/2018/credentials#credentialSubject"][0]
+    assert subject[SUBJECT_VOCABULARY + "certificateIdentifier"] == [{"@value": "x"}]
+
+
 def test_expansion_keeps_a_single_certificates_null_batch_root(document_kinds: dict[str, dict[str, Any]]) -> None:
     expanded = json.loads(jsonld_expand([document_kinds["single"]]).stdout)[0][0]  # one document, one node
     anchor = expanded["https://w3id.org/security#proof"][0]["@graph"][0][CERTNET_VOCABULARY + "anchor"][0]

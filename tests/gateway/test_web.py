@@ -60,6 +60,20 @@ def test_a_valid_file_is_shown_valid(gateway_http: GatewayProcess) -> None:
     assert f'class="verdict verdict-valid" role="status">{ZH["verdict_valid"]}<' in response.text
 
 
+def test_a_valid_file_shows_its_certificate_identifier(gateway_http: GatewayProcess) -> None:
+    document = issued_marriage(gateway_http)["certificate"]
+    assert (f'<dt>{ZH["certificate_identifier"]}</dt><dd class="hash certificate-identifier">'
+            f'{document["certificateIdentifier"]}</dd>') in _verify(gateway_http, document).text
+
+
+def test_a_file_whose_identifier_was_altered_is_shown_invalid_naming_the_field(gateway_http: GatewayProcess) -> None:
+    document = issued_marriage(gateway_http)["certificate"]
+    text = document["certificateIdentifier"]
+    document["certificateIdentifier"] = text[:-1] + ("0" if text[-1] != "0" else "1")
+    page = _verify(gateway_http, document).text
+    assert 'class="verdict verdict-invalid"' in page and "certificateIdentifier: wrong check character" in page
+
+
 def test_a_valid_file_shows_the_issuer_by_its_name_on_the_chain(gateway_http: GatewayProcess) -> None:
     document = issued_marriage(gateway_http)["certificate"]
     issuer_code = document["issuer"]["id"].rsplit(":", 1)[-1]

@@ -81,6 +81,13 @@ def test_the_page_shows_the_dates_and_the_anchoring_block(gateway_http: GatewayP
     assert answer["certificate"]["validFrom"] in page and f"{ZH['block']} {status['issuedBlock']})" in page
 
 
+def test_the_page_shows_the_certificate_identifier(gateway_http: GatewayProcess) -> None:
+    document = _issued(gateway_http)
+    page = _view(gateway_http, document["proof"]["certificateHash"]).text
+    assert (f'<dt>{ZH["certificate_identifier"]}</dt><dd class="hash certificate-identifier">'
+            f'{document["certificateIdentifier"]}</dd>') in page
+
+
 def test_the_qr_code_is_an_inline_svg_not_an_image_url(gateway_http: GatewayProcess) -> None:
     page = _view(gateway_http, _issued(gateway_http)["proof"]["certificateHash"]).text
     assert re.search(r'<figure class="qr">\s*<svg [^>]*class="qr-code"', page) and "data:" not in page
