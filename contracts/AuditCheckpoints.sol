@@ -4,7 +4,7 @@ pragma solidity ^0.8.24;
 import {IAuditCheckpoints} from "./interfaces/IAuditCheckpoints.sol";
 import {IConsortium} from "./interfaces/IConsortium.sol";
 import {ConsortiumMember} from "./ConsortiumMember.sol";
-import {ROLE_LOG_OPERATOR} from "./Common.sol";
+import {ROLE_LOG_OPERATOR, DepartmentStatus} from "./Common.sol";
 
 /// @title AuditCheckpoints
 /// @notice Append-only checkpoints of off-chain audit logs. See {IAuditCheckpoints}.
@@ -15,12 +15,25 @@ contract AuditCheckpoints is IAuditCheckpoints, ConsortiumMember {
     constructor(IConsortium consortium_) ConsortiumMember(consortium_) {}
 
     /// @inheritdoc IAuditCheckpoints
+    function setLogOperator(bytes32 logId, bytes32 operator) external {
+        if (!_isGovernance()) revert CheckpointOnlyGovernance(msg.sender);
+        if (logId == bytes32(0)) revert CheckpointInvalid(logId, bytes32(0));
+        IConsortium.Department memory department = consortium.department(operator);
+        if (department.status != DepartmentStatus.Active || department.roles & ROLE_LOG_OPERATOR == 0) {
+            revert CheckpointOperatorIneligible(logId, operator);
+        }
+        uint32 previousId = _operators[logId];
+        _operators[logId] = department.id;
+        emit LogOperatorAssigned(logId, previousId == 0 ? bytes32(0) : consortium.departmentCode(previousId), operator);
+    }
+
+    /// @inheritdoc IAuditCheckpoints
     function appendCheckpoint(bytes32 logId, uint64 treeSize, bytes32 rootHash) external returns (uint64 index) {
         (uint32 callerId, bytes32 callerCode) = _callerDepartment(ROLE_LOG_OPERATOR);
         if (logId == bytes32(0) || rootHash == bytes32(0)) revert CheckpointInvalid(logId, rootHash);
         uint32 operatorId = _operators[logId];
-        if (operatorId == 0) _operators[logId] = callerId;
-        else if (operatorId != callerId) {
+        if (operatorId == 0) revert CheckpointUnregisteredLog(logId);
+        if (operatorId != callerId) {
             revert CheckpointNotLogOperator(logId, consortium.departmentCode(operatorId), callerCode);
         }
         Checkpoint[] storage checkpoints = _checkpoints[logId];

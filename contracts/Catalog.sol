@@ -5,7 +5,7 @@ import {BitMaps} from "@openzeppelin/contracts/utils/structs/BitMaps.sol";
 import {ICatalog} from "./interfaces/ICatalog.sol";
 import {IConsortium} from "./interfaces/IConsortium.sol";
 import {ConsortiumMember} from "./ConsortiumMember.sol";
-import {ANY_ROLE, ROLE_ISSUER, ROLE_RELYING_PARTY} from "./Common.sol";
+import {ANY_ROLE, ROLE_ISSUER, ROLE_RELYING_PARTY, DepartmentStatus} from "./Common.sol";
 
 /// @title Catalog
 /// @notice Certificate types, service items and department catalog snapshots. See {ICatalog}.
@@ -69,7 +69,7 @@ contract Catalog is ICatalog, ConsortiumMember {
 
     /// @inheritdoc ICatalog
     function publishTypeVersion(bytes32 code, bytes32 schemaHash_) external {
-        TypeRecord storage record = _ownedType(code);
+        TypeRecord storage record = _managedType(code);
         if (schemaHash_ == bytes32(0)) revert CatalogZeroValue();
         uint32 version = ++record.version;
         _schemas[code][version] = schemaHash_;
@@ -78,7 +78,7 @@ contract Catalog is ICatalog, ConsortiumMember {
 
     /// @inheritdoc ICatalog
     function setTypeStatus(bytes32 code, TypeStatus status) external {
-        TypeRecord storage record = _isGovernance() ? _requireType(code) : _ownedType(code);
+        TypeRecord storage record = _managedType(code);
         if (status == TypeStatus.None) revert CatalogInvalidStatus(code, status);
         record.status = status;
         emit TypeStatusChanged(code, status);
@@ -86,24 +86,31 @@ contract Catalog is ICatalog, ConsortiumMember {
 
     /// @inheritdoc ICatalog
     function setIssuer(bytes32 code, bytes32 department, bool allowed) external {
-        if (_isGovernance()) _requireType(code);
-        else _ownedType(code);
+        _managedType(code);
         _setIssuer(code, department, allowed);
     }
 
     /// @inheritdoc ICatalog
     function setRelyingDepartment(bytes32 code, bytes32 department, bool allowed) external {
-        _ownedType(code);
+        _managedType(code);
         _relyingDepartments[code].setTo(consortium.departmentId(department), allowed);
         emit RelyingDepartmentChanged(code, department, allowed);
     }
 
     /// @inheritdoc ICatalog
     function setServiceItemUse(bytes32 code, bytes32 item, bool allowed) external {
-        _ownedType(code);
+        _managedType(code);
         _requireServiceItem(item);
         _serviceItemUse[code][item] = allowed;
         emit ServiceItemUseChanged(code, item, allowed);
+    }
+
+    /// @inheritdoc ICatalog
+    function transferTypeOwnership(bytes32 code, bytes32 newOwner) external {
+        TypeRecord storage record = _managedType(code);
+        uint32 previousOwnerId = record.ownerId;
+        record.ownerId = _activeDepartmentId(newOwner);
+        emit TypeOwnershipTransferred(code, consortium.departmentCode(previousOwnerId), newOwner);
     }
 
     // ----- service items and snapshots -----
@@ -122,11 +129,17 @@ contract Catalog is ICatalog, ConsortiumMember {
 
     /// @inheritdoc ICatalog
     function setServiceItemHandler(bytes32 code, bytes32 department, bool allowed) external {
-        ServiceItemRecord storage record = _requireServiceItem(code);
-        (uint32 callerId, bytes32 callerCode) = _callerDepartment(ANY_ROLE);
-        if (callerId != record.ownerId) revert CatalogNotServiceItemOwner(code, callerCode);
+        _managedServiceItem(code);
         _itemHandlers[code].setTo(consortium.departmentId(department), allowed);
         emit ServiceItemHandlerChanged(code, department, allowed);
+    }
+
+    /// @inheritdoc ICatalog
+    function transferServiceItemOwnership(bytes32 code, bytes32 newOwner) external {
+        ServiceItemRecord storage record = _managedServiceItem(code);
+        uint32 previousOwnerId = record.ownerId;
+        record.ownerId = _activeDepartmentId(newOwner);
+        emit ServiceItemOwnershipTransferred(code, consortium.departmentCode(previousOwnerId), newOwner);
     }
 
     /// @inheritdoc ICatalog
@@ -242,10 +255,26 @@ contract Catalog is ICatalog, ConsortiumMember {
         if (record.id == 0) revert CatalogUnknownType(code);
     }
 
-    /// @dev The type, if the caller is a key of its owning, active department.
-    function _ownedType(bytes32 code) private view returns (TypeRecord storage record) {
+    /// @dev The type, if the caller is governance or a key of its owning, active department.
+    function _managedType(bytes32 code) private view returns (TypeRecord storage record) {
         record = _requireType(code);
+        if (_isGovernance()) return record;
         (uint32 callerId, bytes32 callerCode) = _callerDepartment(ANY_ROLE);
         if (callerId != record.ownerId) revert CatalogNotTypeOwner(code, callerCode);
+    }
+
+    /// @dev The service item, if the caller is governance or a key of its owning, active department.
+    function _managedServiceItem(bytes32 code) private view returns (ServiceItemRecord storage record) {
+        record = _requireServiceItem(code);
+        if (_isGovernance()) return record;
+        (uint32 callerId, bytes32 callerCode) = _callerDepartment(ANY_ROLE);
+        if (callerId != record.ownerId) revert CatalogNotServiceItemOwner(code, callerCode);
+    }
+
+    /// @dev The id of `department`, which must be active to take over a type or item.
+    function _activeDepartmentId(bytes32 department) private view returns (uint32) {
+        IConsortium.Department memory record = consortium.department(department);
+        if (record.status != DepartmentStatus.Active) revert CatalogNewOwnerNotActive(department);
+        return record.id;
     }
 }

@@ -6,7 +6,7 @@ import {ICertificateRegistry} from "./interfaces/ICertificateRegistry.sol";
 import {ICatalog} from "./interfaces/ICatalog.sol";
 import {IConsortium} from "./interfaces/IConsortium.sol";
 import {ConsortiumMember} from "./ConsortiumMember.sol";
-import {ANY_ROLE, NO_EXPIRATION, REASON_SUPERSEDED, ROLE_ISSUER} from "./Common.sol";
+import {ANY_ROLE, NO_EXPIRATION, REASON_MAX_REVOKE, REASON_SUPERSEDED, ROLE_ISSUER} from "./Common.sol";
 
 /// @title CertificateRegistry
 /// @notice Anchors certificates alone or in Merkle batches and records their revocation and
@@ -50,8 +50,8 @@ contract CertificateRegistry is ICertificateRegistry, ConsortiumMember {
     /// @inheritdoc ICertificateRegistry
     function revoke(bytes32 certificateHash, bytes32 batchRoot, bytes32[] calldata proof, uint8 reason) external {
         (uint32 callerId, bytes32 callerCode) = _callerDepartment(ANY_ROLE);
+        if (reason > REASON_MAX_REVOKE) revert RegistryInvalidReason(reason);
         _revokeAsIssuer(certificateHash, batchRoot, proof, reason, callerId, callerCode);
-        emit CertificateRevoked(certificateHash, callerCode, batchRoot, reason);
     }
 
     /// @inheritdoc ICertificateRegistry
@@ -157,8 +157,8 @@ contract CertificateRegistry is ICertificateRegistry, ConsortiumMember {
         return version;
     }
 
-    /// @dev Records the revocation after checking that the caller's department issued the
-    /// certificate; returns the certificate's type id.
+    /// @dev Records (and announces) the revocation after checking that the caller's department
+    /// issued the certificate; returns the certificate's type id.
     function _revokeAsIssuer(
         bytes32 certificateHash,
         bytes32 batchRoot,
@@ -174,6 +174,7 @@ contract CertificateRegistry is ICertificateRegistry, ConsortiumMember {
         if (anchor.issuerId != callerId) revert RegistryNotIssuer(certificateHash, callerCode);
         if (_revocations[certificateHash].revokedAt != 0) revert RegistryAlreadyRevoked(certificateHash);
         _revocations[certificateHash] = Revocation({revokedAt: _time(), reason: reason, revokerId: callerId});
+        emit CertificateRevoked(certificateHash, callerCode, batchRoot, reason);
         return anchor.typeId;
     }
 

@@ -18,8 +18,16 @@ uint8 constant ANY_ROLE = 0;
 /// @dev `validUntil` value of a certificate that never expires.
 uint40 constant NO_EXPIRATION = 0;
 
-/// @dev Revocation reason recorded when a certificate is replaced by a newer one (RFC 5280 `superseded`).
+/// @dev Revocation reasons (ledger_node.types.REVOCATION_REASONS names them): 0 unspecified,
+/// 1 issued in error, 2 holder request, 3 holder no longer eligible — the ones {revoke} takes, up to
+/// REASON_MAX_REVOKE — and 4 superseded, recorded only by {supersede}, which names the successor.
+uint8 constant REASON_MAX_REVOKE = 3;
+/// @dev Recorded when a certificate is replaced by a newer one (RFC 5280 `superseded`).
 uint8 constant REASON_SUPERSEDED = 4;
+
+/// @dev The longest a governance proposal may stay open (seconds): an old, forgotten proposal
+/// must not pass years later when the consortium has changed.
+uint40 constant MAX_PROPOSAL_LIFETIME = 30 days;
 
 /// @dev Lifecycle of a consortium member. `Removed` is final: a removed code is never reused.
 enum DepartmentStatus {

@@ -2,7 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {IConsortium} from "./interfaces/IConsortium.sol";
-import {ALL_ROLES, ANY_ROLE, ROLE_GOVERNOR, DepartmentStatus} from "./Common.sol";
+import {ALL_ROLES, ANY_ROLE, MAX_PROPOSAL_LIFETIME, ROLE_GOVERNOR, DepartmentStatus} from "./Common.sol";
 
 /// @title Consortium
 /// @notice Member departments, their roles and keys, and quorum governance over them.
@@ -18,11 +18,14 @@ contract Consortium is IConsortium {
         uint32 keyCount;
     }
 
+    /// @dev createdAt | expiresAt | executed | cancelled share one slot (12 bytes).
     struct ProposalRecord {
         bytes32 callsHash;
         bytes32 proposer;
         uint40 createdAt;
+        uint40 expiresAt;
         bool executed;
+        bool cancelled;
         bytes32[] approvers;
     }
 
@@ -67,22 +70,30 @@ contract Consortium is IConsortium {
     // ----- governance -----
 
     /// @inheritdoc IConsortium
-    function propose(Call[] calldata calls, string calldata description) external returns (uint256 proposalId) {
+    function propose(Call[] calldata calls, string calldata description, uint40 lifetime)
+        external
+        returns (uint256 proposalId)
+    {
         (, bytes32 proposer) = memberOf(msg.sender, ROLE_GOVERNOR);
         if (calls.length == 0) revert ConsortiumEmptyProposal();
+        if (lifetime == 0 || lifetime > MAX_PROPOSAL_LIFETIME) {
+            revert ConsortiumInvalidLifetime(lifetime, MAX_PROPOSAL_LIFETIME);
+        }
         proposalId = ++_proposalCount;
         ProposalRecord storage record = _proposals[proposalId];
         record.callsHash = keccak256(abi.encode(calls));
         record.proposer = proposer;
+        uint40 expiresAt = uint40(block.timestamp) + lifetime;
         record.createdAt = uint40(block.timestamp);
-        emit ProposalCreated(proposalId, proposer, calls, description);
+        record.expiresAt = expiresAt;
+        emit ProposalCreated(proposalId, proposer, calls, description, expiresAt);
         _approve(proposalId, proposer);
     }
 
     /// @inheritdoc IConsortium
     function approve(uint256 proposalId) external {
         (, bytes32 governor) = memberOf(msg.sender, ROLE_GOVERNOR);
-        _openProposal(proposalId);
+        _liveProposal(proposalId);
         if (_approved[proposalId][governor]) revert ConsortiumAlreadyApproved(proposalId, governor);
         _approve(proposalId, governor);
     }
@@ -90,7 +101,7 @@ contract Consortium is IConsortium {
     /// @inheritdoc IConsortium
     function execute(uint256 proposalId, Call[] calldata calls) external {
         (, bytes32 executor) = memberOf(msg.sender, ROLE_GOVERNOR);
-        ProposalRecord storage record = _openProposal(proposalId);
+        ProposalRecord storage record = _liveProposal(proposalId);
         bytes32 givenHash = keccak256(abi.encode(calls));
         if (givenHash != record.callsHash) revert ConsortiumCallsMismatch(proposalId, record.callsHash, givenHash);
         uint256 approvals = _countActiveApprovals(record.approvers);
@@ -107,6 +118,18 @@ contract Consortium is IConsortium {
                 }
             }
         }
+    }
+
+    /// @inheritdoc IConsortium
+    function cancel(uint256 proposalId) external {
+        ProposalRecord storage record = _openProposal(proposalId);
+        bytes32 canceller;
+        if (msg.sender != address(this)) {
+            (, canceller) = memberOf(msg.sender, ANY_ROLE);
+            if (canceller != record.proposer) revert ConsortiumNotProposer(proposalId, record.proposer, canceller);
+        }
+        record.cancelled = true;
+        emit ProposalCancelled(proposalId, canceller);
     }
 
     // ----- membership (governance only) -----
@@ -259,7 +282,9 @@ contract Consortium is IConsortium {
             callsHash: record.callsHash,
             createdAt: record.createdAt,
             executed: record.executed,
-            approvals: _countActiveApprovals(record.approvers)
+            approvals: _countActiveApprovals(record.approvers),
+            expiresAt: record.expiresAt,
+            cancelled: record.cancelled
         });
     }
 
@@ -322,10 +347,18 @@ contract Consortium is IConsortium {
         emit ProposalApproved(proposalId, governor);
     }
 
+    /// @dev A proposal neither executed nor cancelled (it may have expired: it can still be cancelled).
     function _openProposal(uint256 proposalId) private view returns (ProposalRecord storage record) {
         record = _proposals[proposalId];
         if (record.proposer == bytes32(0)) revert ConsortiumUnknownProposal(proposalId);
         if (record.executed) revert ConsortiumAlreadyExecuted(proposalId);
+        if (record.cancelled) revert ConsortiumProposalCancelled(proposalId);
+    }
+
+    /// @dev An open proposal whose lifetime has not ended: one that may be approved or executed.
+    function _liveProposal(uint256 proposalId) private view returns (ProposalRecord storage record) {
+        record = _openProposal(proposalId);
+        if (block.timestamp >= record.expiresAt) revert ConsortiumProposalExpired(proposalId, record.expiresAt);
     }
 
     function _countActiveApprovals(bytes32[] storage approvers) private view returns (uint256 count) {

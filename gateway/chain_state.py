@@ -24,8 +24,6 @@ from ledger_node.chainstate import code_text
 from ledger_node.deploy import Deployment
 from ledger_node.types import checksum_address, code32
 
-#: The registry's reason code of a supersession (Common.sol REASON_SUPERSEDED): superseding revokes.
-REASON_SUPERSEDED = 4
 #: Hashes per `IN (...)` query.
 CHUNK = 500
 
@@ -43,8 +41,7 @@ def _revoked(session: Session, row: ChainEvent) -> None:
 
 
 def _superseded(session: Session, row: ChainEvent) -> None:
-    session.add(RevocationRecord(certificate_hash=row.subject, revoked_at=row.timestamp, reason=REASON_SUPERSEDED,
-                                 block_number=row.block_number))
+    # The revocation (reason superseded) comes from the CertificateRevoked event the same call emitted first.
     session.add(SupersessionRecord(certificate_hash=row.subject, successor=row.related, block_number=row.block_number))
 
 

@@ -38,11 +38,12 @@ RANGE = 2_000
 REWIND_PAGE = 64
 
 #: Which argument of an event names its department, type, subject and related hash.
-DEPARTMENT_ARGS = ("issuer", "department", "owner", "proposer", "governor", "executor")
+DEPARTMENT_ARGS = ("issuer", "department", "owner", "proposer", "governor", "executor", "operator")
 TYPE_ARGS = ("certificateType",)
 SUBJECT_ARGS = ("certificateHash", "batchRoot", "serviceItem", "logId")
 RELATED_ARGS = {"CertificateSuperseded": "successor", "CertificateRevoked": "batchRoot"}
-CODE_ARGS = set(DEPARTMENT_ARGS) | set(TYPE_ARGS) | {"serviceItem", "logId", "requiredTypes"}
+CODE_ARGS = set(DEPARTMENT_ARGS) | set(TYPE_ARGS) | {"serviceItem", "logId", "requiredTypes", "previousOwner",
+                                                     "previousOperator", "canceller"}
 
 
 @dataclass(frozen=True)

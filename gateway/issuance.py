@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
-from gateway.certificates.anchoring import REVOCATION_REASONS, anchor_location, with_evidence
+from gateway.certificates.anchoring import REVOKE_REASONS, anchor_location, with_evidence
 from gateway.certificates.catalog import catalog_type
 from gateway.certificates.document import (IDENTIFIER, CertificateType, IssuerRef, check_shape, check_subject,
                                            new_certificate, stated_hash, type_code, valid_until)
@@ -184,8 +184,9 @@ class Issuance:
 
     def revoke(self, caller: Caller, hash_text: str, request: RevokeRequest, idempotency_key: str | None) -> Operation:
         certificate_hash = parse_hash(hash_text)
-        if request.reason not in REVOCATION_REASONS:
-            raise InvalidInput(f"unknown revocation reason {request.reason}; use one of {sorted(REVOCATION_REASONS)}")
+        if request.reason not in REVOKE_REASONS:
+            raise InvalidInput(f"revocation reason {request.reason} is not one revoke takes; use one of "
+                               f"{sorted(REVOKE_REASONS)} (a certificate is superseded through supersede)")
         _department, key = self._issuer(caller)
         key_text = idempotency_key or f"revoke:{_hex(certificate_hash)}"  # a repeated revocation is the same one
         digest = request_digest(request.model_dump(mode="json"))

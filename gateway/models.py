@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
-from gateway.certificates.anchoring import REVOCATION_REASONS
+from gateway.certificates.anchoring import REVOKE_REASONS
 from gateway.certificates.document import (JSON_BOUNDS, MAX_KEY_LENGTH, MAX_SAFE_INTEGER, MAX_TEXT_LENGTH,
                                            MAX_TIMESTAMP, json_bounds_problem)
 from gateway.certificates.identity import PSEUDONYM_PATTERN
@@ -88,8 +88,8 @@ class BatchRequest(_Body):
 
 
 class RevokeRequest(_Body):
-    reason: int = Field(0, ge=0, le=max(REVOCATION_REASONS), description="0 unspecified, 1 issued in error, 2 holder request, "
-                                       "3 holder no longer eligible, 4 superseded")
+    reason: int = Field(0, ge=0, le=max(REVOKE_REASONS), description="0 unspecified, 1 issued in error, 2 holder request, "
+                                    "3 holder no longer eligible (4 superseded: only through supersede)")
     document: JsonObject | None = Field(None, description="The anchored document, needed only for a "
                                                               "certificate this gateway did not issue")
 

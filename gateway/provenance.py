@@ -27,11 +27,11 @@ ACTIONS = {
     "superseded": ("CertificateSuperseded",),
     "catalog": ("TypeRegistered", "TypeVersionPublished", "TypeStatusChanged", "IssuerAuthorisationChanged",
                 "RelyingDepartmentChanged", "ServiceItemUseChanged", "ServiceItemRegistered", "ServiceItemHandlerChanged",
-                "CatalogSnapshotAnchored"),
+                "TypeOwnershipTransferred", "ServiceItemOwnershipTransferred", "CatalogSnapshotAnchored"),
     "membership": ("DepartmentAdmitted", "DepartmentRolesChanged", "DepartmentStatusChanged", "KeyAdded",
                    "KeyRemoved", "QuorumChanged"),
-    "governance": ("ProposalCreated", "ProposalApproved", "ProposalExecuted"),
-    "checkpoint": ("CheckpointAppended",),
+    "governance": ("ProposalCreated", "ProposalApproved", "ProposalExecuted", "ProposalCancelled"),
+    "checkpoint": ("LogOperatorAssigned", "CheckpointAppended"),
 }
 MAX_PAGE = 1_000
 DEFAULT_PAGE = 100

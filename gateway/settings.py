@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from gateway.certificates.document import DEFAULT_CONTEXT_BASE_URL
 from gateway.errors import InvalidSetting, UnsafeConfiguration
-from ledger_node.types import DEVELOPMENT_CHAIN_IDS
+from ledger_node.types import DEFAULT_ACCESS_LOG_ID, DEVELOPMENT_CHAIN_IDS
 
 #: Only for local development chains; a consortium sets its own CERTNET_PSEUDONYM_SECRET.
 DEVELOPMENT_PSEUDONYM_SECRET = "certnet development pseudonym secret - not for production"
@@ -75,7 +75,8 @@ class Settings(BaseSettings):
     #: How often the access log's tree head is anchored on chain when it grew (0: only on demand).
     checkpoint_interval_seconds: float = 300.0
     #: The access log's id in the AuditCheckpoints contract: one per gateway database, fixed for its life.
-    access_log_id: str = Field("certnet-gateway-access-log", max_length=32)
+    #: Governance registers it with its operator department first (AuditCheckpoints.setLogOperator).
+    access_log_id: str = Field(DEFAULT_ACCESS_LOG_ID, max_length=32)
     #: Processes that check large `POST /v1/verify/batch` requests offline (hashes, signatures, proofs) in
     #: parallel; 0 or 1: the request's own thread does it.
     verify_workers: int = Field(default_factory=lambda: min(os.cpu_count() or 1, 8), ge=0, le=64)

@@ -1,5 +1,6 @@
-"""Brings the chain to a spec: admits departments, registers types and service items, anchors
-each department's catalog snapshot — sending only the difference between the spec and the chain.
+"""Brings the chain to a spec: admits departments, registers types and service items (and hands
+them to the owner the spec names), registers access logs with their operators, anchors each
+department's catalog snapshot — sending only the difference between the spec and the chain.
 
 The plan is computed from the chain's events before anything is sent, so a re-run of the same
 spec sends nothing and a changed spec sends only what changed. Work goes in phases: every
@@ -24,7 +25,7 @@ from ledger_node.deploy import Deployment, Founder
 from ledger_node.errors import LedgerError
 from ledger_node.sender import Sender, Submitted
 from ledger_node.spec import ConsortiumSpec, DepartmentSpec, SpecError
-from ledger_node.types import code32
+from ledger_node.types import PROPOSAL_LIFETIME, code32
 
 #: Calls per governance proposal: keeps an execute well inside a block's gas limit.
 PROPOSAL_CHUNK = 25
@@ -72,12 +73,17 @@ def plan(spec: ConsortiumSpec, state: ChainState, deployment: Deployment,
     """What must be sent to bring `state` to `spec`; raises `SpecError` for changes the chain cannot make."""
     consortium, catalog = deployment.consortium.functions, deployment.catalog.functions
     unchangeable: list[str] = []
-    registrations, type_changes = _plan_types(spec, state, catalog, unchangeable)
-    item_registrations, item_uses = _plan_service_items(spec, state, catalog, unchangeable)
+    # Transfers of ownership go through governance, which may act whatever the state of the previous
+    # owner (removed, merged); the proposals run before the phases, so the new owner sends the changes.
+    transfers: list[ContractFunction] = []
+    registrations, type_changes = _plan_types(spec, state, catalog, transfers)
+    item_registrations, item_uses = _plan_service_items(spec, state, catalog, transfers, unchangeable)
     if unchangeable:
         raise SpecError("spec", unchangeable)
     phases = (registrations, type_changes, item_registrations, item_uses, _plan_snapshots(spec, state, catalog))
-    return Plan(governance=_plan_membership(spec, state, consortium, accounts), phases=[p for p in phases if p])
+    governance = [*_plan_membership(spec, state, consortium, accounts), *transfers,
+                  *_plan_access_logs(spec, state, deployment.checkpoints.functions)]
+    return Plan(governance=governance, phases=[p for p in phases if p])
 
 
 def _plan_membership(spec: ConsortiumSpec, state: ChainState, consortium: Any,
@@ -97,9 +103,16 @@ def _plan_membership(spec: ConsortiumSpec, state: ChainState, consortium: Any,
     return calls
 
 
+def _plan_access_logs(spec: ConsortiumSpec, state: ChainState, checkpoints: Any) -> list[ContractFunction]:
+    """Governance calls: register each new access log with its operator, or hand it to the spec's."""
+    return [checkpoints.setLogOperator(code32(log.code), code32(log.operator)) for log in spec.access_logs
+            if state.log_operators.get(log.code) != log.operator]
+
+
 def _plan_types(spec: ConsortiumSpec, state: ChainState, catalog: Any,
-                unchangeable: list[str]) -> tuple[list[Step], list[Step]]:
-    """Registrations of new types, then changes to types (new versions, issuers, relying, status)."""
+                transfers: list[ContractFunction]) -> tuple[list[Step], list[Step]]:
+    """Registrations of new types, then changes to types (new versions, issuers, relying, status);
+    adds to `transfers` the governance calls handing a type to the owner the spec names."""
     registrations, changes = [], []
     for t in spec.types:
         on_chain = state.types.get(t.code)
@@ -107,13 +120,12 @@ def _plan_types(spec: ConsortiumSpec, state: ChainState, catalog: Any,
             registrations.append(Step(f"register type {t.code}", t.owner, catalog.registerType(
                 code32(t.code), t.schema_hash, t.name, [code32(i) for i in t.issuers])))
             on_chain = TypeState(owner=t.owner, schema_hash=t.schema_hash, issuers=set(t.issuers))
-        elif on_chain.owner != t.owner:
-            unchangeable.append(f"line {t.line}: type {t.code!r} is owned by {on_chain.owner!r} on chain; "
-                                "ownership cannot change")
-            continue
-        elif on_chain.schema_hash != t.schema_hash:
-            changes.append(Step(f"publish version {on_chain.version + 1} of {t.code}", t.owner,
-                                catalog.publishTypeVersion(code32(t.code), t.schema_hash)))
+        else:
+            if on_chain.owner != t.owner:
+                transfers.append(catalog.transferTypeOwnership(code32(t.code), code32(t.owner)))
+            if on_chain.schema_hash != t.schema_hash:
+                changes.append(Step(f"publish version {on_chain.version + 1} of {t.code}", t.owner,
+                                    catalog.publishTypeVersion(code32(t.code), t.schema_hash)))
         for issuer in sorted(set(t.issuers) ^ on_chain.issuers):
             allowed = issuer in t.issuers
             changes.append(Step(f"{'allow' if allowed else 'withdraw'} issuer {issuer} of {t.code}", t.owner,
@@ -128,10 +140,11 @@ def _plan_types(spec: ConsortiumSpec, state: ChainState, catalog: Any,
     return registrations, changes
 
 
-def _plan_service_items(spec: ConsortiumSpec, state: ChainState, catalog: Any,
+def _plan_service_items(spec: ConsortiumSpec, state: ChainState, catalog: Any, transfers: list[ContractFunction],
                         unchangeable: list[str]) -> tuple[list[Step], list[Step]]:
     """Registrations of new service items, then each required type's owner allowing the item and
-    each item's owner adding its other handlers."""
+    each item's owner adding its other handlers; adds to `transfers` the governance calls handing
+    an item to the owner the spec names."""
     owners = {t.code: t.owner for t in spec.types}
     registrations, uses = [], []
     for s in spec.service_items:
@@ -139,10 +152,12 @@ def _plan_service_items(spec: ConsortiumSpec, state: ChainState, catalog: Any,
         if on_chain is None:
             registrations.append(Step(f"register service item {s.code}", s.owner, catalog.registerServiceItem(
                 code32(s.code), s.name, [code32(t) for t in s.requires])))
-        elif on_chain != (s.owner, s.requires):
-            unchangeable.append(f"line {s.line}: service item {s.code!r} differs from the chain's "
-                                f"(owner {on_chain[0]!r}, requires {list(on_chain[1])}); service items cannot change")
+        elif on_chain[1] != s.requires:
+            unchangeable.append(f"line {s.line}: service item {s.code!r} requires {list(on_chain[1])} on chain; "
+                                "the types a service item requires cannot change")
             continue
+        elif on_chain[0] != s.owner:
+            transfers.append(catalog.transferServiceItemOwnership(code32(s.code), code32(s.owner)))
         for required in s.requires:
             if (required, s.code) not in state.service_item_uses:
                 uses.append(Step(f"allow {s.code} to use {required}", owners[required],
@@ -193,8 +208,9 @@ def _run_proposal(deployment: Deployment, sender: Sender, governors: list[str], 
                   functions: list[ContractFunction], progress: Callable[[str], None]) -> int:
     consortium = deployment.consortium
     calls = [(f.address, f._encode_transaction_data()) for f in functions]
-    receipt = sender.transact(consortium.functions.propose(calls, f"bootstrap: {len(calls)} membership changes"),
-                              governors[0], label="propose membership changes")
+    receipt = sender.transact(consortium.functions.propose(calls, f"bootstrap: {len(calls)} governance changes",
+                                                           PROPOSAL_LIFETIME),
+                              governors[0], label="propose governance changes")
     progress("propose")
     proposal_id = consortium.events.ProposalCreated().process_receipt(receipt, errors=DISCARD)[0]["args"]["proposalId"]
     for governor in governors[1:quorum]:
@@ -211,7 +227,7 @@ def bootstrap(w3: Web3, spec: ConsortiumSpec, deployment: Deployment, *,
     """Plans against the chain and applies; returns the number of transactions sent (0: up to date)."""
     chain_id = w3.eth.chain_id
     accounts = {d.code: department_account(d, chain_id) for d in spec.departments}
-    state = read_chain_state(w3, deployment.consortium, deployment.catalog, deployment.first_block)
+    state = read_chain_state(w3, deployment)
     missing_governors = [code for code in spec.governors if code not in state.departments]
     if missing_governors:
         raise BootstrapError(f"governors {missing_governors} are not on chain: deploy with this spec first")

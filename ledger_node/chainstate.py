@@ -1,4 +1,5 @@
-"""The consortium and catalog as the chain says they are, folded from the contracts' events.
+"""The consortium, catalog and access-log operators as the chain says they are, folded from the
+contracts' events.
 
 One `eth_getLogs` per contract replaces thousands of view calls: bootstrap diffs a spec against
 this state, and operators read the consortium's size from it.
@@ -15,6 +16,7 @@ from web3.contract import Contract
 from web3.contract.contract import ContractEvent
 from web3.exceptions import BlockNotFound
 
+from ledger_node.deploy import Deployment
 from ledger_node.types import DepartmentStatus, Role, TypeStatus
 
 
@@ -56,6 +58,7 @@ class ChainState:
     service_item_uses: set[tuple[str, str]] = field(default_factory=set)  # (type, item)
     service_item_handlers: set[tuple[str, str]] = field(default_factory=set)  # (item, department) besides owners
     snapshots: dict[str, bytes] = field(default_factory=dict)  # department -> latest content hash
+    log_operators: dict[str, str] = field(default_factory=dict)  # access log id -> operator department
 
     def apply(self, name: str, a: dict[str, Any]) -> None:
         """Folds one decoded event into the state."""
@@ -74,6 +77,8 @@ class ChainState:
         elif name == "TypeVersionPublished":
             state = self.types[code_text(a["certificateType"])]
             state.version, state.schema_hash = a["version"], a["schemaHash"]
+        elif name == "TypeOwnershipTransferred":
+            self.types[code_text(a["certificateType"])].owner = code_text(a["owner"])
         elif name == "TypeStatusChanged":
             self.types[code_text(a["certificateType"])].status = TypeStatus(a["status"])
         elif name in ("IssuerAuthorisationChanged", "RelyingDepartmentChanged"):
@@ -83,6 +88,9 @@ class ChainState:
         elif name == "ServiceItemRegistered":
             self.service_items[code_text(a["serviceItem"])] = (
                 code_text(a["owner"]), tuple(code_text(t) for t in a["requiredTypes"]))
+        elif name == "ServiceItemOwnershipTransferred":
+            _, requires = self.service_items[code_text(a["serviceItem"])]
+            self.service_items[code_text(a["serviceItem"])] = (code_text(a["owner"]), requires)
         elif name == "ServiceItemUseChanged":
             use = (code_text(a["certificateType"]), code_text(a["serviceItem"]))
             (self.service_item_uses.add if a["allowed"] else self.service_item_uses.discard)(use)
@@ -91,6 +99,8 @@ class ChainState:
             (self.service_item_handlers.add if a["allowed"] else self.service_item_handlers.discard)(handler)
         elif name == "CatalogSnapshotAnchored":
             self.snapshots[code_text(a["department"])] = a["contentHash"]
+        elif name == "LogOperatorAssigned":
+            self.log_operators[code_text(a["logId"])] = code_text(a["operator"])
 
 
 def events_by_topic(contract: Contract) -> dict[str, ContractEvent]:
@@ -111,9 +121,10 @@ def decoded_logs(w3: Web3, contract: Contract, from_block: int, to_block: int | 
     return decoded
 
 
-def read_chain_state(w3: Web3, consortium: Contract, catalog: Contract, from_block: int) -> ChainState:
-    """The consortium and catalog, from their events since `from_block` (the deployment block)."""
-    events = decoded_logs(w3, consortium, from_block) + decoded_logs(w3, catalog, from_block)
+def read_chain_state(w3: Web3, deployment: Deployment) -> ChainState:
+    """The consortium, catalog and log operators, from their events since the deployment."""
+    events = [event for contract in (deployment.consortium, deployment.catalog, deployment.checkpoints)
+              for event in decoded_logs(w3, contract, deployment.first_block)]
     state = ChainState()
     for _, name, args in sorted(events, key=lambda e: e[0]):
         state.apply(name, args)

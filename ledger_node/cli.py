@@ -174,7 +174,7 @@ def node_status(data_dir: Path = DataDir, rpc: Optional[str] = RpcUrl) -> None:
     for name, contract in manifest.contracts.items():
         console.print(f"  {name:<20} {contract['address']}  block {contract['block']}")
     deployment = manifest.deployment(w3)
-    state = read_chain_state(w3, deployment.consortium, deployment.catalog, deployment.first_block)
+    state = read_chain_state(w3, deployment)
     console.print(f"consortium   {len(state.departments)} departments, {len(state.types)} certificate types, "
                   f"{len(state.service_items)} service items, quorum {deployment.consortium.functions.quorum().call()}")
 

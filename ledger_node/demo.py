@@ -15,6 +15,8 @@ from typing import Any
 
 from stdnum.cn import uscc
 
+from ledger_node.types import DEFAULT_ACCESS_LOG_ID
+
 REGION = "320100"  # 南京市
 
 #: (abbreviation, department name, roles, certificates it issues)
@@ -150,8 +152,10 @@ def demo_spec(size: str = "default", *, seed: int = 20261124) -> dict[str, Any]:
                 for item in SHOWCASE_ITEMS]
     items = [*showcase, *_service_items(types, relying, counts["service_items"] - len(showcase), rng)]
     _let_handlers_rely(types, items)
+    operators = [codes[abbr] for abbr, _, roles, _ in chosen if "log_operator" in roles]
     return {"quorum": 2, "governors": governors, "departments": departments,
-            "certificate_types": types, "service_items": items}
+            "certificate_types": types, "service_items": items,
+            "access_logs": [{"code": DEFAULT_ACCESS_LOG_ID, "operator": operators[0]}] if operators else []}
 
 
 def _types(chosen: tuple[Any, ...], codes: dict[str, str], total: int, relying: list[str],

@@ -32,6 +32,7 @@ from ledger_node.sender import Sender
 from ledger_node.statekeeper import descendants
 from ledger_node.spec import ConsortiumSpec, parse_spec
 from ledger_node.transactions import transact
+from ledger_node.types import PROPOSAL_LIFETIME
 
 #: Index of the development-mnemonic account that deploys (departments use 1, 2, ...).
 DEPLOYER_INDEX = 0
@@ -147,7 +148,7 @@ class Devnet:
         consortium = self.deployment.consortium
         calls = [(f.address, f._encode_transaction_data()) for f in functions]
         proposer, second = demo_account("GA").address, demo_account("MZ").address
-        receipt = transact(consortium.functions.propose(calls, "test"), proposer)
+        receipt = transact(consortium.functions.propose(calls, "test", PROPOSAL_LIFETIME), proposer)
         proposal = consortium.events.ProposalCreated().process_receipt(receipt, errors=DISCARD)[0]["args"]["proposalId"]
         transact(consortium.functions.approve(proposal), second)
         transact(consortium.functions.execute(proposal, calls), proposer)

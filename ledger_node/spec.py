@@ -2,7 +2,8 @@
 
 A spec names the governors (founders, admitted when the contracts are deployed), the other
 departments with their roles and keys, the certificate types with their JSON schemas, issuers
-and relying departments, and the service items with the types they need. `load_spec` reports
+and relying departments, the service items with the types they need, and the access logs with
+the log-operator department that checkpoints each. `load_spec` reports
 every problem with its line number; nothing is sent for a spec with problems.
 """
 
@@ -77,12 +78,22 @@ class ServiceItemSpec:
 
 
 @dataclass(frozen=True)
+class AccessLogSpec:
+    """An access log id (AuditCheckpoints) and the department registered to checkpoint it."""
+
+    code: str
+    operator: str
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class ConsortiumSpec:
     quorum: int
     governors: tuple[str, ...]
     departments: tuple[DepartmentSpec, ...]
     types: tuple[TypeSpec, ...] = ()
     service_items: tuple[ServiceItemSpec, ...] = ()
+    access_logs: tuple[AccessLogSpec, ...] = ()
     catalog_uri: str = DEFAULT_CATALOG_URI
     _by_code: dict[str, DepartmentSpec] = field(init=False, compare=False, repr=False)
 
@@ -144,12 +155,15 @@ def parse_spec(raw: Any, *, source: str = "spec") -> ConsortiumSpec:
     departments = [_department(d, problem) for d in _entries(raw, "departments", problem)]
     types = [_type(t, problem) for t in _entries(raw, "certificate_types", problem, required=False)]
     items = [_service_item(s, problem) for s in _entries(raw, "service_items", problem, required=False)]
+    logs = [_access_log(entry, problem) for entry in _entries(raw, "access_logs", problem, required=False)]
     departments = [d for d in departments if d]
     types = [t for t in types if t]
     items = [s for s in items if s]
+    logs = [entry for entry in logs if entry]
     _check_unique(departments, "department", problems)
     _check_unique(types, "certificate type", problems)
     _check_unique(items, "service item", problems)
+    _check_unique(logs, "access log", problems)
 
     by_code = {d.code: d for d in departments}
     governors = raw.get("governors") or []
@@ -183,6 +197,9 @@ def parse_spec(raw: Any, *, source: str = "spec") -> ConsortiumSpec:
         for required in s.requires:
             if required not in type_codes:
                 problem(s, f"service item {s.code!r} requires unknown certificate type {required!r}")
+    for entry in logs:
+        _require_department(by_code, entry.operator, Role.LOG_OPERATOR, f"operator of access log {entry.code!r}",
+                            entry, problem)
     if problems:
         raise SpecError(source, problems)
     return ConsortiumSpec(
@@ -191,6 +208,7 @@ def parse_spec(raw: Any, *, source: str = "spec") -> ConsortiumSpec:
         departments=tuple(departments),
         types=tuple(types),
         service_items=tuple(items),
+        access_logs=tuple(logs),
         catalog_uri=raw.get("catalog_uri", DEFAULT_CATALOG_URI),
     )
 
@@ -253,10 +271,7 @@ def _type(entry: dict[str, Any], problem: Any) -> TypeSpec | None:
     if code is None:
         return None
     name = _name(entry, problem, "certificate type", code)
-    owner = entry.get("owner")
-    if not isinstance(owner, str):
-        problem(entry, f"certificate type {code!r} has no `owner` department")
-        owner = ""
+    owner = _department_named(entry, "owner", problem, f"certificate type {code!r}")
     schema = entry.get("schema")
     if not isinstance(schema, dict):
         problem(entry, f"certificate type {code!r} needs a JSON `schema` (a mapping)")
@@ -281,13 +296,27 @@ def _service_item(entry: dict[str, Any], problem: Any) -> ServiceItemSpec | None
     code = _code(entry, problem, "service item")
     if code is None:
         return None
-    owner = entry.get("owner")
-    if not isinstance(owner, str):
-        problem(entry, f"service item {code!r} has no `owner` department")
-        owner = ""
-    return ServiceItemSpec(code=code, name=_name(entry, problem, "service item", code), owner=owner,
+    return ServiceItemSpec(code=code, name=_name(entry, problem, "service item", code),
+                           owner=_department_named(entry, "owner", problem, f"service item {code!r}"),
                            requires=tuple(entry.get("requires") or []), handlers=tuple(entry.get("handlers") or []),
                            line=entry.get("__line__", 0))
+
+
+def _access_log(entry: dict[str, Any], problem: Any) -> AccessLogSpec | None:
+    code = _code(entry, problem, "access log")
+    if code is None:
+        return None
+    return AccessLogSpec(code=code, operator=_department_named(entry, "operator", problem, f"access log {code!r}"),
+                         line=entry.get("__line__", 0))
+
+
+def _department_named(entry: dict[str, Any], key: str, problem: Any, what: str) -> str:
+    """The department code under `key` ("" after reporting a problem when there is none)."""
+    code = entry.get(key)
+    if not isinstance(code, str):
+        problem(entry, f"{what} has no `{key}` department")
+        return ""
+    return code
 
 
 def _strip_lines(value: Any) -> Any:

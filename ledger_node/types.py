@@ -50,9 +50,19 @@ class CertificateStatus(IntEnum):
     SUPERSEDED = 4
 
 
-#: Revocation reason codes (the registry stores any uint8; these are the ones CertNet names).
+#: Revocation reason codes (contracts/Common.sol), as the registry records them.
 REVOCATION_REASONS = {0: "unspecified", 1: "issued in error", 2: "holder request", 3: "holder no longer eligible",
                       4: "superseded"}
+#: The reasons `CertificateRegistry.revoke` takes: superseded is recorded only by `supersede`, with the successor.
+REVOKE_REASONS = {code: name for code, name in REVOCATION_REASONS.items() if name != "superseded"}
+
+#: How long the proposals the chain-side tools make stay open (seconds); the Consortium allows at
+#: most 30 days (Common.sol MAX_PROPOSAL_LIFETIME). Bootstrap's proposals pass within minutes.
+PROPOSAL_LIFETIME = 7 * 24 * 3600
+
+#: The access log id a gateway checkpoints under unless told otherwise (CERTNET_ACCESS_LOG_ID); the
+#: demo consortium registers it for its log-operator department.
+DEFAULT_ACCESS_LOG_ID = "certnet-gateway-access-log"
 
 
 def code32(text: str) -> bytes:

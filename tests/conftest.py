@@ -53,7 +53,7 @@ from gateway.settings import Settings
 from ledger_node.engines import LocalNode, embedded_web3, free_port
 from ledger_node.sender import Sender
 from ledger_node.transactions import ContractReverted, transact
-from ledger_node.types import DepartmentStatus, Role, code32
+from ledger_node.types import PROPOSAL_LIFETIME, DepartmentStatus, Role, code32
 
 GOV1, GOV2, GOV3 = code32("GOV-1"), code32("GOV-2"), code32("GOV-3")
 CIVIL = code32("CIVIL-AFFAIRS")  # issues marriage certificates
@@ -67,6 +67,7 @@ MARRIAGE = code32("MARRIAGE-CERT")
 PROPERTY = code32("PROPERTY-CERT")
 SERVICE_ITEM = code32("PROPERTY-REGISTRATION")
 SCHEMA_V1 = b"\x01" * 32
+ACCESS_LOG = code32("ACCESS-LOG")  # registered with OPERATOR
 
 #: Actor name -> the department its key belongs to (None: a key of no department).
 ACTORS: dict[str, bytes | None] = {
@@ -120,7 +121,8 @@ class Network:
     def govern(self, *functions: ContractFunction, description: str = "test proposal") -> TxReceipt:
         """Runs calls through a proposal approved by two of the three governors (the quorum)."""
         calls = [(f.address, f._encode_transaction_data()) for f in functions]
-        receipt = transact(self.consortium.functions.propose(calls, description), self.keys["governor"])
+        receipt = transact(self.consortium.functions.propose(calls, description, PROPOSAL_LIFETIME),
+                           self.keys["governor"])
         proposal_id = self.consortium.events.ProposalCreated().process_receipt(receipt, errors=DISCARD)[0]["args"]["proposalId"]
         transact(self.consortium.functions.approve(proposal_id), self.keys["governor2"])
         return transact(self.consortium.functions.execute(proposal_id, calls), self.keys["governor"])
@@ -209,7 +211,8 @@ def anvil_network() -> Iterator[Network]:
 
 def _test_network(w3: Web3, new_key: Callable[[], ChecksumAddress],
                   signers: dict[ChecksumAddress, LocalAccount]) -> Network:
-    """The test consortium deployed on `w3`: three governors, the departments of ACTORS, two types."""
+    """The test consortium deployed on `w3`: three governors, the departments of ACTORS, two types, a service
+    item and an access log."""
     keys = {name: new_key() for name in [*ACTORS, "governor2", "governor3"]}
     founders = [
         Founder(GOV1, "治理部门一", int(Role.GOVERNOR), [keys["governor"]]),
@@ -226,6 +229,7 @@ def _test_network(w3: Web3, new_key: Callable[[], ChecksumAddress],
         consortium.functions.admitDepartment(AUDITOR, "审计局", int(Role.AUDITOR), [keys["auditor"]]),
         consortium.functions.admitDepartment(OPERATOR, "大数据管理局", int(Role.LOG_OPERATOR), [keys["operator"]]),
         consortium.functions.admitDepartment(SUSPENDED, "停用部门", int(Role.ISSUER), [keys["suspended"]]),
+        deployment.checkpoints.functions.setLogOperator(ACCESS_LOG, OPERATOR),
     )
     network.send(catalog.functions.registerType(MARRIAGE, SCHEMA_V1, "结婚证", [CIVIL, SUSPENDED]), "issuer")
     network.send(catalog.functions.registerType(PROPERTY, SCHEMA_V1, "不动产权证书", [HOUSING]), "other_issuer")

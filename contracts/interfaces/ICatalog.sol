@@ -2,11 +2,14 @@
 pragma solidity ^0.8.24;
 
 /// @title The catalog: certificate types, service items and department catalog snapshots.
-/// @notice A certificate type belongs to the department that registered it. The owner decides
-/// which departments may issue it, which relying departments and service items may use it, and
-/// publishes new schema versions (the version only goes up). Governance may also authorise
-/// issuers and change a type's status. Every department anchors the hash of each published
-/// version of its own data catalog; every version stays queryable.
+/// @notice A certificate type belongs to the department that registered it, a service item to
+/// the department that registered it, until its owner or governance transfers it to another
+/// active department. The owner decides which departments may issue a type, which relying
+/// departments and service items may use it, publishes new schema versions (the version only goes
+/// up) and, for an item, which other departments handle it. Governance (an executed Consortium
+/// proposal) may make every one of these changes in the owner's place, so that a removed or merged
+/// department freezes nothing. Every department anchors the hash of each published version of its
+/// own data catalog; every version stays queryable.
 interface ICatalog {
     enum TypeStatus {
         None,
@@ -57,6 +60,10 @@ interface ICatalog {
     event ServiceItemRegistered(bytes32 indexed serviceItem, bytes32 indexed owner, bytes32[] requiredTypes, string name);
     /// @notice The item's owner let another department handle the item, or stopped it.
     event ServiceItemHandlerChanged(bytes32 indexed serviceItem, bytes32 indexed department, bool allowed);
+    /// @notice The type passed to another owning department (by its owner or by governance).
+    event TypeOwnershipTransferred(bytes32 indexed certificateType, bytes32 indexed previousOwner, bytes32 indexed owner);
+    /// @notice The service item passed to another owning department (by its owner or by governance).
+    event ServiceItemOwnershipTransferred(bytes32 indexed serviceItem, bytes32 indexed previousOwner, bytes32 indexed owner);
     /// @notice A department anchored a version of its data catalog.
     event CatalogSnapshotAnchored(bytes32 indexed department, uint32 indexed version, bytes32 contentHash, string uri);
 
@@ -80,6 +87,8 @@ interface ICatalog {
     error CatalogServiceItemExists(bytes32 serviceItem);
     /// @notice The caller's department does not own the service item.
     error CatalogNotServiceItemOwner(bytes32 serviceItem, bytes32 department);
+    /// @notice A type or item can pass only to an active department.
+    error CatalogNewOwnerNotActive(bytes32 department);
     /// @notice The department has not anchored this catalog version.
     error CatalogUnknownSnapshot(bytes32 department, uint32 version);
 
@@ -90,7 +99,7 @@ interface ICatalog {
     function registerType(bytes32 code, bytes32 schemaHash, string calldata name, bytes32[] calldata issuers) external;
 
     /// @notice Publishes a new schema version; certificates issued later record it.
-    /// @dev Caller: a key of the type's owning, active department.
+    /// @dev Caller: a key of the type's owning, active department, or governance.
     function publishTypeVersion(bytes32 code, bytes32 schemaHash) external;
 
     /// @notice Deprecates (no further issuance) or reactivates a type.
@@ -102,12 +111,17 @@ interface ICatalog {
     function setIssuer(bytes32 code, bytes32 department, bool allowed) external;
 
     /// @notice Allows or disallows a relying department to use certificates of the type.
-    /// @dev Caller: the owning, active department.
+    /// @dev Caller: the owning, active department, or governance.
     function setRelyingDepartment(bytes32 code, bytes32 department, bool allowed) external;
 
     /// @notice Allows or disallows a service item to use certificates of the type.
-    /// @dev Caller: the owning, active department.
+    /// @dev Caller: the owning, active department, or governance.
     function setServiceItemUse(bytes32 code, bytes32 serviceItem, bool allowed) external;
+
+    /// @notice Makes `newOwner` the type's owner; the previous owner keeps only what it was
+    /// authorised for (e.g. issuing).
+    /// @dev Caller: the owning, active department, or governance. `newOwner` must be active.
+    function transferTypeOwnership(bytes32 code, bytes32 newOwner) external;
 
     // ----- service items and snapshots -----
 
@@ -117,8 +131,13 @@ interface ICatalog {
 
     /// @notice Lets another department handle the item too (e.g. district offices), or stops it.
     /// The owner always handles its item.
-    /// @dev Caller: a key of the item's owning, active department.
+    /// @dev Caller: a key of the item's owning, active department, or governance.
     function setServiceItemHandler(bytes32 code, bytes32 department, bool allowed) external;
+
+    /// @notice Makes `newOwner` the item's owner (and so a handler of it); the previous owner
+    /// handles it only if it was added as a handler.
+    /// @dev Caller: a key of the item's owning, active department, or governance. `newOwner` must be active.
+    function transferServiceItemOwnership(bytes32 code, bytes32 newOwner) external;
 
     /// @notice Anchors the hash (and where to fetch it) of the next version of the caller's data catalog.
     /// @dev Caller: a key of any active department.

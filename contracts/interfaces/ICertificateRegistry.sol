@@ -59,7 +59,8 @@ interface ICertificateRegistry {
         uint32 memberCount,
         uint40 validUntil
     );
-    /// @notice A certificate (single or batch member) was revoked.
+    /// @notice A certificate (single or batch member) was revoked; a supersession emits it too,
+    /// with reason superseded (4), so that a reader of revocations alone sees every one.
     event CertificateRevoked(bytes32 indexed certificateHash, bytes32 indexed issuer, bytes32 indexed batchRoot, uint8 reason);
     /// @notice A certificate was replaced by a newer one (correction or renewal).
     event CertificateSuperseded(bytes32 indexed certificateHash, bytes32 indexed successor, bytes32 indexed issuer);
@@ -78,6 +79,8 @@ interface ICertificateRegistry {
     error RegistryNotIssuer(bytes32 certificateHash, bytes32 department);
     /// @notice The certificate is already revoked or superseded.
     error RegistryAlreadyRevoked(bytes32 certificateHash);
+    /// @notice Not a reason {revoke} takes: 0 to 3 (superseded, 4, only through {supersede}).
+    error RegistryInvalidReason(uint8 reason);
 
     /// @notice Anchors one certificate of `certificateType`, valid until `validUntil` (0: no end).
     /// @dev Caller: a key of an active issuer department authorised for the active type.
@@ -88,12 +91,14 @@ interface ICertificateRegistry {
     function anchorBatch(bytes32 batchRoot, bytes32 certificateType, uint32 memberCount, uint40 validUntil) external;
 
     /// @notice Revokes a certificate. For a batch member pass its batch root and proof; for a
-    /// single certificate pass a zero root and an empty proof.
+    /// single certificate pass a zero root and an empty proof. `reason`: 0 unspecified, 1 issued
+    /// in error, 2 holder request, 3 holder no longer eligible.
     /// @dev Caller: a key of the issuing department while it is active.
     function revoke(bytes32 certificateHash, bytes32 batchRoot, bytes32[] calldata proof, uint8 reason) external;
 
     /// @notice Replaces a certificate by `successor`, anchored in the same call under the same
-    /// type (at its current version) and marks the old one superseded.
+    /// type (at its current version) and marks the old one superseded (revoked with reason 4:
+    /// emits CertificateRevoked, CertificateIssued for the successor, then CertificateSuperseded).
     /// @dev Caller: a key of the issuing department, still authorised to issue the type.
     function supersede(
         bytes32 certificateHash,

@@ -6,7 +6,9 @@ import {DepartmentStatus} from "../Common.sol";
 /// @title The consortium: member departments, their roles and signing keys, and their governance.
 /// @notice A department is identified by a `bytes32` code (for example its unified social credit
 /// code). Membership, roles, status and the quorum change only through a proposal that a quorum
-/// of governor departments has approved; a department manages its own signing keys.
+/// of governor departments has approved; a department manages its own signing keys. A proposal
+/// stays open for the lifetime its proposer gave (at most MAX_PROPOSAL_LIFETIME, Common.sol) and
+/// can be cancelled by its proposer or by governance.
 interface IConsortium {
     /// @notice A member department as returned by {department}.
     struct Department {
@@ -41,6 +43,8 @@ interface IConsortium {
         uint40 createdAt;
         bool executed;
         uint256 approvals;
+        uint40 expiresAt;
+        bool cancelled;
     }
 
     /// @notice A department was admitted with its first roles and keys.
@@ -55,12 +59,17 @@ interface IConsortium {
     event KeyRemoved(bytes32 indexed department, address indexed key);
     /// @notice The number of governor approvals a proposal needs changed.
     event QuorumChanged(uint8 previousQuorum, uint8 quorum);
-    /// @notice A governor department proposed calls; the calls are here so that indexers can show them.
-    event ProposalCreated(uint256 indexed proposalId, bytes32 indexed proposer, Call[] calls, string description);
+    /// @notice A governor department proposed calls, open until `expiresAt`; the calls are here so
+    /// that indexers can show them.
+    event ProposalCreated(
+        uint256 indexed proposalId, bytes32 indexed proposer, Call[] calls, string description, uint40 expiresAt
+    );
     /// @notice A governor department approved a proposal.
     event ProposalApproved(uint256 indexed proposalId, bytes32 indexed governor);
     /// @notice A proposal's calls ran.
     event ProposalExecuted(uint256 indexed proposalId, bytes32 indexed executor);
+    /// @notice A proposal was withdrawn: by its proposer's department, or by governance (`canceller` zero).
+    event ProposalCancelled(uint256 indexed proposalId, bytes32 indexed canceller);
 
     /// @notice No department has this code.
     error ConsortiumUnknownDepartment(bytes32 department);
@@ -102,21 +111,38 @@ interface IConsortium {
     error ConsortiumQuorumNotReached(uint256 proposalId, uint256 approvals, uint8 quorum);
     /// @notice A proposal has no calls.
     error ConsortiumEmptyProposal();
+    /// @notice A proposal's lifetime is zero or longer than the maximum.
+    error ConsortiumInvalidLifetime(uint40 lifetime, uint40 maxLifetime);
+    /// @notice The proposal's lifetime ended: it can no longer be approved or executed.
+    error ConsortiumProposalExpired(uint256 proposalId, uint40 expiresAt);
+    /// @notice The proposal was cancelled.
+    error ConsortiumProposalCancelled(uint256 proposalId);
+    /// @notice Only the proposing department or governance may cancel a proposal.
+    error ConsortiumNotProposer(uint256 proposalId, bytes32 proposer, bytes32 caller);
 
     // ----- governance -----
 
     /// @notice Proposes calls to run once a quorum approves; counts as the proposer's approval.
+    /// The proposal can be approved and executed for `lifetime` seconds (1 to MAX_PROPOSAL_LIFETIME).
     /// @dev Caller: a key of an active department with the governor role.
-    function propose(Call[] calldata calls, string calldata description) external returns (uint256 proposalId);
+    function propose(Call[] calldata calls, string calldata description, uint40 lifetime)
+        external
+        returns (uint256 proposalId);
 
-    /// @notice Approves a proposal on behalf of the caller's department (once per department).
+    /// @notice Approves an open proposal on behalf of the caller's department (once per department).
     /// @dev Caller: a key of an active governor department.
     function approve(uint256 proposalId) external;
 
-    /// @notice Runs a proposal's calls. Approvals count only from departments that are active
+    /// @notice Runs an open proposal's calls. Approvals count only from departments that are active
     /// governors now, so a governor suspended after approving no longer counts.
     /// @dev Caller: a key of an active governor department.
     function execute(uint256 proposalId, Call[] calldata calls) external;
+
+    /// @notice Withdraws a proposal that has not been executed (expired or not); it can then never
+    /// be approved or executed.
+    /// @dev Caller: a key of the proposing department while it is active (whatever its roles now),
+    /// or governance (a proposal cancelling another).
+    function cancel(uint256 proposalId) external;
 
     // ----- membership (governance only) -----
 
@@ -182,6 +208,7 @@ interface IConsortium {
     /// @notice Number of proposals ever created (ids start at 1).
     function proposalCount() external view returns (uint256);
 
-    /// @notice A proposal, with approvals counted from currently active governors.
+    /// @notice A proposal, with approvals counted from currently active governors. A proposal
+    /// neither executed nor cancelled is open until `expiresAt` (exclusive).
     function proposal(uint256 proposalId) external view returns (ProposalState memory);
 }

@@ -55,6 +55,7 @@ CONTRACT_ERRORS: dict[str, tuple[int, str]] = {
     "RegistryInvalidValidity": (422, "invalid_validity"),
     "RegistryInvalidAnchor": (422, "invalid_anchor"),
     "RegistryNotIssuer": (403, "not_the_issuer"),
+    "RegistryInvalidReason": (422, "invalid_reason"),
     "CatalogIssuerNotAuthorised": (403, "issuer_not_authorised"),
     "CatalogUnknownType": (404, "unknown_type"),
     "CatalogTypeDeprecated": (409, "type_deprecated"),

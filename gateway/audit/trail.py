@@ -20,6 +20,7 @@ from gateway.chain import OUTAGES, Chain, Custody
 from gateway.db import AccessLogEntry, Operation
 from gateway.errors import Forbidden, GatewayError, InvalidInput, NotFound
 from gateway.outbox import Outbox
+from ledger_node.chainstate import code_text
 from ledger_node.types import Role, code32
 
 log = logging.getLogger(__name__)
@@ -68,11 +69,16 @@ class AuditTrail:
     # ----- checkpoints -----
 
     def operator(self) -> Any:
-        """The log-operator department whose key this gateway holds."""
-        for department in self.chain.departments():
-            if department.roles & Role.LOG_OPERATOR and any(k in self.custody.holds for k in department.keys):
-                return department
-        raise Forbidden("this gateway holds no key of a department with the log-operator role")
+        """The department governance registered to checkpoint this log (AuditCheckpoints.setLogOperator),
+        which must hold the log-operator role and one of whose keys this gateway must hold."""
+        registered = self.chain.deployment.checkpoints.functions.logOperator(self.log_id).call()
+        log_id = code_text(self.log_id)
+        if registered == bytes(32):
+            raise Forbidden(f"access log {log_id!r} is not registered on chain: governance registers it with its "
+                            "operator (AuditCheckpoints.setLogOperator; the spec's access_logs)", log_id=log_id)
+        department = self.chain.require_active(code_text(registered), Role.LOG_OPERATOR)
+        self.custody.key_for(department)  # Forbidden when this gateway holds none of its keys
+        return department
 
     def request_checkpoint(self) -> Operation | None:
         """Queues a checkpoint of the current tree head, unless the chain already has this size."""

@@ -19,7 +19,7 @@ from gateway.certificates.signing import SigningDomain, recover_signer, signatur
 from gateway.errors import InvalidDocument
 from ledger_node.deploy import Deployment
 from ledger_node.sender import Sender
-from ledger_node.types import REVOCATION_REASONS, code32
+from ledger_node.types import REVOKE_REASONS, code32
 
 
 @dataclass(frozen=True)
@@ -96,8 +96,9 @@ def anchor_location(document: dict[str, Any]) -> tuple[bytes, list[bytes]]:
 
 def revoke(issuing: Issuing, document: dict[str, Any], reason: int) -> TxReceipt:
     """Revokes an anchored certificate (single or batch member) with a reason code."""
-    if reason not in REVOCATION_REASONS:
-        raise InvalidDocument(f"unknown revocation reason {reason}; use one of {sorted(REVOCATION_REASONS)}")
+    if reason not in REVOKE_REASONS:
+        raise InvalidDocument(f"revocation reason {reason} is not one revoke takes; use one of {sorted(REVOKE_REASONS)} "
+                              "(a certificate is superseded by supersede)")
     root, proof = anchor_location(document)
     return issuing.sender.transact(
         issuing.deployment.registry.functions.revoke(stated_hash(document), root, proof, reason),

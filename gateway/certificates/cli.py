@@ -17,7 +17,7 @@ from rich.console import Console
 
 from gateway.errors import Conflict, Forbidden, InvalidInput
 from ledger_node.cli import DataDir, RpcUrl, chain_endpoint
-from ledger_node.types import REVOCATION_REASONS
+from ledger_node.types import REVOKE_REASONS
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
@@ -190,7 +190,7 @@ def _record_anchor(path: Path, document: dict[str, Any]) -> None:
 @cert_app.command("revoke")
 def revoke_command(
     path: Path = typer.Argument(..., metavar="FILE"),
-    reason: int = typer.Option(..., help="; ".join(f"{k} {v}" for k, v in REVOCATION_REASONS.items() if k != 4)),
+    reason: int = typer.Option(..., help="; ".join(f"{k} {v}" for k, v in REVOKE_REASONS.items())),
     account: Optional[int] = AccountOption,
     keystore: Optional[Path] = KeystoreOption,
     data_dir: Path = DataDir,

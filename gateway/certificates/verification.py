@@ -23,14 +23,14 @@ from typing import Any, Callable, Literal, Protocol, Sequence
 from web3.exceptions import Web3Exception
 
 from gateway.certificates import document as doc
-from gateway.certificates.anchoring import REVOCATION_REASONS, anchor_location
+from gateway.certificates.anchoring import anchor_location
 from gateway.certificates.identity import HolderId, pseudonym
 from gateway.certificates.merkle import verify as merkle_verify
 from gateway.certificates.signing import SigningDomain, recover_signer, signature_domain, stated_signer
 from gateway.errors import GatewayError
 from ledger_node.deploy import Deployment
 from ledger_node.rpc import RpcError, ViewCalls
-from ledger_node.types import CertificateStatus, checksum_address, code32
+from ledger_node.types import REVOCATION_REASONS, CertificateStatus, checksum_address, code32
 
 #: Checks that need the chain, in report order (after "integrity", "signature" and, when asked, "holder").
 CHAIN_CHECKS = ("anchored", "issuer_authorised", "not_revoked", "validity", "not_superseded")

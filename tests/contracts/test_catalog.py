@@ -1,10 +1,14 @@
-"""Catalog: certificate types and their versions, usage grants, service items, catalog snapshots."""
+"""Catalog: certificate types and their versions, usage grants, service items, catalog snapshots,
+ownership transfers and governance acting in a removed owner's place."""
 
 from __future__ import annotations
 
+from web3.logs import DISCARD
+
 from ledger_node.transactions import read
-from ledger_node.types import TypeStatus
-from tests.conftest import CIVIL, HOUSING, MARRIAGE, PROPERTY, RELYING, SCHEMA_V1, SERVICE_ITEM, Network, random_hash
+from ledger_node.types import DepartmentStatus, TypeStatus
+from tests.conftest import (CIVIL, HOUSING, MARRIAGE, PROPERTY, RELYING, SCHEMA_V1, SERVICE_ITEM, SUSPENDED, Network,
+                            random_hash)
 
 
 class TestTypes:
@@ -106,6 +110,101 @@ class TestServiceItems:
             network.send(network.catalog.functions.setServiceItemHandler(unknown, HOUSING, True), "relying")
         with reverts("CatalogUnknownServiceItem", unknown):
             read(network.catalog.functions.isServiceItemHandler(unknown, HOUSING))
+
+
+class TestOwnership:
+    def test_the_owner_transfers_its_type(self, network: Network) -> None:
+        receipt = network.send(network.catalog.functions.transferTypeOwnership(MARRIAGE, HOUSING), "issuer")
+        event = network.catalog.events.TypeOwnershipTransferred().process_receipt(receipt, errors=DISCARD)[0]["args"]
+        assert (event["certificateType"], event["previousOwner"], event["owner"]) == (MARRIAGE, CIVIL, HOUSING)
+        assert _type(network, MARRIAGE)[1] == HOUSING
+
+    def test_the_new_owner_manages_the_type_and_the_old_one_no_longer(self, network: Network, reverts) -> None:
+        network.send(network.catalog.functions.transferTypeOwnership(MARRIAGE, HOUSING), "issuer")
+        network.send(network.catalog.functions.publishTypeVersion(MARRIAGE, b"\x02" * 32), "other_issuer")
+        with reverts("CatalogNotTypeOwner", MARRIAGE, CIVIL):
+            network.send(network.catalog.functions.publishTypeVersion(MARRIAGE, b"\x03" * 32), "issuer")
+
+    def test_the_previous_owner_keeps_its_issuer_authorisation(self, network: Network) -> None:
+        network.send(network.catalog.functions.transferTypeOwnership(MARRIAGE, HOUSING), "issuer")
+        network.issue("issuer", MARRIAGE)
+
+    def test_governance_transfers_a_type(self, network: Network) -> None:
+        network.govern(network.catalog.functions.transferTypeOwnership(PROPERTY, CIVIL))
+        assert _type(network, PROPERTY)[1] == CIVIL
+
+    def test_a_type_passes_only_to_an_active_department(self, network: Network, reverts) -> None:
+        with reverts("CatalogNewOwnerNotActive", SUSPENDED):
+            network.send(network.catalog.functions.transferTypeOwnership(MARRIAGE, SUSPENDED), "issuer")
+
+    def test_a_type_passes_only_to_a_known_department(self, network: Network, reverts) -> None:
+        unknown = random_hash()
+        with reverts("ConsortiumUnknownDepartment", unknown):
+            network.send(network.catalog.functions.transferTypeOwnership(MARRIAGE, unknown), "issuer")
+
+    def test_the_owner_transfers_its_service_item(self, network: Network) -> None:
+        receipt = network.send(network.catalog.functions.transferServiceItemOwnership(SERVICE_ITEM, HOUSING), "relying")
+        event = network.catalog.events.ServiceItemOwnershipTransferred().process_receipt(receipt, errors=DISCARD)[0]["args"]
+        assert (event["serviceItem"], event["previousOwner"], event["owner"]) == (SERVICE_ITEM, RELYING, HOUSING)
+        assert network.catalog.functions.serviceItem(SERVICE_ITEM).call()[1] == HOUSING
+
+    def test_the_new_item_owner_handles_it_and_the_old_one_no_longer(self, network: Network) -> None:
+        network.send(network.catalog.functions.transferServiceItemOwnership(SERVICE_ITEM, HOUSING), "relying")
+        assert network.catalog.functions.isServiceItemHandler(SERVICE_ITEM, HOUSING).call()
+        assert not network.catalog.functions.isServiceItemHandler(SERVICE_ITEM, RELYING).call()
+
+    def test_the_old_item_owner_can_no_longer_manage_it(self, network: Network, reverts) -> None:
+        network.send(network.catalog.functions.transferServiceItemOwnership(SERVICE_ITEM, HOUSING), "relying")
+        with reverts("CatalogNotServiceItemOwner", SERVICE_ITEM, RELYING):
+            network.send(network.catalog.functions.setServiceItemHandler(SERVICE_ITEM, CIVIL, True), "relying")
+
+    def test_governance_transfers_a_service_item(self, network: Network) -> None:
+        network.govern(network.catalog.functions.transferServiceItemOwnership(SERVICE_ITEM, CIVIL))
+        assert network.catalog.functions.serviceItem(SERVICE_ITEM).call()[1] == CIVIL
+
+    def test_a_service_item_passes_only_to_an_active_department(self, network: Network, reverts) -> None:
+        with reverts("CatalogNewOwnerNotActive", SUSPENDED):
+            network.send(network.catalog.functions.transferServiceItemOwnership(SERVICE_ITEM, SUSPENDED), "relying")
+
+
+class TestGovernanceForARemovedOwner:
+    """Civil affairs, owner of the marriage type, and the tax bureau, owner of the service item, are
+    removed: governance changes what they alone could change before."""
+
+    def _remove_owners(self, network: Network) -> None:
+        network.govern(network.consortium.functions.setStatus(CIVIL, DepartmentStatus.REMOVED),
+                       network.consortium.functions.setStatus(RELYING, DepartmentStatus.REMOVED))
+
+    def test_governance_publishes_a_type_version(self, network: Network) -> None:
+        self._remove_owners(network)
+        network.govern(network.catalog.functions.publishTypeVersion(MARRIAGE, b"\x02" * 32))
+        assert _type(network, MARRIAGE)[2:5:2] == (2, b"\x02" * 32)
+
+    def test_governance_allows_a_relying_department(self, network: Network) -> None:
+        self._remove_owners(network)
+        network.govern(network.catalog.functions.setRelyingDepartment(MARRIAGE, HOUSING, True))
+        assert network.catalog.functions.isRelyingDepartment(MARRIAGE, HOUSING).call()
+
+    def test_governance_allows_a_service_item(self, network: Network) -> None:
+        self._remove_owners(network)
+        network.govern(network.catalog.functions.setServiceItemUse(MARRIAGE, SERVICE_ITEM, True))
+        assert network.catalog.functions.isServiceItemAllowed(MARRIAGE, SERVICE_ITEM).call()
+
+    def test_governance_adds_a_service_item_handler(self, network: Network) -> None:
+        self._remove_owners(network)
+        network.govern(network.catalog.functions.setServiceItemHandler(SERVICE_ITEM, HOUSING, True))
+        assert network.catalog.functions.isServiceItemHandler(SERVICE_ITEM, HOUSING).call()
+
+    def test_governance_hands_a_removed_owners_type_to_another_department(self, network: Network) -> None:
+        self._remove_owners(network)
+        network.govern(network.catalog.functions.transferTypeOwnership(MARRIAGE, HOUSING))
+        network.send(network.catalog.functions.setRelyingDepartment(MARRIAGE, RELYING, False), "other_issuer")
+        assert _type(network, MARRIAGE)[1] == HOUSING
+
+    def test_a_removed_owner_itself_can_change_nothing(self, network: Network, reverts) -> None:
+        self._remove_owners(network)
+        with reverts("ConsortiumDepartmentNotActive", CIVIL, DepartmentStatus.REMOVED):
+            network.send(network.catalog.functions.transferTypeOwnership(MARRIAGE, HOUSING), "issuer")
 
 
 class TestSnapshots:

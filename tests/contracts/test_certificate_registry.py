@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from web3.logs import DISCARD
 
 from gateway.certificates.merkle import MerkleBatch, leaf_hash
 from ledger_node.types import CertificateStatus, DepartmentStatus, TypeStatus
@@ -148,6 +149,26 @@ class TestRevoke:
         with reverts("ConsortiumDepartmentNotActive", SUSPENDED, DepartmentStatus.SUSPENDED):
             network.send(network.registry.functions.revoke(certificate_hash, ZERO, [], 1), "suspended")
 
+    @pytest.mark.parametrize("reason", [0, 1, 2, 3])
+    def test_each_defined_reason_is_recorded(self, network: Network, reason: int) -> None:
+        certificate_hash = network.issue()
+        receipt = network.send(network.registry.functions.revoke(certificate_hash, ZERO, [], reason), "issuer")
+        event = network.registry.events.CertificateRevoked().process_receipt(receipt, errors=DISCARD)[0]["args"]
+        assert (event["certificateHash"], event["reason"]) == (certificate_hash, reason)
+        assert _state(network, certificate_hash)["revocationReason"] == reason
+
+    def test_superseded_is_not_a_reason_revoke_takes(self, network: Network, reverts) -> None:
+        certificate_hash = network.issue()
+        with reverts("RegistryInvalidReason", 4):
+            network.send(network.registry.functions.revoke(certificate_hash, ZERO, [], 4), "issuer")
+        assert _state(network, certificate_hash)["status"] == CertificateStatus.VALID
+
+    @pytest.mark.parametrize("reason", [5, 255])
+    def test_an_undefined_reason_is_refused(self, network: Network, reverts, reason: int) -> None:
+        certificate_hash = network.issue()
+        with reverts("RegistryInvalidReason", reason):
+            network.send(network.registry.functions.revoke(certificate_hash, ZERO, [], reason), "issuer")
+
 
 class TestSupersede:
     def test_the_old_certificate_names_its_successor(self, network: Network) -> None:
@@ -156,6 +177,14 @@ class TestSupersede:
         assert _state(network, old)["status"] == CertificateStatus.SUPERSEDED
         assert _state(network, old)["supersededBy"] == new
         assert _state(network, new)["status"] == CertificateStatus.VALID
+
+    def test_a_supersession_is_also_announced_as_a_revocation_with_reason_superseded(self, network: Network) -> None:
+        old, new = network.issue(), random_hash()
+        receipt = network.send(network.registry.functions.supersede(old, ZERO, [], new, 0), "issuer")
+        revoked = network.registry.events.CertificateRevoked().process_receipt(receipt, errors=DISCARD)
+        assert [(e["args"]["certificateHash"], e["args"]["issuer"], e["args"]["batchRoot"], e["args"]["reason"])
+                for e in revoked] == [(old, CIVIL, ZERO, 4)]
+        assert _state(network, old)["revocationReason"] == 4
 
     def test_a_chain_of_supersessions_can_be_followed(self, network: Network) -> None:
         first, second, third = network.issue(), random_hash(), random_hash()

@@ -1,15 +1,27 @@
-"""Consortium: governance quorum, membership changes and signing-key history."""
+"""Consortium: governance quorum, proposal life (expiry, cancellation), membership changes and
+signing-key history."""
 
 from __future__ import annotations
 
-from ledger_node.types import DepartmentStatus, Role
+import pytest
+from web3.logs import DISCARD
+
+from ledger_node.types import PROPOSAL_LIFETIME, DepartmentStatus, Role
 from tests.conftest import CIVIL, GOV1, GOV2, GOV3, HOUSING, SUSPENDED, Network, random_hash
 
+#: Common.sol MAX_PROPOSAL_LIFETIME.
+MAX_LIFETIME = 30 * 24 * 3600
 
-def _propose(network: Network, *functions) -> tuple[int, list]:
+
+def _propose(network: Network, *functions, lifetime: int = PROPOSAL_LIFETIME) -> tuple[int, list]:
     calls = [(f.address, f._encode_transaction_data()) for f in functions]
-    network.send(network.consortium.functions.propose(calls, "change"), "governor")
+    network.send(network.consortium.functions.propose(calls, "change", lifetime), "governor")
     return network.consortium.functions.proposalCount().call(), calls
+
+
+def _proposal(network: Network, proposal_id: int) -> dict:
+    names = ["proposer", "callsHash", "createdAt", "executed", "approvals", "expiresAt", "cancelled"]
+    return dict(zip(names, network.consortium.functions.proposal(proposal_id).call()))
 
 
 class TestGovernance:
@@ -82,6 +94,93 @@ class TestGovernance:
         network.send(network.consortium.functions.approve(proposal_id), "governor3")
         with reverts("ConsortiumInvalidQuorum", 3, 2):
             network.send(network.consortium.functions.execute(proposal_id, calls), "governor")
+
+
+class TestProposalLife:
+    def test_a_proposal_is_open_for_the_lifetime_its_proposer_gave(self, network: Network) -> None:
+        proposal_id, _ = _propose(network, network.consortium.functions.setQuorum(3), lifetime=3600)
+        proposal = _proposal(network, proposal_id)
+        assert proposal["expiresAt"] == proposal["createdAt"] + 3600 and not proposal["cancelled"]
+
+    def test_a_lifetime_of_zero_is_refused(self, network: Network, reverts) -> None:
+        with reverts("ConsortiumInvalidLifetime", 0, MAX_LIFETIME):
+            _propose(network, network.consortium.functions.setQuorum(3), lifetime=0)
+
+    def test_a_lifetime_beyond_the_maximum_is_refused(self, network: Network, reverts) -> None:
+        with reverts("ConsortiumInvalidLifetime", MAX_LIFETIME + 1, MAX_LIFETIME):
+            _propose(network, network.consortium.functions.setQuorum(3), lifetime=MAX_LIFETIME + 1)
+
+    def test_the_maximum_lifetime_is_accepted(self, network: Network) -> None:
+        proposal_id, _ = _propose(network, network.consortium.functions.setQuorum(3), lifetime=MAX_LIFETIME)
+        proposal = _proposal(network, proposal_id)
+        assert proposal["expiresAt"] - proposal["createdAt"] == MAX_LIFETIME
+
+    def test_an_expired_proposal_cannot_be_approved(self, network: Network, reverts) -> None:
+        proposal_id, _ = _propose(network, network.consortium.functions.setQuorum(3), lifetime=100)
+        network.advance_time(100)
+        with reverts("ConsortiumProposalExpired", proposal_id, _proposal(network, proposal_id)["expiresAt"]):
+            network.send(network.consortium.functions.approve(proposal_id), "governor2")
+
+    def test_an_expired_proposal_cannot_be_executed_even_with_a_quorum(self, network: Network, reverts) -> None:
+        proposal_id, calls = _propose(network, network.consortium.functions.setQuorum(3), lifetime=100)
+        network.send(network.consortium.functions.approve(proposal_id), "governor2")
+        network.advance_time(100)
+        with reverts("ConsortiumProposalExpired", proposal_id, _proposal(network, proposal_id)["expiresAt"]):
+            network.send(network.consortium.functions.execute(proposal_id, calls), "governor")
+
+    def test_a_proposal_executes_before_it_expires(self, network: Network) -> None:
+        proposal_id, calls = _propose(network, network.consortium.functions.setQuorum(3), lifetime=100)
+        network.send(network.consortium.functions.approve(proposal_id), "governor2")
+        network.advance_time(50)
+        network.send(network.consortium.functions.execute(proposal_id, calls), "governor")
+        assert network.consortium.functions.quorum().call() == 3
+
+    def test_the_proposer_cancels_its_proposal(self, network: Network) -> None:
+        proposal_id, _ = _propose(network, network.consortium.functions.setQuorum(3))
+        receipt = network.send(network.consortium.functions.cancel(proposal_id), "governor")
+        event = network.consortium.events.ProposalCancelled().process_receipt(receipt, errors=DISCARD)[0]["args"]
+        assert (event["proposalId"], event["canceller"]) == (proposal_id, GOV1)
+        assert _proposal(network, proposal_id)["cancelled"] is True
+
+    @pytest.mark.parametrize("action", ["approve", "execute", "cancel"])
+    def test_nothing_more_happens_to_a_cancelled_proposal(self, network: Network, reverts, action: str) -> None:
+        proposal_id, calls = _propose(network, network.consortium.functions.setQuorum(3))
+        network.send(network.consortium.functions.approve(proposal_id), "governor2")  # a quorum: executable
+        network.send(network.consortium.functions.cancel(proposal_id), "governor")
+        function = {"approve": network.consortium.functions.approve(proposal_id),
+                    "execute": network.consortium.functions.execute(proposal_id, calls),
+                    "cancel": network.consortium.functions.cancel(proposal_id)}[action]
+        with reverts("ConsortiumProposalCancelled", proposal_id):
+            network.send(function, "governor3" if action == "approve" else "governor")
+
+    def test_an_executed_proposal_cannot_be_cancelled(self, network: Network, reverts) -> None:
+        proposal_id, calls = _propose(network, network.consortium.functions.setQuorum(3))
+        network.send(network.consortium.functions.approve(proposal_id), "governor2")
+        network.send(network.consortium.functions.execute(proposal_id, calls), "governor")
+        with reverts("ConsortiumAlreadyExecuted", proposal_id):
+            network.send(network.consortium.functions.cancel(proposal_id), "governor")
+
+    def test_an_expired_proposal_can_still_be_cancelled(self, network: Network) -> None:
+        proposal_id, _ = _propose(network, network.consortium.functions.setQuorum(3), lifetime=100)
+        network.advance_time(100)
+        network.send(network.consortium.functions.cancel(proposal_id), "governor")
+        assert _proposal(network, proposal_id)["cancelled"] is True
+
+    def test_another_governor_cannot_cancel_a_proposal(self, network: Network, reverts) -> None:
+        proposal_id, _ = _propose(network, network.consortium.functions.setQuorum(3))
+        with reverts("ConsortiumNotProposer", proposal_id, GOV1, GOV2):
+            network.send(network.consortium.functions.cancel(proposal_id), "governor2")
+
+    def test_a_quorum_cancels_a_proposal(self, network: Network) -> None:
+        proposal_id, _ = _propose(network, network.consortium.functions.setQuorum(3))
+        receipt = network.govern(network.consortium.functions.cancel(proposal_id))
+        event = network.consortium.events.ProposalCancelled().process_receipt(receipt, errors=DISCARD)[0]["args"]
+        assert (event["proposalId"], event["canceller"]) == (proposal_id, b"\0" * 32)
+        assert _proposal(network, proposal_id)["cancelled"] is True
+
+    def test_cancelling_an_unknown_proposal_is_refused(self, network: Network, reverts) -> None:
+        with reverts("ConsortiumUnknownProposal", 999):
+            network.send(network.consortium.functions.cancel(999), "governor")
 
 
 class TestMembership:

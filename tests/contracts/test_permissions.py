@@ -12,8 +12,9 @@ from typing import Callable
 import pytest
 from web3.contract.contract import ContractFunction
 
-from ledger_node.types import TypeStatus
-from tests.conftest import ACTORS, CIVIL, HOUSING, MARRIAGE, SCHEMA_V1, SERVICE_ITEM, Network, random_hash
+from ledger_node.types import PROPOSAL_LIFETIME, TypeStatus
+from tests.conftest import (ACCESS_LOG, ACTORS, CIVIL, HOUSING, MARRIAGE, OPERATOR, SCHEMA_V1, SERVICE_ITEM, Network,
+                            random_hash)
 
 Operation = Callable[[Network, str], ContractFunction]
 
@@ -27,8 +28,9 @@ def _proposal_calls(network: Network) -> list[tuple[str, bytes]]:
     return [(setter.address, setter._encode_transaction_data())]
 
 
-def _proposed(network: Network) -> int:
-    network.send(network.consortium.functions.propose(_proposal_calls(network), "keep quorum"), "governor2")
+def _proposed(network: Network, proposer: str = "governor2") -> int:
+    network.send(network.consortium.functions.propose(_proposal_calls(network), "keep quorum", PROPOSAL_LIFETIME),
+                 proposer)
     return network.consortium.functions.proposalCount().call()
 
 
@@ -43,9 +45,10 @@ def _issued(network: Network) -> bytes:
 
 
 OPERATIONS: dict[str, Operation] = {
-    "propose": lambda n, a: n.consortium.functions.propose(_proposal_calls(n), "keep quorum"),
+    "propose": lambda n, a: n.consortium.functions.propose(_proposal_calls(n), "keep quorum", PROPOSAL_LIFETIME),
     "approve": lambda n, a: n.consortium.functions.approve(_proposed(n)),
     "execute": lambda n, a: n.consortium.functions.execute(_approved(n), _proposal_calls(n)),
+    "cancel": lambda n, a: n.consortium.functions.cancel(_proposed(n, "governor")),
     "admitDepartment": lambda n, a: n.consortium.functions.admitDepartment(
         random_hash(), "新部门", 1, [n.new_key()]
     ),
@@ -60,23 +63,28 @@ OPERATIONS: dict[str, Operation] = {
     "setIssuer": lambda n, a: n.catalog.functions.setIssuer(MARRIAGE, ACTORS["other_issuer"], True),
     "setRelyingDepartment": lambda n, a: n.catalog.functions.setRelyingDepartment(MARRIAGE, ACTORS["relying"], True),
     "setServiceItemUse": lambda n, a: n.catalog.functions.setServiceItemUse(MARRIAGE, SERVICE_ITEM, True),
+    "transferTypeOwnership": lambda n, a: n.catalog.functions.transferTypeOwnership(MARRIAGE, HOUSING),
     "registerServiceItem": lambda n, a: n.catalog.functions.registerServiceItem(random_hash(), "新事项", [MARRIAGE]),
     "setServiceItemHandler": lambda n, a: n.catalog.functions.setServiceItemHandler(SERVICE_ITEM, HOUSING, True),
+    "transferServiceItemOwnership": lambda n, a: n.catalog.functions.transferServiceItemOwnership(SERVICE_ITEM, HOUSING),
     "anchorCatalogSnapshot": lambda n, a: n.catalog.functions.anchorCatalogSnapshot(random_hash(), "https://x/c.json"),
     "issue": lambda n, a: n.registry.functions.issue(random_hash(), MARRIAGE, 0),
     "anchorBatch": lambda n, a: n.registry.functions.anchorBatch(random_hash(), MARRIAGE, 100, 0),
     "revoke": lambda n, a: n.registry.functions.revoke(_issued(n), b"\0" * 32, [], 1),
     "supersede": lambda n, a: n.registry.functions.supersede(_issued(n), b"\0" * 32, [], random_hash(), 0),
-    "appendCheckpoint": lambda n, a: n.checkpoints.functions.appendCheckpoint(b"L" * 32, 1, random_hash()),
+    "setLogOperator": lambda n, a: n.checkpoints.functions.setLogOperator(random_hash(), OPERATOR),
+    "appendCheckpoint": lambda n, a: n.checkpoints.functions.appendCheckpoint(ACCESS_LOG, 1, random_hash()),
 }
 
 #: Per operation: the actors allowed, and the error every other active actor gets. A suspended
 #: department always gets ConsortiumDepartmentNotActive and an outsider ConsortiumUnknownKey,
-#: except where governance alone may call.
+#: except where governance alone may call. (Where governance may act in an owner's place, the
+#: contract tests of each function check it; governance is no actor here.)
 RULES: dict[str, tuple[set[str], str]] = {
     "propose": ({"governor"}, "ConsortiumMissingRole"),
     "approve": ({"governor"}, "ConsortiumMissingRole"),
     "execute": ({"governor"}, "ConsortiumMissingRole"),
+    "cancel": ({"governor"}, "ConsortiumNotProposer"),  # proposed by the governor's department
     "admitDepartment": (set(), "ConsortiumOnlyGovernance"),
     "setRoles": (set(), "ConsortiumOnlyGovernance"),
     "setStatus": (set(), "ConsortiumOnlyGovernance"),
@@ -89,15 +97,21 @@ RULES: dict[str, tuple[set[str], str]] = {
     "setIssuer": ({"issuer"}, "CatalogNotTypeOwner"),
     "setRelyingDepartment": ({"issuer"}, "CatalogNotTypeOwner"),
     "setServiceItemUse": ({"issuer"}, "CatalogNotTypeOwner"),
+    "transferTypeOwnership": ({"issuer"}, "CatalogNotTypeOwner"),
     "registerServiceItem": ({"relying"}, "ConsortiumMissingRole"),
     "setServiceItemHandler": ({"relying"}, "CatalogNotServiceItemOwner"),
+    "transferServiceItemOwnership": ({"relying"}, "CatalogNotServiceItemOwner"),
     "anchorCatalogSnapshot": ({"governor", "issuer", "other_issuer", "relying", "auditor", "operator"}, ""),
     "issue": ({"issuer"}, "ConsortiumMissingRole"),
     "anchorBatch": ({"issuer"}, "ConsortiumMissingRole"),
     "revoke": ({"issuer"}, "RegistryNotIssuer"),
     "supersede": ({"issuer"}, "ConsortiumMissingRole"),
+    "setLogOperator": (set(), "CheckpointOnlyGovernance"),
     "appendCheckpoint": ({"operator"}, "ConsortiumMissingRole"),
 }
+
+#: Errors of the functions only governance may call: every direct caller gets them, whatever its state.
+GOVERNANCE_ONLY = {"ConsortiumOnlyGovernance", "CheckpointOnlyGovernance"}
 
 #: Where an active actor's error differs from the operation's general one.
 EXCEPTIONS: dict[tuple[str, str], str] = {
@@ -111,7 +125,7 @@ def expected_error(operation: str, actor: str) -> str | None:
     allowed, error = RULES[operation]
     if actor in allowed:
         return None
-    if error == "ConsortiumOnlyGovernance":
+    if error in GOVERNANCE_ONLY:
         return error
     if actor == "suspended":
         return "ConsortiumDepartmentNotActive"

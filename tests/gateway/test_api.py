@@ -95,6 +95,15 @@ def test_revocation_shows_in_status_history_and_verification(gateway_http: Gatew
     assert gateway_http.client.post("/v1/verify", json={"document": document}).json()["verdict"] == "invalid"
 
 
+def test_superseded_is_not_a_reason_a_revocation_gives(gateway_http: GatewayProcess) -> None:
+    certificate_hash = issued_marriage(gateway_http, number="J320100-2026-000091")["certificate"]["proof"][
+        "certificateHash"]
+    refused = gateway_http.client.post(f"/v1/certificates/{certificate_hash}/revoke", json={"reason": 4},
+                                       headers=gateway_http.auth("MZ"))
+    assert (refused.status_code, refused.json()["code"]) == (422, "invalid_request")
+    assert gateway_http.client.get(f"/v1/certificates/{certificate_hash}").json()["status"] == "valid"
+
+
 def test_superseding_anchors_the_successor_and_links_both(gateway_http: GatewayProcess) -> None:
     old_hash = issued_marriage(gateway_http)["certificate"]["proof"]["certificateHash"]
     body = {k: v for k, v in marriage_request("J320100-2026-000002").items() if k != "type"}

@@ -9,6 +9,7 @@ import io
 import json
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from gateway.audit.merkle_log import verify_consistency, verify_inclusion
 from gateway.db import AccessedCertificate, AccessLogEntry, make_engine, session_factory
+from ledger_node.types import DEFAULT_ACCESS_LOG_ID, code32
 from tests.conftest import DEMO_DEPARTMENTS, Devnet, GatewayProcess, marriage_request, rewrite_access_log
 
 pytestmark = pytest.mark.slow
@@ -126,6 +128,25 @@ def test_pages_of_accesses_hold_every_access_once(audited: tuple[GatewayProcess,
         if (cursor := page["next"]) is None:
             break
     assert (len(logged), paged) == (52, sorted(logged, reverse=True))
+
+
+def test_the_demo_access_log_is_checkpointed_by_its_registered_operator(audited: tuple[GatewayProcess, str]) -> None:
+    gateway, _hash = audited
+    assert gateway.client.post("/v1/audit/log/checkpoints", headers=gateway.auth("SJ")).json()["state"] == "done"
+    log_id = code32(DEFAULT_ACCESS_LOG_ID)
+    assert gateway.devnet.deployment.checkpoints.functions.logOperator(log_id).call() == code32(DEMO_DEPARTMENTS["DSJ"])
+
+
+def test_a_log_id_governance_did_not_register_is_not_checkpointed(devnet: Devnet, tmp_path: Path) -> None:
+    gateway = GatewayProcess(devnet, tmp_path / "gateway", access_log_id=f"unregistered-{uuid.uuid4().hex[:16]}",
+                             checkpoint_interval_seconds="0").start()
+    try:
+        assert gateway.client.get("/v1/audit/events", headers=gateway.auth("SJ")).status_code == 200  # one entry
+        response = gateway.client.post("/v1/audit/log/checkpoints", headers=gateway.auth("SJ"))
+        assert (response.status_code, response.json()["code"]) == (403, "forbidden")
+        assert "is not registered on chain" in response.json()["message"]
+    finally:
+        gateway.stop()
 
 
 def test_checkpoints_only_grow_and_proofs_check_against_them(audited: tuple[GatewayProcess, str]) -> None:

@@ -66,7 +66,7 @@ class History:
     def revoke(self, pick: int) -> None:
         if self.anchored:
             certificate, root, proof = self.anchored[pick % len(self.anchored)]
-            self.send(self.network.registry.functions.revoke(certificate, root, list(proof), 1))
+            self.send(self.network.registry.functions.revoke(certificate, root, list(proof), pick % 4))  # each reason revoke takes
 
     def supersede(self, pick: int) -> None:
         if self.anchored:

@@ -27,9 +27,13 @@ from ledger_node.types import code32
 from tests.conftest import DEMO_DEPARTMENTS, Devnet, GatewayProcess, RpcProxy
 
 
-def _log_id() -> str:
-    """An access log id of the test's own: checkpoints on the shared devnet do not meet other logs'."""
-    return f"health-{uuid.uuid4().hex[:16]}"
+def _log_id(devnet: Devnet) -> str:
+    """An access log id of the test's own, registered by governance for the demo's log operator (DSJ):
+    checkpoints on the shared devnet do not meet other logs'."""
+    log_id = f"health-{uuid.uuid4().hex[:16]}"
+    devnet.govern(devnet.deployment.checkpoints.functions.setLogOperator(code32(log_id),
+                                                                        code32(DEMO_DEPARTMENTS["DSJ"])))
+    return log_id
 
 
 def _checkpoints_when(gateway: GatewayProcess, condition: Callable[[dict[str, Any]], bool],
@@ -51,7 +55,7 @@ def _audit_query(gateway: GatewayProcess) -> None:
 
 @pytest.mark.slow
 def test_readyz_shows_when_the_last_checkpoint_was_anchored(devnet: Devnet, tmp_path: Path) -> None:
-    log_id = _log_id()
+    log_id = _log_id(devnet)
     gateway = GatewayProcess(devnet, tmp_path / "gateway", checkpoint_interval_seconds="1",
                              access_log_id=log_id).start()
     try:
@@ -69,7 +73,7 @@ def test_readyz_shows_a_checkpoint_overdue_while_anchoring_fails(devnet: Devnet,
     """A gateway holding no key of the log-operator department cannot anchor its log."""
     keyless = tmp_path / "no-keys"
     keyless.mkdir()
-    gateway = GatewayProcess(devnet, tmp_path / "gateway", checkpoint_interval_seconds="1", access_log_id=_log_id(),
+    gateway = GatewayProcess(devnet, tmp_path / "gateway", checkpoint_interval_seconds="1", access_log_id=_log_id(devnet),
                              key_store=str(keyless), key_passphrase="unused").start()
     try:
         _audit_query(gateway)
@@ -84,7 +88,7 @@ def test_the_checkpoint_thread_logs_an_error_and_anchors_on_its_retry(
         devnet: Devnet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     data_dir = GatewayProcess(devnet, tmp_path / "gateway").data_dir  # manifest and schemas copied in
     gateway = Gateway(Settings(_env_file=None, data_dir=data_dir, rpc_url=devnet.node.url,  # type: ignore[call-arg]
-                               access_log_id=_log_id(), checkpoint_interval_seconds=0))
+                               access_log_id=_log_id(devnet), checkpoint_interval_seconds=0))
     gateway.audit.record(DEMO_DEPARTMENTS["SJ"], "audit_query", query={"log": {}})
     anchor = gateway.audit.request_checkpoint
     attempts: list[int] = []
@@ -210,7 +214,7 @@ def test_metrics_time_requests_per_route_template(gateway_http: GatewayProcess) 
 @pytest.mark.slow
 def test_metrics_show_the_checkpoint_age_once_the_access_log_is_anchored(devnet: Devnet, tmp_path: Path) -> None:
     gateway = GatewayProcess(devnet, tmp_path / "gateway", checkpoint_interval_seconds="1",
-                             access_log_id=_log_id()).start()
+                             access_log_id=_log_id(devnet)).start()
     try:
         _audit_query(gateway)
         _checkpoints_when(gateway, lambda c: c["anchoredSize"] > 0)

@@ -1,8 +1,9 @@
 const { expect } = require("chai");
 const { loadFixture } = require("@nomicfoundation/hardhat-network-helpers");
-const { deployConsortium, govern, code32, randomHash, Role, OPERATOR, ZERO } = require("./fixtures");
+const { deployConsortium, govern, code32, randomHash, Role, Status, OPERATOR, AUDITOR, ZERO, ACCESS_LOG } =
+  require("./fixtures");
 
-const LOG = code32("ACCESS-LOG");
+const LOG = ACCESS_LOG; // registered with OPERATOR by the fixture
 
 describe("AuditCheckpoints", function () {
   it("keeps every checkpoint queryable, in order", async function () {
@@ -29,16 +30,68 @@ describe("AuditCheckpoints", function () {
       .to.be.revertedWithCustomError(checkpoints, "CheckpointTreeNotGrowing").withArgs(LOG, 10, 9);
   });
 
-  it("binds a log to the operator that first checkpointed it", async function () {
-    const { consortium, checkpoints, governors, accounts } = await loadFixture(deployConsortium);
+  async function withOtherOperator() {
+    const network = await deployConsortium();
     const other = code32("OTHER-OPERATOR");
-    const key = accounts.spare[0];
-    await govern(consortium, governors, [
-      await consortium.admitDepartment.populateTransaction(other, "另一运营方", Role.LOG_OPERATOR, [key.address]),
+    const key = network.accounts.spare[0];
+    await govern(network.consortium, network.governors, [
+      await network.consortium.admitDepartment.populateTransaction(other, "另一运营方", Role.LOG_OPERATOR, [key.address]),
     ]);
-    await checkpoints.connect(accounts.operator).appendCheckpoint(LOG, 1, randomHash());
-    await expect(checkpoints.connect(key).appendCheckpoint(LOG, 2, randomHash()))
+    return { ...network, other, key };
+  }
+
+  it("lets governance register a log with its operator", async function () {
+    const { consortium, checkpoints, governors, accounts } = await loadFixture(deployConsortium);
+    const log = randomHash();
+    await expect(govern(consortium, governors, [await checkpoints.setLogOperator.populateTransaction(log, OPERATOR)]))
+      .to.emit(checkpoints, "LogOperatorAssigned").withArgs(log, ZERO, OPERATOR);
+    expect(await checkpoints.logOperator(log)).to.equal(OPERATOR);
+    await checkpoints.connect(accounts.operator).appendCheckpoint(log, 1, randomHash());
+  });
+
+  it("refuses registration by anything but governance", async function () {
+    const { checkpoints, accounts } = await loadFixture(deployConsortium);
+    await expect(checkpoints.connect(accounts.governor).setLogOperator(randomHash(), OPERATOR))
+      .to.be.revertedWithCustomError(checkpoints, "CheckpointOnlyGovernance").withArgs(accounts.governor.address);
+  });
+
+  it("refuses checkpoints of an unregistered log", async function () {
+    const { checkpoints, accounts } = await loadFixture(deployConsortium);
+    const log = randomHash();
+    await expect(checkpoints.connect(accounts.operator).appendCheckpoint(log, 1, randomHash()))
+      .to.be.revertedWithCustomError(checkpoints, "CheckpointUnregisteredLog").withArgs(log);
+  });
+
+  it("takes checkpoints of a log from its registered operator only", async function () {
+    const { checkpoints, other, key } = await loadFixture(withOtherOperator);
+    await expect(checkpoints.connect(key).appendCheckpoint(LOG, 1, randomHash()))
       .to.be.revertedWithCustomError(checkpoints, "CheckpointNotLogOperator").withArgs(LOG, OPERATOR, other);
+  });
+
+  it("lets governance hand a log to another operator", async function () {
+    const { consortium, checkpoints, governors, accounts, other, key } = await loadFixture(withOtherOperator);
+    await checkpoints.connect(accounts.operator).appendCheckpoint(LOG, 1, randomHash());
+    await expect(govern(consortium, governors, [await checkpoints.setLogOperator.populateTransaction(LOG, other)]))
+      .to.emit(checkpoints, "LogOperatorAssigned").withArgs(LOG, OPERATOR, other);
+    await checkpoints.connect(key).appendCheckpoint(LOG, 2, randomHash());
+    await expect(checkpoints.connect(accounts.operator).appendCheckpoint(LOG, 3, randomHash()))
+      .to.be.revertedWithCustomError(checkpoints, "CheckpointNotLogOperator").withArgs(LOG, other, OPERATOR);
+  });
+
+  it("registers only active departments with the log-operator role", async function () {
+    const { consortium, checkpoints, governors } = await loadFixture(deployConsortium);
+    const log = randomHash();
+    await expect(govern(consortium, governors, [await checkpoints.setLogOperator.populateTransaction(log, AUDITOR)]))
+      .to.be.revertedWithCustomError(checkpoints, "CheckpointOperatorIneligible").withArgs(log, AUDITOR);
+    await govern(consortium, governors, [await consortium.setStatus.populateTransaction(OPERATOR, Status.SUSPENDED)]);
+    await expect(govern(consortium, governors, [await checkpoints.setLogOperator.populateTransaction(log, OPERATOR)]))
+      .to.be.revertedWithCustomError(checkpoints, "CheckpointOperatorIneligible").withArgs(log, OPERATOR);
+  });
+
+  it("refuses a zero log id", async function () {
+    const { consortium, checkpoints, governors } = await loadFixture(deployConsortium);
+    await expect(govern(consortium, governors, [await checkpoints.setLogOperator.populateTransaction(ZERO, OPERATOR)]))
+      .to.be.revertedWithCustomError(checkpoints, "CheckpointInvalid").withArgs(ZERO, ZERO);
   });
 
   it("is refused to departments without the log-operator role", async function () {

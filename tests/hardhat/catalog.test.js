@@ -1,7 +1,7 @@
 const { expect } = require("chai");
 const { loadFixture } = require("@nomicfoundation/hardhat-network-helpers");
-const { deployConsortium, govern, code32, randomHash, Role, CIVIL, HOUSING, RELYING, MARRIAGE, SERVICE_ITEM, SCHEMA_V1 } =
-  require("./fixtures");
+const { deployConsortium, govern, code32, randomHash, Role, Status, CIVIL, HOUSING, RELYING, SUSPENDED, MARRIAGE,
+  SERVICE_ITEM, SCHEMA_V1 } = require("./fixtures");
 
 const TypeStatus = { NONE: 0, ACTIVE: 1, DEPRECATED: 2 };
 
@@ -103,6 +103,99 @@ describe("Catalog", function () {
       const { catalog, accounts } = await loadFixture(deployConsortium);
       await expect(catalog.connect(accounts.relying).registerServiceItem(randomHash(), "事项", [code32("NOPE")]))
         .to.be.revertedWithCustomError(catalog, "CatalogUnknownType").withArgs(code32("NOPE"));
+    });
+  });
+
+  describe("ownership", function () {
+    it("passes a type to another department by its owner's call", async function () {
+      const { catalog, accounts } = await loadFixture(deployConsortium);
+      await expect(catalog.connect(accounts.issuer).transferTypeOwnership(MARRIAGE, HOUSING))
+        .to.emit(catalog, "TypeOwnershipTransferred").withArgs(MARRIAGE, CIVIL, HOUSING);
+      expect((await catalog.certificateType(MARRIAGE)).owner).to.equal(HOUSING);
+      await catalog.connect(accounts.otherIssuer).publishTypeVersion(MARRIAGE, randomHash());
+      await expect(catalog.connect(accounts.issuer).setRelyingDepartment(MARRIAGE, RELYING, true))
+        .to.be.revertedWithCustomError(catalog, "CatalogNotTypeOwner").withArgs(MARRIAGE, CIVIL);
+    });
+
+    it("refuses a type's transfer by another department", async function () {
+      const { catalog, accounts } = await loadFixture(deployConsortium);
+      await expect(catalog.connect(accounts.otherIssuer).transferTypeOwnership(MARRIAGE, HOUSING))
+        .to.be.revertedWithCustomError(catalog, "CatalogNotTypeOwner").withArgs(MARRIAGE, HOUSING);
+    });
+
+    it("passes a type or item only to an active department", async function () {
+      const { catalog, accounts } = await loadFixture(deployConsortium);
+      await expect(catalog.connect(accounts.issuer).transferTypeOwnership(MARRIAGE, SUSPENDED))
+        .to.be.revertedWithCustomError(catalog, "CatalogNewOwnerNotActive").withArgs(SUSPENDED);
+      await expect(catalog.connect(accounts.relying).transferServiceItemOwnership(SERVICE_ITEM, SUSPENDED))
+        .to.be.revertedWithCustomError(catalog, "CatalogNewOwnerNotActive").withArgs(SUSPENDED);
+    });
+
+    it("passes a service item, with its handling, by its owner's call", async function () {
+      const { catalog, accounts } = await loadFixture(deployConsortium);
+      await expect(catalog.connect(accounts.relying).transferServiceItemOwnership(SERVICE_ITEM, HOUSING))
+        .to.emit(catalog, "ServiceItemOwnershipTransferred").withArgs(SERVICE_ITEM, RELYING, HOUSING);
+      expect((await catalog.serviceItem(SERVICE_ITEM)).owner).to.equal(HOUSING);
+      expect(await catalog.isServiceItemHandler(SERVICE_ITEM, HOUSING)).to.equal(true);
+      expect(await catalog.isServiceItemHandler(SERVICE_ITEM, RELYING)).to.equal(false);
+    });
+
+    it("refuses a service item's transfer by another department", async function () {
+      const { catalog, accounts } = await loadFixture(deployConsortium);
+      await expect(catalog.connect(accounts.issuer).transferServiceItemOwnership(SERVICE_ITEM, CIVIL))
+        .to.be.revertedWithCustomError(catalog, "CatalogNotServiceItemOwner").withArgs(SERVICE_ITEM, CIVIL);
+    });
+  });
+
+  describe("governance in a removed owner's place", function () {
+    async function ownersRemoved() {
+      const network = await deployConsortium();
+      const { consortium, governors } = network;
+      await govern(consortium, governors, [
+        await consortium.setStatus.populateTransaction(CIVIL, Status.REMOVED),
+        await consortium.setStatus.populateTransaction(RELYING, Status.REMOVED),
+      ]);
+      return network;
+    }
+
+    it("publishes a type version", async function () {
+      const { consortium, catalog, governors } = await loadFixture(ownersRemoved);
+      const v2 = randomHash();
+      await expect(govern(consortium, governors, [await catalog.publishTypeVersion.populateTransaction(MARRIAGE, v2)]))
+        .to.emit(catalog, "TypeVersionPublished").withArgs(MARRIAGE, 2, v2);
+    });
+
+    it("allows a relying department", async function () {
+      const { consortium, catalog, governors } = await loadFixture(ownersRemoved);
+      await govern(consortium, governors, [await catalog.setRelyingDepartment.populateTransaction(MARRIAGE, HOUSING, true)]);
+      expect(await catalog.isRelyingDepartment(MARRIAGE, HOUSING)).to.equal(true);
+    });
+
+    it("allows a service item", async function () {
+      const { consortium, catalog, governors } = await loadFixture(ownersRemoved);
+      await govern(consortium, governors, [await catalog.setServiceItemUse.populateTransaction(MARRIAGE, SERVICE_ITEM, true)]);
+      expect(await catalog.isServiceItemAllowed(MARRIAGE, SERVICE_ITEM)).to.equal(true);
+    });
+
+    it("adds a service item handler", async function () {
+      const { consortium, catalog, governors } = await loadFixture(ownersRemoved);
+      await govern(consortium, governors, [await catalog.setServiceItemHandler.populateTransaction(SERVICE_ITEM, HOUSING, true)]);
+      expect(await catalog.isServiceItemHandler(SERVICE_ITEM, HOUSING)).to.equal(true);
+    });
+
+    it("hands the type and the item to other departments", async function () {
+      const { consortium, catalog, governors } = await loadFixture(ownersRemoved);
+      await expect(govern(consortium, governors, [
+        await catalog.transferTypeOwnership.populateTransaction(MARRIAGE, HOUSING),
+        await catalog.transferServiceItemOwnership.populateTransaction(SERVICE_ITEM, HOUSING),
+      ])).to.emit(catalog, "TypeOwnershipTransferred").withArgs(MARRIAGE, CIVIL, HOUSING)
+        .and.to.emit(catalog, "ServiceItemOwnershipTransferred").withArgs(SERVICE_ITEM, RELYING, HOUSING);
+    });
+
+    it("while the removed owner itself can change nothing", async function () {
+      const { consortium, catalog, accounts } = await loadFixture(ownersRemoved);
+      await expect(catalog.connect(accounts.issuer).transferTypeOwnership(MARRIAGE, HOUSING))
+        .to.be.revertedWithCustomError(consortium, "ConsortiumDepartmentNotActive").withArgs(CIVIL, Status.REMOVED);
     });
   });
 

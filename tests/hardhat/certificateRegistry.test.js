@@ -181,6 +181,26 @@ describe("CertificateRegistry", function () {
         .to.be.revertedWithCustomError(consortium, "ConsortiumDepartmentNotActive").withArgs(CIVIL, Status.SUSPENDED);
     });
 
+    for (const reason of [0, 1, 2, 3]) {
+      it(`records the defined reason ${reason}`, async function () {
+        const { registry, accounts } = await loadFixture(deployConsortium);
+        const hash = randomHash();
+        await registry.connect(accounts.issuer).issue(hash, MARRIAGE, 0);
+        await expect(registry.connect(accounts.issuer).revoke(hash, ZERO, [], reason))
+          .to.emit(registry, "CertificateRevoked").withArgs(hash, CIVIL, ZERO, reason);
+      });
+    }
+
+    for (const reason of [4, 5, 255]) {
+      it(`refuses reason ${reason}${reason === 4 ? " (superseded: only through supersede)" : ""}`, async function () {
+        const { registry, accounts } = await loadFixture(deployConsortium);
+        const hash = randomHash();
+        await registry.connect(accounts.issuer).issue(hash, MARRIAGE, 0);
+        await expect(registry.connect(accounts.issuer).revoke(hash, ZERO, [], reason))
+          .to.be.revertedWithCustomError(registry, "RegistryInvalidReason").withArgs(reason);
+      });
+    }
+
     it("happens once", async function () {
       const { registry, accounts } = await loadFixture(deployConsortium);
       const hash = randomHash();
@@ -200,6 +220,15 @@ describe("CertificateRegistry", function () {
         .to.emit(registry, "CertificateSuperseded").withArgs(old, successor, CIVIL);
       expect((await registry.certificateState(old, ZERO, [])).supersededBy).to.equal(successor);
       expect((await registry.certificateState(successor, ZERO, [])).status).to.equal(BigInt(CertificateStatus.VALID));
+    });
+
+    it("is announced as a revocation with reason superseded too", async function () {
+      const { registry, accounts } = await loadFixture(deployConsortium);
+      const [old, successor] = [randomHash(), randomHash()];
+      await registry.connect(accounts.issuer).issue(old, MARRIAGE, 0);
+      await expect(registry.connect(accounts.issuer).supersede(old, ZERO, [], successor, 0))
+        .to.emit(registry, "CertificateRevoked").withArgs(old, CIVIL, ZERO, 4);
+      expect((await registry.certificateState(old, ZERO, [])).revocationReason).to.equal(4n);
     });
 
     it("can be followed along a chain", async function () {

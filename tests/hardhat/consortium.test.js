@@ -1,15 +1,10 @@
 const { expect } = require("chai");
 const { loadFixture, time } = require("@nomicfoundation/hardhat-network-helpers");
-const { deployConsortium, govern, code32, Role, Status, CIVIL, HOUSING, SUSPENDED, GOV1, GOV2 } = require("./fixtures");
+const { deployConsortium, govern, propose, code32, Role, Status, CIVIL, HOUSING, SUSPENDED, GOV1, GOV2,
+  PROPOSAL_LIFETIME, MAX_PROPOSAL_LIFETIME, ZERO } = require("./fixtures");
 
 describe("Consortium", function () {
-  async function proposal(consortium, governor, calls) {
-    const encoded = calls.map((c) => ({ target: c.to, data: c.data }));
-    const receipt = await (await consortium.connect(governor).propose(encoded, "p")).wait();
-    const id = receipt.logs.map((l) => consortium.interface.parseLog(l)).find((e) => e?.name === "ProposalCreated").args
-      .proposalId;
-    return { id, encoded };
-  }
+  const proposal = (consortium, governor, calls, options) => propose(consortium, governor, calls, options);
 
   describe("governance", function () {
     it("executes a proposal once a quorum of governors approved it", async function () {
@@ -70,7 +65,7 @@ describe("Consortium", function () {
     it("refuses a proposal from a department that is not a governor", async function () {
       const { consortium, accounts } = await loadFixture(deployConsortium);
       const call = await consortium.setQuorum.populateTransaction(3);
-      await expect(consortium.connect(accounts.issuer).propose([{ target: call.to, data: call.data }], "p"))
+      await expect(consortium.connect(accounts.issuer).propose([{ target: call.to, data: call.data }], "p", PROPOSAL_LIFETIME))
         .to.be.revertedWithCustomError(consortium, "ConsortiumMissingRole").withArgs(CIVIL, Role.GOVERNOR);
     });
 
@@ -80,6 +75,101 @@ describe("Consortium", function () {
       await expect(govern(consortium, governors, [await consortium.setStatus.populateTransaction(SUSPENDED, Status.ACTIVE)]))
         .to.be.revertedWithCustomError(consortium, "ConsortiumInvalidStatusChange")
         .withArgs(SUSPENDED, Status.REMOVED, Status.ACTIVE);
+    });
+  });
+
+  describe("proposal life", function () {
+    const setQuorum3 = (consortium) => consortium.setQuorum.populateTransaction(3);
+
+    it("records the expiry its proposer gave", async function () {
+      const { consortium, accounts } = await loadFixture(deployConsortium);
+      const encoded = [await setQuorum3(consortium)].map((c) => ({ target: c.to, data: c.data }));
+      const tx = consortium.connect(accounts.governor).propose(encoded, "p", 3600);
+      await expect(tx).to.emit(consortium, "ProposalCreated");
+      const state = await consortium.proposal(await consortium.proposalCount());
+      expect(state.expiresAt - state.createdAt).to.equal(3600n);
+      expect(state.cancelled).to.equal(false);
+    });
+
+    it("refuses a lifetime of zero", async function () {
+      const { consortium, accounts } = await loadFixture(deployConsortium);
+      await expect(proposal(consortium, accounts.governor, [await setQuorum3(consortium)], { lifetime: 0 }))
+        .to.be.revertedWithCustomError(consortium, "ConsortiumInvalidLifetime").withArgs(0, MAX_PROPOSAL_LIFETIME);
+    });
+
+    it("refuses a lifetime beyond the maximum", async function () {
+      const { consortium, accounts } = await loadFixture(deployConsortium);
+      await expect(proposal(consortium, accounts.governor, [await setQuorum3(consortium)], { lifetime: MAX_PROPOSAL_LIFETIME + 1 }))
+        .to.be.revertedWithCustomError(consortium, "ConsortiumInvalidLifetime").withArgs(MAX_PROPOSAL_LIFETIME + 1, MAX_PROPOSAL_LIFETIME);
+    });
+
+    it("refuses approving an expired proposal", async function () {
+      const { consortium, accounts } = await loadFixture(deployConsortium);
+      const { id } = await proposal(consortium, accounts.governor, [await setQuorum3(consortium)], { lifetime: 100 });
+      const { expiresAt } = await consortium.proposal(id);
+      await time.increaseTo(expiresAt);
+      await expect(consortium.connect(accounts.governor2).approve(id))
+        .to.be.revertedWithCustomError(consortium, "ConsortiumProposalExpired").withArgs(id, expiresAt);
+    });
+
+    it("refuses executing an expired proposal although a quorum approved it", async function () {
+      const { consortium, accounts } = await loadFixture(deployConsortium);
+      const { id, encoded } = await proposal(consortium, accounts.governor, [await setQuorum3(consortium)], { lifetime: 100 });
+      await consortium.connect(accounts.governor2).approve(id);
+      const { expiresAt } = await consortium.proposal(id);
+      await time.increaseTo(expiresAt);
+      await expect(consortium.connect(accounts.governor).execute(id, encoded))
+        .to.be.revertedWithCustomError(consortium, "ConsortiumProposalExpired").withArgs(id, expiresAt);
+    });
+
+    it("executes a proposal in the last second of its life", async function () {
+      const { consortium, accounts } = await loadFixture(deployConsortium);
+      const { id, encoded } = await proposal(consortium, accounts.governor, [await setQuorum3(consortium)], { lifetime: 100 });
+      await consortium.connect(accounts.governor2).approve(id);
+      const { expiresAt } = await consortium.proposal(id);
+      await time.setNextBlockTimestamp(expiresAt - 1n);
+      await consortium.connect(accounts.governor).execute(id, encoded);
+      expect(await consortium.quorum()).to.equal(3n);
+    });
+
+    it("lets the proposer cancel, after which nothing more happens to the proposal", async function () {
+      const { consortium, accounts } = await loadFixture(deployConsortium);
+      const { id, encoded } = await proposal(consortium, accounts.governor, [await setQuorum3(consortium)]);
+      await consortium.connect(accounts.governor2).approve(id);
+      await expect(consortium.connect(accounts.governor).cancel(id)).to.emit(consortium, "ProposalCancelled").withArgs(id, GOV1);
+      expect((await consortium.proposal(id)).cancelled).to.equal(true);
+      await expect(consortium.connect(accounts.governor3).approve(id))
+        .to.be.revertedWithCustomError(consortium, "ConsortiumProposalCancelled").withArgs(id);
+      await expect(consortium.connect(accounts.governor).execute(id, encoded))
+        .to.be.revertedWithCustomError(consortium, "ConsortiumProposalCancelled").withArgs(id);
+      await expect(consortium.connect(accounts.governor).cancel(id))
+        .to.be.revertedWithCustomError(consortium, "ConsortiumProposalCancelled").withArgs(id);
+    });
+
+    it("refuses cancellation by another department", async function () {
+      const { consortium, accounts } = await loadFixture(deployConsortium);
+      const { id } = await proposal(consortium, accounts.governor, [await setQuorum3(consortium)]);
+      await expect(consortium.connect(accounts.governor2).cancel(id))
+        .to.be.revertedWithCustomError(consortium, "ConsortiumNotProposer").withArgs(id, GOV1, GOV2);
+      await expect(consortium.connect(accounts.outsider).cancel(id))
+        .to.be.revertedWithCustomError(consortium, "ConsortiumUnknownKey").withArgs(accounts.outsider.address);
+    });
+
+    it("refuses cancelling an executed proposal", async function () {
+      const { consortium, accounts } = await loadFixture(deployConsortium);
+      const { id, encoded } = await proposal(consortium, accounts.governor, [await setQuorum3(consortium)]);
+      await consortium.connect(accounts.governor2).approve(id);
+      await consortium.connect(accounts.governor).execute(id, encoded);
+      await expect(consortium.connect(accounts.governor).cancel(id))
+        .to.be.revertedWithCustomError(consortium, "ConsortiumAlreadyExecuted").withArgs(id);
+    });
+
+    it("lets a quorum cancel any proposal", async function () {
+      const { consortium, governors, accounts } = await loadFixture(deployConsortium);
+      const { id } = await proposal(consortium, accounts.governor3, [await setQuorum3(consortium)]);
+      await expect(govern(consortium, governors, [await consortium.cancel.populateTransaction(id)]))
+        .to.emit(consortium, "ProposalCancelled").withArgs(id, ZERO);
+      expect((await consortium.proposal(id)).cancelled).to.equal(true);
     });
   });
 

@@ -1,7 +1,7 @@
 // The consortium every Hardhat test starts from (as tests/conftest.py builds it for pytest):
 // three founding governors with quorum 2, then, through governance, civil affairs (issues
 // marriage certificates), housing (property certificates), a relying party, an auditor, a log
-// operator and a department that is suspended after being admitted.
+// operator (registered as the operator of ACCESS_LOG) and a department that is suspended after being admitted.
 const { ethers } = require("hardhat");
 
 /** A short ASCII code as a right-padded bytes32, like ledger_node.types.code32. */
@@ -26,15 +26,25 @@ const MARRIAGE = code32("MARRIAGE-CERT");
 const PROPERTY = code32("PROPERTY-CERT");
 const SERVICE_ITEM = code32("PROPERTY-REGISTRATION");
 const SCHEMA_V1 = "0x" + "01".repeat(32);
+const ACCESS_LOG = code32("ACCESS-LOG");
+/** The lifetime of the tests' proposals (ledger_node.types.PROPOSAL_LIFETIME); Common.sol MAX_PROPOSAL_LIFETIME. */
+const PROPOSAL_LIFETIME = 7 * 24 * 3600;
+const MAX_PROPOSAL_LIFETIME = 30 * 24 * 3600;
+
+/** Proposes `calls` (populated transactions) as `governor`; the proposal's id and its encoded calls. */
+async function propose(consortium, governor, calls, { description = "test proposal", lifetime = PROPOSAL_LIFETIME } = {}) {
+  const encoded = calls.map((c) => ({ target: c.to, data: c.data }));
+  const receipt = await (await consortium.connect(governor).propose(encoded, description, lifetime)).wait();
+  const id = receipt.logs.map((l) => consortium.interface.parseLog(l)).find((e) => e?.name === "ProposalCreated")
+    .args.proposalId;
+  return { id, encoded };
+}
 
 /** Runs `calls` (populated transactions) through a proposal approved by two governors. */
 async function govern(consortium, [governor, governor2], calls, description = "test proposal") {
-  const encoded = calls.map((c) => ({ target: c.to, data: c.data }));
-  const receipt = await (await consortium.connect(governor).propose(encoded, description)).wait();
-  const proposalId = receipt.logs.map((l) => consortium.interface.parseLog(l)).find((e) => e?.name === "ProposalCreated")
-    .args.proposalId;
-  await consortium.connect(governor2).approve(proposalId);
-  return consortium.connect(governor).execute(proposalId, encoded);
+  const { id, encoded } = await propose(consortium, governor, calls, { description });
+  await consortium.connect(governor2).approve(id);
+  return consortium.connect(governor).execute(id, encoded);
 }
 
 async function deployConsortium() {
@@ -59,6 +69,7 @@ async function deployConsortium() {
     await admit(AUDITOR, "审计局", Role.AUDITOR, auditor),
     await admit(OPERATOR, "大数据管理局", Role.LOG_OPERATOR, operator),
     await admit(SUSPENDED, "停用部门", Role.ISSUER, suspended),
+    await checkpoints.setLogOperator.populateTransaction(ACCESS_LOG, OPERATOR),
   ]);
   await catalog.connect(issuer).registerType(MARRIAGE, SCHEMA_V1, "结婚证", [CIVIL, SUSPENDED]);
   await catalog.connect(otherIssuer).registerType(PROPERTY, SCHEMA_V1, "不动产权证书", [HOUSING]);
@@ -72,6 +83,7 @@ async function deployConsortium() {
 }
 
 module.exports = {
-  code32, randomHash, govern, deployConsortium, ZERO, Role, Status, CertificateStatus,
+  code32, randomHash, propose, govern, deployConsortium, ZERO, Role, Status, CertificateStatus,
   GOV1, GOV2, GOV3, CIVIL, HOUSING, RELYING, AUDITOR, OPERATOR, SUSPENDED, MARRIAGE, PROPERTY, SERVICE_ITEM, SCHEMA_V1,
+  ACCESS_LOG, PROPOSAL_LIFETIME, MAX_PROPOSAL_LIFETIME,
 };

@@ -13,7 +13,7 @@ from ledger_node.bootstrap import bootstrap
 from ledger_node.chainstate import read_chain_state
 from ledger_node.deploy import Deployment
 from ledger_node.devnet import deploy
-from ledger_node.spec import ConsortiumSpec, DepartmentSpec, SpecError, TypeSpec, load_spec
+from ledger_node.spec import AccessLogSpec, ConsortiumSpec, DepartmentSpec, SpecError, TypeSpec, load_spec
 from ledger_node.types import Role
 from tests.conftest import transactions_sent
 
@@ -39,7 +39,7 @@ def _sent(w3: Web3, spec: ConsortiumSpec) -> int:
 
 
 def _state(w3: Web3, deployment: Deployment):
-    return read_chain_state(w3, deployment.consortium, deployment.catalog, deployment.first_block)
+    return read_chain_state(w3, deployment)
 
 
 def test_bootstrap_brings_the_chain_to_the_spec(chain_snapshot: Web3, spec: ConsortiumSpec,
@@ -87,12 +87,41 @@ def test_a_changed_spec_sends_only_the_difference(chain_snapshot: Web3, spec: Co
     assert sent == 3 + 1 + 1 + 1 + 2
 
 
+def test_access_logs_are_registered_with_their_operator_by_governance(chain_snapshot: Web3, spec: ConsortiumSpec,
+                                                                     deployed: Deployment) -> None:
+    bootstrap(chain_snapshot, spec, deployed)
+    changed = dataclasses.replace(
+        spec, departments=(*spec.departments, DepartmentSpec(code="DSJ", name="市大数据管理局", roles=Role.LOG_OPERATOR,
+                                                             account=6)),
+        access_logs=(AccessLogSpec(code="ACCESS-LOG", operator="DSJ"),))
+    # One proposal (propose, approve, execute) admits DSJ, then registers the log.
+    assert bootstrap(chain_snapshot, changed, deployed) == 3
+    assert _state(chain_snapshot, deployed).log_operators == {"ACCESS-LOG": "DSJ"}
+    assert bootstrap(chain_snapshot, changed, deployed) == 0
+
+
+def test_a_new_owner_in_the_spec_takes_over_through_governance(chain_snapshot: Web3, spec: ConsortiumSpec,
+                                                               deployed: Deployment) -> None:
+    bootstrap(chain_snapshot, spec, deployed)
+    hjzm, jhz = spec.types
+    item = spec.service_items[0]
+    changed = dataclasses.replace(spec, types=(hjzm, dataclasses.replace(jhz, owner="GA")),
+                                  service_items=(dataclasses.replace(item, owner="GA", handlers=("ZJ",)),))
+    sent = bootstrap(chain_snapshot, changed, deployed)
+    state = _state(chain_snapshot, deployed)
+    assert state.types["JHZ"].owner == "GA" and state.service_items["BDC-DJ"][0] == "GA"
+    # One proposal transfers both; GA, the new owner, adds ZJ as a handler and anchors its changed catalog
+    # (MZ and ZJ now own nothing, so they publish no catalog document).
+    assert sent == 3 + 1 + 1
+    assert bootstrap(chain_snapshot, changed, deployed) == 0
+
+
 def test_a_change_the_chain_cannot_make_is_refused_before_sending(chain_snapshot: Web3, spec: ConsortiumSpec,
                                                                   deployed: Deployment) -> None:
     bootstrap(chain_snapshot, spec, deployed)
     item = spec.service_items[0]
     changed = dataclasses.replace(spec, service_items=(dataclasses.replace(item, requires=("JHZ",)),))
     sent = _sent(chain_snapshot, spec)
-    with pytest.raises(SpecError, match="service items cannot change"):
+    with pytest.raises(SpecError, match="the types a service item requires cannot change"):
         bootstrap(chain_snapshot, changed, deployed)
     assert _sent(chain_snapshot, spec) == sent

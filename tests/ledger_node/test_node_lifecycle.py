@@ -46,7 +46,7 @@ def test_a_restarted_node_comes_back_with_the_same_chain(engine: str, tmp_path: 
         w3 = connect(record.url)
         assert w3.eth.block_number >= height
         deployment = Manifest.load(tmp_path / "manifest.json").deployment(w3)
-        state = read_chain_state(w3, deployment.consortium, deployment.catalog, deployment.first_block)
+        state = read_chain_state(w3, deployment)
         assert set(state.departments) == {d.code for d in spec.departments}
         assert bootstrap(w3, spec, deployment) == 0
     finally:

@@ -100,3 +100,22 @@ def test_broken_yaml_names_the_line(tmp_path: Path) -> None:
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     text = _edited("relying: [ZJ]", "relying: [NOBODY]").replace("quorum: 2", "quorum: 9")
     assert len(_problems(tmp_path, text)) == 2
+
+
+def test_access_logs_name_their_operator(tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(_edited("roles: [auditor]", "roles: [auditor, log_operator]")
+                    + "access_logs:\n  - {code: ACCESS-LOG, operator: SJ}\n", encoding="utf-8")
+    assert [(log.code, log.operator) for log in load_spec(path).access_logs] == [("ACCESS-LOG", "SJ")]
+
+
+def test_an_access_log_operator_needs_the_log_operator_role(tmp_path: Path) -> None:
+    text = SMALL.read_text(encoding="utf-8") + "access_logs:\n  - {code: ACCESS-LOG, operator: SJ}\n"
+    line = text.count("\n")
+    assert _problems(tmp_path, text) == [
+        f"line {line}: operator of access log 'ACCESS-LOG': department 'SJ' lacks the log_operator role"]
+
+
+def test_an_access_log_without_an_operator_is_refused(tmp_path: Path) -> None:
+    problems = _problems(tmp_path, SMALL.read_text(encoding="utf-8") + "access_logs:\n  - {code: ACCESS-LOG}\n")
+    assert any("access log 'ACCESS-LOG' has no `operator` department" in p for p in problems)
