@@ -123,7 +123,7 @@ contract Consortium is IConsortium {
     /// @inheritdoc IConsortium
     function cancel(uint256 proposalId) external {
         ProposalRecord storage record = _openProposal(proposalId);
-        bytes32 canceller;
+        bytes32 canceller = bytes32(0); // zero: governance cancelled it (a passed proposal calling cancel)
         if (msg.sender != address(this)) {
             (, canceller) = memberOf(msg.sender, ANY_ROLE);
             if (canceller != record.proposer) revert ConsortiumNotProposer(proposalId, record.proposer, canceller);
