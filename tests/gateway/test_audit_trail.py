@@ -20,24 +20,89 @@ from sqlalchemy.orm import Session
 from gateway.audit.merkle_log import verify_consistency, verify_inclusion
 from gateway.db import AccessedCertificate, AccessLogEntry, make_engine, session_factory
 from ledger_node.types import DEFAULT_ACCESS_LOG_ID, code32
-from tests.conftest import DEMO_DEPARTMENTS, Devnet, GatewayProcess, marriage_request, rewrite_access_log
+from ledger_node.devnet import start_devnet
+from tests.conftest import (DEMO_DEPARTMENTS, Devnet, GatewayProcess, issued_marriage, marriage_request,
+                            rewrite_access_log)
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def audited(own_devnet: Devnet, tmp_path: Path) -> Iterator[tuple[GatewayProcess, str]]:
-    """A gateway of its own with one marriage certificate that the audit bureau verified and read."""
-    gateway = GatewayProcess(own_devnet, tmp_path / "gateway").start()
-    issued = gateway.client.post("/v1/certificates", json=marriage_request("AUDIT-1"), headers=gateway.auth("MZ"))
-    document = issued.json()["certificate"]
+#: Access-log ids that governance registers for the audit bureau on the module's chain, one per
+#: test that needs a log of its own (a checkpointed log only grows, so two databases cannot share one).
+OWN_LOG_IDS = [f"audit-trail-test-{n}" for n in range(12)]
+
+
+def _verified_and_read(gateway: GatewayProcess, document: dict) -> str:
+    """The audit bureau verifies `document` and reads its history: two access-log entries naming it. Its hash."""
     assert gateway.client.post("/v1/verify", json={"document": document}, headers=gateway.auth("SJ")).json()[
         "verdict"] == "valid"
     gateway.wait_indexed()
-    assert gateway.client.get(f"/v1/certificates/{document['proof']['certificateHash']}/history",
+    certificate_hash = document["proof"]["certificateHash"]
+    assert gateway.client.get(f"/v1/certificates/{certificate_hash}/history",
                               headers=gateway.auth("SJ")).status_code == 200
-    yield gateway, document["proof"]["certificateHash"]
+    return certificate_hash
+
+
+@pytest.fixture(scope="module")
+def audit_chain(devnet_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
+    """A devnet for this module, where governance registered OWN_LOG_IDS for the audit bureau."""
+    net = start_devnet(tmp_path_factory.mktemp("audit") / "chain", devnet_template)
+    operator = code32(DEMO_DEPARTMENTS["DSJ"])
+    net.govern(*[net.deployment.checkpoints.functions.setLogOperator(code32(log), operator) for log in OWN_LOG_IDS])
+    yield net
+    net.node.stop()
+
+
+@pytest.fixture(scope="module")
+def audit_gateway(audit_chain: Devnet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    """The module's gateway, on the demo's access log."""
+    gateway = GatewayProcess(audit_chain, tmp_path_factory.mktemp("gateway")).start()
+    yield gateway
     gateway.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_document(audit_gateway: GatewayProcess) -> dict:
+    """A marriage certificate issued through the module's gateway."""
+    return issued_marriage(audit_gateway, number="AUDIT-1")["certificate"]
+
+
+@pytest.fixture(scope="module")
+def audited(audit_gateway: GatewayProcess, shared_document: dict) -> tuple[GatewayProcess, str]:
+    """The module's gateway and the certificate of its first two log entries. Tests on it only add
+    entries and checkpoints, so they assert about the entries they made or about entries 0 and 1."""
+    return audit_gateway, _verified_and_read(audit_gateway, shared_document)
+
+
+@pytest.fixture(scope="module")
+def unused_log_ids() -> Iterator[str]:
+    return iter(OWN_LOG_IDS)
+
+
+@pytest.fixture
+def own_log(audited: tuple[GatewayProcess, str], shared_document: dict, unused_log_ids: Iterator[str],
+            tmp_path: Path) -> Iterator[tuple[GatewayProcess, str]]:
+    """A gateway with a database and access log of its own on the module's chain, whose log starts
+    as the module's does (the audit bureau verified the module's certificate and read its history):
+    for tests that rewrite, delete or garble the log, or restart the gateway."""
+    gateway = GatewayProcess(audited[0].devnet, tmp_path / "gateway", access_log_id=next(unused_log_ids)).start()
+    yield gateway, _verified_and_read(gateway, shared_document)
+    gateway.stop()
+
+
+def _fresh_certificate(gateway: GatewayProcess, number: str) -> str:
+    """A certificate of the test's own that the audit bureau verified and whose history it read
+    (two entries naming it, verify then history): for tests that count a certificate's accesses."""
+    return _verified_and_read(gateway, issued_marriage(gateway, number=number)["certificate"])
+
+
+def _anchored_checkpoint(gateway: GatewayProcess) -> dict:
+    """The audit bureau reads the log (one more entry, so the tree has grown) and anchors a checkpoint of it."""
+    auditor = gateway.auth("SJ")
+    gateway.client.get("/v1/audit/log/entries", params={"limit": 1}, headers=auditor)
+    response = gateway.client.post("/v1/audit/log/checkpoints", headers=auditor)
+    assert response.json()["state"] == "done", response.text
+    return gateway.client.get("/v1/audit/log/checkpoints", headers=auditor).json()["checkpoints"][-1]
 
 
 def _hex(text: str) -> bytes:
@@ -80,20 +145,31 @@ def test_public_verification_is_not_logged(audited: tuple[GatewayProcess, str]) 
 
 
 def test_history_summarises_every_access_newest_first(audited: tuple[GatewayProcess, str]) -> None:
-    gateway, certificate_hash = audited
+    gateway, _hash = audited
+    certificate_hash = _fresh_certificate(gateway, "AUDIT-SUMMARY")
     history = gateway.client.get(f"/v1/certificates/{certificate_hash}/history", headers=gateway.auth("MZ")).json()
     assert (history["accesses"]["count"], [a["action"] for a in history["accesses"]["latest"]]) == (
         2, ["history", "verify"])
 
 
 def test_each_page_of_a_history_is_logged_as_a_history_read(audited: tuple[GatewayProcess, str]) -> None:
-    gateway, certificate_hash = audited
+    gateway, _hash = audited
+    certificate_hash = _fresh_certificate(gateway, "AUDIT-PAGES")
     for part in ("events", "accesses", "accesses"):
         assert gateway.client.get(f"/v1/certificates/{certificate_hash}/history/{part}", params={"limit": 1},
                                   headers=gateway.auth("GH")).status_code == 200
-    entries = gateway.client.get("/v1/audit/log/entries", headers=gateway.auth("SJ")).json()["entries"]
-    assert [(e["action"], e["department"], e["certificates"], e["outcome"]) for e in entries[2:5]] == [
+    entries = _entries_naming(gateway, certificate_hash)
+    assert [(e["action"], e["department"], e["certificates"], e["outcome"]) for e in entries[2:]] == [
         ("history", DEMO_DEPARTMENTS["GH"], [certificate_hash], "read")] * 3
+
+
+def _entries_naming(gateway: GatewayProcess, certificate_hash: str) -> list[dict]:
+    """The access-log entries naming the certificate, oldest first (the module's log stays well under
+    the 1 000 entries of one page)."""
+    entries = gateway.client.get("/v1/audit/log/entries", params={"limit": 1000},
+                                 headers=gateway.auth("SJ")).json()["entries"]
+    assert len(entries) < 1000
+    return [e for e in entries if certificate_hash in e.get("certificates", [])]
 
 
 def _read_history(gateway: GatewayProcess, certificate_hash: str, times: int) -> dict:
@@ -105,7 +181,8 @@ def _read_history(gateway: GatewayProcess, certificate_hash: str, times: int) ->
 
 
 def test_a_popular_certificates_history_stays_bounded(audited: tuple[GatewayProcess, str]) -> None:
-    gateway, certificate_hash = audited
+    gateway, _hash = audited
+    certificate_hash = _fresh_certificate(gateway, "AUDIT-POPULAR")
     history = _read_history(gateway, certificate_hash, 50)
     assert (history["accesses"]["count"], len(history["accesses"]["latest"])) == (2 + 49, 20)
     rest = gateway.client.get(history["accesses"]["nextUrl"], headers=gateway.auth("GH")).json()["accesses"]
@@ -113,11 +190,10 @@ def test_a_popular_certificates_history_stays_bounded(audited: tuple[GatewayProc
 
 
 def test_pages_of_accesses_hold_every_access_once(audited: tuple[GatewayProcess, str]) -> None:
-    gateway, certificate_hash = audited
+    gateway, _hash = audited
+    certificate_hash = _fresh_certificate(gateway, "AUDIT-PAGED")
     _read_history(gateway, certificate_hash, 50)
-    logged = [e["position"] for e in gateway.client.get("/v1/audit/log/entries", params={"limit": 1000},
-                                                        headers=gateway.auth("SJ")).json()["entries"]
-              if certificate_hash in e.get("certificates", [])]
+    logged = [e["position"] for e in _entries_naming(gateway, certificate_hash)]
     paged, cursor = [], None
     while True:  # each page read is itself an access, newer than the pages: not among them
         page = gateway.client.get(f"/v1/certificates/{certificate_hash}/history/accesses",
@@ -132,7 +208,7 @@ def test_pages_of_accesses_hold_every_access_once(audited: tuple[GatewayProcess,
 
 def test_the_demo_access_log_is_checkpointed_by_its_registered_operator(audited: tuple[GatewayProcess, str]) -> None:
     gateway, _hash = audited
-    assert gateway.client.post("/v1/audit/log/checkpoints", headers=gateway.auth("SJ")).json()["state"] == "done"
+    _anchored_checkpoint(gateway)
     log_id = code32(DEFAULT_ACCESS_LOG_ID)
     assert gateway.devnet.deployment.checkpoints.functions.logOperator(log_id).call() == code32(DEMO_DEPARTMENTS["DSJ"])
 
@@ -152,11 +228,9 @@ def test_a_log_id_governance_did_not_register_is_not_checkpointed(devnet: Devnet
 def test_checkpoints_only_grow_and_proofs_check_against_them(audited: tuple[GatewayProcess, str]) -> None:
     gateway, _hash = audited
     auditor = gateway.auth("SJ")
-    assert gateway.client.post("/v1/audit/log/checkpoints", headers=auditor).json()["state"] == "done"
+    first = _anchored_checkpoint(gateway)
     assert gateway.client.post("/v1/audit/log/checkpoints", headers=auditor).json() == {"upToDate": True}
-    gateway.client.get("/v1/audit/log/entries", headers=auditor)  # one more entry: the tree grows
-    assert gateway.client.post("/v1/audit/log/checkpoints", headers=auditor).json()["state"] == "done"
-    first, second = gateway.client.get("/v1/audit/log/checkpoints", headers=auditor).json()["checkpoints"]
+    second = _anchored_checkpoint(gateway)  # one more entry: the tree grew
     assert first["treeSize"] < second["treeSize"]
     proof = gateway.client.get("/v1/audit/log/entries/0/inclusion", params={"treeSize": first["treeSize"]},
                                headers=auditor).json()
@@ -204,8 +278,8 @@ def _garble(session: Session) -> None:
     (_garble, "entry 1 is unreadable (not a JSON object)"),
 ], ids=["edit", "delete", "reorder", "relabel", "unreadable"])
 def test_audit_verify_passes_an_untouched_log_and_names_a_tampered_entry(
-        audited: tuple[GatewayProcess, str], tamper: Callable[[Session], None], named: str) -> None:
-    gateway, _hash = audited
+        own_log: tuple[GatewayProcess, str], tamper: Callable[[Session], None], named: str) -> None:
+    gateway, _hash = own_log
     gateway.client.post("/v1/audit/log/checkpoints", headers=gateway.auth("SJ"))
     clean = _audit_cli(gateway, "verify")
     assert clean.returncode == 0, clean.stdout + clean.stderr
@@ -216,8 +290,8 @@ def test_audit_verify_passes_an_untouched_log_and_names_a_tampered_entry(
     assert named in tampered.stdout, tampered.stdout
 
 
-def test_audit_verify_places_a_consistent_rewrite_by_the_checkpoints(audited: tuple[GatewayProcess, str]) -> None:
-    gateway, _hash = audited
+def test_audit_verify_places_a_consistent_rewrite_by_the_checkpoints(own_log: tuple[GatewayProcess, str]) -> None:
+    gateway, _hash = own_log
     auditor = gateway.auth("SJ")
     assert gateway.client.post("/v1/audit/log/checkpoints", headers=auditor).json()["state"] == "done"  # size 2
     gateway.client.get("/v1/audit/log/entries", headers=auditor)  # entry 2
@@ -229,11 +303,11 @@ def test_audit_verify_places_a_consistent_rewrite_by_the_checkpoints(audited: tu
         "entry 2 differs from what the checkpoint of size 3 proves (the first 2 entries are as anchored)"
 
 
-def test_audit_verify_reports_anchored_entries_lost_from_the_end_of_the_log(audited: tuple[GatewayProcess, str]) -> None:
+def test_audit_verify_reports_anchored_entries_lost_from_the_end_of_the_log(own_log: tuple[GatewayProcess, str]) -> None:
     """The tail a power cut takes back (docs/gateway.md, "Durability"): were it to reach into entries
     a checkpoint anchored (a disk that acknowledged writes it had not made, an older backup
     restored), the checkpoint on chain shows them missing."""
-    gateway, _hash = audited
+    gateway, _hash = own_log
     auditor = gateway.auth("SJ")
     assert gateway.client.post("/v1/audit/log/checkpoints", headers=auditor).json()["state"] == "done"  # size 2
     gateway.client.get("/v1/audit/log/entries", headers=auditor)  # entry 2, not anchored
@@ -246,21 +320,18 @@ def test_audit_verify_reports_anchored_entries_lost_from_the_end_of_the_log(audi
         "entry 1 is missing: the log ends there, but a checkpoint of size 2 is anchored on chain"
 
 
-def test_audit_verify_reports_an_unreachable_chain_in_one_line(audited: tuple[GatewayProcess, str]) -> None:
-    gateway, _hash = audited
-    gateway.devnet.stop_chain()
-    try:
-        verified = _audit_cli(gateway, "verify")
-    finally:
-        gateway.devnet.restart_chain()
+def test_audit_verify_reports_an_unreachable_chain_in_one_line(own_devnet: Devnet, tmp_path: Path) -> None:
+    gateway = GatewayProcess(own_devnet, tmp_path / "gateway").start()
+    gateway.stop()
+    own_devnet.stop_chain()
+    verified = _audit_cli(gateway, "verify")
     assert (verified.returncode, verified.stderr.count("\n"), "Traceback" in verified.stderr) == (1, 1, False), \
         verified.stderr
 
 
 def test_an_inclusion_proof_checks_against_the_chain(audited: tuple[GatewayProcess, str], tmp_path: Path) -> None:
     gateway, _hash = audited
-    size = gateway.client.post("/v1/audit/log/checkpoints", headers=gateway.auth("SJ")).json() and \
-        gateway.client.get("/v1/audit/log/checkpoints", headers=gateway.auth("SJ")).json()["checkpoints"][-1]["treeSize"]
+    size = _anchored_checkpoint(gateway)["treeSize"]
     proof = gateway.client.get("/v1/audit/log/entries/1/inclusion", params={"treeSize": size},
                                headers=gateway.auth("SJ")).json()
     (tmp_path / "proof.json").write_text(json.dumps(proof))
@@ -272,9 +343,7 @@ def test_an_inclusion_proof_checks_against_the_chain(audited: tuple[GatewayProce
 def test_an_inclusion_proof_of_an_altered_entry_is_rejected(audited: tuple[GatewayProcess, str],
                                                             tmp_path: Path) -> None:
     gateway, _hash = audited
-    gateway.client.post("/v1/audit/log/checkpoints", headers=gateway.auth("SJ"))
-    size = gateway.client.get("/v1/audit/log/checkpoints", headers=gateway.auth("SJ")).json()["checkpoints"][-1][
-        "treeSize"]
+    size = _anchored_checkpoint(gateway)["treeSize"]
     proof = gateway.client.get("/v1/audit/log/entries/1/inclusion", params={"treeSize": size},
                                headers=gateway.auth("SJ")).json()
     proof["entry"]["outcome"] = "not_found"
@@ -287,21 +356,21 @@ def test_an_inclusion_proof_of_an_altered_entry_is_rejected(audited: tuple[Gatew
 @pytest.mark.parametrize(("proof_text", "said"), [
     ("[" * 100_000, "error (invalid_input):"),
     ('{"treeSize": 1}', "error (invalid_input): not an inclusion proof"),
-    ('{"treeSize": 2, "position": 1, "leafHash": "0x00", "proof": [], "entry": {"n": NaN}}',
+    ('{"treeSize": TREE_SIZE, "position": 1, "leafHash": "0x00", "proof": [], "entry": {"n": NaN}}',
      "error (proof_rejected): entry 1 does not hash to the leaf 0x00"),
 ], ids=["nested-too-deep", "incomplete", "entry-not-canonical"])
 def test_check_inclusion_refuses_a_malformed_proof_in_one_line(audited: tuple[GatewayProcess, str], tmp_path: Path,
                                                                 proof_text: str, said: str) -> None:
     gateway, _hash = audited
-    assert gateway.client.post("/v1/audit/log/checkpoints", headers=gateway.auth("SJ")).json()["state"] == "done"
-    (tmp_path / "proof.json").write_text(proof_text)
+    tree_size = _anchored_checkpoint(gateway)["treeSize"]  # TREE_SIZE: a size anchored on chain
+    (tmp_path / "proof.json").write_text(proof_text.replace("TREE_SIZE", str(tree_size)))
     checked = _audit_cli(gateway, "check-inclusion", str(tmp_path / "proof.json"))
     assert (checked.returncode, checked.stderr.count("\n")) == (1, 1), checked.stderr
     assert checked.stderr.startswith(said), checked.stderr
 
 
-def test_a_restarted_gateway_continues_the_same_log(audited: tuple[GatewayProcess, str]) -> None:
-    gateway, certificate_hash = audited
+def test_a_restarted_gateway_continues_the_same_log(own_log: tuple[GatewayProcess, str]) -> None:
+    gateway, certificate_hash = own_log
     gateway.client.post("/v1/audit/log/checkpoints", headers=gateway.auth("SJ"))
     gateway.stop()
     gateway.start()
@@ -342,8 +411,8 @@ def test_export_writes_json_lines(audited: tuple[GatewayProcess, str]) -> None:
     assert certificate_hash in exported.stdout.splitlines()[0]
 
 
-def test_export_stops_at_an_unreadable_entry_in_one_line(audited: tuple[GatewayProcess, str]) -> None:
-    gateway, _hash = audited
+def test_export_stops_at_an_unreadable_entry_in_one_line(own_log: tuple[GatewayProcess, str]) -> None:
+    gateway, _hash = own_log
     with session_factory(make_engine(gateway.database_url)).begin() as session:
         _garble(session)
     exported = _audit_cli(gateway, "export")
