@@ -30,7 +30,7 @@ run: setup
 ## gateway; most tests wait for 1-second blocks, so two share two cores well).
 test: setup chromium
 	$(BIN)/certnet contracts check
-	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not postgres"
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not postgres" --durations=30
 	npx hardhat test
 
 ## The gateway's API suites again with its database on a throwaway PostgreSQL cluster, and the tests that need

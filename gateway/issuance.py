@@ -242,14 +242,19 @@ class Issuance:
         with self.sessions() as session:
             rows = session.scalars(select(IssuedCertificate).where(IssuedCertificate.operation_id == operation.id)
                                    .order_by(IssuedCertificate.position).offset(offset).limit(limit)).all()
+        return [self.document_of(row, operation) for row in rows]
+
+    def document_of(self, row: IssuedCertificate, operation: Operation) -> dict[str, Any]:
+        """The certificate of `row`, with its anchoring evidence once its operation is mined."""
         if operation.state != OperationState.DONE.value:
-            return [row.document for row in rows]
-        return [self._evidenced(row, operation) for row in rows]
+            return row.document
+        return self._evidenced(row, operation)
 
     def signed_document(self, certificate_hash: bytes) -> dict[str, Any] | None:
         """The document this gateway signed under `certificate_hash` (without its anchoring evidence), if any."""
-        found = self.issued(certificate_hash)
-        return found[0].document if found else None
+        with self.sessions() as session:
+            return session.scalar(select(IssuedCertificate.document)
+                                  .where(IssuedCertificate.certificate_hash == _hex(certificate_hash)))
 
     def held_by(self, holder: str, certificate_types: Iterable[str], *, newest: int) -> list[dict[str, Any]]:
         """The anchored certificates this gateway issued to `holder` (a pseudonym), with their

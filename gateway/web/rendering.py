@@ -41,7 +41,7 @@ def view(request: Request, certificate_hash: CertificateHashPath, caller: Member
     row, operation = found
     if operation.department != caller.department:
         raise Forbidden("only the department that issued a certificate may view it")
-    document = gateway.issuance.certificates_of(operation, row.position)[0]
+    document = gateway.issuance.document_of(row, operation)
     summary = summarised(gateway, gateway.verifier.verify(document), document, language(lang))
     return rendered(request, gateway, language(lang), summary, with_verdict=False)
 
