@@ -47,7 +47,8 @@ def deploy(w3: Web3, spec: ConsortiumSpec, manifest_path: Path, *, engine: str, 
     chain_id = w3.eth.chain_id
     deployer = deployer or development_account(chain_id, DEPLOYER_INDEX)
     accounts = {code: department_account(spec.department(code), chain_id) for code in spec.governors}
-    deployment = deploy_contracts(w3, Sender(w3, [deployer]), deployer.address, founders_of(spec, accounts), spec.quorum)
+    deployment = deploy_contracts(w3, Sender(w3, [deployer]), deployer.address, founders_of(spec, accounts), spec.quorum,
+                                  spec.crypto_suite)
     manifest = Manifest.of(w3, deployment, engine=engine, rpc_url=rpc_url)
     manifest.save(manifest_path)
     return manifest

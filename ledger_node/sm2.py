@@ -1,0 +1,108 @@
+"""SM2 keys and signatures and SM3 (the sm2-sm3 crypto suite's primitives), from Tongsuo (`tongsuopy`).
+
+Here rather than in `gateway.certificates.suites` because the chain side registers the departments' SM2
+keys (`ledger_node.bootstrap`) and imports point from the gateway to the chain side only.
+"""
+
+from __future__ import annotations
+
+from ecdsa.util import sigdecode_der, sigencode_strings
+from eth_hash.auto import keccak
+from tongsuopy.crypto import hashes, serialization
+from tongsuopy.crypto.asymciphers import ec
+from tongsuopy.crypto.asymciphers.utils import encode_dss_signature
+from tongsuopy.crypto.exceptions import InvalidSignature
+
+
+class Sm2KeyError(ValueError):
+    """Bytes that are not an SM2 key."""
+
+
+#: The order n of the SM2 recommended curve (GB/T 32918.5).
+SM2_ORDER = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
+SM2_PUBLIC_KEY_BYTES = 64  # x || y, each 32 bytes big-endian (the uncompressed point without its 0x04)
+SM2_SIGNATURE_BYTES = 64  # r || s
+
+
+def sm3(data: bytes) -> bytes:
+    digest = hashes.Hash(hashes.SM3())
+    digest.update(data)
+    return digest.finalize()
+
+
+def sm2_key_id(public_key: bytes) -> bytes:
+    """The id the consortium registers an SM2 key under: keccak-256 of its 64 public-key bytes (the EVM
+    has keccak, not SM3, and the contract derives the id itself so it always matches the key)."""
+    return keccak(public_key)
+
+
+class Sm2PrivateKey:
+    """A department's or holder's SM2 private key (Tongsuo)."""
+
+    def __init__(self, key: ec.EllipticCurvePrivateKey) -> None:
+        self._key = key
+
+    @classmethod
+    def generate(cls) -> Sm2PrivateKey:
+        return cls(ec.generate_private_key(ec.SM2()))
+
+    @classmethod
+    def from_secret(cls, secret: bytes) -> Sm2PrivateKey:
+        """The key whose scalar is derived from 32+ secret bytes: SM3 of them, reduced into [1, n-1]."""
+        return cls(ec.derive_private_key(int.from_bytes(sm3(b"CertNet SM2 key\0" + secret), "big")
+                                         % (SM2_ORDER - 1) + 1, ec.SM2()))
+
+    @classmethod
+    def from_pem(cls, pem: bytes) -> Sm2PrivateKey:
+        key = serialization.load_pem_private_key(pem, password=None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != ec.SM2.name:
+            raise Sm2KeyError("not an SM2 private key")
+        return cls(key)
+
+    def to_pem(self) -> bytes:
+        return self._key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption())
+
+    @property
+    def public_key(self) -> bytes:
+        """x || y, 64 bytes."""
+        return self._key.public_key().public_bytes(serialization.Encoding.X962,
+                                                   serialization.PublicFormat.UncompressedPoint)[1:]
+
+    @property
+    def key_id(self) -> bytes:
+        return sm2_key_id(self.public_key)
+
+    def sign(self, message: bytes) -> bytes:
+        """r || s of the SM2 signature of `message`: e = SM3(Z_A || message), Z_A with the default user ID."""
+        der = self._key.sign(message, ec.ECDSA(hashes.SM3()))
+        r, s = sigdecode_der(der, SM2_ORDER)
+        return b"".join(sigencode_strings(r, s, SM2_ORDER))
+
+
+def sm2_public_key(public_key: bytes) -> ec.EllipticCurvePublicKey:
+    """The curve point of 64 public-key bytes; ValueError when they are not a point of the SM2 curve."""
+    if len(public_key) != SM2_PUBLIC_KEY_BYTES:
+        raise ValueError(f"an SM2 public key is {SM2_PUBLIC_KEY_BYTES} bytes x || y, got {len(public_key)}")
+    return ec.EllipticCurvePublicKey.from_encoded_point(ec.SM2(), b"\x04" + public_key)
+
+
+def sm2_verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    """Whether `signature` (r || s) is an SM2 signature of `message` by `public_key` (default user ID)."""
+    if len(signature) != SM2_SIGNATURE_BYTES:
+        return False
+    r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+    if not (0 < r < SM2_ORDER and 0 < s < SM2_ORDER):
+        return False
+    try:
+        sm2_public_key(public_key).verify(encode_dss_signature(r, s), message, ec.ECDSA(hashes.SM3()))
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def department_sm2_key(account_key: bytes) -> Sm2PrivateKey:
+    """The SM2 key a department signs certificates with under sm2-sm3, derived from one of its account
+    keys (the private key bytes): the key store that holds the account key holds the SM2 key with it,
+    and rotating the account key rotates it too."""
+    return Sm2PrivateKey.from_secret(bytes(account_key))
