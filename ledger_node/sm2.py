@@ -11,7 +11,7 @@ from eth_hash.auto import keccak
 from tongsuopy.crypto import hashes, serialization
 from tongsuopy.crypto.asymciphers import ec
 from tongsuopy.crypto.asymciphers.utils import encode_dss_signature
-from tongsuopy.crypto.exceptions import InvalidSignature
+from tongsuopy.crypto.exceptions import InvalidSignature, UnsupportedAlgorithm
 
 
 class Sm2KeyError(ValueError):
@@ -54,7 +54,10 @@ class Sm2PrivateKey:
 
     @classmethod
     def from_pem(cls, pem: bytes) -> Sm2PrivateKey:
-        key = serialization.load_pem_private_key(pem, password=None)
+        try:
+            key = serialization.load_pem_private_key(pem, password=None)
+        except (ValueError, TypeError, UnsupportedAlgorithm) as error:  # Tongsuo knows SM2 only
+            raise Sm2KeyError(f"not a PEM private key: {error}") from None
         if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != ec.SM2.name:
             raise Sm2KeyError("not an SM2 private key")
         return cls(key)
@@ -73,6 +76,9 @@ class Sm2PrivateKey:
     def key_id(self) -> bytes:
         return sm2_key_id(self.public_key)
 
+    def verifying_key(self) -> Sm2PublicKey:
+        return Sm2PublicKey(self._key.public_key())
+
     def sign(self, message: bytes) -> bytes:
         """r || s of the SM2 signature of `message`: e = SM3(Z_A || message), Z_A with the default user ID."""
         der = self._key.sign(message, ec.ECDSA(hashes.SM3()))
@@ -80,25 +86,59 @@ class Sm2PrivateKey:
         return b"".join(sigencode_strings(r, s, SM2_ORDER))
 
 
-def sm2_public_key(public_key: bytes) -> ec.EllipticCurvePublicKey:
-    """The curve point of 64 public-key bytes; ValueError when they are not a point of the SM2 curve."""
-    if len(public_key) != SM2_PUBLIC_KEY_BYTES:
-        raise ValueError(f"an SM2 public key is {SM2_PUBLIC_KEY_BYTES} bytes x || y, got {len(public_key)}")
-    return ec.EllipticCurvePublicKey.from_encoded_point(ec.SM2(), b"\x04" + public_key)
+class Sm2PublicKey:
+    """An SM2 public key, read from its 64 bytes x || y or from PEM (SubjectPublicKeyInfo, curve SM2)."""
+
+    def __init__(self, key: ec.EllipticCurvePublicKey) -> None:
+        self._key = key
+
+    @classmethod
+    def from_bytes(cls, public_key: bytes) -> Sm2PublicKey:
+        """`Sm2KeyError` when the bytes are not a point of the SM2 curve."""
+        if len(public_key) != SM2_PUBLIC_KEY_BYTES:
+            raise Sm2KeyError(f"an SM2 public key is {SM2_PUBLIC_KEY_BYTES} bytes x || y, got {len(public_key)}")
+        try:
+            return cls(ec.EllipticCurvePublicKey.from_encoded_point(ec.SM2(), b"\x04" + public_key))
+        except ValueError as error:
+            raise Sm2KeyError(f"not a point of the SM2 curve: {error}") from None
+
+    @classmethod
+    def from_pem(cls, pem: bytes) -> Sm2PublicKey:
+        """`Sm2KeyError` when `pem` is not an SM2 public key."""
+        try:
+            key = serialization.load_pem_public_key(pem)
+        except (ValueError, TypeError, UnsupportedAlgorithm) as error:  # Tongsuo knows SM2 only
+            raise Sm2KeyError(f"not a PEM public key: {error}") from None
+        if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != ec.SM2.name:
+            raise Sm2KeyError("not an SM2 public key")
+        return cls(key)
+
+    def to_pem(self) -> bytes:
+        return self._key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+    def to_der(self) -> bytes:
+        return self._key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+    def verify(self, message: bytes, signature: bytes) -> bool:
+        """Whether `signature` (r || s) is an SM2 signature of `message` by this key (default user ID)."""
+        if len(signature) != SM2_SIGNATURE_BYTES:
+            return False
+        r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+        if not (0 < r < SM2_ORDER and 0 < s < SM2_ORDER):
+            return False
+        try:
+            self._key.verify(encode_dss_signature(r, s), message, ec.ECDSA(hashes.SM3()))
+        except InvalidSignature:
+            return False
+        return True
 
 
 def sm2_verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
-    """Whether `signature` (r || s) is an SM2 signature of `message` by `public_key` (default user ID)."""
-    if len(signature) != SM2_SIGNATURE_BYTES:
-        return False
-    r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
-    if not (0 < r < SM2_ORDER and 0 < s < SM2_ORDER):
-        return False
+    """Whether `signature` (r || s) is an SM2 signature of `message` by the 64-byte `public_key`."""
     try:
-        sm2_public_key(public_key).verify(encode_dss_signature(r, s), message, ec.ECDSA(hashes.SM3()))
-    except (InvalidSignature, ValueError):
+        return Sm2PublicKey.from_bytes(public_key).verify(message, signature)
+    except Sm2KeyError:
         return False
-    return True
 
 
 def department_sm2_key(account_key: bytes) -> Sm2PrivateKey:

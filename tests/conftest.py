@@ -39,7 +39,8 @@ from gateway.certificates.anchoring import Issuing, anchor_batch, anchor_certifi
 from gateway.certificates.document import CertificateType, IssuerRef, new_certificate, redact
 from gateway.certificates.jsonld_contexts import shipped_context_files
 from gateway.certificates.identity import HolderId, pseudonym
-from gateway.certificates.signing import sign
+from gateway.certificates.signing import IssuerKey, sign
+from gateway.certificates.suites import DEFAULT_SUITE, SM2_SM3, CryptoSuite, Sm2PrivateKey
 from gateway.certificates.verification import Verifier
 from ledger_node.canonical import content_hash
 from ledger_node.deploy import Deployment, Founder, deploy_contracts
@@ -198,6 +199,24 @@ def _network(request: pytest.FixtureRequest) -> Network:
 
 
 @pytest.fixture(scope="module")
+def _sm2_network() -> Network:
+    """The test consortium deployed under the sm2-sm3 crypto suite, on an embedded chain of the module's own."""
+    signers: dict[ChecksumAddress, LocalAccount] = {}
+    w3, new_key = _embedded_chain(signers)
+    return _test_network(w3, new_key, signers, crypto_suite=SM2_SM3.name)
+
+
+@pytest.fixture
+def sm2_network(_sm2_network: Network) -> Iterator[Network]:
+    """The sm2-sm3 network, restored to its initial state after the test."""
+    snapshot = _sm2_network.w3.testing.snapshot()
+    keys = dict(_sm2_network.keys)
+    yield _sm2_network
+    _sm2_network.w3.testing.revert(snapshot)
+    _sm2_network.keys = keys
+
+
+@pytest.fixture(scope="module")
 def anvil_network() -> Iterator[Network]:
     """The test consortium on an anvil of the module's own, mining each transaction at once."""
     node = LocalNode("anvil", accounts=200)
@@ -210,16 +229,17 @@ def anvil_network() -> Iterator[Network]:
 
 
 def _test_network(w3: Web3, new_key: Callable[[], ChecksumAddress],
-                  signers: dict[ChecksumAddress, LocalAccount]) -> Network:
-    """The test consortium deployed on `w3`: three governors, the departments of ACTORS, two types, a service
-    item and an access log."""
+                  signers: dict[ChecksumAddress, LocalAccount], crypto_suite: str = DEFAULT_SUITE.name) -> Network:
+    """The test consortium deployed on `w3` under `crypto_suite`: three governors, the departments of ACTORS, two
+    types, a service item and an access log."""
     keys = {name: new_key() for name in [*ACTORS, "governor2", "governor3"]}
     founders = [
         Founder(GOV1, "治理部门一", int(Role.GOVERNOR), [keys["governor"]]),
         Founder(GOV2, "治理部门二", int(Role.GOVERNOR), [keys["governor2"]]),
         Founder(GOV3, "治理部门三", int(Role.GOVERNOR), [keys["governor3"]]),
     ]
-    deployment = deploy_contracts(w3, Sender(w3, [dev_account(0)]), dev_account(0).address, founders, quorum=2)
+    deployment = deploy_contracts(w3, Sender(w3, [dev_account(0)]), dev_account(0).address, founders, quorum=2,
+                                  crypto_suite=crypto_suite)
     network = Network(w3=w3, deployment=deployment, keys=keys, new_key=new_key, signers=signers)
     consortium, catalog = deployment.consortium, deployment.catalog
     network.govern(
@@ -297,6 +317,8 @@ class CertificateDesk:
     network: Network
     certificate_type: CertificateType
     issuing: Issuing
+    signing_key: IssuerKey  # civil affairs' account key, or under sm2-sm3 its registered SM2 key
+    suite: CryptoSuite = DEFAULT_SUITE
 
     def new(self, subject: dict[str, Any] | None = None, *, valid_for: int | None = None,
             holder: HolderId = HOLDER) -> dict[str, Any]:
@@ -304,10 +326,11 @@ class CertificateDesk:
         return new_certificate(subject or marriage_subject(), pseudonym(PSEUDONYM_SECRET, holder),
                                self.certificate_type, IssuerRef(CIVIL.rstrip(b"\0").decode(), "民政局"),
                                valid_from=now - dt.timedelta(minutes=1),
-                               valid_until=now + dt.timedelta(seconds=valid_for) if valid_for else None)
+                               valid_until=now + dt.timedelta(seconds=valid_for) if valid_for else None,
+                               suite=self.suite)
 
     def signed(self, **kwargs: Any) -> dict[str, Any]:
-        return sign(self.new(**kwargs), self.network.signer("issuer"), self.issuing.domain)
+        return sign(self.new(**kwargs), self.signing_key, self.issuing.domain)
 
     def anchored(self, **kwargs: Any) -> dict[str, Any]:
         return anchor_certificate(self.issuing, self.signed(**kwargs))
@@ -321,13 +344,25 @@ class CertificateDesk:
         return Verifier(self.network.deployment, pseudonym_secret=PSEUDONYM_SECRET, now=self.network.now)
 
 
-@pytest.fixture
-def desk(network: Network) -> CertificateDesk:
-    """Civil affairs with the marriage type's real schema published as its version 2."""
+def _desk(network: Network, signing_key: IssuerKey, suite: CryptoSuite) -> CertificateDesk:
     network.send(network.catalog.functions.publishTypeVersion(MARRIAGE, content_hash(MARRIAGE_SCHEMA)), "issuer")
     issuer = network.signer("issuer")
     issuing = Issuing(network.deployment, Sender(network.w3, [issuer]), issuer.address)
-    return CertificateDesk(network, CertificateType("MARRIAGE-CERT", 2, MARRIAGE_SCHEMA), issuing)
+    return CertificateDesk(network, CertificateType("MARRIAGE-CERT", 2, MARRIAGE_SCHEMA), issuing, signing_key, suite)
+
+
+@pytest.fixture
+def desk(network: Network) -> CertificateDesk:
+    """Civil affairs with the marriage type's real schema published as its version 2."""
+    return _desk(network, network.signer("issuer"), DEFAULT_SUITE)
+
+
+@pytest.fixture
+def sm2_desk(sm2_network: Network) -> CertificateDesk:
+    """Civil affairs on the sm2-sm3 network, signing with an SM2 key it registered itself."""
+    key = Sm2PrivateKey.generate()
+    sm2_network.send(sm2_network.consortium.functions.addSm2Key(CIVIL, key.public_key), "issuer")
+    return _desk(sm2_network, key, SM2_SM3)
 
 
 # ----- the gateway: a real anvil chain with the demo consortium, the gateway served over HTTP -----
