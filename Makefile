@@ -21,9 +21,11 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 ## Start ganache (state kept in .certnet/), deploy and bootstrap the demo consortium once, serve the gateway
-## on http://127.0.0.1:8000 until Ctrl-C.
+## on http://127.0.0.1:8000 until Ctrl-C. CRYPTO=sm2-sm3 deploys it under the national suite (SM2/SM3); the
+## suite is fixed at deployment, so a data directory keeps the suite it was first run with.
+CRYPTO ?=
 run: setup
-	$(BIN)/certnet run
+	$(BIN)/certnet run $(if $(CRYPTO),--crypto $(CRYPTO))
 
 ## Every test: artifact freshness, Python suites (embedded chain, ganache and anvil), Hardhat suite. The Python
 ## suites run in two pytest-xdist workers, a test file per worker at a time (each worker starts its own devnet and

@@ -426,9 +426,11 @@ def console_login_command(
 @app.command("run")
 def run_command(engine: str = ledger_cli.EngineOption, chain_port: int = ledger_cli.PortOption,
                 demo: str = ledger_cli.DemoSizeOption, host: str = HostOption, port: int = GatewayPort,
-                data_dir: Path = ledger_cli.DataDir) -> None:
-    """Local chain + demo consortium + gateway on http://HOST:PORT, until Ctrl-C (what `make run` does)."""
-    with ledger_cli.local_devnet(engine, chain_port, demo, data_dir, listens=[(host, port, "gateway")]):
+                data_dir: Path = ledger_cli.DataDir, crypto: Optional[str] = ledger_cli.CryptoOption) -> None:
+    """Local chain + demo consortium + gateway on http://HOST:PORT, until Ctrl-C (what `make run` does);
+    `--crypto sm2-sm3` deploys the demo under the national suite (SM2 signatures, SM3 hashes)."""
+    with ledger_cli.local_devnet(engine, chain_port, demo, data_dir, listens=[(host, port, "gateway")],
+                                 crypto=crypto):
         _upgrade_database(data_dir)
         console.print(f"gateway on http://{host}:{port} (API docs at /docs); Ctrl-C stops both")
         _serve(data_dir, host, port, log_level="warning")

@@ -670,9 +670,44 @@ def jsonld_expand(documents: list[dict[str, Any]]) -> subprocess.CompletedProces
                           text=True, timeout=60, check=False)
 
 
+#: The crypto suite the gateway suites' devnet is deployed under: CERTNET_TEST_CRYPTO=sm2-sm3 runs every test on
+#: `devnet`, `gateway_http` and `own_devnet` under the national suite (default: the original secp256k1-keccak).
+TEST_CRYPTO = os.environ.get("CERTNET_TEST_CRYPTO", DEFAULT_SUITE.name)
+
+
 @pytest.fixture(scope="session")
 def devnet_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_devnet_template(tmp_path_factory.mktemp("template"))
+    return build_devnet_template(tmp_path_factory.mktemp("template"), TEST_CRYPTO)
+
+
+@pytest.fixture(scope="module")
+def sm2_devnet_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo consortium deployed under sm2-sm3, whatever CERTNET_TEST_CRYPTO says."""
+    return build_devnet_template(tmp_path_factory.mktemp("sm2-template"), SM2_SM3.name)
+
+
+@pytest.fixture(scope="module")
+def sm2_devnet(sm2_devnet_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
+    """A devnet of the module's own under sm2-sm3."""
+    net = start_devnet(tmp_path_factory.mktemp("sm2") / "devnet", sm2_devnet_template)
+    yield net
+    net.node.stop()
+
+
+@pytest.fixture
+def own_sm2_devnet(sm2_devnet_template: Path, tmp_path: Path) -> Iterator[Devnet]:
+    """An sm2-sm3 devnet of this test's own, for a test that changes the consortium's keys."""
+    net = start_devnet(tmp_path / "chain", sm2_devnet_template)
+    yield net
+    net.node.stop()
+
+
+@pytest.fixture(scope="module")
+def sm2_gateway(sm2_devnet: Devnet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    """A gateway process serving the sm2-sm3 devnet."""
+    server = GatewayProcess(sm2_devnet, tmp_path_factory.mktemp("sm2-gateway")).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")
