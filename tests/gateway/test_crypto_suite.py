@@ -10,17 +10,19 @@ from typing import Any
 
 import pytest
 
+from gateway.certificates.document import redact
 from gateway.certificates.suites import SM2_SM3
 from gateway.sharing.consent import holder_public_key, new_consent, new_holder_key, sign_record
 from ledger_node.sm2 import Sm2PrivateKey, department_sm2_key
 from ledger_node.types import code32
 from tests.conftest import (DEMO_DEPARTMENTS, MZ_MARRIAGE, Devnet, GatewayProcess, citizen_id, demo_account,
-                            marriage_request, wait_done)
+                            jsonld_expand, marriage_request, wait_done)
 
 pytestmark = pytest.mark.slow
 
 ITEM = "320100-SX-ZJ-0001"  # owned by housing (ZJ), needs civil affairs' (MZ) marriage certificate
 _serials = itertools.count(700)
+CERTNET_TERMS = "https://certnet.example/ns/certificate/v1#"
 
 
 def _issued(gateway: GatewayProcess, holder: str | None = None) -> dict[str, Any]:
@@ -106,6 +108,13 @@ def test_sharing_with_an_sm2_consent_hands_over_a_certificate_that_verifies(sm2_
     handed = shared.json()["certificates"]
     assert [c["proof"]["certificateHash"] for c in handed] == [document["proof"]["certificateHash"]]
     assert _verdict(sm2_gateway, handed[0])["verdict"] == "valid"
+
+
+def test_safe_mode_json_ld_expansion_defines_the_suite_and_sm2_terms(sm2_gateway: GatewayProcess) -> None:
+    document = _issued(sm2_gateway)
+    expanded = jsonld_expand([document, redact(document, ["holderName"])])
+    assert expanded.returncode == 0, expanded.stderr
+    assert CERTNET_TERMS + "publicKey" in expanded.stdout and CERTNET_TERMS + "cryptosuite" in expanded.stdout
 
 
 def test_a_certificate_signed_before_a_key_rotation_still_verifies_and_the_old_key_signs_no_more(
