@@ -6,6 +6,8 @@ keys (`ledger_node.bootstrap`) and imports point from the gateway to the chain s
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 from ecdsa.util import sigdecode_der, sigencode_strings
 from eth_hash.auto import keccak
 from tongsuopy.crypto import hashes, serialization
@@ -54,13 +56,9 @@ class Sm2PrivateKey:
 
     @classmethod
     def from_pem(cls, pem: bytes) -> Sm2PrivateKey:
-        try:
-            key = serialization.load_pem_private_key(pem, password=None)
-        except (ValueError, TypeError, UnsupportedAlgorithm) as error:  # Tongsuo knows SM2 only
-            raise Sm2KeyError(f"not a PEM private key: {error}") from None
-        if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != ec.SM2.name:
-            raise Sm2KeyError("not an SM2 private key")
-        return cls(key)
+        """`Sm2KeyError` when `pem` is not an unencrypted SM2 private key."""
+        return cls(_sm2_from_pem(lambda: serialization.load_pem_private_key(pem, password=None),
+                                 ec.EllipticCurvePrivateKey, "private"))
 
     def to_pem(self) -> bytes:
         return self._key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -105,13 +103,7 @@ class Sm2PublicKey:
     @classmethod
     def from_pem(cls, pem: bytes) -> Sm2PublicKey:
         """`Sm2KeyError` when `pem` is not an SM2 public key."""
-        try:
-            key = serialization.load_pem_public_key(pem)
-        except (ValueError, TypeError, UnsupportedAlgorithm) as error:  # Tongsuo knows SM2 only
-            raise Sm2KeyError(f"not a PEM public key: {error}") from None
-        if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != ec.SM2.name:
-            raise Sm2KeyError("not an SM2 public key")
-        return cls(key)
+        return cls(_sm2_from_pem(lambda: serialization.load_pem_public_key(pem), ec.EllipticCurvePublicKey, "public"))
 
     def to_pem(self) -> bytes:
         return self._key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -131,6 +123,17 @@ class Sm2PublicKey:
         except InvalidSignature:
             return False
         return True
+
+
+def _sm2_from_pem(load: Callable[[], Any], kind: type, what: str) -> Any:
+    """The SM2 key `load` reads from PEM, or `Sm2KeyError` saying why it is not one (`what`: private, public)."""
+    try:
+        key = load()
+    except (ValueError, TypeError, UnsupportedAlgorithm) as error:  # Tongsuo knows the SM2 curve only
+        raise Sm2KeyError(f"not a PEM {what} key: {error}") from None
+    if not isinstance(key, kind) or key.curve.name != ec.SM2.name:
+        raise Sm2KeyError(f"not an SM2 {what} key")
+    return key
 
 
 def sm2_verify(public_key: bytes, message: bytes, signature: bytes) -> bool:

@@ -209,11 +209,7 @@ def _sm2_network() -> Network:
 @pytest.fixture
 def sm2_network(_sm2_network: Network) -> Iterator[Network]:
     """The sm2-sm3 network, restored to its initial state after the test."""
-    snapshot = _sm2_network.w3.testing.snapshot()
-    keys = dict(_sm2_network.keys)
-    yield _sm2_network
-    _sm2_network.w3.testing.revert(snapshot)
-    _sm2_network.keys = keys
+    yield from _restored(_sm2_network)
 
 
 @pytest.fixture(scope="module")
@@ -261,11 +257,16 @@ def _test_network(w3: Web3, new_key: Callable[[], ChecksumAddress],
 @pytest.fixture
 def network(_network: Network) -> Iterator[Network]:
     """The shared network, restored to its initial state after the test."""
-    snapshot = _network.w3.testing.snapshot()
-    keys = dict(_network.keys)
-    yield _network
-    _network.w3.testing.revert(snapshot)
-    _network.keys = keys
+    yield from _restored(_network)
+
+
+def _restored(network: Network) -> Iterator[Network]:
+    """`network` for one test: its chain and keys are put back as they were afterwards."""
+    snapshot = network.w3.testing.snapshot()
+    keys = dict(network.keys)
+    yield network
+    network.w3.testing.revert(snapshot)
+    network.keys = keys
 
 
 @pytest.fixture
@@ -670,6 +671,20 @@ def jsonld_expand(documents: list[dict[str, Any]]) -> subprocess.CompletedProces
                           text=True, timeout=60, check=False)
 
 
+def _devnet_from(template: Path, data_dir: Path) -> Iterator[Devnet]:
+    """A devnet started in `data_dir` from `template`, stopped after its fixture's scope."""
+    net = start_devnet(data_dir, template)
+    yield net
+    net.node.stop()
+
+
+def _gateway_on(devnet: Devnet, data_dir: Path, **settings: str) -> Iterator[GatewayProcess]:
+    """A gateway process serving `devnet` from `data_dir` (with `settings`), stopped after its fixture's scope."""
+    server = GatewayProcess(devnet, data_dir, **settings).start()
+    yield server
+    server.stop()
+
+
 #: The crypto suite the gateway suites' devnet is deployed under: CERTNET_TEST_CRYPTO=sm2-sm3 runs every test on
 #: `devnet`, `gateway_http` and `own_devnet` under the national suite (default: the original secp256k1-keccak).
 TEST_CRYPTO = os.environ.get("CERTNET_TEST_CRYPTO", DEFAULT_SUITE.name)
@@ -689,49 +704,46 @@ def sm2_devnet_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def sm2_devnet(sm2_devnet_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
     """A devnet of the module's own under sm2-sm3."""
-    net = start_devnet(tmp_path_factory.mktemp("sm2") / "devnet", sm2_devnet_template)
-    yield net
-    net.node.stop()
+    yield from _devnet_from(sm2_devnet_template, tmp_path_factory.mktemp("sm2") / "devnet")
 
 
 @pytest.fixture
 def own_sm2_devnet(sm2_devnet_template: Path, tmp_path: Path) -> Iterator[Devnet]:
     """An sm2-sm3 devnet of this test's own, for a test that changes the consortium's keys."""
-    net = start_devnet(tmp_path / "chain", sm2_devnet_template)
-    yield net
-    net.node.stop()
+    yield from _devnet_from(sm2_devnet_template, tmp_path / "chain")
 
 
 @pytest.fixture(scope="module")
 def sm2_gateway(sm2_devnet: Devnet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     """A gateway process serving the sm2-sm3 devnet."""
-    server = GatewayProcess(sm2_devnet, tmp_path_factory.mktemp("sm2-gateway")).start()
-    yield server
-    server.stop()
+    yield from _gateway_on(sm2_devnet, tmp_path_factory.mktemp("sm2-gateway"))
 
 
 @pytest.fixture(scope="session")
 def devnet(devnet_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
     """The session's anvil devnet, shared by the gateway tests that do not rewrite its history."""
-    net = start_devnet(tmp_path_factory.mktemp("session") / "devnet", devnet_template)
-    yield net
-    net.node.stop()
+    yield from _devnet_from(devnet_template, tmp_path_factory.mktemp("session") / "devnet")
 
 
 @pytest.fixture(scope="session")
 def gateway_http(devnet: Devnet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     """One gateway process serving the session's devnet."""
-    server = GatewayProcess(devnet, tmp_path_factory.mktemp("gateway")).start()
-    yield server
-    server.stop()
+    yield from _gateway_on(devnet, tmp_path_factory.mktemp("gateway"))
 
 
 @pytest.fixture
 def own_devnet(devnet_template: Path, tmp_path: Path) -> Iterator[Devnet]:
     """A devnet of this test's own, for tests that stop the chain or rewrite its history."""
-    net = start_devnet(tmp_path / "chain", devnet_template)
-    yield net
-    net.node.stop()
+    yield from _devnet_from(devnet_template, tmp_path / "chain")
+
+
+def signing_keys(devnet: Devnet, department: str) -> list[str]:
+    """The keys a department's certificates are signed with under the devnet's suite, as `proof.signature.signer`
+    names them: its account keys, or under sm2-sm3 the ids of its SM2 keys."""
+    consortium, code = devnet.deployment.consortium.functions, code32(department)
+    if consortium.cryptoSuite().call() == SM2_SM3.code:
+        return ["0x" + key.hex() for key in consortium.sm2KeysOf(code).call()]
+    return consortium.keysOf(code).call()
 
 
 def department_caller(abbr: str) -> Caller:
@@ -1054,6 +1066,4 @@ def console_database(tmp_path: Path) -> sessionmaker:
 @pytest.fixture(scope="module")
 def tokenless_gateway(devnet: Devnet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     """A gateway on the session's devnet that takes no API tokens (CERTNET_DEV_TOKENS=false), as in production."""
-    server = GatewayProcess(devnet, tmp_path_factory.mktemp("tokenless"), dev_tokens="false").start()
-    yield server
-    server.stop()
+    yield from _gateway_on(devnet, tmp_path_factory.mktemp("tokenless"), dev_tokens="false")
