@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +66,22 @@ def test_an_issued_certificate_is_sm3_hashed_and_sm2_signed(sm2_gateway: Gateway
 def test_an_issued_certificate_verifies(sm2_gateway: GatewayProcess) -> None:
     report = _verdict(sm2_gateway, _issued(sm2_gateway))
     assert report["verdict"] == "valid", report
+
+
+def test_an_indexed_certificate_verifies_from_the_index_and_its_sm2_key_history(sm2_gateway: GatewayProcess) -> None:
+    document = _issued(sm2_gateway)
+    sm2_gateway.wait_indexed()
+    report = _verdict(sm2_gateway, document)
+    assert (report["verdict"], report["checkedAt"]["source"]) == ("valid", "index"), report
+
+
+def test_index_verify_finds_the_indexed_sm2_keys_as_the_chain_has_them(sm2_gateway: GatewayProcess) -> None:
+    _issued(sm2_gateway)
+    sm2_gateway.wait_indexed()
+    checked = subprocess.run([str(Path(sys.executable).with_name("certnet")), "index", "verify", "--data-dir",
+                              str(sm2_gateway.data_dir)], env=sm2_gateway.env, capture_output=True, text=True,
+                             timeout=120)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_an_issued_certificate_verifies_from_the_chains_head(sm2_gateway: GatewayProcess) -> None:
