@@ -27,6 +27,7 @@ from ledger_node.types import CRYPTO_SUITES
 __all__ = ["CryptoSuite", "SECP256K1_KECCAK", "SM2_SM3", "SUITES", "DEFAULT_SUITE", "suite_named", "suite_coded",
            "suite_of", "Sm2PrivateKey", "sm2_key_id", "sm2_verify", "sm3"]
 
+
 @dataclass(frozen=True)
 class CryptoSuite:
     """A suite's name (as documents, the manifest and the command line spell it), its on-chain code
