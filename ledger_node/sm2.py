@@ -15,9 +15,13 @@ from tongsuopy.crypto.asymciphers import ec
 from tongsuopy.crypto.asymciphers.utils import encode_dss_signature
 from tongsuopy.crypto.exceptions import InvalidSignature, UnsupportedAlgorithm
 
+from ledger_node.errors import LedgerError
 
-class Sm2KeyError(ValueError):
+
+class Sm2KeyError(LedgerError, ValueError):
     """Bytes that are not an SM2 key."""
+
+    code = "invalid_sm2_key"
 
 
 #: The order n of the SM2 recommended curve (GB/T 32918.5).
