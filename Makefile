@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-postgres screenshots chromium setup contracts gas bench bench-pages soak slither clean
+.PHONY: run test test-postgres screenshots chromium setup contracts gas bench bench-crypto bench-pages soak slither clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -21,9 +21,11 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 ## Start ganache (state kept in .certnet/), deploy and bootstrap the demo consortium once, serve the gateway
-## on http://127.0.0.1:8000 until Ctrl-C.
+## on http://127.0.0.1:8000 until Ctrl-C. CRYPTO=sm2-sm3 deploys it under the national suite (SM2/SM3); the
+## suite is fixed at deployment, so a data directory keeps the suite it was first run with.
+CRYPTO ?=
 run: setup
-	$(BIN)/certnet run
+	$(BIN)/certnet run $(if $(CRYPTO),--crypto $(CRYPTO))
 
 ## Every test: artifact freshness, Python suites (embedded chain, ganache and anvil), Hardhat suite. The Python
 ## suites run in two pytest-xdist workers, a test file per worker at a time (each worker starts its own devnet and
@@ -56,9 +58,15 @@ contracts: setup
 ## 1, 2 and 4 gateway processes on a throwaway PostgreSQL cluster
 ## (docs/benchmarks.md holds a recorded run; BENCH_ARGS="--markdown docs/benchmarks.md" rewrites its table,
 ## BENCH_ARGS="--blocks 20000 --events 2000 ..." is a quick try; scripts/bench.py --help lists the sizes).
+## First the crypto suites side by side (hash, signature, check, composing a batch of 10 000 under secp256k1-keccak
+## and sm2-sm3; about a minute; fails when sm2-sm3 composes more than 2x slower), `make bench-crypto` alone.
 BENCH_ARGS ?=
-bench: setup
+bench: setup bench-crypto
 	scripts/with_postgres.sh $(BIN)/python scripts/bench.py $(BENCH_ARGS)
+
+CRYPTO_BENCH_ARGS ?=
+bench-crypto: setup
+	$(BIN)/python scripts/bench_crypto.py $(CRYPTO_BENCH_ARGS)
 
 ## Each web page beside the API call it shows, on a devnet gateway (about a minute; fails when a page costs more
 ## than twice its API call). PAGES_ARGS="--markdown docs/benchmarks.md" rewrites its table there.

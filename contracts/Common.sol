@@ -29,6 +29,12 @@ uint8 constant REASON_SUPERSEDED = 4;
 /// must not pass years later when the consortium has changed.
 uint40 constant MAX_PROPOSAL_LIFETIME = 30 days;
 
+/// @dev Crypto suites a consortium is deployed under ({IConsortium-cryptoSuite}).
+uint8 constant SUITE_SECP256K1_KECCAK = 0;
+uint8 constant SUITE_SM2_SM3 = 1;
+/// @dev Bytes of an SM2 public key, x || y.
+uint256 constant SM2_PUBLIC_KEY_LENGTH = 64;
+
 /// @dev Lifecycle of a consortium member. `Removed` is final: a removed code is never reused.
 enum DepartmentStatus {
     None,

@@ -2,7 +2,15 @@
 pragma solidity ^0.8.24;
 
 import {IConsortium} from "./interfaces/IConsortium.sol";
-import {ALL_ROLES, ANY_ROLE, MAX_PROPOSAL_LIFETIME, ROLE_GOVERNOR, DepartmentStatus} from "./Common.sol";
+import {
+    ALL_ROLES,
+    ANY_ROLE,
+    MAX_PROPOSAL_LIFETIME,
+    ROLE_GOVERNOR,
+    SM2_PUBLIC_KEY_LENGTH,
+    SUITE_SM2_SM3,
+    DepartmentStatus
+} from "./Common.sol";
 
 /// @title Consortium
 /// @notice Member departments, their roles and keys, and quorum governance over them.
@@ -45,6 +53,10 @@ contract Consortium is IConsortium {
     mapping(address key => bytes32 code) private _currentKeys;
     mapping(address key => KeyRecord) private _keys;
     mapping(bytes32 code => address[]) private _keyHistory;
+    /// @dev SM2 certificate-signing keys (sm2-sm3 suite) by id, with the same history as account keys.
+    mapping(bytes32 key => KeyRecord) private _sm2Keys;
+    mapping(bytes32 key => bytes) private _sm2PublicKeys;
+    mapping(bytes32 code => bytes32[]) private _sm2KeyHistory;
     mapping(uint256 proposalId => ProposalRecord) private _proposals;
     mapping(uint256 proposalId => mapping(bytes32 department => bool)) private _approved;
 
@@ -53,6 +65,9 @@ contract Consortium is IConsortium {
     uint32 private _activeGovernors;
     uint256 private _proposalCount;
 
+    /// @inheritdoc IConsortium
+    uint8 public immutable cryptoSuite;
+
     modifier onlyGovernance() {
         if (msg.sender != address(this)) revert ConsortiumOnlyGovernance(msg.sender);
         _;
@@ -60,7 +75,10 @@ contract Consortium is IConsortium {
 
     /// @param founders the first departments; those with the governor role are the first governors.
     /// @param initialQuorum approvals a proposal needs (e.g. 2 of 3 founding governors).
-    constructor(Founder[] memory founders, uint8 initialQuorum) {
+    /// @param suite the crypto suite certificates use (SUITE_SECP256K1_KECCAK or SUITE_SM2_SM3), for good.
+    constructor(Founder[] memory founders, uint8 initialQuorum, uint8 suite) {
+        if (suite > SUITE_SM2_SM3) revert ConsortiumUnknownCryptoSuite(suite);
+        cryptoSuite = suite;
         for (uint256 i = 0; i < founders.length; ++i) {
             _admit(founders[i].code, founders[i].name, founders[i].roles, founders[i].keys);
         }
@@ -197,6 +215,23 @@ contract Consortium is IConsortium {
         _removeKey(record, code, oldKey);
     }
 
+    /// @inheritdoc IConsortium
+    function addSm2Key(bytes32 code, bytes calldata publicKey) external returns (bytes32 key) {
+        return _addSm2Key(_authoriseKeyChange(code), code, publicKey);
+    }
+
+    /// @inheritdoc IConsortium
+    function removeSm2Key(bytes32 code, bytes32 key) external {
+        _removeSm2Key(_authoriseKeyChange(code), code, key);
+    }
+
+    /// @inheritdoc IConsortium
+    function rotateSm2Key(bytes32 code, bytes32 oldKey, bytes calldata newPublicKey) external returns (bytes32 key) {
+        DepartmentRecord storage record = _authoriseKeyChange(code);
+        key = _addSm2Key(record, code, newPublicKey);
+        _removeSm2Key(record, code, oldKey);
+    }
+
     // ----- views -----
 
     /// @inheritdoc IConsortium
@@ -254,6 +289,24 @@ contract Consortium is IConsortium {
     /// @inheritdoc IConsortium
     function wasKeyOf(address key, bytes32 code, uint64 timestamp) external view returns (bool) {
         KeyRecord storage record = _keys[key];
+        if (record.departmentId == 0 || record.departmentId != _departments[code].id) return false;
+        return record.addedAt <= timestamp && (record.removedBlock == 0 || timestamp < record.removedAt);
+    }
+
+    /// @inheritdoc IConsortium
+    function sm2KeysOf(bytes32 code) external view returns (bytes32[] memory) {
+        _requireDepartment(code);
+        return _sm2KeyHistory[code];
+    }
+
+    /// @inheritdoc IConsortium
+    function sm2KeyRecord(bytes32 key) external view returns (KeyRecord memory record, bytes memory publicKey) {
+        return (_sm2Keys[key], _sm2PublicKeys[key]);
+    }
+
+    /// @inheritdoc IConsortium
+    function wasSm2KeyOf(bytes32 key, bytes32 code, uint64 timestamp) external view returns (bool) {
+        KeyRecord storage record = _sm2Keys[key];
         if (record.departmentId == 0 || record.departmentId != _departments[code].id) return false;
         return record.addedAt <= timestamp && (record.removedBlock == 0 || timestamp < record.removedAt);
     }
@@ -330,6 +383,35 @@ contract Consortium is IConsortium {
         delete _currentKeys[key];
         --dept.keyCount;
         emit KeyRemoved(code, key);
+    }
+
+    /// @dev The id is derived here from the key, so that it always names the key it was registered with.
+    function _addSm2Key(DepartmentRecord storage dept, bytes32 code, bytes calldata publicKey)
+        private
+        returns (bytes32 key)
+    {
+        if (publicKey.length != SM2_PUBLIC_KEY_LENGTH) revert ConsortiumInvalidSm2Key(publicKey.length);
+        key = keccak256(publicKey);
+        KeyRecord storage record = _sm2Keys[key];
+        if (record.departmentId != 0) revert ConsortiumSm2KeyAlreadyRegistered(key, _codes[record.departmentId]);
+        record.departmentId = dept.id;
+        record.addedAt = uint40(block.timestamp);
+        record.addedBlock = uint64(block.number);
+        _sm2PublicKeys[key] = publicKey;
+        _sm2KeyHistory[code].push(key);
+        emit Sm2KeyAdded(code, key, publicKey);
+    }
+
+    /// @dev A department may remove its last SM2 key (a compromised key must be stoppable): it then cannot
+    /// sign under sm2-sm3 until it adds one, while its account keys still carry its transactions.
+    function _removeSm2Key(DepartmentRecord storage dept, bytes32 code, bytes32 key) private {
+        KeyRecord storage record = _sm2Keys[key];
+        if (record.departmentId != dept.id || record.removedBlock != 0) {
+            revert ConsortiumSm2KeyNotOfDepartment(key, code);
+        }
+        record.removedAt = uint40(block.timestamp);
+        record.removedBlock = uint64(block.number);
+        emit Sm2KeyRemoved(code, key);
     }
 
     /// @dev Governance may change any department's keys (recovery); otherwise the caller must be a

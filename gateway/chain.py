@@ -18,12 +18,14 @@ from web3 import Web3
 from web3.exceptions import TimeExhausted
 
 from gateway.certificates.catalog import lookup
-from gateway.certificates.signing import SigningDomain
+from gateway.certificates.signing import IssuerKey, SigningDomain
+from gateway.certificates.suites import SM2_SM3, CryptoSuite, Sm2PrivateKey, suite_coded
 from gateway.errors import Forbidden, StorageUnavailable
 from ledger_node.accounts import dev_account, load_keystore, passphrase_from_env
 from ledger_node.chainstate import code_text
 from ledger_node.deploy import Deployment
 from ledger_node.rpc import ViewCalls
+from ledger_node.sm2 import department_sm2_key
 from ledger_node.types import DepartmentStatus, Role, code32
 
 #: How the chain's client libraries say "no answer" (an answer cut off midway included): these become
@@ -45,6 +47,8 @@ class DepartmentInfo:
     status: DepartmentStatus
     roles: Role
     keys: tuple[ChecksumAddress, ...]
+    #: Ids (0x hex) of its current SM2 keys; read only under the sm2-sm3 suite, empty otherwise.
+    sm2_keys: tuple[str, ...] = ()
 
 
 class Chain:
@@ -57,6 +61,7 @@ class Chain:
         self.calls = ViewCalls(self.w3)  # the per-request reads, without web3.py's overhead
         self.chain_id = self.w3.eth.chain_id
         self.domain = SigningDomain(self.chain_id, deployment.registry.address)
+        self.suite: CryptoSuite = suite_coded(deployment.consortium.functions.cryptoSuite().call())
         self._ttl = role_cache_seconds
         self._clock = clock
         self._departments: dict[str, tuple[float, DepartmentInfo]] = {}
@@ -73,10 +78,17 @@ class Chain:
         keys = consortium.keysOf(code32(code)).call()
         removed = [key_record[2] for key_record in self.calls.read([consortium.keyRecord(key) for key in keys])]
         info = DepartmentInfo(code=code, name=record[6], status=DepartmentStatus(record[2]), roles=Role(record[3]),
-                              keys=tuple(key for key, removed_at in zip(keys, removed) if removed_at == 0))
+                              keys=tuple(key for key, removed_at in zip(keys, removed) if removed_at == 0),
+                              sm2_keys=self._current_sm2_keys(code) if self.suite is SM2_SM3 else ())
         with self._lock:
             self._departments[code] = (self._clock(), info)
         return info
+
+    def _current_sm2_keys(self, code: str) -> tuple[str, ...]:
+        consortium = self.deployment.consortium.functions
+        keys = consortium.sm2KeysOf(code32(code)).call()
+        records = self.calls.read([consortium.sm2KeyRecord(key) for key in keys])
+        return tuple("0x" + key.hex() for key, (record, _public) in zip(keys, records) if record[4] == 0)
 
     def department_of_key(self, address: ChecksumAddress) -> str | None:
         """The department `address` is a current key of, or None."""
@@ -114,6 +126,7 @@ class Custody:
 
     def __init__(self, accounts: list[LocalAccount]) -> None:
         self._by_address = {account.address: account for account in accounts}
+        self._sm2_keys: dict[ChecksumAddress, Sm2PrivateKey] = {}
 
     @classmethod
     def load(cls, chain: Chain, key_store: Path | None) -> Custody:
@@ -146,5 +159,19 @@ class Custody:
             if key in self._by_address:
                 return self._by_address[key]
         raise Forbidden(f"this gateway holds no signing key of department {department.code}",
+                        department=department.code)
+
+    def signing_key(self, department: DepartmentInfo, suite: CryptoSuite) -> IssuerKey:
+        """The key that signs the department's certificates under `suite`: its account key (`key_for`), or
+        under sm2-sm3 the SM2 key derived from a held account key (`department_sm2_key`) that the consortium
+        lists as one of the department's current SM2 keys."""
+        if suite is not SM2_SM3:
+            return self.key_for(department)
+        for address, account in self._by_address.items():
+            if address not in self._sm2_keys:
+                self._sm2_keys[address] = department_sm2_key(account.key)
+            if "0x" + self._sm2_keys[address].key_id.hex() in department.sm2_keys:
+                return self._sm2_keys[address]
+        raise Forbidden(f"this gateway holds no SM2 key registered for department {department.code}",
                         department=department.code)
 

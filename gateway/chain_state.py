@@ -75,6 +75,9 @@ PROJECTIONS: dict[str, Callable[[Session, ChainEvent], None]] = {
     "CertificateSuperseded": _superseded,
     "KeyAdded": _key_added,
     "KeyRemoved": _key_removed,
+    # SM2 keys (sm2-sm3 suite) share the table, under their 0x-hex id: a lookup's signer finds either kind
+    "Sm2KeyAdded": _key_added,
+    "Sm2KeyRemoved": _key_removed,
     "TypeRegistered": _type_registered,
     "TypeVersionPublished": _type_version_published,
 }
@@ -238,7 +241,8 @@ def differences(deployment: Deployment, sessions: sessionmaker) -> list[str]:
                              f"chain {chain_successor}")
         indexed_keys = {key.key: key for key in session.scalars(select(KeyRecord))}
         for key in indexed_keys.values():
-            department_id, added_at, removed_at, *_ = consortium.keyRecord(key.key).call()
+            department_id, added_at, removed_at, *_ = (consortium.sm2KeyRecord(bytes.fromhex(key.key[2:])).call()[0]
+                                                       if len(key.key) == 66 else consortium.keyRecord(key.key).call())
             department = code_text(consortium.departmentCode(department_id).call()) if department_id else None
             if (department, added_at, removed_at or None) != (key.department, key.added_at, key.removed_at):
                 found.append(f"key {key.key}: index {key.department} added {key.added_at} removed {key.removed_at}, "
@@ -250,7 +254,9 @@ def differences(deployment: Deployment, sessions: sessionmaker) -> list[str]:
                              f"chain {chain_hash}")
     for index in range(1, consortium.departmentCount().call() + 1):
         code = consortium.departmentCode(index).call()
-        for key in consortium.keysOf(code).call():
-            if checksum_address(key) not in indexed_keys:
+        on_chain = [checksum_address(key) for key in consortium.keysOf(code).call()]
+        on_chain += ["0x" + key.hex() for key in consortium.sm2KeysOf(code).call()]
+        for key in on_chain:
+            if key not in indexed_keys:
                 found.append(f"key {key} of {code_text(code)} is on the chain, not in the index")
     return found

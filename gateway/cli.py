@@ -328,22 +328,25 @@ def db_history_command() -> None:
 
 @holder_app.command("keygen")
 def holder_keygen_command(key_file: Path = typer.Argument(..., help="Where to write the new private key (PEM)."),
-                          holder: str = typer.Option(..., help="RIC:<citizen ID> or USCC:<credit code>.")) -> None:
+                          holder: str = typer.Option(..., help="RIC:<citizen ID> or USCC:<credit code>."),
+                          curve: str = typer.Option("P-256", help="P-256, or SM2 (the national algorithm).")) -> None:
     """Make a device key; print the holder channel's registration body for POST /v1/holders/keys."""
     from gateway.certificates.identity import HolderId
-    from gateway.sharing.consent import new_holder_key
+    from gateway.sharing.consent import HOLDER_CURVES, holder_public_key, new_holder_key
 
     try:
         HolderId.parse(holder)
         if key_file.exists():
             raise InvalidInput(f"{key_file} exists; a key file is never overwritten")
+        if curve not in HOLDER_CURVES:
+            raise InvalidInput(f"--curve is one of {', '.join(HOLDER_CURVES)}, not {curve!r}")
     except GatewayError as error:
         _fail(error)
-    key = new_holder_key()
+    key = new_holder_key(curve)
     key_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     key_file.touch(mode=0o600)
     key_file.write_bytes(key.to_pem())
-    typer.echo(json.dumps({"holder": holder, "publicKey": key.get_verifying_key().to_pem().decode()}))
+    typer.echo(json.dumps({"holder": holder, "publicKey": holder_public_key(key).to_pem().decode()}))
 
 
 @holder_app.command("consent")
@@ -423,9 +426,11 @@ def console_login_command(
 @app.command("run")
 def run_command(engine: str = ledger_cli.EngineOption, chain_port: int = ledger_cli.PortOption,
                 demo: str = ledger_cli.DemoSizeOption, host: str = HostOption, port: int = GatewayPort,
-                data_dir: Path = ledger_cli.DataDir) -> None:
-    """Local chain + demo consortium + gateway on http://HOST:PORT, until Ctrl-C (what `make run` does)."""
-    with ledger_cli.local_devnet(engine, chain_port, demo, data_dir, listens=[(host, port, "gateway")]):
+                data_dir: Path = ledger_cli.DataDir, crypto: Optional[str] = ledger_cli.CryptoOption) -> None:
+    """Local chain + demo consortium + gateway on http://HOST:PORT, until Ctrl-C (what `make run` does);
+    `--crypto sm2-sm3` deploys the demo under the national suite (SM2 signatures, SM3 hashes)."""
+    with ledger_cli.local_devnet(engine, chain_port, demo, data_dir, listens=[(host, port, "gateway")],
+                                 crypto=crypto):
         _upgrade_database(data_dir)
         console.print(f"gateway on http://{host}:{port} (API docs at /docs); Ctrl-C stops both")
         _serve(data_dir, host, port, log_level="warning")

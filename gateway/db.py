@@ -241,7 +241,7 @@ class KeyRecord(Base):
 
     __tablename__ = "department_keys"
 
-    key: Mapped[str] = mapped_column(String(42), primary_key=True)
+    key: Mapped[str] = mapped_column(String(66), primary_key=True)  # an address, or the 0x-hex id of an SM2 key
     department: Mapped[str] = mapped_column(String(32))
     added_at: Mapped[int] = mapped_column(BigInteger)
     added_block: Mapped[int] = mapped_column(BigInteger, index=True)

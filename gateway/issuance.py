@@ -300,7 +300,7 @@ class Issuance:
         still `accepted`, so that a shutdown is prompt and the next start resumes."""
         request = operation.request
         department = self.chain.department(operation.department)
-        key = self.custody.key_for(department)
+        key = self.custody.signing_key(department, self.chain.suite)
         certificate_type = CertificateType(request["type"], request["version"],
                                            self.schemas.get(self.chain.deployment.catalog.functions.schemaHash(
                                                code32(request["type"]), request["version"]).call()))
@@ -322,7 +322,7 @@ class Issuance:
                     identifier = new_identifier(request["type"], department.code, first_serial + position - start)
                     document = sign(new_certificate(member["subject"], member["holder"], certificate_type, issuer,
                                                     valid_from=start_at, valid_until=end, context=self.context,
-                                                    identifier=identifier),
+                                                    identifier=identifier, suite=self.chain.suite),
                                     key, self.chain.domain)
                     session.add(IssuedCertificate.of(document, operation_id=operation.id, position=position))
                 session.execute(update(Operation).where(Operation.id == operation.id)
@@ -356,8 +356,9 @@ class Issuance:
         document = new_certificate(content.subject, holder, certificate_type,
                                    IssuerRef(department.code, department.name),
                                    valid_from=_aware(content.valid_from) or dt.datetime.now(dt.timezone.utc),
-                                   valid_until=_aware(valid_until), context=self.context, identifier=identifier())
-        return sign(document, self.custody.key_for(department), self.chain.domain)
+                                   valid_until=_aware(valid_until), context=self.context, identifier=identifier(),
+                                   suite=self.chain.suite)
+        return sign(document, self.custody.signing_key(department, self.chain.suite), self.chain.domain)
 
     def _new_identifier(self, department_code: str, certificate_type: str) -> CertificateIdentifier:
         check_issuer(department_code)  # before a serial is spent on it

@@ -124,11 +124,11 @@ class HolderKeyRequest(_Body):
     holder: Identity = Field(description="RIC:<citizen ID number> or USCC:<unified social credit code>, as verified by "
                                          "the holder channel; only its pseudonym is stored and logged")
     public_key: str = Field(alias="publicKey", max_length=1000,
-                            description="The device's ECDSA P-256 public key, PEM (SubjectPublicKeyInfo)")
+                            description="The device's ECDSA P-256 or SM2 public key, PEM (SubjectPublicKeyInfo)")
 
 
 class SignedRecord(_Body):
-    """A consent or withdrawal record (docs/sharing.md) with the holder's P-256 signature."""
+    """A consent or withdrawal record (docs/sharing.md) with the holder's P-256 or SM2 signature."""
 
     record: JsonObject
     signature: str = Field(pattern="^0x[0-9a-fA-F]{128}$", description="0x + r||s over SHA-256 of the record's "

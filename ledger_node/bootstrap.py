@@ -25,7 +25,8 @@ from ledger_node.deploy import Deployment, Founder
 from ledger_node.errors import LedgerError
 from ledger_node.sender import Sender, Submitted
 from ledger_node.spec import ConsortiumSpec, DepartmentSpec, SpecError
-from ledger_node.types import PROPOSAL_LIFETIME, code32
+from ledger_node.sm2 import department_sm2_key
+from ledger_node.types import CRYPTO_SUITES, PROPOSAL_LIFETIME, code32
 
 #: Calls per governance proposal: keeps an execute well inside a block's gas limit.
 PROPOSAL_CHUNK = 25
@@ -80,7 +81,8 @@ def plan(spec: ConsortiumSpec, state: ChainState, deployment: Deployment,
     item_registrations, item_uses = _plan_service_items(spec, state, catalog, transfers, unchangeable)
     if unchangeable:
         raise SpecError("spec", unchangeable)
-    phases = (registrations, type_changes, item_registrations, item_uses, _plan_snapshots(spec, state, catalog))
+    phases = (_plan_sm2_keys(spec, state, deployment, accounts), registrations, type_changes, item_registrations,
+              item_uses, _plan_snapshots(spec, state, catalog))
     governance = [*_plan_membership(spec, state, consortium, accounts), *transfers,
                   *_plan_access_logs(spec, state, deployment.checkpoints.functions)]
     return Plan(governance=governance, phases=[p for p in phases if p])
@@ -101,6 +103,22 @@ def _plan_membership(spec: ConsortiumSpec, state: ChainState, consortium: Any,
         if key not in on_chain.keys:
             calls.append(consortium.addKey(code32(d.code), key))
     return calls
+
+
+def _plan_sm2_keys(spec: ConsortiumSpec, state: ChainState, deployment: Deployment,
+                   accounts: dict[str, LocalAccount]) -> list[Step]:
+    """Under the sm2-sm3 suite, each department registers the SM2 key derived from its account key (itself:
+    a department may change its own keys) unless it is already one of its current SM2 keys."""
+    if CRYPTO_SUITES[deployment.consortium.functions.cryptoSuite().call()] != "sm2-sm3":
+        return []
+    steps = []
+    for d in spec.departments:
+        key = department_sm2_key(accounts[d.code].key)
+        on_chain = state.departments.get(d.code)
+        if on_chain is None or key.key_id not in on_chain.sm2_keys:
+            steps.append(Step(f"SM2 key of {d.code}", d.code,
+                              deployment.consortium.functions.addSm2Key(code32(d.code), key.public_key)))
+    return steps
 
 
 def _plan_access_logs(spec: ConsortiumSpec, state: ChainState, checkpoints: Any) -> list[ContractFunction]:

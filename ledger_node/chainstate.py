@@ -38,6 +38,7 @@ class DepartmentState:
     roles: Role
     status: DepartmentStatus = DepartmentStatus.ACTIVE
     keys: set[str] = field(default_factory=set)
+    sm2_keys: set[bytes] = field(default_factory=set)  # ids of its current SM2 keys (sm2-sm3 suite)
 
 
 @dataclass
@@ -72,6 +73,10 @@ class ChainState:
             self.departments[code_text(a["department"])].keys.add(a["key"])
         elif name == "KeyRemoved":
             self.departments[code_text(a["department"])].keys.discard(a["key"])
+        elif name == "Sm2KeyAdded":
+            self.departments[code_text(a["department"])].sm2_keys.add(a["key"])
+        elif name == "Sm2KeyRemoved":
+            self.departments[code_text(a["department"])].sm2_keys.discard(a["key"])
         elif name == "TypeRegistered":
             self.types[code_text(a["certificateType"])] = TypeState(owner=code_text(a["owner"]), schema_hash=a["schemaHash"])
         elif name == "TypeVersionPublished":

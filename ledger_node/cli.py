@@ -7,6 +7,7 @@ them: every `certnet` call, even `--help`, imports this module (tests/test_cli.p
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import time
@@ -23,6 +24,7 @@ from ledger_node.engines import (LOCAL_ENGINES, EngineError, LocalNode, connect,
                                  read_node, refuse_second_node, remove_node_record, start_node, stop_node,
                                  write_node_record)
 from ledger_node.errors import LedgerError
+from ledger_node.types import CRYPTO_SUITES
 
 if TYPE_CHECKING:
     from ledger_node.spec import ConsortiumSpec
@@ -37,22 +39,29 @@ DataDir = typer.Option(Path(os.environ.get("CERTNET_DATA_DIR", ".certnet")), "--
 RpcUrl = typer.Option(None, "--rpc", help="JSON-RPC URL of the chain; default: the node started in --data-dir.")
 SpecOption = typer.Option(None, "--spec", help="Bootstrap spec (YAML).")
 DemoOption = typer.Option(None, "--demo", help=f"A generated demo consortium instead of a spec: {', '.join(SIZES)}.")
+CryptoOption = typer.Option(None, "--crypto", help=f"Crypto suite of a new deployment: {', '.join(CRYPTO_SUITES)} "
+                            "(default: the spec's `crypto_suite`, else secp256k1-keccak).")
 
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _spec(spec_path: Optional[Path], demo: Optional[str]) -> ConsortiumSpec:
+def _spec(spec_path: Optional[Path], demo: Optional[str], crypto: Optional[str] = None) -> ConsortiumSpec:
+    """The spec of a file or a demo size, with `crypto` (`--crypto`) as its crypto suite when given."""
     from ledger_node.spec import load_spec, parse_spec
 
     if (spec_path is None) == (demo is None):
         raise LedgerError("give exactly one of --spec FILE or --demo SIZE")
+    if crypto is not None and crypto not in CRYPTO_SUITES:
+        raise LedgerError(f"unknown crypto suite {crypto!r}; choose one of {', '.join(CRYPTO_SUITES)}")
     if demo is not None:
         if demo not in SIZES:
             raise LedgerError(f"unknown demo size {demo!r}; choose one of {', '.join(SIZES)}")
-        return parse_spec(demo_spec(demo), source=f"demo {demo}")
-    return load_spec(spec_path)
+        spec = parse_spec(demo_spec(demo), source=f"demo {demo}")
+    else:
+        spec = load_spec(spec_path)
+    return dataclasses.replace(spec, crypto_suite=crypto) if crypto is not None else spec
 
 
 def chain_endpoint(data_dir: Path, rpc: Optional[str]) -> tuple[str, str]:
@@ -181,9 +190,9 @@ def node_status(data_dir: Path = DataDir, rpc: Optional[str] = RpcUrl) -> None:
 
 @contextmanager
 def local_devnet(engine: str, port: int, demo: str, data_dir: Path,
-                 listens: Sequence[tuple[str, int, str]] = ()) -> Iterator[LocalNode]:
-    """A local chain in the foreground with CertNet deployed once and the demo consortium
-    bootstrapped; recorded in `data_dir` while it runs, stopped (state kept) on exit.
+                 listens: Sequence[tuple[str, int, str]] = (), crypto: Optional[str] = None) -> Iterator[LocalNode]:
+    """A local chain in the foreground with CertNet deployed once (under the `crypto` suite) and the demo
+    consortium bootstrapped; recorded in `data_dir` while it runs, stopped (state kept) on exit.
 
     Before anything starts it refuses a data directory whose chain already runs, and a chain port or
     any of `listens` (host, port, what: the gateway's address) that is taken.
@@ -197,7 +206,7 @@ def local_devnet(engine: str, port: int, demo: str, data_dir: Path,
     node = LocalNode(engine, port=port, state_dir=data_dir / engine)
     signal.signal(signal.SIGTERM, _interrupt)  # `node stop` or a supervisor's SIGTERM stops as cleanly as Ctrl-C
     try:
-        spec = _spec(None, demo)
+        spec = _spec(None, demo, crypto)
         store_schemas(spec, data_dir)
         log_path = _log_path(data_dir, engine)
         w3 = node.start(log_path=log_path)
@@ -212,8 +221,8 @@ def local_devnet(engine: str, port: int, demo: str, data_dir: Path,
     except KeyboardInterrupt:
         _stop_foreground(node, data_dir)
         raise typer.Exit(code=130) from None
-    console.print(f"{'deployed' if deployed else 'reusing'} CertNet on {node.url} (chain id {manifest.chain_id}); "
-                  f"bootstrap sent {sent} transactions")
+    console.print(f"{'deployed' if deployed else 'reusing'} CertNet on {node.url} (chain id {manifest.chain_id}, "
+                  f"crypto suite {manifest.crypto_suite}); bootstrap sent {sent} transactions")
     for name, contract in manifest.contracts.items():
         console.print(f"  {name:<20} {contract['address']}  block {contract['block']}")
     console.print(f"manifest: {data_dir / 'manifest.json'}")
@@ -232,9 +241,9 @@ DemoSizeOption = typer.Option("default", help=f"Demo consortium to bootstrap: {'
 
 @node_app.command("run")
 def node_run(engine: str = EngineOption, port: int = PortOption, demo: str = DemoSizeOption,
-             data_dir: Path = DataDir) -> None:
+             data_dir: Path = DataDir, crypto: Optional[str] = CryptoOption) -> None:
     """Start a chain in the foreground, deploy once, bootstrap the demo consortium, serve until Ctrl-C."""
-    with local_devnet(engine, port, demo, data_dir) as node:
+    with local_devnet(engine, port, demo, data_dir, crypto=crypto) as node:
         console.print("Ctrl-C stops the chain (its state is kept)")
         node.process.wait()
 
@@ -259,6 +268,7 @@ def deploy_command(
     rpc: Optional[str] = RpcUrl,
     data_dir: Path = DataDir,
     force: bool = typer.Option(False, "--force", help="Deploy again even if this chain has CertNet already."),
+    crypto: Optional[str] = CryptoOption,
     keystore: Optional[Path] = typer.Option(None, "--keystore", help="Encrypted key file of the deployer "
                                             "(passphrase: CERTNET_KEY_PASSPHRASE[_FILE]); needed outside "
                                             "development chains."),
@@ -267,7 +277,7 @@ def deploy_command(
     from ledger_node.accounts import load_keystore, passphrase_from_env
     from ledger_node.devnet import deploy
 
-    spec = _spec(spec_path, demo)
+    spec = _spec(spec_path, demo, crypto)
     url, engine = chain_endpoint(data_dir, rpc)
     deployer = load_keystore(keystore, passphrase_from_env()) if keystore else None
     manifest = deploy(connect(url), spec, data_dir / "manifest.json", engine=engine, rpc_url=url, force=force,

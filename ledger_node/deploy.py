@@ -22,7 +22,7 @@ from ledger_node.artifacts import load_artifact
 from ledger_node.compiler import BUILD_INFO
 from ledger_node.errors import LedgerError
 from ledger_node.sender import Sender
-from ledger_node.types import DepartmentCode
+from ledger_node.types import CRYPTO_SUITES, DepartmentCode
 
 CONTRACT_NAMES = ("Consortium", "Catalog", "CertificateRegistry", "AuditCheckpoints")
 
@@ -84,6 +84,8 @@ class Manifest:
     contracts: dict[str, dict[str, Any]]  # name -> {"address", "block"}
     artifacts: str  # source hash of the compiled artifacts
     deployed_at: float = field(default_factory=time.time)
+    #: The consortium's crypto suite (`Consortium.cryptoSuite`); manifests written before suites existed lack it.
+    crypto_suite: str = CRYPTO_SUITES[0]
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -118,6 +120,7 @@ class Manifest:
             contracts={name: {"address": address, "block": deployment.blocks[name]}
                        for name, address in deployment.addresses.items()},
             artifacts=json.loads(BUILD_INFO.read_text())["sourceHash"],
+            crypto_suite=CRYPTO_SUITES[deployment.consortium.functions.cryptoSuite().call()],
         )
 
 
@@ -134,9 +137,11 @@ def _deploy_one(w3: Web3, sender: Sender, deployer: ChecksumAddress, name: str, 
 
 
 def deploy_contracts(w3: Web3, sender: Sender, deployer: ChecksumAddress, founders: Sequence[Founder],
-                     quorum: int) -> Deployment:
-    """Deploys Consortium (with its founders and quorum), Catalog, CertificateRegistry, AuditCheckpoints."""
-    consortium, b1 = _deploy_one(w3, sender, deployer, "Consortium", [f.as_abi() for f in founders], quorum)
+                     quorum: int, crypto_suite: str = CRYPTO_SUITES[0]) -> Deployment:
+    """Deploys Consortium (with its founders, quorum and crypto suite), Catalog, CertificateRegistry,
+    AuditCheckpoints."""
+    consortium, b1 = _deploy_one(w3, sender, deployer, "Consortium", [f.as_abi() for f in founders], quorum,
+                                 CRYPTO_SUITES.index(crypto_suite))
     catalog, b2 = _deploy_one(w3, sender, deployer, "Catalog", consortium.address)
     registry, b3 = _deploy_one(w3, sender, deployer, "CertificateRegistry", consortium.address, catalog.address)
     checkpoints, b4 = _deploy_one(w3, sender, deployer, "AuditCheckpoints", consortium.address)

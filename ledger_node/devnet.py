@@ -7,6 +7,7 @@ once as a template and copied for each use: what the tests and `scripts/soak.py`
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import os
 import shutil
@@ -28,11 +29,12 @@ from ledger_node.bootstrap import bootstrap, department_account, founders_of
 from ledger_node.demo import DEPARTMENTS, demo_spec, department_code
 from ledger_node.deploy import Deployment, Manifest, deploy_contracts, refuse_redeploy
 from ledger_node.engines import ANVIL_STATE_FILE, LocalNode
+from ledger_node.errors import LedgerError
 from ledger_node.sender import Sender
 from ledger_node.statekeeper import descendants
 from ledger_node.spec import ConsortiumSpec, parse_spec
 from ledger_node.transactions import transact
-from ledger_node.types import PROPOSAL_LIFETIME
+from ledger_node.types import CRYPTO_SUITES, PROPOSAL_LIFETIME
 
 #: Index of the development-mnemonic account that deploys (departments use 1, 2, ...).
 DEPLOYER_INDEX = 0
@@ -47,7 +49,8 @@ def deploy(w3: Web3, spec: ConsortiumSpec, manifest_path: Path, *, engine: str, 
     chain_id = w3.eth.chain_id
     deployer = deployer or development_account(chain_id, DEPLOYER_INDEX)
     accounts = {code: department_account(spec.department(code), chain_id) for code in spec.governors}
-    deployment = deploy_contracts(w3, Sender(w3, [deployer]), deployer.address, founders_of(spec, accounts), spec.quorum)
+    deployment = deploy_contracts(w3, Sender(w3, [deployer]), deployer.address, founders_of(spec, accounts), spec.quorum,
+                                  spec.crypto_suite)
     manifest = Manifest.of(w3, deployment, engine=engine, rpc_url=rpc_url)
     manifest.save(manifest_path)
     return manifest
@@ -58,11 +61,16 @@ def deploy_and_bootstrap(w3: Web3, spec: ConsortiumSpec, manifest_path: Path, *,
                          progress: Callable[[str], None] = lambda label: None) -> tuple[Manifest, bool, int]:
     """Deploys unless the manifest's contracts are already live, then brings the chain to the spec.
 
-    Returns the manifest, whether it deployed, and how many bootstrap transactions it sent.
+    Returns the manifest, whether it deployed, and how many bootstrap transactions it sent. A deployment
+    under another crypto suite than the spec's is refused (the suite is fixed at deployment).
     """
     deployed = False
     if manifest_path.exists() and Manifest.load(manifest_path).is_live_on(w3):
         manifest = Manifest.load(manifest_path)
+        if manifest.crypto_suite != spec.crypto_suite:
+            raise LedgerError(f"this chain's consortium was deployed under the {manifest.crypto_suite} crypto suite, "
+                              f"which is fixed: run with --crypto {manifest.crypto_suite}, or use a new data directory "
+                              f"for {spec.crypto_suite}")
     else:
         manifest, deployed = deploy(w3, spec, manifest_path, engine=engine, rpc_url=rpc_url, force=True), True
     deployment: Deployment = manifest.deployment(w3)
@@ -154,8 +162,8 @@ class Devnet:
         transact(consortium.functions.execute(proposal, calls), proposer)
 
 
-def build_devnet_template(data_dir: Path) -> Path:
-    """Deploys and bootstraps the default demo on anvil once, and keeps the chain's state (from
+def build_devnet_template(data_dir: Path, crypto_suite: str = CRYPTO_SUITES[0]) -> Path:
+    """Deploys (under `crypto_suite`) and bootstraps the default demo on anvil once, and keeps the chain's state (from
     `anvil_dumpState`), manifest and schemas in `data_dir` for `start_devnet` to copy: bootstrapping
     takes 12 s of 1-second blocks, loading the state well under one. (anvil's own `--state` file,
     written as it exits, is sometimes cut short; the RPC dump is complete when it returns.)"""
@@ -163,7 +171,7 @@ def build_devnet_template(data_dir: Path) -> Path:
 
     node = LocalNode("anvil")
     w3 = node.start()
-    spec = parse_spec(demo_spec("default"), source="demo default")
+    spec = dataclasses.replace(parse_spec(demo_spec("default"), source="demo default"), crypto_suite=crypto_suite)
     store_schemas(spec, data_dir)
     deploy_and_bootstrap(w3, spec, data_dir / "manifest.json", engine="anvil", rpc_url=node.url)
     (data_dir / STATE_FILE).write_text(w3.provider.make_request("anvil_dumpState", [])["result"])

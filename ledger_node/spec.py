@@ -17,7 +17,7 @@ import yaml
 
 from ledger_node.canonical import content_hash
 from ledger_node.errors import LedgerError
-from ledger_node.types import Role, TypeStatus
+from ledger_node.types import CRYPTO_SUITES, Role, TypeStatus
 
 ROLE_NAMES = {
     "issuer": Role.ISSUER,
@@ -95,6 +95,8 @@ class ConsortiumSpec:
     service_items: tuple[ServiceItemSpec, ...] = ()
     access_logs: tuple[AccessLogSpec, ...] = ()
     catalog_uri: str = DEFAULT_CATALOG_URI
+    #: What certificates are hashed and signed with (`CRYPTO_SUITES`), fixed when the consortium is deployed.
+    crypto_suite: str = CRYPTO_SUITES[0]
     _by_code: dict[str, DepartmentSpec] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -200,9 +202,13 @@ def parse_spec(raw: Any, *, source: str = "spec") -> ConsortiumSpec:
     for entry in logs:
         _require_department(by_code, entry.operator, Role.LOG_OPERATOR, f"operator of access log {entry.code!r}",
                             entry, problem)
+    crypto_suite = raw.get("crypto_suite", CRYPTO_SUITES[0])
+    if crypto_suite not in CRYPTO_SUITES:
+        problem(raw, f"crypto_suite must be one of {', '.join(CRYPTO_SUITES)}, got {crypto_suite!r}")
     if problems:
         raise SpecError(source, problems)
     return ConsortiumSpec(
+        crypto_suite=crypto_suite,
         quorum=quorum,
         governors=tuple(governors),
         departments=tuple(departments),

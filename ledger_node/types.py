@@ -56,6 +56,10 @@ REVOCATION_REASONS = {0: "unspecified", 1: "issued in error", 2: "holder request
 #: The reasons `CertificateRegistry.revoke` takes: superseded is recorded only by `supersede`, with the successor.
 REVOKE_REASONS = {code: name for code, name in REVOCATION_REASONS.items() if name != "superseded"}
 
+#: The crypto suites a consortium can be deployed under, by their on-chain code (`Consortium.cryptoSuite`, the
+#: SUITE_* constants of contracts/Common.sol); `gateway.certificates.suites` defines what each means.
+CRYPTO_SUITES = ("secp256k1-keccak", "sm2-sm3")
+
 #: How long the proposals the chain-side tools make stay open (seconds); the Consortium allows at
 #: most 30 days (Common.sol MAX_PROPOSAL_LIFETIME). Bootstrap's proposals pass within minutes.
 PROPOSAL_LIFETIME = 7 * 24 * 3600

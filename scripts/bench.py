@@ -462,11 +462,17 @@ class Bench:
 
 def write_markdown(path: Path, bench: Bench, heading: str) -> None:
     """Replaces the bench's table section of `path` (between its markers), keeping the rest of the page."""
-    lines = [TABLE_START, heading, "", *(f"- {note}" for note in bench.notes), "",
-             "| measure | CertNet | peer (same chain, same run) | ratio |", "|---|---|---|---|",
-             *(f"| {' | '.join(row)} |" for row in bench.rows), TABLE_END]
+    replace_section(path, TABLE_START, TABLE_END, [heading, "", *(f"- {note}" for note in bench.notes), "",
+                                                   "| measure | CertNet | peer (same chain, same run) | ratio |",
+                                                   "|---|---|---|---|",
+                                                   *(f"| {' | '.join(row)} |" for row in bench.rows)])
+
+
+def replace_section(path: Path, start: str, end: str, lines: list[str]) -> None:
+    """Puts `lines` between the markers `start` and `end` of `path` (appended with them when absent)."""
+    lines = [start, *lines, end]
     text = path.read_text() if path.exists() else ""
-    section = re.compile(re.escape(TABLE_START) + ".*?" + re.escape(TABLE_END), re.DOTALL)
+    section = re.compile(re.escape(start) + ".*?" + re.escape(end), re.DOTALL)
     if section.search(text):
         text = section.sub(lambda _match: "\n".join(lines), text)
     else:

@@ -39,7 +39,8 @@ from gateway.certificates.anchoring import Issuing, anchor_batch, anchor_certifi
 from gateway.certificates.document import CertificateType, IssuerRef, new_certificate, redact
 from gateway.certificates.jsonld_contexts import shipped_context_files
 from gateway.certificates.identity import HolderId, pseudonym
-from gateway.certificates.signing import sign
+from gateway.certificates.signing import IssuerKey, sign
+from gateway.certificates.suites import DEFAULT_SUITE, SM2_SM3, CryptoSuite, Sm2PrivateKey
 from gateway.certificates.verification import Verifier
 from ledger_node.canonical import content_hash
 from ledger_node.deploy import Deployment, Founder, deploy_contracts
@@ -198,6 +199,20 @@ def _network(request: pytest.FixtureRequest) -> Network:
 
 
 @pytest.fixture(scope="module")
+def _sm2_network() -> Network:
+    """The test consortium deployed under the sm2-sm3 crypto suite, on an embedded chain of the module's own."""
+    signers: dict[ChecksumAddress, LocalAccount] = {}
+    w3, new_key = _embedded_chain(signers)
+    return _test_network(w3, new_key, signers, crypto_suite=SM2_SM3.name)
+
+
+@pytest.fixture
+def sm2_network(_sm2_network: Network) -> Iterator[Network]:
+    """The sm2-sm3 network, restored to its initial state after the test."""
+    yield from _restored(_sm2_network)
+
+
+@pytest.fixture(scope="module")
 def anvil_network() -> Iterator[Network]:
     """The test consortium on an anvil of the module's own, mining each transaction at once."""
     node = LocalNode("anvil", accounts=200)
@@ -210,16 +225,17 @@ def anvil_network() -> Iterator[Network]:
 
 
 def _test_network(w3: Web3, new_key: Callable[[], ChecksumAddress],
-                  signers: dict[ChecksumAddress, LocalAccount]) -> Network:
-    """The test consortium deployed on `w3`: three governors, the departments of ACTORS, two types, a service
-    item and an access log."""
+                  signers: dict[ChecksumAddress, LocalAccount], crypto_suite: str = DEFAULT_SUITE.name) -> Network:
+    """The test consortium deployed on `w3` under `crypto_suite`: three governors, the departments of ACTORS, two
+    types, a service item and an access log."""
     keys = {name: new_key() for name in [*ACTORS, "governor2", "governor3"]}
     founders = [
         Founder(GOV1, "治理部门一", int(Role.GOVERNOR), [keys["governor"]]),
         Founder(GOV2, "治理部门二", int(Role.GOVERNOR), [keys["governor2"]]),
         Founder(GOV3, "治理部门三", int(Role.GOVERNOR), [keys["governor3"]]),
     ]
-    deployment = deploy_contracts(w3, Sender(w3, [dev_account(0)]), dev_account(0).address, founders, quorum=2)
+    deployment = deploy_contracts(w3, Sender(w3, [dev_account(0)]), dev_account(0).address, founders, quorum=2,
+                                  crypto_suite=crypto_suite)
     network = Network(w3=w3, deployment=deployment, keys=keys, new_key=new_key, signers=signers)
     consortium, catalog = deployment.consortium, deployment.catalog
     network.govern(
@@ -241,11 +257,16 @@ def _test_network(w3: Web3, new_key: Callable[[], ChecksumAddress],
 @pytest.fixture
 def network(_network: Network) -> Iterator[Network]:
     """The shared network, restored to its initial state after the test."""
-    snapshot = _network.w3.testing.snapshot()
-    keys = dict(_network.keys)
-    yield _network
-    _network.w3.testing.revert(snapshot)
-    _network.keys = keys
+    yield from _restored(_network)
+
+
+def _restored(network: Network) -> Iterator[Network]:
+    """`network` for one test: its chain and keys are put back as they were afterwards."""
+    snapshot = network.w3.testing.snapshot()
+    keys = dict(network.keys)
+    yield network
+    network.w3.testing.revert(snapshot)
+    network.keys = keys
 
 
 @pytest.fixture
@@ -297,6 +318,8 @@ class CertificateDesk:
     network: Network
     certificate_type: CertificateType
     issuing: Issuing
+    signing_key: IssuerKey  # civil affairs' account key, or under sm2-sm3 its registered SM2 key
+    suite: CryptoSuite = DEFAULT_SUITE
 
     def new(self, subject: dict[str, Any] | None = None, *, valid_for: int | None = None,
             holder: HolderId = HOLDER) -> dict[str, Any]:
@@ -304,10 +327,11 @@ class CertificateDesk:
         return new_certificate(subject or marriage_subject(), pseudonym(PSEUDONYM_SECRET, holder),
                                self.certificate_type, IssuerRef(CIVIL.rstrip(b"\0").decode(), "民政局"),
                                valid_from=now - dt.timedelta(minutes=1),
-                               valid_until=now + dt.timedelta(seconds=valid_for) if valid_for else None)
+                               valid_until=now + dt.timedelta(seconds=valid_for) if valid_for else None,
+                               suite=self.suite)
 
     def signed(self, **kwargs: Any) -> dict[str, Any]:
-        return sign(self.new(**kwargs), self.network.signer("issuer"), self.issuing.domain)
+        return sign(self.new(**kwargs), self.signing_key, self.issuing.domain)
 
     def anchored(self, **kwargs: Any) -> dict[str, Any]:
         return anchor_certificate(self.issuing, self.signed(**kwargs))
@@ -321,13 +345,25 @@ class CertificateDesk:
         return Verifier(self.network.deployment, pseudonym_secret=PSEUDONYM_SECRET, now=self.network.now)
 
 
-@pytest.fixture
-def desk(network: Network) -> CertificateDesk:
-    """Civil affairs with the marriage type's real schema published as its version 2."""
+def _desk(network: Network, signing_key: IssuerKey, suite: CryptoSuite) -> CertificateDesk:
     network.send(network.catalog.functions.publishTypeVersion(MARRIAGE, content_hash(MARRIAGE_SCHEMA)), "issuer")
     issuer = network.signer("issuer")
     issuing = Issuing(network.deployment, Sender(network.w3, [issuer]), issuer.address)
-    return CertificateDesk(network, CertificateType("MARRIAGE-CERT", 2, MARRIAGE_SCHEMA), issuing)
+    return CertificateDesk(network, CertificateType("MARRIAGE-CERT", 2, MARRIAGE_SCHEMA), issuing, signing_key, suite)
+
+
+@pytest.fixture
+def desk(network: Network) -> CertificateDesk:
+    """Civil affairs with the marriage type's real schema published as its version 2."""
+    return _desk(network, network.signer("issuer"), DEFAULT_SUITE)
+
+
+@pytest.fixture
+def sm2_desk(sm2_network: Network) -> CertificateDesk:
+    """Civil affairs on the sm2-sm3 network, signing with an SM2 key it registered itself."""
+    key = Sm2PrivateKey.generate()
+    sm2_network.send(sm2_network.consortium.functions.addSm2Key(CIVIL, key.public_key), "issuer")
+    return _desk(sm2_network, key, SM2_SM3)
 
 
 # ----- the gateway: a real anvil chain with the demo consortium, the gateway served over HTTP -----
@@ -635,33 +671,79 @@ def jsonld_expand(documents: list[dict[str, Any]]) -> subprocess.CompletedProces
                           text=True, timeout=60, check=False)
 
 
+def _devnet_from(template: Path, data_dir: Path) -> Iterator[Devnet]:
+    """A devnet started in `data_dir` from `template`, stopped after its fixture's scope."""
+    net = start_devnet(data_dir, template)
+    yield net
+    net.node.stop()
+
+
+def _gateway_on(devnet: Devnet, data_dir: Path, **settings: str) -> Iterator[GatewayProcess]:
+    """A gateway process serving `devnet` from `data_dir` (with `settings`), stopped after its fixture's scope."""
+    server = GatewayProcess(devnet, data_dir, **settings).start()
+    yield server
+    server.stop()
+
+
+#: The crypto suite the gateway suites' devnet is deployed under: CERTNET_TEST_CRYPTO=sm2-sm3 runs every test on
+#: `devnet`, `gateway_http` and `own_devnet` under the national suite (default: the original secp256k1-keccak).
+TEST_CRYPTO = os.environ.get("CERTNET_TEST_CRYPTO", DEFAULT_SUITE.name)
+
+
 @pytest.fixture(scope="session")
 def devnet_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_devnet_template(tmp_path_factory.mktemp("template"))
+    return build_devnet_template(tmp_path_factory.mktemp("template"), TEST_CRYPTO)
+
+
+@pytest.fixture(scope="module")
+def sm2_devnet_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo consortium deployed under sm2-sm3, whatever CERTNET_TEST_CRYPTO says."""
+    return build_devnet_template(tmp_path_factory.mktemp("sm2-template"), SM2_SM3.name)
+
+
+@pytest.fixture(scope="module")
+def sm2_devnet(sm2_devnet_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
+    """A devnet of the module's own under sm2-sm3."""
+    yield from _devnet_from(sm2_devnet_template, tmp_path_factory.mktemp("sm2") / "devnet")
+
+
+@pytest.fixture
+def own_sm2_devnet(sm2_devnet_template: Path, tmp_path: Path) -> Iterator[Devnet]:
+    """An sm2-sm3 devnet of this test's own, for a test that changes the consortium's keys."""
+    yield from _devnet_from(sm2_devnet_template, tmp_path / "chain")
+
+
+@pytest.fixture(scope="module")
+def sm2_gateway(sm2_devnet: Devnet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    """A gateway process serving the sm2-sm3 devnet."""
+    yield from _gateway_on(sm2_devnet, tmp_path_factory.mktemp("sm2-gateway"))
 
 
 @pytest.fixture(scope="session")
 def devnet(devnet_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
     """The session's anvil devnet, shared by the gateway tests that do not rewrite its history."""
-    net = start_devnet(tmp_path_factory.mktemp("session") / "devnet", devnet_template)
-    yield net
-    net.node.stop()
+    yield from _devnet_from(devnet_template, tmp_path_factory.mktemp("session") / "devnet")
 
 
 @pytest.fixture(scope="session")
 def gateway_http(devnet: Devnet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     """One gateway process serving the session's devnet."""
-    server = GatewayProcess(devnet, tmp_path_factory.mktemp("gateway")).start()
-    yield server
-    server.stop()
+    yield from _gateway_on(devnet, tmp_path_factory.mktemp("gateway"))
 
 
 @pytest.fixture
 def own_devnet(devnet_template: Path, tmp_path: Path) -> Iterator[Devnet]:
     """A devnet of this test's own, for tests that stop the chain or rewrite its history."""
-    net = start_devnet(tmp_path / "chain", devnet_template)
-    yield net
-    net.node.stop()
+    yield from _devnet_from(devnet_template, tmp_path / "chain")
+
+
+def signing_keys(devnet: Devnet, department: str) -> list[str]:
+    """The keys a department's certificates are signed with under the devnet's suite, as `proof.signature.signer`
+    names them: its account keys, or under sm2-sm3 the ids of its SM2 keys."""
+    consortium, code = devnet.deployment.consortium.functions, code32(department)
+    if consortium.cryptoSuite().call() == SM2_SM3.code:
+        return ["0x" + key.hex() for key in consortium.sm2KeysOf(code).call()]
+    return consortium.keysOf(code).call()
 
 
 def department_caller(abbr: str) -> Caller:
@@ -984,6 +1066,4 @@ def console_database(tmp_path: Path) -> sessionmaker:
 @pytest.fixture(scope="module")
 def tokenless_gateway(devnet: Devnet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     """A gateway on the session's devnet that takes no API tokens (CERTNET_DEV_TOKENS=false), as in production."""
-    server = GatewayProcess(devnet, tmp_path_factory.mktemp("tokenless"), dev_tokens="false").start()
-    yield server
-    server.stop()
+    yield from _gateway_on(devnet, tmp_path_factory.mktemp("tokenless"), dev_tokens="false")

@@ -12,8 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from gateway.cli import app
+from gateway.sharing.consent import load_public_key
 from ledger_node import cli as ledger_cli
 from ledger_node import compiler
+from ledger_node.sm2 import Sm2PublicKey
 
 runner = CliRunner()
 CERTNET = Path(sys.executable).with_name("certnet")
@@ -144,3 +146,25 @@ def test_node_stop_of_a_node_that_no_longer_runs_says_so_and_forgets_it(tmp_path
     assert result.exit_code == 0
     assert "no longer ran; its record is removed" in " ".join(result.output.split())  # rich wraps long lines
     assert not (tmp_path / "node.json").exists()
+
+
+def test_holder_keygen_makes_an_sm2_key_when_asked(tmp_path: Path) -> None:
+    key_file = tmp_path / "holder-key.pem"
+    result = runner.invoke(app, ["holder", "keygen", str(key_file), "--holder", "RIC:11010519491231002X",
+                                 "--curve", "SM2"])
+    assert result.exit_code == 0, result.output
+    assert isinstance(load_public_key(json.loads(result.output)["publicKey"]), Sm2PublicKey)
+
+
+def test_holder_keygen_refuses_an_unknown_curve_in_one_line(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["holder", "keygen", str(tmp_path / "k.pem"), "--holder", "RIC:11010519491231002X",
+                                 "--curve", "P-384"])
+    assert (result.exit_code, result.output.strip()) == (1, "error (invalid_input): --curve is one of P-256, SM2, "
+                                                            "not 'P-384'")
+
+
+def test_an_unknown_crypto_suite_is_refused_in_one_line(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["deploy", "--demo", "default", "--crypto", "rsa", "--rpc", "http://127.0.0.1:9",
+                                 "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.output.strip().startswith("error (ledger_error): unknown crypto suite 'rsa'")

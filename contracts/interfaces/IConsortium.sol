@@ -47,6 +47,12 @@ interface IConsortium {
         bool cancelled;
     }
 
+    /// @notice A department registered an SM2 public key (x || y) for certificate signatures under the
+    /// sm2-sm3 suite; `key` is its id, keccak256 of the 64 bytes.
+    event Sm2KeyAdded(bytes32 indexed department, bytes32 indexed key, bytes publicKey);
+    /// @notice An SM2 key stopped signing for its department; its history is kept.
+    event Sm2KeyRemoved(bytes32 indexed department, bytes32 indexed key);
+
     /// @notice A department was admitted with its first roles and keys.
     event DepartmentAdmitted(bytes32 indexed department, uint32 indexed id, string name, uint8 roles);
     /// @notice A department's roles changed.
@@ -87,6 +93,14 @@ interface IConsortium {
     error ConsortiumKeyNotOfDepartment(address key, bytes32 department);
     /// @notice A department must keep at least one signing key.
     error ConsortiumLastKey(bytes32 department);
+    /// @notice The constructor's crypto suite is not one of SUITE_SECP256K1_KECCAK, SUITE_SM2_SM3.
+    error ConsortiumUnknownCryptoSuite(uint8 suite);
+    /// @notice An SM2 public key is 64 bytes, x || y.
+    error ConsortiumInvalidSm2Key(uint256 length);
+    /// @notice An SM2 key belongs to at most one department, ever.
+    error ConsortiumSm2KeyAlreadyRegistered(bytes32 key, bytes32 department);
+    /// @notice The SM2 key is not a current key of that department.
+    error ConsortiumSm2KeyNotOfDepartment(bytes32 key, bytes32 department);
     /// @notice Only an executed proposal may call this function.
     error ConsortiumOnlyGovernance(address caller);
     /// @notice The caller is neither governance nor a key of the department concerned.
@@ -172,6 +186,21 @@ interface IConsortium {
     /// @dev Caller: a current key of that active department, or governance.
     function rotateKey(bytes32 department, address oldKey, address newKey) external;
 
+    /// @notice Registers an SM2 public key (64 bytes x || y) that signs certificates for a department
+    /// under the sm2-sm3 suite; returns its id, keccak256 of the key.
+    /// @dev Caller: a current key of that active department, or governance (as for account keys).
+    function addSm2Key(bytes32 department, bytes calldata publicKey) external returns (bytes32 key);
+
+    /// @notice Stops an SM2 key signing for its department; its history is kept.
+    /// @dev Caller: a current key of that active department, or governance.
+    function removeSm2Key(bytes32 department, bytes32 key) external;
+
+    /// @notice Adds `newPublicKey` and removes the SM2 key `oldKey` in one step; returns the new key's id.
+    /// @dev Caller: a current key of that active department, or governance.
+    function rotateSm2Key(bytes32 department, bytes32 oldKey, bytes calldata newPublicKey)
+        external
+        returns (bytes32 key);
+
     // ----- views -----
 
     /// @notice Resolves a caller to its active department, requiring every bit of `role`.
@@ -198,6 +227,19 @@ interface IConsortium {
 
     /// @notice Whether `key` signed for `department` at time `timestamp` (seconds).
     function wasKeyOf(address key, bytes32 department, uint64 timestamp) external view returns (bool);
+
+    /// @notice The crypto suite certificates are hashed and signed with, fixed at deployment:
+    /// 0 secp256k1-keccak (EIP-712 by account keys), 1 sm2-sm3 (SM3 hashes, SM2 by SM2 keys).
+    function cryptoSuite() external view returns (uint8);
+
+    /// @notice Every SM2 key a department ever had, by id, in the order added.
+    function sm2KeysOf(bytes32 department) external view returns (bytes32[] memory);
+
+    /// @notice An SM2 key's history (departmentId 0 if never registered) and its public key.
+    function sm2KeyRecord(bytes32 key) external view returns (KeyRecord memory record, bytes memory publicKey);
+
+    /// @notice Whether the SM2 key `key` signed for `department` at time `timestamp` (seconds).
+    function wasSm2KeyOf(bytes32 key, bytes32 department, uint64 timestamp) external view returns (bool);
 
     /// @notice Approvals a proposal needs.
     function quorum() external view returns (uint8);

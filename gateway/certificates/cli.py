@@ -100,6 +100,7 @@ def new_command(
     from gateway.certificates.catalog import catalog_type, issuer_ref
     from gateway.certificates.document import new_certificate
     from gateway.certificates.identity import HolderId, pseudonym
+    from gateway.certificates.suites import suite_coded
     from gateway.settings import Settings
     from ledger_node.schemas import SchemaStore
 
@@ -111,7 +112,7 @@ def new_command(
     pseudonym_key = Settings.load().pseudonym_key_for(deployment.registry.w3.eth.chain_id)
     document = new_certificate(_read(subject_path), pseudonym(pseudonym_key, HolderId.parse(holder)),
                                certificate_type, issuer_ref(deployment, issuer), valid_from=moment,
-                               valid_until=end)
+                               valid_until=end, suite=suite_coded(deployment.consortium.functions.cryptoSuite().call()))
     _write(document, output)
 
 
@@ -124,12 +125,15 @@ def sign_command(
     data_dir: Path = DataDir,
     rpc: Optional[str] = RpcUrl,
 ) -> None:
-    """Sign a certificate (EIP-712, for the deployment in the manifest) with a key of its issuing department.
+    """Sign a certificate (for the deployment in the manifest) with a key of its issuing department: EIP-712 by the
+    account key, or under sm2-sm3 SM2 by the SM2 key derived from it, which must be registered for the department.
 
     A certificate already anchored is never signed again: a new signature would not be the one its
     anchor vouches for.
     """
     from gateway.certificates.signing import SigningDomain, sign
+    from gateway.certificates.suites import SM2_SM3, suite_of
+    from ledger_node.sm2 import department_sm2_key
 
     document = _read(path)
     _refuse_anchored(document)
@@ -137,7 +141,8 @@ def sign_command(
     key = signing_account(deployment, account, keystore)
     _refuse_other_department(deployment, document, key.address)
     domain = SigningDomain(deployment.registry.w3.eth.chain_id, deployment.registry.address)
-    _write(sign(document, key, domain), output or path)
+    _write(sign(document, department_sm2_key(key.key) if suite_of(document) is SM2_SM3 else key, domain),
+           output or path)
 
 
 def _refuse_anchored(document: dict[str, Any]) -> None:

@@ -1,10 +1,12 @@
 """The certificate document: a W3C Verifiable Credential (data model 2.0 field names) whose
 subject fields are salted and hashed one by one, so a holder can redact fields and it still verifies.
 
-    field hash        = keccak256(JCS({"name": field, "salt": salt, "value": value}))
-    certificate hash  = keccak256(JCS({"metadata": {<the credential's fields but the subject and
-                                                      the proof>},
-                                       "fields": [<every field hash, hex, sorted>]}))
+    field hash        = H(JCS({"name": field, "salt": salt, "value": value}))
+    certificate hash  = H(JCS({"metadata": {<the credential's fields but the subject and the proof>},
+                               "fields": [<every field hash, hex, sorted>]}))
+
+H is the hash of the document's crypto suite (`proof.cryptosuite`, `gateway.certificates.suites`):
+keccak-256, or SM3 under `sm2-sm3`.
 
 JCS is RFC 8785 canonical JSON. A redacted field leaves its hash in `proof.redactedFields` and
 nothing else, so the certificate hash is unchanged. Only the certificate hash ever goes on chain.
@@ -24,9 +26,9 @@ from typing import Any, Iterable
 
 import jsonschema
 import rfc8785
-from eth_hash.auto import keccak
 
 from gateway.certificates.identifier import CertificateIdentifier, type_segment
+from gateway.certificates.suites import DEFAULT_SUITE, CryptoSuite, suite_of
 from gateway.errors import InvalidDocument, InvalidIdentifier, SchemaViolation
 from ledger_node.canonical import content_hash
 
@@ -123,8 +125,8 @@ class IssuerRef:
     name: str
 
 
-def field_hash(name: str, value: Any, salt: str) -> bytes:
-    return keccak(rfc8785.dumps({"name": name, "salt": salt, "value": value}))
+def field_hash(name: str, value: Any, salt: str, suite: CryptoSuite = DEFAULT_SUITE) -> bytes:
+    return suite.hash(rfc8785.dumps({"name": name, "salt": salt, "value": value}))
 
 
 def to_timestamp(text: str) -> int:
@@ -147,11 +149,13 @@ def to_datetime_text(moment: dt.datetime) -> str:
 
 def new_certificate(subject: dict[str, Any], holder: str, certificate_type: CertificateType, issuer: IssuerRef, *,
                     valid_from: dt.datetime, valid_until: dt.datetime | None = None,
-                    context: list[str] = CONTEXT, identifier: CertificateIdentifier | None = None) -> dict[str, Any]:
+                    context: list[str] = CONTEXT, identifier: CertificateIdentifier | None = None,
+                    suite: CryptoSuite = DEFAULT_SUITE) -> dict[str, Any]:
     """An unsigned, unanchored certificate whose subject is `subject` plus the holder's pseudonym
     as `id`; the subject is checked against the type's schema first. `context` is the JSON-LD
     `@context` (`contexts_at` of the base URL the issuing gateway serves CertNet's context from);
-    `identifier` its national identifier (the gateway allocates one; a document made offline has none)."""
+    `identifier` its national identifier (the gateway allocates one; a document made offline has none);
+    `suite` the consortium's crypto suite (stated in the proof unless it is the original one)."""
     if "id" in subject:
         raise InvalidDocument("the subject's `id` is the holder's pseudonym; pass the holder's identity instead")
     if valid_until is not None and valid_until <= valid_from:
@@ -175,6 +179,7 @@ def new_certificate(subject: dict[str, Any], holder: str, certificate_type: Cert
         "credentialSubject": full_subject,
         "proof": {
             "type": PROOF_TYPE,
+            **({"cryptosuite": suite.name} if suite is not DEFAULT_SUITE else {}),
             "salts": {name: os.urandom(SALT_BYTES).hex() for name in full_subject},
             "redactedFields": [],
         },
@@ -204,11 +209,11 @@ def certificate_hash(document: dict[str, Any], *, shape_checked: bool = False) -
     shape first unless the caller just did)."""
     if not shape_checked:
         check_shape(document)
-    subject, proof = document["credentialSubject"], document["proof"]
-    fields = [field_hash(name, value, proof["salts"][name]) for name, value in subject.items()]
+    subject, proof, suite = document["credentialSubject"], document["proof"], suite_of(document)
+    fields = [field_hash(name, value, proof["salts"][name], suite) for name, value in subject.items()]
     fields += [bytes.fromhex(h.removeprefix("0x")) for h in proof["redactedFields"]]
     metadata = {name: document[name] for name in METADATA_FIELDS if name in document}
-    return keccak(rfc8785.dumps({"metadata": metadata, "fields": sorted("0x" + f.hex() for f in fields)}))
+    return suite.hash(rfc8785.dumps({"metadata": metadata, "fields": sorted("0x" + f.hex() for f in fields)}))
 
 
 def fields_changed(document: dict[str, Any], signed: dict[str, Any]) -> list[str]:
@@ -217,11 +222,13 @@ def fields_changed(document: dict[str, Any], signed: dict[str, Any]) -> list[str
     (value and salt) is not the signed one, that is missing without being redacted, or that was added.
     Empty when no field can be named (only redacted hashes or the proof changed)."""
     changed = [name for name in METADATA_FIELDS if document.get(name) != signed.get(name)]
-    signed_hashes = {name: field_hash(name, value, signed["proof"]["salts"][name])
+    suite = suite_of(signed)
+    signed_hashes = {name: field_hash(name, value, signed["proof"]["salts"][name], suite)
                      for name, value in signed["credentialSubject"].items()}
     subject, salts = document["credentialSubject"], document["proof"]["salts"]
     redacted = {bytes.fromhex(h.removeprefix("0x")) for h in document["proof"]["redactedFields"]}
-    names = [name for name, value in subject.items() if signed_hashes.get(name) != field_hash(name, value, salts[name])]
+    names = [name for name, value in subject.items()
+             if signed_hashes.get(name) != field_hash(name, value, salts[name], suite)]
     names += [name for name, hashed in signed_hashes.items() if name not in subject and hashed not in redacted]
     return changed + [f"{SUBJECT}.{name}" for name in names]
 
@@ -245,6 +252,7 @@ def check_shape(document: Any) -> None:
         raise InvalidDocument("`credentialSubject`, `credentialSchema` and `proof` are JSON objects")
     if proof.get("type") != PROOF_TYPE:
         raise InvalidDocument(f"proof type must be {PROOF_TYPE}")
+    suite_of(document)  # a known suite, if stated
     salts, redacted = proof.get("salts"), proof.get("redactedFields")
     if not isinstance(salts, dict) or not isinstance(redacted, list):
         raise InvalidDocument("proof needs `salts` (an object) and `redactedFields` (a list)")
@@ -303,11 +311,11 @@ def redact(document: dict[str, Any], fields: Iterable[str]) -> dict[str, Any]:
     anchoring evidence stay valid, since the certificate hash does not change."""
     check_shape(document)
     redacted = copy.deepcopy(document)
-    subject, proof = redacted["credentialSubject"], redacted["proof"]
+    subject, proof, suite = redacted["credentialSubject"], redacted["proof"], suite_of(document)
     for name in dict.fromkeys(fields):
         if name not in subject:
             raise InvalidDocument(f"no shown subject field {name!r} to redact", field=name)
-        proof["redactedFields"].append("0x" + field_hash(name, subject.pop(name), proof["salts"].pop(name)).hex())
+        proof["redactedFields"].append("0x" + field_hash(name, subject.pop(name), proof["salts"].pop(name), suite).hex())
     proof["redactedFields"].sort()
     return redacted
 

@@ -15,11 +15,12 @@ import datetime as dt
 import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from enum import Enum
 from typing import Any, Callable, Literal, Protocol, Sequence
 
+from web3.constants import ADDRESS_ZERO
 from web3.exceptions import Web3Exception
 
 from gateway.certificates import document as doc
@@ -27,6 +28,7 @@ from gateway.certificates.anchoring import anchor_location
 from gateway.certificates.identity import HolderId, pseudonym
 from gateway.certificates.merkle import verify as merkle_verify
 from gateway.certificates.signing import SigningDomain, recover_signer, signature_domain, stated_signer
+from gateway.certificates.suites import CryptoSuite, suite_coded, suite_of
 from gateway.errors import GatewayError
 from ledger_node.deploy import Deployment
 from ledger_node.rpc import RpcError, ViewCalls
@@ -175,12 +177,22 @@ class LiveFacts:
 
     def __init__(self, deployment: Deployment) -> None:
         self.registry = deployment.registry
+        self.consortium = deployment.consortium
         self._calls = ViewCalls(self.registry.w3)
 
     def read(self, lookup: Lookup) -> tuple[ChainFacts, CheckedAt]:
+        """An SM2 signer (a 32-byte key id) is not an address the registry can check: its history is read
+        from the consortium (`wasSm2KeyOf`) at the issuing time the registry answered, in a second request."""
+        sm2_key = len(lookup.signer) == 66
         head, (answer,) = self._calls.read_with_head([self.registry.functions.verificationOf(
-            lookup.certificate_hash, lookup.batch_root, list(lookup.proof), checksum_address(lookup.signer))])
-        return _decoded_facts(answer), CheckedAt(head.number, head.hash, head.timestamp, "chain")
+            lookup.certificate_hash, lookup.batch_root, list(lookup.proof),
+            ADDRESS_ZERO if sm2_key else checksum_address(lookup.signer))])
+        facts = _decoded_facts(answer)
+        if sm2_key and facts.status is not CertificateStatus.UNKNOWN:
+            (held,) = self._calls.read([self.consortium.functions.wasSm2KeyOf(
+                bytes.fromhex(lookup.signer[2:]), facts.issuer, facts.issued_at)])
+            facts = replace(facts, signer_was_issuer_key=held)
+        return facts, CheckedAt(head.number, head.hash, head.timestamp, "chain")
 
 
 def _decoded_facts(answer: Sequence[Any]) -> ChainFacts:
@@ -247,6 +259,12 @@ class Verifier:
     def chain_id(self) -> int:
         assert self.deployment is not None
         return self.deployment.registry.w3.eth.chain_id
+
+    @cached_property
+    def suite(self) -> CryptoSuite:
+        """The consortium's crypto suite: the one its certificates must be hashed and signed with."""
+        assert self.deployment is not None
+        return suite_coded(self.deployment.consortium.functions.cryptoSuite().call())
 
     def verify(self, document: Any, *, holder: HolderId | None = None, fresh: bool = False) -> Report:
         return self._verify_all([(document, holder)], fresh)[0]
@@ -390,6 +408,8 @@ class Verifier:
                     f"(chain {self.chain_id}, registry {registry})")
         if signature_domain(document) != SigningDomain(self.chain_id, registry):
             return "signed for another chain or registry than the one it is anchored in"
+        if suite_of(document) is not self.suite:
+            return f"made under the {suite_of(document)} crypto suite; this consortium uses {self.suite}"
         return ""
 
 

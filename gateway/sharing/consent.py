@@ -1,10 +1,12 @@
-"""Holder consent records and their ECDSA P-256 signatures (docs/sharing.md is the format's reference).
+"""Holder consent records and their ECDSA P-256 or SM2 signatures (docs/sharing.md is the format's reference).
 
 A consent is a JSON object the holder's device signs: which relying department (`grantee`) may
 receive the holder's certificates of which types, for which service item, between `notBefore`
 and `notAfter`. The holder appears only as the pseudonym of their certificates. The signature is
 ECDSA P-256 with SHA-256 over the record's RFC 8785 (JCS) serialisation, as `0x` + r‖s (64
-bytes, as JWS ES256) — what phones' secure elements and ID cards produce. The record's id is the
+bytes, as JWS ES256) — what phones' secure elements and ID cards produce; or, from a holder whose
+device holds an SM2 key (the national algorithm), SM2 with the default user ID over the same bytes (SM3
+inside the signature), also `0x` + r‖s. The record's id is the
 SHA-256 of that same serialisation. A withdrawal is a second record, signed the same way, naming
 the consent's id.
 """
@@ -25,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from gateway.certificates.document import to_datetime_text
 from gateway.certificates.identity import PSEUDONYM_PATTERN
 from gateway.errors import InvalidInput
+from ledger_node.sm2 import Sm2KeyError, Sm2PrivateKey, Sm2PublicKey
 
 CONSENT_TYPE = "CertNetConsent"
 WITHDRAWAL_TYPE = "CertNetConsentWithdrawal"
@@ -96,20 +99,40 @@ def new_withdrawal(consent_id: str, withdrawn_at: dt.datetime) -> dict[str, Any]
 
 # ----- keys and signatures -----
 
+#: The curves a holder's device key may be on.
+HOLDER_CURVES = ("P-256", "SM2")
+#: A holder's device key: ECDSA P-256 (ecdsa) or SM2 (`ledger_node.sm2`, Tongsuo); both have `to_pem`, `to_der`.
+HolderSigningKey = SigningKey | Sm2PrivateKey
+HolderPublicKey = VerifyingKey | Sm2PublicKey
 
-def new_holder_key() -> SigningKey:
-    """A P-256 key as a holder's device would hold it (development and tests: the real one never leaves the device)."""
+
+def new_holder_key(curve: str = "P-256") -> HolderSigningKey:
+    """A key as a holder's device would hold it (development and tests: the real one never leaves the device)."""
+    if curve == "SM2":
+        return Sm2PrivateKey.generate()
     return SigningKey.generate(curve=NIST256p, hashfunc=hashlib.sha256)
 
 
-def load_signing_key(path: Path) -> SigningKey:
+def holder_public_key(key: HolderSigningKey) -> HolderPublicKey:
+    return key.verifying_key() if isinstance(key, Sm2PrivateKey) else key.get_verifying_key()
+
+
+def load_signing_key(path: Path) -> HolderSigningKey:
     """A holder's private key from a PEM file (for development: a real one never leaves the device)."""
+    try:
+        return Sm2PrivateKey.from_pem(path.read_bytes())
+    except (Sm2KeyError, OSError):
+        pass  # a P-256 key, or what `_p256` reports
     return _p256(lambda: SigningKey.from_pem(path.read_bytes(), hashfunc=hashlib.sha256),
                  f"{path}: not a PEM private key")
 
 
-def load_public_key(pem: str) -> VerifyingKey:
-    """A holder's public key from PEM (SubjectPublicKeyInfo); only P-256 is accepted."""
+def load_public_key(pem: str) -> HolderPublicKey:
+    """A holder's public key from PEM (SubjectPublicKeyInfo): P-256 or SM2."""
+    try:
+        return Sm2PublicKey.from_pem(pem.encode())
+    except Sm2KeyError:
+        pass  # a P-256 key, or what `_p256` reports
     return _p256(lambda: VerifyingKey.from_pem(pem, hashfunc=hashlib.sha256), "not a PEM public key")
 
 
@@ -121,23 +144,27 @@ def _p256(load: Callable[[], Any], malformed: str) -> Any:
     except Exception as error:  # ecdsa raises several unrelated types for malformed input
         raise InvalidInput(f"{malformed}: {error}") from None
     if key.curve != NIST256p:
-        raise InvalidInput(f"holder keys are ECDSA P-256, not {key.curve.name}")
+        raise InvalidInput(f"holder keys are ECDSA P-256 or SM2, not {key.curve.name}")
     return key
 
 
-def key_id(key: VerifyingKey) -> str:
+def key_id(key: HolderPublicKey) -> str:
     """SHA-256 of the key's DER SubjectPublicKeyInfo."""
     return "0x" + hashlib.sha256(key.to_der()).hexdigest()
 
 
-def sign_record(key: SigningKey, record: dict[str, Any]) -> str:
+def sign_record(key: HolderSigningKey, record: dict[str, Any]) -> str:
+    if isinstance(key, Sm2PrivateKey):
+        return "0x" + key.sign(rfc8785.dumps(record)).hex()
     return "0x" + key.sign_deterministic(rfc8785.dumps(record), hashfunc=hashlib.sha256,
                                          sigencode=sigencode_string).hex()
 
 
-def signed_by(key: VerifyingKey, record: dict[str, Any], signature: str) -> bool:
+def signed_by(key: HolderPublicKey, record: dict[str, Any], signature: str) -> bool:
     try:
         raw = bytes.fromhex(signature.removeprefix("0x"))
+        if isinstance(key, Sm2PublicKey):
+            return key.verify(rfc8785.dumps(record), raw)
         return len(raw) == 64 and key.verify(raw, rfc8785.dumps(record), hashfunc=hashlib.sha256,
                                              sigdecode=sigdecode_string)
     except (ValueError, BadSignatureError):

@@ -1,11 +1,15 @@
-"""Consortium: governance quorum, proposal life (expiry, cancellation), membership changes and
-signing-key history."""
+"""Consortium: governance quorum, proposal life (expiry, cancellation), membership changes, the crypto
+suite, and the history of signing keys (account keys and SM2 keys)."""
 
 from __future__ import annotations
 
 import pytest
+from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.logs import DISCARD
 
+from ledger_node.artifacts import load_artifact
+from ledger_node.sm2 import Sm2PrivateKey, sm2_key_id
+from ledger_node.transactions import EMBEDDED_REVERTS, revert_from
 from ledger_node.types import PROPOSAL_LIFETIME, DepartmentStatus, Role
 from tests.conftest import CIVIL, GOV1, GOV2, GOV3, HOUSING, SUSPENDED, Network, random_hash
 
@@ -259,3 +263,101 @@ class TestKeys:
         network.govern(network.consortium.functions.rotateKey(CIVIL, lost, replacement))
         network.keys["issuer"] = replacement
         network.issue("issuer")
+
+
+class TestCryptoSuite:
+    def test_the_original_suite_is_recorded_as_zero(self, network: Network) -> None:
+        assert network.consortium.functions.cryptoSuite().call() == 0
+
+    def test_an_sm2_consortium_records_its_suite(self, sm2_network: Network) -> None:
+        assert sm2_network.consortium.functions.cryptoSuite().call() == 1
+
+    def test_an_unknown_suite_is_refused_at_deployment(self, network: Network) -> None:
+        artifact = load_artifact("Consortium")
+        factory = network.w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
+        founder = (GOV1, "治理", int(Role.GOVERNOR), [network.new_key()])
+        with pytest.raises((ContractCustomError, ContractLogicError, *EMBEDDED_REVERTS)) as info:
+            factory.constructor([founder], 1, 2).transact({"from": network.keys["governor"]})
+        reverted = revert_from(info.value)
+        assert (reverted.error, reverted.args_) == ("ConsortiumUnknownCryptoSuite", (2,))
+
+
+class TestSm2Keys:
+    def test_a_department_registers_its_sm2_key_under_the_keccak_of_the_key(self, network: Network) -> None:
+        key = Sm2PrivateKey.generate()
+        network.send(network.consortium.functions.addSm2Key(CIVIL, key.public_key), "issuer")
+        record, public_key = network.consortium.functions.sm2KeyRecord(sm2_key_id(key.public_key)).call()
+        assert (record[0], public_key) == (network.consortium.functions.departmentId(CIVIL).call(), key.public_key)
+
+    def test_rotation_keeps_the_old_sm2_key_in_history(self, network: Network) -> None:
+        old, new = _sm2_key(network, CIVIL), Sm2PrivateKey.generate()
+        network.send(network.consortium.functions.rotateSm2Key(CIVIL, old.key_id, new.public_key), "issuer")
+        assert network.consortium.functions.sm2KeysOf(CIVIL).call() == [old.key_id, new.key_id]
+        assert network.consortium.functions.sm2KeyRecord(old.key_id).call()[0][4] > 0
+
+    def test_was_sm2_key_of_answers_for_the_time_the_key_was_valid(self, network: Network) -> None:
+        old = _sm2_key(network, CIVIL)
+        before_rotation = network.now()
+        network.advance_time(100)
+        network.send(network.consortium.functions.rotateSm2Key(CIVIL, old.key_id, Sm2PrivateKey.generate().public_key),
+                     "issuer")
+        was_key_of = network.consortium.functions.wasSm2KeyOf
+        assert was_key_of(old.key_id, CIVIL, before_rotation).call() is True
+        assert was_key_of(old.key_id, CIVIL, network.now() + 1).call() is False
+        assert was_key_of(old.key_id, HOUSING, before_rotation).call() is False
+
+    def test_a_department_cannot_register_an_sm2_key_for_another(self, network: Network, reverts) -> None:
+        with reverts("ConsortiumUnauthorised", network.keys["other_issuer"], CIVIL):
+            network.send(network.consortium.functions.addSm2Key(CIVIL, Sm2PrivateKey.generate().public_key),
+                         "other_issuer")
+
+    def test_a_department_cannot_remove_another_departments_sm2_key(self, network: Network, reverts) -> None:
+        key = _sm2_key(network, CIVIL)
+        with reverts("ConsortiumUnauthorised", network.keys["other_issuer"], CIVIL):
+            network.send(network.consortium.functions.removeSm2Key(CIVIL, key.key_id), "other_issuer")
+
+    def test_a_department_cannot_remove_another_departments_sm2_key_as_its_own(self, network: Network,
+                                                                               reverts) -> None:
+        key = _sm2_key(network, CIVIL)
+        with reverts("ConsortiumSm2KeyNotOfDepartment", key.key_id, HOUSING):
+            network.send(network.consortium.functions.removeSm2Key(HOUSING, key.key_id), "other_issuer")
+
+    def test_an_outsider_cannot_register_an_sm2_key(self, network: Network, reverts) -> None:
+        with reverts("ConsortiumUnknownKey", network.keys["outsider"]):
+            network.send(network.consortium.functions.addSm2Key(CIVIL, Sm2PrivateKey.generate().public_key),
+                         "outsider")
+
+    def test_governance_can_replace_a_departments_sm2_key(self, network: Network) -> None:
+        old, new = _sm2_key(network, CIVIL), Sm2PrivateKey.generate()
+        network.govern(network.consortium.functions.rotateSm2Key(CIVIL, old.key_id, new.public_key))
+        assert network.consortium.functions.wasSm2KeyOf(new.key_id, CIVIL, network.now()).call() is True
+
+    def test_an_sm2_key_is_64_bytes(self, network: Network, reverts) -> None:
+        with reverts("ConsortiumInvalidSm2Key", 65):
+            network.send(network.consortium.functions.addSm2Key(CIVIL, b"\x04" + Sm2PrivateKey.generate().public_key),
+                         "issuer")
+
+    def test_an_sm2_key_belongs_to_one_department_only(self, network: Network, reverts) -> None:
+        key = _sm2_key(network, HOUSING)
+        with reverts("ConsortiumSm2KeyAlreadyRegistered", key.key_id, HOUSING):
+            network.send(network.consortium.functions.addSm2Key(CIVIL, key.public_key), "issuer")
+
+    def test_a_removed_sm2_key_is_never_re_added(self, network: Network, reverts) -> None:
+        key = _sm2_key(network, CIVIL)
+        network.send(network.consortium.functions.removeSm2Key(CIVIL, key.key_id), "issuer")
+        with reverts("ConsortiumSm2KeyAlreadyRegistered", key.key_id, CIVIL):
+            network.send(network.consortium.functions.addSm2Key(CIVIL, key.public_key), "issuer")
+
+    def test_a_removed_sm2_key_cannot_be_removed_again(self, network: Network, reverts) -> None:
+        key = _sm2_key(network, CIVIL)
+        network.send(network.consortium.functions.removeSm2Key(CIVIL, key.key_id), "issuer")
+        with reverts("ConsortiumSm2KeyNotOfDepartment", key.key_id, CIVIL):
+            network.send(network.consortium.functions.removeSm2Key(CIVIL, key.key_id), "issuer")
+
+
+def _sm2_key(network: Network, department: bytes) -> Sm2PrivateKey:
+    """A new SM2 key that `department` registered itself."""
+    key = Sm2PrivateKey.generate()
+    actor = {CIVIL: "issuer", HOUSING: "other_issuer"}[department]
+    network.send(network.consortium.functions.addSm2Key(department, key.public_key), actor)
+    return key

@@ -12,6 +12,7 @@ from typing import Callable
 import pytest
 from web3.contract.contract import ContractFunction
 
+from ledger_node.sm2 import Sm2PrivateKey
 from ledger_node.types import PROPOSAL_LIFETIME, TypeStatus
 from tests.conftest import (ACCESS_LOG, ACTORS, CIVIL, HOUSING, MARRIAGE, OPERATOR, SCHEMA_V1, SERVICE_ITEM, Network,
                             random_hash)
@@ -40,6 +41,13 @@ def _approved(network: Network) -> int:
     return proposal_id
 
 
+def _sm2_key_of(network: Network, department: bytes) -> bytes:
+    """The id of an SM2 key governance registered for `department`."""
+    key = Sm2PrivateKey.generate()
+    network.govern(network.consortium.functions.addSm2Key(department, key.public_key))
+    return key.key_id
+
+
 def _issued(network: Network) -> bytes:
     return network.issue("issuer")
 
@@ -57,6 +65,11 @@ OPERATIONS: dict[str, Operation] = {
     "setQuorum": lambda n, a: n.consortium.functions.setQuorum(1),
     "addKey": lambda n, a: n.consortium.functions.addKey(_own_department(a), n.new_key()),
     "rotateKey": lambda n, a: n.consortium.functions.rotateKey(_own_department(a), n.keys[a], n.new_key()),
+    "addSm2Key": lambda n, a: n.consortium.functions.addSm2Key(_own_department(a), Sm2PrivateKey.generate().public_key),
+    "removeSm2Key": lambda n, a: n.consortium.functions.removeSm2Key(_own_department(a),
+                                                                      _sm2_key_of(n, _own_department(a))),
+    "rotateSm2Key": lambda n, a: n.consortium.functions.rotateSm2Key(
+        _own_department(a), _sm2_key_of(n, _own_department(a)), Sm2PrivateKey.generate().public_key),
     "registerType": lambda n, a: n.catalog.functions.registerType(random_hash(), SCHEMA_V1, "新证照", []),
     "publishTypeVersion": lambda n, a: n.catalog.functions.publishTypeVersion(MARRIAGE, b"\x02" * 32),
     "setTypeStatus": lambda n, a: n.catalog.functions.setTypeStatus(MARRIAGE, TypeStatus.DEPRECATED),
@@ -91,6 +104,10 @@ RULES: dict[str, tuple[set[str], str]] = {
     "setQuorum": (set(), "ConsortiumOnlyGovernance"),
     "addKey": ({"governor", "issuer", "other_issuer", "relying", "auditor", "operator"}, ""),
     "rotateKey": ({"governor", "issuer", "other_issuer", "relying", "auditor", "operator"}, ""),
+    # SM2 keys are authorised as account keys are: the department itself (or governance, tested apart)
+    "addSm2Key": ({"governor", "issuer", "other_issuer", "relying", "auditor", "operator"}, ""),
+    "removeSm2Key": ({"governor", "issuer", "other_issuer", "relying", "auditor", "operator"}, ""),
+    "rotateSm2Key": ({"governor", "issuer", "other_issuer", "relying", "auditor", "operator"}, ""),
     "registerType": ({"issuer", "other_issuer"}, "ConsortiumMissingRole"),
     "publishTypeVersion": ({"issuer"}, "CatalogNotTypeOwner"),
     "setTypeStatus": ({"issuer"}, "CatalogNotTypeOwner"),

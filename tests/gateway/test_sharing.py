@@ -13,27 +13,30 @@ from typing import Any, Callable, Iterator
 
 import httpx
 import pytest
-from ecdsa import SigningKey
 from web3.contract.contract import ContractFunction
 
-from gateway.sharing.consent import key_id, new_consent, new_holder_key, new_withdrawal, record_id, sign_record
+from gateway.certificates.suites import SM2_SM3
+from gateway.sharing.consent import (HolderSigningKey, holder_public_key, key_id, new_consent, new_holder_key,
+                                     new_withdrawal, record_id, sign_record)
 from gateway.sharing.share import SHARED_PER_TYPE
 from ledger_node.transactions import transact
 from ledger_node.types import code32
-from tests.conftest import (DEMO_DEPARTMENTS, MZ_MARRIAGE, GatewayProcess, citizen_id, demo_account, marriage_request,
-                            wait_done)
+from tests.conftest import (DEMO_DEPARTMENTS, MZ_MARRIAGE, TEST_CRYPTO, GatewayProcess, citizen_id, demo_account,
+                            marriage_request, wait_done)
 
 pytestmark = pytest.mark.slow
 
 ITEM = "320100-SX-ZJ-0001"  # 商品房买卖合同网签备案（夫妻共有产权）: owned by ZJ, also handled by GH; needs MZ_MARRIAGE
 ZJ, GH = DEMO_DEPARTMENTS["ZJ"], DEMO_DEPARTMENTS["GH"]
 _serials = itertools.count(100)
+#: Holders consent with SM2 device keys where the consortium runs the national suite, with P-256 ones otherwise.
+HOLDER_CURVE = "SM2" if TEST_CRYPTO == SM2_SM3.name else "P-256"
 
 
 @dataclass
 class Holder:
     id: str  # RIC:...
-    key: SigningKey
+    key: HolderSigningKey
     pseudonym: str = ""
 
 
@@ -43,13 +46,13 @@ def _now() -> dt.datetime:
 
 def _register(gateway: GatewayProcess, holder: Holder) -> httpx.Response:
     return gateway.client.post("/v1/holders/keys", headers=gateway.auth("ZWB"), json={
-        "holder": holder.id, "publicKey": holder.key.get_verifying_key().to_pem().decode()})
+        "holder": holder.id, "publicKey": holder_public_key(holder.key).to_pem().decode()})
 
 
 @pytest.fixture
 def holder(gateway_http: GatewayProcess) -> Holder:
     """A new holder whose device key the holder channel registered."""
-    registered = Holder(citizen_id(next(_serials)), new_holder_key())
+    registered = Holder(citizen_id(next(_serials)), new_holder_key(HOLDER_CURVE))
     response = _register(gateway_http, registered)
     assert response.status_code == 201, response.text
     registered.pseudonym = response.json()["holder"]
@@ -67,7 +70,7 @@ def _issue(gateway: GatewayProcess, holder: Holder, **changes: Any) -> dict[str,
 
 
 def _signed_consent(holder: Holder, *, grantee: str = ZJ, item: str = ITEM, types: tuple[str, ...] = (MZ_MARRIAGE,),
-                    lasting: dt.timedelta = dt.timedelta(hours=1), key: SigningKey | None = None) -> dict[str, Any]:
+                    lasting: dt.timedelta = dt.timedelta(hours=1), key: HolderSigningKey | None = None) -> dict[str, Any]:
     start = _now() - dt.timedelta(minutes=1)
     record = new_consent(holder.pseudonym, grantee, item, list(types), not_before=start, not_after=start + lasting)
     return {"record": record, "signature": sign_record(key or holder.key, record)}
@@ -118,7 +121,7 @@ def _log(gateway: GatewayProcess, **filters: Any) -> list[dict[str, Any]]:
 
 
 def _key_id(holder: Holder) -> str:
-    return key_id(holder.key.get_verifying_key())
+    return key_id(holder_public_key(holder.key))
 
 
 # ----- granted -----

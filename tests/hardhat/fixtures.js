@@ -56,7 +56,7 @@ async function deployConsortium() {
     { code: GOV2, name: "治理部门二", roles: Role.GOVERNOR, keys: [governor2.address] },
     { code: GOV3, name: "治理部门三", roles: Role.GOVERNOR, keys: [governor3.address] },
   ];
-  const consortium = await ethers.deployContract("Consortium", [founders, 2], deployer);
+  const consortium = await ethers.deployContract("Consortium", [founders, 2, 0], deployer);
   const catalog = await ethers.deployContract("Catalog", [consortium.target], deployer);
   const registry = await ethers.deployContract("CertificateRegistry", [consortium.target, catalog.target], deployer);
   const checkpoints = await ethers.deployContract("AuditCheckpoints", [consortium.target], deployer);

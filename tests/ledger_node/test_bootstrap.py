@@ -12,7 +12,9 @@ from ledger_node.accounts import dev_account
 from ledger_node.bootstrap import bootstrap
 from ledger_node.chainstate import read_chain_state
 from ledger_node.deploy import Deployment
-from ledger_node.devnet import deploy
+from ledger_node.devnet import deploy, deploy_and_bootstrap
+from ledger_node.errors import LedgerError
+from ledger_node.sm2 import department_sm2_key
 from ledger_node.spec import AccessLogSpec, ConsortiumSpec, DepartmentSpec, SpecError, TypeSpec, load_spec
 from ledger_node.types import Role
 from tests.conftest import transactions_sent
@@ -125,3 +127,23 @@ def test_a_change_the_chain_cannot_make_is_refused_before_sending(chain_snapshot
     with pytest.raises(SpecError, match="the types a service item requires cannot change"):
         bootstrap(chain_snapshot, changed, deployed)
     assert _sent(chain_snapshot, spec) == sent
+
+
+def test_under_sm2_sm3_each_department_registers_its_derived_sm2_key_once(chain_snapshot: Web3,
+                                                                          spec: ConsortiumSpec,
+                                                                          tmp_path: Path) -> None:
+    national = dataclasses.replace(spec, crypto_suite="sm2-sm3")
+    deployment = deploy(chain_snapshot, national, tmp_path / "manifest.json", engine="ganache",
+                        rpc_url="test").deployment(chain_snapshot)
+    bootstrap(chain_snapshot, national, deployment)
+    expected = {d.code: {department_sm2_key(dev_account(d.account).key).key_id} for d in national.departments}
+    assert {code: d.sm2_keys for code, d in _state(chain_snapshot, deployment).departments.items()} == expected
+    assert bootstrap(chain_snapshot, national, deployment) == 0
+
+
+def test_a_deployment_is_not_reused_under_another_suite(chain_snapshot: Web3, spec: ConsortiumSpec,
+                                                        tmp_path: Path) -> None:
+    deploy(chain_snapshot, spec, tmp_path / "manifest.json", engine="ganache", rpc_url="test")
+    with pytest.raises(LedgerError, match="deployed under the secp256k1-keccak crypto suite"):
+        deploy_and_bootstrap(chain_snapshot, dataclasses.replace(spec, crypto_suite="sm2-sm3"),
+                             tmp_path / "manifest.json", engine="ganache", rpc_url="test")

@@ -119,3 +119,18 @@ def test_an_access_log_operator_needs_the_log_operator_role(tmp_path: Path) -> N
 def test_an_access_log_without_an_operator_is_refused(tmp_path: Path) -> None:
     problems = _problems(tmp_path, SMALL.read_text(encoding="utf-8") + "access_logs:\n  - {code: ACCESS-LOG}\n")
     assert any("access log 'ACCESS-LOG' has no `operator` department" in p for p in problems)
+
+
+def test_the_crypto_suite_defaults_to_the_original_one() -> None:
+    assert load_spec(SMALL).crypto_suite == "secp256k1-keccak"
+
+
+def test_a_spec_may_choose_the_national_suite(tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(_edited("quorum: 2", "quorum: 2\ncrypto_suite: sm2-sm3"), encoding="utf-8")
+    assert load_spec(path).crypto_suite == "sm2-sm3"
+
+
+def test_an_unknown_crypto_suite_is_refused(tmp_path: Path) -> None:
+    problems = _problems(tmp_path, _edited("quorum: 2", "quorum: 2\ncrypto_suite: rsa"))
+    assert any("crypto_suite must be one of secp256k1-keccak, sm2-sm3, got 'rsa'" in p for p in problems)

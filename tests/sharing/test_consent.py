@@ -1,4 +1,4 @@
-"""Consent records: P-256 signatures over their RFC 8785 JSON, ids, and the format's rules."""
+"""Consent records: P-256 and SM2 signatures over their RFC 8785 JSON, ids, and the format's rules."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import rfc8785
 from ecdsa import SECP256k1, SigningKey
+from gmssl import sm2 as gm_sm2
 
 from gateway.errors import InvalidInput
-from gateway.sharing.consent import (MAX_CONSENT_DAYS, key_id, load_public_key, load_signing_key, new_consent,
+from gateway.sharing.consent import (MAX_CONSENT_DAYS, holder_public_key, key_id, load_public_key, load_signing_key, new_consent,
                                      new_holder_key, new_withdrawal, parse_consent, parse_withdrawal, record_id,
                                      sign_record, signed_by)
 
@@ -65,9 +66,41 @@ def test_equal_grants_get_distinct_ids_by_their_nonce() -> None:
     assert record_id(_consent()) != record_id(_consent())
 
 
-def test_only_p256_public_keys_are_accepted() -> None:
+def test_a_consent_signed_with_an_sm2_key_verifies_with_its_pem_public_key() -> None:
+    key = new_holder_key("SM2")
+    record = _consent()
+    public = load_public_key(holder_public_key(key).to_pem().decode())
+    assert signed_by(public, record, sign_record(key, record))
+
+
+def test_a_changed_record_no_longer_matches_its_sm2_signature() -> None:
+    key = new_holder_key("SM2")
+    record = _consent()
+    signature = sign_record(key, record)
+    assert not signed_by(holder_public_key(key), {**record, "grantee": "11320100MB0000019X"}, signature)
+
+
+def test_another_sm2_key_does_not_verify() -> None:
+    record = _consent()
+    assert not signed_by(holder_public_key(new_holder_key("SM2")), record, sign_record(new_holder_key("SM2"), record))
+
+
+def test_the_sm2_signature_is_r_and_s_over_the_jcs_serialisation_with_the_default_id() -> None:
+    key = new_holder_key("SM2")
+    record = _consent()
+    raw = sign_record(key, record)[2:]
+    assert gm_sm2.CryptSM2(private_key="00", public_key=key.public_key.hex()).verify_with_sm3(raw, rfc8785.dumps(record))
+
+
+def test_an_sm2_signing_key_file_round_trips(tmp_path: Path) -> None:
+    key = new_holder_key("SM2")
+    (tmp_path / "key.pem").write_bytes(key.to_pem())
+    assert holder_public_key(load_signing_key(tmp_path / "key.pem")).to_der() == holder_public_key(key).to_der()
+
+
+def test_only_p256_and_sm2_public_keys_are_accepted() -> None:
     other = SigningKey.generate(curve=SECP256k1).get_verifying_key().to_pem().decode()
-    with pytest.raises(InvalidInput, match="P-256"):
+    with pytest.raises(InvalidInput, match="P-256 or SM2"):
         load_public_key(other)
 
 
