@@ -3,7 +3,7 @@
 Under the sm2-sm3 crypto suite the index records each department's SM2 keys in department_keys under their
 32-byte id; the column widens from an address's 42 characters to 66.
 
-Revision ID: 0030
+Revision ID: 0006
 Revises: 0005
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0030"
+revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
