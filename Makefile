@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-postgres screenshots chromium setup contracts gas bench bench-crypto bench-pages soak slither clean
+.PHONY: run test test-postgres test-sm2 screenshots chromium setup contracts gas bench bench-crypto bench-pages soak slither clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -41,6 +41,12 @@ test-postgres: setup
 	scripts/with_postgres.sh $(BIN)/python -m pytest -q tests/gateway/test_api.py tests/gateway/test_permissions.py \
 		tests/gateway/test_hostile_input.py
 	scripts/with_postgres.sh $(BIN)/python -m pytest -q -m postgres
+
+## The gateway's API suites (issuance single and batch, verification, sharing, permissions, hostile input) again on
+## a consortium deployed under the national crypto suite, sm2-sm3 (CI runs it beside test-postgres).
+test-sm2: setup
+	CERTNET_TEST_CRYPTO=sm2-sm3 $(BIN)/python -m pytest -q -n 2 --dist loadfile tests/gateway/test_api.py tests/gateway/test_permissions.py \
+		tests/gateway/test_hostile_input.py tests/gateway/test_sharing.py
 
 ## Debian's Chromium for the browser tests (Playwright drives it; `playwright install` would download a browser).
 chromium:
