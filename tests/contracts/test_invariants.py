@@ -41,7 +41,7 @@ from web3.types import TxReceipt
 from gateway.certificates.merkle import MerkleBatch
 from ledger_node.transactions import ContractReverted, transact
 from ledger_node.types import PROPOSAL_LIFETIME, DepartmentStatus, Role, TypeStatus
-from tests.conftest import CIVIL, GOV1, HOUSING, MARRIAGE, PROPERTY, RELYING, SCHEMA_V1, SUSPENDED, Network
+from tests.conftest import CIVIL, HOUSING, MARRIAGE, PROPERTY, RELYING, SCHEMA_V1, SUSPENDED, Network
 
 #: Events compared with the model; others (a contract's own bookkeeping) are ignored.
 MODELLED_EVENTS = frozenset({
@@ -267,7 +267,8 @@ class Model:
             errors.add("RegistryAlreadyRevoked")
         return errors
 
-    def type_management_errors(self, key: ChecksumAddress | None, code: bytes) -> tuple[set[str], CertificateType | None]:
+    def type_management_errors(self, key: ChecksumAddress | None,
+                               code: bytes) -> tuple[set[str], CertificateType | None]:
         """Why the key (None: governance) may not manage the type."""
         known = self.types.get(code)
         if known is None:
@@ -289,11 +290,9 @@ def _hashes() -> st.SearchStrategy[bytes]:
     return st.binary(min_size=32, max_size=32).filter(any)
 
 
-UNDER_TEST = (CIVIL, HOUSING, RELYING, SUSPENDED)
-
 
 class ContractMachine(RuleBasedStateMachine):
-    """Bound to a network and its snapshot by `machine_for`."""
+    """Bound to a network and the snapshot each example starts from by `run_machine`."""
 
     network: Network
     snapshot: Any
@@ -368,7 +367,8 @@ class ContractMachine(RuleBasedStateMachine):
     def _expect(self, outcome: Outcome, errors: set[str], events: list[Event], what: str) -> bool:
         """Asserts the outcome is what the model allows; True when the call succeeded."""
         if errors:
-            assert outcome.error in errors, f"{what}: expected one of {sorted(errors)}, got {outcome.error or 'success'}"
+            got = outcome.error or "success"
+            assert outcome.error in errors, f"{what}: expected one of {sorted(errors)}, got {got}"
             return False
         assert outcome.error is None, f"{what}: the model allows it, the contract refused with {outcome.error}"
         assert outcome.events == events, f"{what}: events {outcome.events}, the model expects {events}"
