@@ -95,11 +95,12 @@ class NationalSharing:
     def retrieve(self, department: str, request: NationalCertificateRequest) -> dict[str, Any]:
         """证照获取: the certificate (its document with its anchoring evidence) when it is the holder's,
         of the type, and valid now; `Refused` when it is not valid, `NotFound` when it is none of theirs."""
-        identifier = request.certificate_identifier
-        document, withheld = self._find(self._share(department, request, "retrieve"), request)
+        shared = self._share(department, request, "retrieve")
+        document = _shared_document(shared, request.certificate_identifier)
         if document is None:
-            raise Refused(_reason(withheld), f"certificate {identifier} is not valid now: {withheld['reason']}",
-                          withheld=[withheld])
+            withheld = self._withheld(shared, request)
+            raise Refused(_reason(withheld), f"certificate {request.certificate_identifier} is not valid now: "
+                                             f"{withheld['reason']}", withheld=[withheld])
         return document
 
     def verify(self, department: str, request: NationalCertificateRequest) -> dict[str, Any]:
@@ -110,10 +111,11 @@ class NationalSharing:
             if "withheld" not in refusal.details:  # refused before any certificate was verified
                 raise
             shared = {"certificates": [], "withheld": refusal.details["withheld"]}
-        document, withheld = self._find(shared, request)
+        document = _shared_document(shared, request.certificate_identifier)
         if document is not None:
             return {"verification_result": "valid", "certificate_hash": document["proof"]["certificateHash"],
                     "failed_check": None, "reason": None}
+        withheld = self._withheld(shared, request)
         return {"verification_result": _RESULT_OF_REASON.get(_reason(withheld), "invalid"),
                 "certificate_hash": withheld["certificateHash"], "failed_check": withheld["check"],
                 "reason": withheld["reason"]}
@@ -152,22 +154,23 @@ class NationalSharing:
             raise InvalidInput(f"certificate_type_code: no certificate type {code!r} in the catalog",
                                certificate_type_code=code) from None
 
-    def _find(self, shared: dict[str, Any], request: NationalCertificateRequest
-              ) -> tuple[dict[str, Any], None] | tuple[None, dict[str, Any]]:
-        """The valid document `identifier` names among those shared, or else its withheld entry; `NotFound`
-        when the sharing request did not look at it (not this gateway's, another holder's or type's, or
-        older than the newest it looks at)."""
+    def _withheld(self, shared: dict[str, Any], request: NationalCertificateRequest) -> dict[str, Any]:
+        """The withheld entry (which check failed) of the certificate the request names; `NotFound` when the
+        sharing request did not look at it (not this gateway's, another holder's or type's, or older than
+        the newest it looks at)."""
         identifier = request.certificate_identifier
-        document = next((d for d in shared["certificates"] if d.get(IDENTIFIER) == identifier), None)
-        if document is not None:
-            return document, None
         issued = self.issuance.issued_as(CertificateIdentifier.parse(identifier))
         certificate_hash = issued[0].certificate_hash if issued else None
         withheld = next((w for w in shared["withheld"] if w["certificateHash"] == certificate_hash), None)
         if certificate_hash is None or withheld is None:
             raise NotFound(f"no certificate {identifier} of type {request.certificate_type_code} among the holder's "
                            "newest this gateway issued", certificate_identifier=identifier)
-        return None, withheld
+        return withheld
+
+
+def _shared_document(shared: dict[str, Any], identifier: str) -> dict[str, Any] | None:
+    """The valid document with `identifier` among those a sharing request gave, if any."""
+    return next((d for d in shared["certificates"] if d.get(IDENTIFIER) == identifier), None)
 
 
 def _reason(withheld: dict[str, Any]) -> str:
