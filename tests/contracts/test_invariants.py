@@ -22,10 +22,16 @@ Issuance keeps coming back to the same (key, type) pairs right after a permissio
 
 Every contract call goes through one helper of `Contracts` below, so an ABI change is one place to
 edit. Each example starts from a snapshot of the test network (reverted between examples).
+
+"Revocation only by the issuer" does not hold across anchors: the registry keeps revocations per
+certificate hash, and another department can anchor the same hash under an anchor of its own and
+revoke it there. The model follows the registry on this point so that the random sequences check
+the rest; three strict-xfail tests at the end of this file show the bug with its shortest sequences.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +46,7 @@ from web3.types import TxReceipt
 
 from gateway.certificates.merkle import MerkleBatch
 from ledger_node.transactions import ContractReverted, transact
-from ledger_node.types import PROPOSAL_LIFETIME, DepartmentStatus, Role, TypeStatus
+from ledger_node.types import PROPOSAL_LIFETIME, CertificateStatus, DepartmentStatus, Role, TypeStatus
 from tests.conftest import CIVIL, HOUSING, MARRIAGE, PROPERTY, RELYING, SCHEMA_V1, SUSPENDED, Network
 
 #: Events compared with the model; others (a contract's own bookkeeping) are ignored.
@@ -222,6 +228,7 @@ class Model:
     types: dict[bytes, CertificateType]
     anchors: dict[bytes, Anchor] = field(default_factory=dict)  # certificate hash or batch root
     members: dict[bytes, bytes] = field(default_factory=dict)  # batch member -> its root
+    #: Revoked certificate hashes: per hash, as the registry keeps them (a bug: see the xfail tests below).
     revoked: set[bytes] = field(default_factory=set)
     retired_keys: list[ChecksumAddress] = field(default_factory=list)
 
@@ -789,6 +796,56 @@ class ContractMachine(RuleBasedStateMachine):
             newest, anchor = next(reversed(self.model.anchors.items()))
             assert self.contracts.anchor_of(newest) == (self.model.departments[anchor.issuer].id,
                                                         self.model.types[anchor.certificate_type].id, anchor.version)
+
+
+# ----- a registry bug the invariant "revocation only by the issuer" exposes -----
+#
+# Anchors are unique per anchor key (a single certificate's hash, or a batch's root), but revocations and
+# successors are kept per certificate hash alone. A hash anchored by one department can therefore be
+# anchored again by another inside a batch of its own (or, when it is a batch member, as a single), and
+# that department, being "the issuer" of its own anchor, revokes or supersedes the hash — which is then
+# revoked or superseded wherever it is anchored, also under the first department's anchor. Any
+# department authorised for any type can so revoke another department's certificate whose hash it knows
+# (hashes travel with every shared document). The model above follows the registry (revocation per hash)
+# so that the random test checks everything else; the tests below say what should hold, and fail (strict
+# xfail) until the registry keys revocations by anchor or refuses a hash anchored under another anchor.
+
+REVOKED_BY_ANOTHER = ("CertificateRegistry keeps revocations and successors per certificate hash, not per anchor: "
+                      "another department revokes or supersedes a certificate by anchoring its hash again")
+
+
+def _status(network: Network, certificate_hash: bytes, root: bytes = NO_ROOT, proof: list[bytes] | None = None) -> int:
+    return network.registry.functions.certificateState(certificate_hash, root, proof or []).call()[0]
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=REVOKED_BY_ANOTHER)
+def test_another_department_cannot_revoke_a_certificate_by_batching_its_hash(network: Network) -> None:
+    certificate = network.issue("issuer", MARRIAGE)  # civil affairs' certificate, anchored on its own
+    batch = MerkleBatch.build([certificate, os.urandom(32)])
+    network.send(network.registry.functions.anchorBatch(batch.root, PROPERTY, len(batch), 0), "other_issuer")
+    network.send(network.registry.functions.revoke(certificate, batch.root, batch.proof(certificate), 1),
+                 "other_issuer")  # housing revokes "its" batch member
+    assert _status(network, certificate) == CertificateStatus.VALID
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=REVOKED_BY_ANOTHER)
+def test_another_department_cannot_supersede_a_certificate_by_batching_its_hash(network: Network) -> None:
+    certificate = network.issue("issuer", MARRIAGE)
+    batch = MerkleBatch.build([certificate, os.urandom(32)])
+    network.send(network.registry.functions.anchorBatch(batch.root, PROPERTY, len(batch), 0), "other_issuer")
+    network.send(network.registry.functions.supersede(certificate, batch.root, batch.proof(certificate),
+                                                      os.urandom(32), 0), "other_issuer")
+    assert _status(network, certificate) == CertificateStatus.VALID
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=REVOKED_BY_ANOTHER)
+def test_another_department_cannot_revoke_a_batch_member_by_issuing_its_hash_alone(network: Network) -> None:
+    member = os.urandom(32)
+    batch = MerkleBatch.build([member, os.urandom(32)])
+    network.send(network.registry.functions.anchorBatch(batch.root, MARRIAGE, len(batch), 0), "issuer")
+    network.send(network.registry.functions.issue(member, PROPERTY, 0), "other_issuer")
+    network.send(network.registry.functions.revoke(member, NO_ROOT, [], 1), "other_issuer")
+    assert _status(network, member, batch.root, batch.proof(member)) == CertificateStatus.VALID
 
 
 def run_machine(network: Network, *, examples: int, steps: int) -> None:
