@@ -914,4 +914,4 @@ def test_random_call_sequences_keep_the_invariants(network: Network) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("_network", ["embedded"], indirect=True)
 def test_longer_random_call_sequences_keep_the_invariants(network: Network) -> None:
-    run_machine(network, examples=40, steps=50)
+    run_machine(network, examples=25, steps=50)
