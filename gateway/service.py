@@ -34,6 +34,7 @@ from gateway.issuance import Issuance
 from gateway.outbox import Outbox
 from gateway.provenance import Provenance
 from gateway.settings import Settings
+from gateway.sharing.gbt36906 import NationalSharing
 from gateway.sharing.holders import Holders
 from gateway.sharing.share import Sharing
 from ledger_node.deploy import Manifest
@@ -135,6 +136,8 @@ class Gateway:
                                  workers=settings.verify_workers, signed_documents=self.issuance.signed_document)
         self.holders = Holders(self.sessions, self.audit, pseudonym_key=settings.pseudonym_key)
         self.sharing = Sharing(self.chain, self.holders, self.issuance, self.verifier, self.audit)
+        self.national_sharing = NationalSharing(self.sharing, self.issuance, self.chain_state.type_name,
+                                                pseudonym_key=settings.pseudonym_key)
         self.authenticator = Authenticator(self.chain, self.sessions,
                                            max_age_seconds=settings.signature_max_age_seconds,
                                            tokens_enabled=settings.dev_tokens_enabled(self.chain.chain_id))

@@ -11,13 +11,14 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 
-from gateway.api import audit, certificates, contexts, deps, directory, errors, health, log_privacy, sharing
+from gateway.api import (audit, certificates, contexts, deps, directory, errors, gbt36906, health, log_privacy,
+                         sharing)
 from gateway.api.metrics import Metrics
 from gateway.service import Gateway
 from gateway import web
 from gateway.settings import Settings
 
-ROUTERS = (certificates, sharing, directory, audit, health, contexts)
+ROUTERS = (certificates, sharing, gbt36906, directory, audit, health, contexts)
 DESCRIPTION = """Departments anchor electronic certificates, anyone verifies them, auditors trace them.
 
 Authenticate as a department with a signature of one of its registered keys (headers

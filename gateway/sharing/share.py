@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 from gateway.audit.trail import AuditTrail
 from gateway.certificates.catalog import checked_code32, lookup
@@ -107,9 +107,12 @@ class Sharing:
             raise UnusableConsent("type_not_needed", f"service item {item.code} does not need certificates of type "
                                   f"{', '.join(unneeded)}", certificateTypes=unneeded, needed=list(item.required_types))
 
-    def share(self, department: str, request: ShareRequest) -> dict[str, Any]:
-        """The holder's currently valid certificates this department may have for this item, or `Refused`."""
-        entry: dict[str, Any] = {"serviceItem": request.service_item, "holder": request.holder, "certificates": []}
+    def share(self, department: str, request: ShareRequest, *, noted: Mapping[str, str] | None = None
+              ) -> dict[str, Any]:
+        """The holder's currently valid certificates this department may have for this item, or `Refused`.
+        `noted`: more fields for the access-log entry (the GB/T 36906 adapter's interface and reason hash)."""
+        entry: dict[str, Any] = {"serviceItem": request.service_item, "holder": request.holder, **(noted or {}),
+                                 "certificates": []}
         try:
             result = self._share(department, request, entry)
         except GatewayError as error:
