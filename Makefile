@@ -46,7 +46,7 @@ test-postgres: setup
 ## a consortium deployed under the national crypto suite, sm2-sm3 (CI runs it beside test-postgres).
 test-sm2: setup
 	CERTNET_TEST_CRYPTO=sm2-sm3 $(BIN)/python -m pytest -q -n 2 --dist loadfile tests/gateway/test_api.py tests/gateway/test_permissions.py \
-		tests/gateway/test_hostile_input.py tests/gateway/test_sharing.py
+		tests/gateway/test_hostile_input.py tests/gateway/test_sharing.py tests/gateway/test_sharing_gbt36906.py
 
 ## Debian's Chromium for the browser tests (Playwright drives it; `playwright install` would download a browser).
 chromium:
