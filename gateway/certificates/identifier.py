@@ -1,4 +1,4 @@
-"""The national e-certificate identifier (电子证照标识, GB/T 36903 family) a certificate carries as
+"""The national e-certificate identifier (电子证照标识, GB/T 36904) a certificate carries as
 `certificateIdentifier`:
 
     1.2.156.3005.2.<type>.<issuing department>.<serial>.<version>.<check character>
