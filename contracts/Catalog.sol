@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {BitMaps} from "@openzeppelin/contracts/utils/structs/BitMaps.sol";
 import {ICatalog} from "./interfaces/ICatalog.sol";
+import {IIssuancePermits} from "./interfaces/IIssuancePermits.sol";
 import {IConsortium} from "./interfaces/IConsortium.sol";
 import {ConsortiumMember} from "./ConsortiumMember.sol";
 import {ANY_ROLE, ROLE_ISSUER, ROLE_RELYING_PARTY, DepartmentStatus} from "./Common.sol";
@@ -40,7 +41,12 @@ contract Catalog is ICatalog, ConsortiumMember {
     mapping(uint32 departmentId => CatalogSnapshot[]) private _snapshots;
     uint32 private _typeCount;
 
-    constructor(IConsortium consortium_) ConsortiumMember(consortium_) {}
+    /// @inheritdoc ICatalog
+    address public immutable issuancePermits;
+
+    constructor(IConsortium consortium_) ConsortiumMember(consortium_) {
+        issuancePermits = consortium_.issuancePermits();
+    }
 
     // ----- certificate types -----
 
@@ -74,6 +80,7 @@ contract Catalog is ICatalog, ConsortiumMember {
         uint32 version = ++record.version;
         _schemas[code][version] = schemaHash_;
         emit TypeVersionPublished(code, version, schemaHash_);
+        _forgetPermits(record.id);
     }
 
     /// @inheritdoc ICatalog
@@ -82,12 +89,14 @@ contract Catalog is ICatalog, ConsortiumMember {
         if (status == TypeStatus.None) revert CatalogInvalidStatus(code, status);
         record.status = status;
         emit TypeStatusChanged(code, status);
+        _forgetPermits(record.id);
     }
 
     /// @inheritdoc ICatalog
     function setIssuer(bytes32 code, bytes32 department, bool allowed) external {
-        _managedType(code);
+        TypeRecord storage record = _managedType(code);
         _setIssuer(code, department, allowed);
+        if (!allowed) _forgetPermits(record.id);
     }
 
     /// @inheritdoc ICatalog
@@ -243,6 +252,12 @@ contract Catalog is ICatalog, ConsortiumMember {
     function _setIssuer(bytes32 code, bytes32 department, bool allowed) private {
         _issuers[code].setTo(consortium.departmentId(department), allowed);
         emit IssuerAuthorisationChanged(code, department, allowed);
+    }
+
+    /// @dev The registry forgets what it remembered of the permission to issue this type. A
+    /// registry not deployed (yet) at that address has nothing to forget.
+    function _forgetPermits(uint32 typeId) private {
+        if (issuancePermits.code.length != 0) IIssuancePermits(issuancePermits).forgetTypePermits(typeId);
     }
 
     function _requireServiceItem(bytes32 code) private view returns (ServiceItemRecord storage record) {

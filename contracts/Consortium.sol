@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {IConsortium} from "./interfaces/IConsortium.sol";
+import {IIssuancePermits} from "./interfaces/IIssuancePermits.sol";
 import {ALL_ROLES, ANY_ROLE, MAX_PROPOSAL_LIFETIME, ROLE_GOVERNOR, DepartmentStatus} from "./Common.sol";
 
 /// @title Consortium
@@ -53,6 +54,9 @@ contract Consortium is IConsortium {
     uint32 private _activeGovernors;
     uint256 private _proposalCount;
 
+    /// @inheritdoc IConsortium
+    address public immutable issuancePermits;
+
     modifier onlyGovernance() {
         if (msg.sender != address(this)) revert ConsortiumOnlyGovernance(msg.sender);
         _;
@@ -60,7 +64,10 @@ contract Consortium is IConsortium {
 
     /// @param founders the first departments; those with the governor role are the first governors.
     /// @param initialQuorum approvals a proposal needs (e.g. 2 of 3 founding governors).
-    constructor(Founder[] memory founders, uint8 initialQuorum) {
+    /// @param issuancePermits_ the registry to keep exact (its address is known before it is
+    /// deployed: the deployer's next-but-one contract); zero for none.
+    constructor(Founder[] memory founders, uint8 initialQuorum, address issuancePermits_) {
+        issuancePermits = issuancePermits_;
         for (uint256 i = 0; i < founders.length; ++i) {
             _admit(founders[i].code, founders[i].name, founders[i].roles, founders[i].keys);
         }
@@ -154,6 +161,7 @@ contract Consortium is IConsortium {
         if (record.status == DepartmentStatus.Active) _recountGovernor(previousRoles, roles);
         _requireQuorumReachable();
         emit DepartmentRolesChanged(code, previousRoles, roles);
+        _forgetPermits(record.id);
     }
 
     /// @inheritdoc IConsortium
@@ -171,6 +179,7 @@ contract Consortium is IConsortium {
         }
         _requireQuorumReachable();
         emit DepartmentStatusChanged(code, previous, status);
+        _forgetPermits(record.id);
     }
 
     /// @inheritdoc IConsortium
@@ -330,6 +339,7 @@ contract Consortium is IConsortium {
         delete _currentKeys[key];
         --dept.keyCount;
         emit KeyRemoved(code, key);
+        _forgetPermits(dept.id);
     }
 
     /// @dev Governance may change any department's keys (recovery); otherwise the caller must be a
@@ -339,6 +349,12 @@ contract Consortium is IConsortium {
         if (msg.sender == address(this)) return record;
         (, bytes32 callerCode) = memberOf(msg.sender, ANY_ROLE);
         if (callerCode != code) revert ConsortiumUnauthorised(msg.sender, code);
+    }
+
+    /// @dev The registry forgets what it remembered of this department's permission to issue. A
+    /// registry not deployed (yet) at that address has nothing to forget.
+    function _forgetPermits(uint32 departmentId) private {
+        if (issuancePermits.code.length != 0) IIssuancePermits(issuancePermits).forgetDepartmentPermits(departmentId);
     }
 
     function _approve(uint256 proposalId, bytes32 governor) private {

@@ -17,6 +17,7 @@ from typing import Any, Sequence
 from eth_typing import ChecksumAddress
 from web3 import Web3
 from web3.contract import Contract
+from web3.utils.address import get_create_address
 
 from ledger_node.artifacts import load_artifact
 from ledger_node.compiler import BUILD_INFO
@@ -31,6 +32,12 @@ class AlreadyDeployed(LedgerError):
     """The manifest's contracts are already on this chain."""
 
     code = "already_deployed"
+
+
+class DeploymentError(LedgerError):
+    """The contracts were not deployed as they must be wired together."""
+
+    code = "deployment_error"
 
 
 class ManifestError(LedgerError):
@@ -135,10 +142,19 @@ def _deploy_one(w3: Web3, sender: Sender, deployer: ChecksumAddress, name: str, 
 
 def deploy_contracts(w3: Web3, sender: Sender, deployer: ChecksumAddress, founders: Sequence[Founder],
                      quorum: int) -> Deployment:
-    """Deploys Consortium (with its founders and quorum), Catalog, CertificateRegistry, AuditCheckpoints."""
-    consortium, b1 = _deploy_one(w3, sender, deployer, "Consortium", [f.as_abi() for f in founders], quorum)
+    """Deploys Consortium (with its founders and quorum), Catalog, CertificateRegistry, AuditCheckpoints.
+
+    The Consortium (and through it the Catalog) is told the registry's address before the registry
+    exists, the deployer's third contract from here, so that both can make it forget issuance
+    permits; the registry keeps permits only if both name it (checked below)."""
+    registry_address = get_create_address(deployer, w3.eth.get_transaction_count(deployer, "pending") + 2)
+    consortium, b1 = _deploy_one(w3, sender, deployer, "Consortium", [f.as_abi() for f in founders], quorum,
+                                 registry_address)
     catalog, b2 = _deploy_one(w3, sender, deployer, "Catalog", consortium.address)
     registry, b3 = _deploy_one(w3, sender, deployer, "CertificateRegistry", consortium.address, catalog.address)
+    if registry.address != registry_address or not registry.functions.permitsEnabled().call():
+        raise DeploymentError(f"the registry was deployed at {registry.address}, not at {registry_address} "
+                              "where the consortium expects it: another transaction of the deployer came between")
     checkpoints, b4 = _deploy_one(w3, sender, deployer, "AuditCheckpoints", consortium.address)
     return Deployment(
         consortium=consortium,

@@ -42,14 +42,10 @@ interface ICertificateRegistry {
         uint32 memberCount;
     }
 
-    /// @notice A certificate was anchored on its own.
-    event CertificateIssued(
-        bytes32 indexed certificateHash,
-        bytes32 indexed issuer,
-        bytes32 indexed certificateType,
-        uint32 typeVersion,
-        uint40 validUntil
-    );
+    /// @notice A certificate was anchored on its own. Its issuer, type, version and validity are in
+    /// its anchor ({anchorOf}: ids that {IConsortium-departmentCode} and {ICatalog-typeCode} name),
+    /// not repeated here: the event costs what DocumentStore's does (two topics, no data).
+    event CertificateIssued(bytes32 indexed certificateHash);
     /// @notice A Merkle batch of certificates was anchored.
     event BatchAnchored(
         bytes32 indexed batchRoot,

@@ -174,6 +174,10 @@ interface IConsortium {
 
     // ----- views -----
 
+    /// @notice The registry whose issuance permits this consortium keeps exact: every change of a
+    /// department's roles, status or keys makes it forget that department's permits (zero: none).
+    function issuancePermits() external view returns (address);
+
     /// @notice Resolves a caller to its active department, requiring every bit of `role`.
     /// Reverts with the reason the account may not act. Other CertNet contracts call this.
     function memberOf(address account, uint8 role) external view returns (uint32 departmentId, bytes32 departmentCode);

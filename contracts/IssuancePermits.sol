@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {ICatalog} from "./interfaces/ICatalog.sol";
+import {IConsortium} from "./interfaces/IConsortium.sol";
+import {IIssuancePermits} from "./interfaces/IIssuancePermits.sol";
+import {ConsortiumMember} from "./ConsortiumMember.sol";
+import {ROLE_ISSUER} from "./Common.sol";
+
+/// @dev Most permits a department's list or a type's list holds. A list that is full is emptied
+/// (its permits forgotten) before the next one is added, so that forgetting a list costs at most
+/// this many slot deletions in the call that triggers it.
+uint256 constant PERMIT_LIST_LIMIT = 128;
+
+/// @title IssuancePermits
+/// @notice The registry's exact cache of issuance permissions. See {IIssuancePermits}.
+/// @dev Issuance needs: the caller key is a current key of an active department with the issuer
+/// role (Consortium), the type is active and that department may issue it, at the type's current
+/// version (Catalog). Asked in full that is two cold calls and four cold slots; a permit is one
+/// slot. Every permit is listed under its department and under its type, so the hooks find every
+/// permit a change touches; a list may also hold ids of permits already forgotten (forgetting more
+/// is always safe, forgetting less never happens).
+abstract contract IssuancePermits is IIssuancePermits, ConsortiumMember {
+    /// @notice The catalog that says who may issue which certificate type.
+    ICatalog public immutable catalog;
+
+    /// @dev Fixed at deployment: see {permitsEnabled}.
+    bool private immutable _permitsEnabled;
+
+    /// @dev What the full check found for one (key, type), packed in one slot as the first 12 bytes
+    /// of an anchor are: issuerId | typeId << 32 | typeVersion << 64 (see {issuerIdOf}, {typeVersionOf}); zero: none.
+    mapping(bytes32 permitId => uint256 permit) private _permits;
+    mapping(uint32 departmentId => bytes32[] permitIds) private _departmentPermits;
+    mapping(uint32 typeId => bytes32[] permitIds) private _typePermits;
+
+    constructor(IConsortium consortium_, ICatalog catalog_) ConsortiumMember(consortium_) {
+        catalog = catalog_;
+        _permitsEnabled =
+            consortium_.issuancePermits() == address(this) && catalog_.issuancePermits() == address(this);
+    }
+
+    /// @inheritdoc IIssuancePermits
+    function forgetDepartmentPermits(uint32 departmentId) external {
+        if (msg.sender != address(consortium)) revert PermitsUnauthorised(msg.sender);
+        _forgetAll(_departmentPermits[departmentId]);
+    }
+
+    /// @inheritdoc IIssuancePermits
+    function forgetTypePermits(uint32 typeId) external {
+        if (msg.sender != address(catalog)) revert PermitsUnauthorised(msg.sender);
+        _forgetAll(_typePermits[typeId]);
+    }
+
+    /// @inheritdoc IIssuancePermits
+    function permitsEnabled() external view returns (bool) {
+        return _permitsEnabled;
+    }
+
+    /// @dev The caller's permit to issue `certificateType`: the remembered one, or else the full
+    /// check's (which reverts with the Consortium's or the Catalog's reason), remembered.
+    function _issuancePermit(bytes32 certificateType) internal returns (uint256 permit) {
+        bytes32 permitId;
+        assembly ("memory-safe") {
+            // keccak256(abi.encode(msg.sender, certificateType)) in scratch space: no memory allocated.
+            mstore(0x00, caller())
+            mstore(0x20, certificateType)
+            permitId := keccak256(0x00, 0x40)
+        }
+        permit = _permits[permitId];
+        if (permit == 0) permit = _checkAndRemember(permitId, certificateType);
+    }
+
+    function _checkAndRemember(bytes32 permitId, bytes32 certificateType) private returns (uint256 permit) {
+        (uint32 issuerId,) = consortium.memberOf(msg.sender, ROLE_ISSUER);
+        (uint32 typeId, uint32 typeVersion) = catalog.issuanceTerms(certificateType, issuerId);
+        permit = uint256(issuerId) | uint256(typeId) << 32 | uint256(typeVersion) << 64;
+        if (!_permitsEnabled) return permit;
+        _list(_departmentPermits[issuerId], permitId);
+        _list(_typePermits[typeId], permitId);
+        _permits[permitId] = permit;
+    }
+
+    function _list(bytes32[] storage permitIds, bytes32 permitId) private {
+        if (permitIds.length == PERMIT_LIST_LIMIT) _forgetAll(permitIds);
+        permitIds.push(permitId);
+    }
+
+    function _forgetAll(bytes32[] storage permitIds) private {
+        for (uint256 i = permitIds.length; i > 0; --i) {
+            delete _permits[permitIds[i - 1]];
+            permitIds.pop();
+        }
+    }
+}
+
+/// @dev The fields of a packed permit.
+function issuerIdOf(uint256 permit) pure returns (uint32) {
+    return uint32(permit);
+}
+
+function typeVersionOf(uint256 permit) pure returns (uint32) {
+    return uint32(permit >> 64);
+}
