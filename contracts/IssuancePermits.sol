@@ -56,6 +56,16 @@ abstract contract IssuancePermits is IIssuancePermits, ConsortiumMember {
         return _permitsEnabled;
     }
 
+    /// @inheritdoc IIssuancePermits
+    function issuancePermit(address key, bytes32 certificateType)
+        external
+        view
+        returns (uint32 issuerId, uint32 typeId, uint32 typeVersion)
+    {
+        uint256 permit = _permits[keccak256(abi.encode(key, certificateType))];
+        return (issuerIdOf(permit), uint32(permit >> 32), typeVersionOf(permit));
+    }
+
     /// @dev The caller's permit to issue `certificateType`: the remembered one, or else the full
     /// check's (which reverts with the Consortium's or the Catalog's reason), remembered.
     function _issuancePermit(bytes32 certificateType) internal returns (uint256 permit) {

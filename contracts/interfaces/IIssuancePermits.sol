@@ -20,6 +20,14 @@ interface IIssuancePermits {
     /// @dev Caller: the Catalog the registry was deployed with.
     function forgetTypePermits(uint32 typeId) external;
 
+    /// @notice What the registry remembers of `key`'s permission to issue `certificateType` (all
+    /// zero: nothing; the next issuance checks in full). For operators and tests: issuance never
+    /// needs it.
+    function issuancePermit(address key, bytes32 certificateType)
+        external
+        view
+        returns (uint32 issuerId, uint32 typeId, uint32 typeVersion);
+
     /// @notice Whether the registry keeps permits at all: only when both the Consortium and the
     /// Catalog it trusts name it as their `issuancePermits`, so that every change reaches it.
     function permitsEnabled() external view returns (bool);

@@ -72,6 +72,8 @@ OPERATIONS: dict[str, Operation] = {
     "anchorBatch": lambda n, a: n.registry.functions.anchorBatch(random_hash(), MARRIAGE, 100, 0),
     "revoke": lambda n, a: n.registry.functions.revoke(_issued(n), b"\0" * 32, [], 1),
     "supersede": lambda n, a: n.registry.functions.supersede(_issued(n), b"\0" * 32, [], random_hash(), 0),
+    "forgetDepartmentPermits": lambda n, a: n.registry.functions.forgetDepartmentPermits(1),
+    "forgetTypePermits": lambda n, a: n.registry.functions.forgetTypePermits(1),
     "setLogOperator": lambda n, a: n.checkpoints.functions.setLogOperator(random_hash(), OPERATOR),
     "appendCheckpoint": lambda n, a: n.checkpoints.functions.appendCheckpoint(ACCESS_LOG, 1, random_hash()),
 }
@@ -106,12 +108,15 @@ RULES: dict[str, tuple[set[str], str]] = {
     "anchorBatch": ({"issuer"}, "ConsortiumMissingRole"),
     "revoke": ({"issuer"}, "RegistryNotIssuer"),
     "supersede": ({"issuer"}, "ConsortiumMissingRole"),
+    "forgetDepartmentPermits": (set(), "PermitsUnauthorised"),
+    "forgetTypePermits": (set(), "PermitsUnauthorised"),
     "setLogOperator": (set(), "CheckpointOnlyGovernance"),
     "appendCheckpoint": ({"operator"}, "ConsortiumMissingRole"),
 }
 
-#: Errors of the functions only governance may call: every direct caller gets them, whatever its state.
-GOVERNANCE_ONLY = {"ConsortiumOnlyGovernance", "CheckpointOnlyGovernance"}
+#: Errors of the functions only governance (or, for the registry's permit hooks, the Consortium and the
+#: Catalog themselves) may call: every direct caller gets them, whatever its state.
+GOVERNANCE_ONLY = {"ConsortiumOnlyGovernance", "CheckpointOnlyGovernance", "PermitsUnauthorised"}
 
 #: Where an active actor's error differs from the operation's general one.
 EXCEPTIONS: dict[tuple[str, str], str] = {
