@@ -68,6 +68,9 @@ class EventIndex:
                      "CertificateRegistry": deployment.registry, "AuditCheckpoints": deployment.checkpoints}
         self._names = {contract.address: name for name, contract in contracts.items()}
         self._events = {contract.address: events_by_topic(contract) for contract in contracts.values()}
+        self._registry, self._consortium, self._catalog = deployment.registry, deployment.consortium, deployment.catalog
+        self._department_codes: dict[int, bytes] = {}  # department id -> code (an id is never reused)
+        self._type_codes: dict[int, bytes] = {}  # type id -> code
         #: Notified after each round that changed what the index holds, for the queries in `wait_for`.
         self._advanced = threading.Condition()
 
@@ -186,10 +189,28 @@ class EventIndex:
         for entry in logs:
             event = self._events[entry["address"]].get(HexBytes(entry["topics"][0]).to_0x_hex())
             if event is not None:
-                rows.append(event_row(self._names[entry["address"]], event.process_log(entry),
+                decoded = event.process_log(entry)
+                if decoded["event"] == "CertificateIssued":
+                    decoded = self._with_anchor(decoded)
+                rows.append(event_row(self._names[entry["address"]], decoded,
                                       headers[entry["blockNumber"]]["timestamp"]))
         return rows, [IndexedBlock(number=number, hash=HexBytes(header["hash"]).to_0x_hex(), timestamp=header["timestamp"])
                       for number, header in sorted(headers.items())]
+
+    def _with_anchor(self, decoded: Any) -> dict[str, Any]:
+        """A CertificateIssued event with what its anchor holds: the event carries only the hash (it
+        costs what DocumentStore's does), the anchor slot the issuer, type, version and validity,
+        by id; ids name the same department or type forever, so their codes are read once."""
+        anchor = self._registry.functions.anchorOf(decoded["args"]["certificateHash"]).call(
+            block_identifier=decoded["blockNumber"])
+        issuer_id, type_id, type_version, valid_until = anchor[0], anchor[1], anchor[2], anchor[5]
+        if issuer_id not in self._department_codes:
+            self._department_codes[issuer_id] = self._consortium.functions.departmentCode(issuer_id).call()
+        if type_id not in self._type_codes:
+            self._type_codes[type_id] = self._catalog.functions.typeCode(type_id).call()
+        args = {**decoded["args"], "issuer": self._department_codes[issuer_id],
+                "certificateType": self._type_codes[type_id], "typeVersion": type_version, "validUntil": valid_until}
+        return {**decoded, "args": args}
 
     # ----- checking -----
 
