@@ -154,6 +154,7 @@ def test_a_new_key_has_a_permit_of_its_own(remembered: Network, reverts) -> None
 
 # ----- the bound -----
 
+@pytest.mark.slow  # 258 transactions: about a minute on the embedded chain (Hardhat checks the same in seconds)
 def test_a_full_list_is_emptied_and_every_permit_stays_forgettable(network: Network, reverts) -> None:
     types = [random_hash() for _ in range(PERMIT_LIST_LIMIT + 1)]
     for certificate_type in types:  # one department, one key: its list of permits fills up

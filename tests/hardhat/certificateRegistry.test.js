@@ -2,7 +2,7 @@ const { expect } = require("chai");
 const { loadFixture, time } = require("@nomicfoundation/hardhat-network-helpers");
 const { StandardMerkleTree } = require("@openzeppelin/merkle-tree");
 const { deployConsortium, govern, randomHash, ZERO, Status, CertificateStatus, CIVIL, HOUSING, SUSPENDED, MARRIAGE,
-  PROPERTY } = require("./fixtures");
+  PROPERTY, SCHEMA_V1 } = require("./fixtures");
 
 describe("CertificateRegistry", function () {
   async function withBatch() {
@@ -310,6 +310,24 @@ describe("CertificateRegistry", function () {
       const hash = randomHash();
       await registry.connect(accounts.issuer).issue(hash, MARRIAGE, 0);
       expect((await registry.anchorOf(hash)).typeVersion).to.equal(2n);
+    });
+
+    it("empties a full list and can still forget every permit it remembers", async function () {
+      const { registry, catalog, consortium, governors, accounts } = await loadFixture(deployConsortium);
+      const PERMIT_LIST_LIMIT = 128; // contracts/IssuancePermits.sol
+      const types = Array.from({ length: PERMIT_LIST_LIMIT + 1 }, () => randomHash());
+      for (const type of types) { // one key, one department: its list of permits fills up
+        await catalog.connect(accounts.issuer).registerType(type, SCHEMA_V1, "证照", [CIVIL]);
+        await registry.connect(accounts.issuer).issue(randomHash(), type, 0);
+      }
+      const [first, last] = [types[0], types[types.length - 1]];
+      expect([...(await registry.issuancePermit(accounts.issuer.address, first))]).to.deep.equal([0n, 0n, 0n]);
+      expect((await registry.issuancePermit(accounts.issuer.address, last))[0]).to.equal(4n);
+      await govern(consortium, governors, [await consortium.setStatus.populateTransaction(CIVIL, Status.SUSPENDED)]);
+      for (const type of [first, last]) {
+        await expect(registry.connect(accounts.issuer).issue(randomHash(), type, 0))
+          .to.be.revertedWithCustomError(consortium, "ConsortiumDepartmentNotActive");
+      }
     });
 
     it("lets only its consortium and its catalog make it forget", async function () {
