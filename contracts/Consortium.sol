@@ -353,8 +353,8 @@ contract Consortium is IConsortium {
 
     /// @dev The registry forgets what it remembered of this department's permission to issue. A
     /// registry not deployed (yet) at that address has nothing to forget.
-    function _forgetPermits(uint32 departmentId) private {
-        if (issuancePermits.code.length != 0) IIssuancePermits(issuancePermits).forgetDepartmentPermits(departmentId);
+    function _forgetPermits(uint32 id) private {
+        if (issuancePermits.code.length != 0) IIssuancePermits(issuancePermits).forgetDepartmentPermits(id);
     }
 
     function _approve(uint256 proposalId, bytes32 governor) private {

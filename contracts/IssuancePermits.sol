@@ -81,7 +81,8 @@ abstract contract IssuancePermits is IIssuancePermits, ConsortiumMember {
     }
 
     function _checkAndRemember(bytes32 permitId, bytes32 certificateType) private returns (uint256 permit) {
-        (uint32 issuerId,) = consortium.memberOf(msg.sender, ROLE_ISSUER);
+        // slither-disable-next-line unused-return (a permit records the department's id; its code is not needed)
+        (uint32 issuerId,) = _callerDepartment(ROLE_ISSUER);
         (uint32 typeId, uint32 typeVersion) = catalog.issuanceTerms(certificateType, issuerId);
         permit = uint256(issuerId) | uint256(typeId) << 32 | uint256(typeVersion) << 64;
         if (!_permitsEnabled) return permit;
