@@ -21,9 +21,10 @@ contract CertificateRegistry is ICertificateRegistry, IssuancePermits {
         uint32 revokerId;
     }
 
-    /// @dev One slot per single certificate or batch root (32 bytes), written once when anchored;
-    /// a single certificate's revocation is then written into the same slot, which revoke has
-    /// already read, instead of a new one (2 900 gas instead of 22 100).
+    /// @dev The storage form of {Anchor}: the same first six fields ({anchorOf} copies them), then
+    /// the member count or a single certificate's revocation. One slot (32 bytes) per single
+    /// certificate or batch root, written when anchored; a single certificate's revocation is then
+    /// written into it, as revoke has already read it, instead of a new slot (2 900 gas, not 22 100).
     struct AnchorRecord {
         uint32 issuerId;
         uint32 typeId;
