@@ -193,20 +193,32 @@ contract CertificateRegistry is ICertificateRegistry, IssuancePermits {
         if (anchor.issuerId == 0) revert RegistryNotAnchored(anchorHash);
         if (!_isMember(anchor, certificateHash, batchRoot, proof)) revert RegistryInvalidProof(batchRoot, certificateHash);
         if (anchor.issuerId != callerId) revert RegistryNotIssuer(certificateHash, callerCode);
-        (uint40 revokedAt,) = _revocationOf(anchor, certificateHash);
-        if (revokedAt != 0) revert RegistryAlreadyRevoked(certificateHash);
         uint40 now_ = _time();
-        if (batchRoot != bytes32(0) || now_ - anchor.issuedAt >= REVOKED_AFTER_OVERFLOW) {
-            _revocations[certificateHash] = Revocation({revokedAt: now_, reason: reason, revokerId: callerId});
-        }
         if (batchRoot == bytes32(0)) {
+            if (anchor.flags & ANCHOR_REVOKED != 0) revert RegistryAlreadyRevoked(certificateHash);
             uint40 revokedAfter = now_ - anchor.issuedAt;
-            stored.membersOrRevokedAfter =
-                revokedAfter < REVOKED_AFTER_OVERFLOW ? uint32(revokedAfter) : REVOKED_AFTER_OVERFLOW;
+            if (revokedAfter >= REVOKED_AFTER_OVERFLOW) {
+                _recordRevocation(certificateHash, now_, reason, callerId);
+                revokedAfter = REVOKED_AFTER_OVERFLOW;
+            }
+            stored.membersOrRevokedAfter = uint32(revokedAfter);
             stored.flags = ANCHOR_REVOKED | reason;
+        } else {
+            if (_revocations[certificateHash].revokedAt != 0) revert RegistryAlreadyRevoked(certificateHash);
+            _recordRevocation(certificateHash, now_, reason, callerId);
         }
         emit CertificateRevoked(certificateHash, callerCode, batchRoot, reason);
         return anchor.typeId;
+    }
+
+    /// @dev Writes a Revocation in one SSTORE, laid out as the struct (first field in the low bytes):
+    /// assigning the struct costs one SSTORE per field here.
+    function _recordRevocation(bytes32 certificateHash, uint40 revokedAt, uint8 reason, uint32 revokerId) private {
+        Revocation storage revocation = _revocations[certificateHash];
+        uint256 packed = uint256(revokedAt) | uint256(reason) << 40 | uint256(revokerId) << 48;
+        assembly ("memory-safe") {
+            sstore(revocation.slot, packed)
+        }
     }
 
     /// @dev When and why the certificate was revoked (zeros if it is not). A batch member's
