@@ -45,6 +45,7 @@ contract CertificateRegistry is ICertificateRegistry, IssuancePermits {
     uint32 private constant REVOKED_AFTER_OVERFLOW = type(uint32).max;
 
     mapping(bytes32 hash => AnchorRecord) private _anchors;
+    // slither-disable-next-line uninitialized-state (written by _recordRevocation's one SSTORE, in assembly)
     mapping(bytes32 certificateHash => Revocation) private _revocations;
     mapping(bytes32 certificateHash => bytes32 successor) private _successors;
 

@@ -9,12 +9,12 @@ from typing import Any, Callable
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings, strategies as st
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 
 from gateway.certificates.merkle import MerkleBatch
 from gateway.certificates.verification import LiveFacts, Lookup, Outcome, Verdict
 from gateway.chain_state import IndexedState, differences
-from gateway.db import (AnchorRecord, KeyRecord, Operation, RevocationRecord, SupersessionRecord, TypeVersionRecord,
+from gateway.db import (AnchorRecord, ChainEvent, KeyRecord, Operation, RevocationRecord, SupersessionRecord, TypeVersionRecord,
                         make_engine, session_factory)
 from gateway.indexer import EventIndex
 from gateway.models import RevokeRequest
@@ -133,6 +133,17 @@ def on_own_history(network: Network, test: Callable[[Path], None]) -> None:
     finally:
         network.w3.testing.revert(snapshot)
         network.keys = keys
+
+
+def test_an_issuance_is_indexed_with_the_issuer_type_version_and_validity_of_its_anchor(network: Network,
+                                                                                       tmp_path: Path) -> None:
+    valid_until = network.now() + 3600
+    certificate_hash = network.issue(valid_until=valid_until)  # its event carries the hash alone
+    with indexed(network, tmp_path).sessions() as session:
+        row = session.scalars(select(ChainEvent).where(ChainEvent.event == "CertificateIssued",
+                                                       ChainEvent.subject == "0x" + certificate_hash.hex())).one()
+    assert (row.department, row.certificate_type, row.args["typeVersion"], row.args["validUntil"]) == (
+        "CIVIL-AFFAIRS", "MARRIAGE-CERT", 1, valid_until)
 
 
 @pytest.mark.slow
