@@ -500,7 +500,9 @@ def write_markdown(path: Path, rows: list[Row], env: dict[str, str], command: st
         "transaction), so all runs are first-time (cold) writes of a fresh key; runs differ only by calldata bytes "
         "and by counters going 0 → 1 on the very first run, which is shown separately.",
         "The isBatchMember rows are `estimate_gas` of the view call with py-evm's exact estimator, for the member "
-        "with the longest proof.",
+        "with the longest proof. `issue` is measured by a key that has issued the type before, whose permit the "
+        "registry remembers (docs/contracts.md); the first issuance of a (key, type), which checks in full and "
+        "writes the permit, has a row of its own.",
         "",
         *table_lines(rows, markdown=True),
         "",
