@@ -51,6 +51,8 @@ from ledger_node.transactions import transact  # noqa: E402
 from ledger_node.types import PROPOSAL_LIFETIME, Role, code32  # noqa: E402
 
 BATCH_SIZES = (1, 1_000, 10_000)
+#: PERMIT_LIST_LIMIT in contracts/IssuancePermits.sol: the most permits one change makes the registry forget.
+PERMIT_LIST_LIMIT = 128
 TEN_YEARS = 10 * 365 * 24 * 3600
 SNAPSHOT_URI = "https://catalog.example.gov.cn/civil-affairs/catalog-v{}.json"
 DOCUMENT_STORE_FACTORY = "@govtechsg/document-store/dist/contracts/factories/contracts/DocumentStore__factory.js"
@@ -148,6 +150,10 @@ def setup_chain() -> tuple[Web3, dict[str, str]]:
         "issuer": accounts[4],
         "operator": accounts[5],
         "store_owner": accounts[6],
+        # keys the issuer department adds and removes to measure what forgetting its permits costs
+        "spare_0": accounts[7],
+        "spare_1": accounts[8],
+        "spare_2": accounts[9],
     }
     return w3, keys
 
@@ -283,6 +289,26 @@ def measure(bench: Bench) -> None:
         call = registry.functions.supersede(certificate_hash, b"\0" * 32, [], os.urandom(32), valid_until)
         supersede_samples.append(bench.gas(call, "issuer"))
     bench.add("supersede (single -> new single)", supersede_samples, "revocation + successor link + issue")
+
+    # What a hook costs: removing a key makes the registry forget every permit of the key's department.
+    def remove_key_forgetting(spare: str, permits: int) -> int:
+        key = bench.keys[spare]
+        transact(consortium.functions.addKey(civil, key), bench.keys["issuer"])
+        for i in range(permits):
+            certificate_type = code32(f"{spare}-TYPE-{i}")
+            transact(catalog.functions.registerType(certificate_type, os.urandom(32), "证照", [civil]), bench.keys["issuer"])
+            issue_call = registry.functions.issue(os.urandom(32), certificate_type, valid_until)
+            transact(issue_call, key)
+        return bench.gas(consortium.functions.removeKey(civil, key), "issuer")
+
+    remove_key_forgetting("spare_0", 0)  # empties the department's list (the permits of the rows above)
+    for spare, permits in (("spare_1", 1), ("spare_2", PERMIT_LIST_LIMIT)):
+        bench.add(
+            f"Consortium.removeKey, the registry forgetting {permits} permit{'s' if permits > 1 else ''}",
+            [remove_key_forgetting(spare, permits)],
+            "the department's list of permits is full: the most one change makes it forget"
+            if permits == PERMIT_LIST_LIMIT else "forgetDepartmentPermits called by the Consortium",
+        )
 
     bench.add(
         "registerType (one issuer)",
@@ -647,6 +673,8 @@ def breakdown(bench: Bench) -> tuple[list[str], dict[str, Trace]]:
     fresh_type = code32("CERT-TYPE-TRACED")
     transact(net.catalog.functions.registerType(fresh_type, os.urandom(32), "证照", [code32("CIVIL-AFFAIRS")]),
              bench.keys["issuer"])
+    # The rows measuring what forgetting costs left the issuer without permits: remember CERT-TYPE-0's again.
+    transact(net.registry.functions.issue(os.urandom(32), code32("CERT-TYPE-0"), valid_until), bench.keys["issuer"])
     certificate, document = os.urandom(32), os.urandom(32)
     traced = [
         ("CertificateRegistry.issue (permit remembered)",
