@@ -19,8 +19,18 @@ contract CertificateRegistry is ICertificateRegistry, ConsortiumMember {
         uint32 revokerId;
     }
 
+    /// @dev Where the registry is in its life, one slot read by every anchoring: active (it anchors)
+    /// from deployment, or for a successor from its predecessor's retirement, until it is itself
+    /// retired, when `successor` is set.
+    struct Lifecycle {
+        bool active;
+        address successor;
+    }
+
     /// @notice The catalog that says who may issue which certificate type.
     ICatalog public immutable catalog;
+    /// @inheritdoc ICertificateRegistry
+    ICertificateRegistry public immutable predecessor;
 
     /// @dev Single certificates and batch roots share one map: one slot each, written once
     /// (issuerId | typeId | typeVersion | issuedAt | issuedBlock | validUntil | memberCount = 31 bytes).
@@ -28,9 +38,16 @@ contract CertificateRegistry is ICertificateRegistry, ConsortiumMember {
     mapping(bytes32 hash => Anchor) private _anchors;
     mapping(bytes32 certificateHash => Revocation) private _revocations;
     mapping(bytes32 certificateHash => bytes32 successor) private _successors;
+    Lifecycle private _lifecycle;
 
-    constructor(IConsortium consortium_, ICatalog catalog_) ConsortiumMember(consortium_) {
+    /// @param predecessor_ the registry this one replaces (zero for a consortium's first): it
+    /// anchors nothing the predecessors anchored, and only once the predecessor has retired.
+    constructor(IConsortium consortium_, ICatalog catalog_, ICertificateRegistry predecessor_)
+        ConsortiumMember(consortium_)
+    {
         catalog = catalog_;
+        predecessor = predecessor_;
+        _lifecycle.active = address(predecessor_) == address(0);
     }
 
     /// @inheritdoc ICertificateRegistry
@@ -67,6 +84,42 @@ contract CertificateRegistry is ICertificateRegistry, ConsortiumMember {
         _successors[certificateHash] = successor;
         _issue(successor, catalog.typeCode(typeId), validUntil, callerId, callerCode);
         emit CertificateSuperseded(certificateHash, successor, callerCode);
+    }
+
+    /// @inheritdoc ICertificateRegistry
+    function retire(ICertificateRegistry successor_) external {
+        if (!_isGovernance()) revert RegistryOnlyGovernance(msg.sender);
+        _requireActive();
+        if (address(successor_) == address(0) || address(successor_) == address(this)) {
+            revert RegistryInvalidSuccessor(address(successor_));
+        }
+        _lifecycle = Lifecycle({active: false, successor: address(successor_)});
+        emit RegistryRetired(address(successor_));
+        successor_.takeOver(); // reverts unless this registry is the successor's predecessor
+    }
+
+    /// @inheritdoc ICertificateRegistry
+    function takeOver() external {
+        if (address(predecessor) == address(0) || msg.sender != address(predecessor)) {
+            revert RegistryNotPredecessor(msg.sender);
+        }
+        _lifecycle.active = true;
+        emit RegistryTookOver(msg.sender);
+    }
+
+    /// @inheritdoc ICertificateRegistry
+    function successor() external view returns (address) {
+        return _lifecycle.successor;
+    }
+
+    /// @inheritdoc ICertificateRegistry
+    function isActive() external view returns (bool) {
+        return _lifecycle.active;
+    }
+
+    /// @inheritdoc ICertificateRegistry
+    function isAnchored(bytes32 hash) public view returns (bool) {
+        return _anchors[hash].issuerId != 0 || (address(predecessor) != address(0) && predecessor.isAnchored(hash));
     }
 
     /// @inheritdoc ICertificateRegistry
@@ -135,16 +188,21 @@ contract CertificateRegistry is ICertificateRegistry, ConsortiumMember {
         emit CertificateIssued(certificateHash, issuerCode, certificateType, typeVersion, validUntil);
     }
 
-    /// @dev Checks the catalog and writes the anchor's single slot.
+    /// @dev Checks the registry is active, the catalog, that no registry version anchored the hash
+    /// yet, and writes the anchor's single slot.
     function _anchor(bytes32 hash, bytes32 certificateType, uint40 validUntil, uint32 issuerId, uint32 memberCount)
         private
         returns (uint32 typeVersion)
     {
+        _requireActive();
         if (hash == bytes32(0)) revert RegistryInvalidAnchor(hash);
         uint40 now_ = _time();
         if (validUntil != NO_EXPIRATION && validUntil <= now_) revert RegistryInvalidValidity(validUntil, now_);
         (uint32 typeId, uint32 version) = catalog.issuanceTerms(certificateType, issuerId);
         if (_anchors[hash].issuerId != 0) revert RegistryAlreadyAnchored(hash);
+        if (address(predecessor) != address(0) && predecessor.isAnchored(hash)) {
+            revert RegistryAnchoredInPredecessor(hash, address(predecessor));
+        }
         _anchors[hash] = Anchor({
             issuerId: issuerId,
             typeId: typeId,
@@ -155,6 +213,15 @@ contract CertificateRegistry is ICertificateRegistry, ConsortiumMember {
             memberCount: memberCount
         });
         return version;
+    }
+
+    /// @dev Anchoring happens in the active registry only: not in a successor before its
+    /// predecessor retires (the two would not see each other's new anchors), not after retirement.
+    function _requireActive() private view {
+        Lifecycle memory lifecycle = _lifecycle;
+        if (lifecycle.active) return;
+        if (lifecycle.successor != address(0)) revert RegistryIsRetired(lifecycle.successor);
+        revert RegistryNotYetActive(address(predecessor));
     }
 
     /// @dev Records (and announces) the revocation after checking that the caller's department

@@ -72,6 +72,8 @@ OPERATIONS: dict[str, Operation] = {
     "anchorBatch": lambda n, a: n.registry.functions.anchorBatch(random_hash(), MARRIAGE, 100, 0),
     "revoke": lambda n, a: n.registry.functions.revoke(_issued(n), b"\0" * 32, [], 1),
     "supersede": lambda n, a: n.registry.functions.supersede(_issued(n), b"\0" * 32, [], random_hash(), 0),
+    "retire": lambda n, a: n.registry.functions.retire(n.new_key()),
+    "takeOver": lambda n, a: n.registry.functions.takeOver(),
     "setLogOperator": lambda n, a: n.checkpoints.functions.setLogOperator(random_hash(), OPERATOR),
     "appendCheckpoint": lambda n, a: n.checkpoints.functions.appendCheckpoint(ACCESS_LOG, 1, random_hash()),
 }
@@ -106,12 +108,16 @@ RULES: dict[str, tuple[set[str], str]] = {
     "anchorBatch": ({"issuer"}, "ConsortiumMissingRole"),
     "revoke": ({"issuer"}, "RegistryNotIssuer"),
     "supersede": ({"issuer"}, "ConsortiumMissingRole"),
+    "retire": (set(), "RegistryOnlyGovernance"),
+    "takeOver": (set(), "RegistryNotPredecessor"),  # only the predecessor, while it retires
     "setLogOperator": (set(), "CheckpointOnlyGovernance"),
     "appendCheckpoint": ({"operator"}, "ConsortiumMissingRole"),
 }
 
-#: Errors of the functions only governance may call: every direct caller gets them, whatever its state.
-GOVERNANCE_ONLY = {"ConsortiumOnlyGovernance", "CheckpointOnlyGovernance"}
+#: Errors of the functions only governance (or, for takeOver, a retiring predecessor) may call: every
+#: direct caller gets them, whatever its state.
+GOVERNANCE_ONLY = {"ConsortiumOnlyGovernance", "CheckpointOnlyGovernance", "RegistryOnlyGovernance",
+                   "RegistryNotPredecessor"}
 
 #: Where an active actor's error differs from the operation's general one.
 EXCEPTIONS: dict[tuple[str, str], str] = {
