@@ -42,7 +42,8 @@ from web3.logs import DISCARD  # noqa: E402
 from gateway.certificates.merkle import MerkleBatch  # noqa: E402
 from ledger_node.compiler import BUILD_INFO, SETTINGS, check_artifacts, pinned_versions  # noqa: E402
 from ledger_node.accounts import dev_account  # noqa: E402
-from ledger_node.deploy import Deployment, Founder, deploy_contracts  # noqa: E402
+from ledger_node.deploy import (Deployment, Founder, deploy_contracts, deploy_successor_registry,  # noqa: E402
+                                retire_call)
 from ledger_node.engines import embedded_web3  # noqa: E402
 from ledger_node.sender import Sender  # noqa: E402
 from ledger_node.errors import ArtifactsStale  # noqa: E402
@@ -332,6 +333,34 @@ def measure(bench: Bench) -> None:
     bench.add("appendCheckpoint (first of a registered log)", bench.repeat(lambda i: checkpoint(log_ids[i + 1], 1000)))
     checkpoint(log_ids[0], 1)
     bench.add("appendCheckpoint (next of a log)", bench.repeat(lambda i: checkpoint(log_ids[0], 1000 * (i + 2))))
+
+    # The upgrade comes last of all: it retires the registry every row above issued in.
+    measure_upgrade(bench, issue_row, cert_type, valid_until)
+
+
+def measure_upgrade(bench: Bench, issue_row: Row, cert_type: bytes, valid_until: int) -> None:
+    """Retiring the registry in favour of a successor (by a proposal), and issuance in the successor,
+    which also asks its predecessor whether the hash is anchored there."""
+    consortium, deployer = bench.net.consortium, bench.keys["deployer"]
+    successor, _block = deploy_successor_registry(bench.w3, Sender(bench.w3, [dev_account(0)]), deployer, bench.net)
+    retire = retire_call(bench.net, successor.address)
+    calls = [(retire.address, retire._encode_transaction_data())]
+    proposed = transact(consortium.functions.propose(calls, "upgrade the registry", PROPOSAL_LIFETIME),
+                        bench.keys["gov1"])
+    proposal_id = consortium.events.ProposalCreated().process_receipt(proposed, errors=DISCARD)[0]["args"]["proposalId"]
+    approved = bench.gas(consortium.functions.approve(proposal_id), "gov2")
+    executed = bench.gas(consortium.functions.execute(proposal_id, calls), "gov1")
+    if not successor.functions.isActive().call():
+        raise SystemExit("the successor did not take over")
+    bench.add("governance: retire the registry (total)", [proposed["gasUsed"] + approved + executed],
+              "propose + approve + execute of retire(successor), which calls successor.takeOver()")
+    bench.add("  execute", [executed], "retire + takeOver: two slots, two events")
+    successor_issue = bench.add(
+        "CertificateRegistry.issue in a successor", bench.repeat(lambda i: bench.gas(
+            successor.functions.issue(os.urandom(32), cert_type, valid_until), "issuer")),
+        "also asks the predecessor (1 cold account, 1 cold slot) whether it anchored the hash")
+    bench.rows.append(Row("  predecessor check", [], "cost of issuing in an upgraded registry; none in the first",
+                          value=f"{successor_issue.typical - issue_row.typical:+} gas"))
 
 
 # ----- output -----
