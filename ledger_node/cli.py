@@ -199,6 +199,9 @@ def node_status(data_dir: Path = DataDir, rpc: Optional[str] = RpcUrl) -> None:
         return
     for name, contract in manifest.contracts.items():
         console.print(f"  {name:<20} {contract['address']}  block {contract['block']}")
+    for retired in manifest.retired_registries:
+        console.print(f"  {'retired registry':<20} {retired['address']}  block {retired['block']}, "
+                      f"succeeded by {retired['successor']}")
     deployment = manifest.deployment(w3)
     state = read_chain_state(w3, deployment)
     console.print(f"consortium   {len(state.departments)} departments, {len(state.types)} certificate types, "

@@ -90,6 +90,18 @@ def test_the_manifest_keeps_the_retired_registry_before_its_successor(upgraded: 
     assert manifest["contracts"]["CertificateRegistry"]["address"] == upgraded.new_registry != upgraded.old_registry
 
 
+def test_the_upgrade_command_names_the_registry_that_anchors_from_now_on(upgraded: Upgraded) -> None:
+    assert f"CertificateRegistry  {upgraded.new_registry}" in upgraded.upgrade_output
+    assert f"retired registry     {upgraded.old_registry}" in upgraded.upgrade_output
+
+
+def test_node_status_lists_the_retired_registry(upgraded: Upgraded) -> None:
+    status = subprocess.run([str(Path(sys.executable).with_name("certnet")), "node", "status", "--rpc",
+                             upgraded.devnet.node.url, "--data-dir", str(upgraded.devnet.data_dir)],
+                            capture_output=True, text=True, timeout=120)
+    assert f"retired registry     {upgraded.old_registry}" in status.stdout, status.stdout + status.stderr
+
+
 def test_certificates_are_anchored_in_the_registry_that_anchored_at_the_time(upgraded: Upgraded) -> None:
     assert {d["proof"]["anchor"]["registry"] for d in upgraded.before.values()} == {upgraded.old_registry}
     assert {d["proof"]["anchor"]["registry"] for d in upgraded.after.values()} == {upgraded.new_registry}
