@@ -93,6 +93,12 @@ class TestRetire:
         with reverts("RegistryIsRetired", upgraded.address):
             network.govern(network.registry.functions.retire(another.address))
 
+    def test_a_registry_that_never_took_over_cannot_retire(self, network: Network, successor: Any,
+                                                            reverts) -> None:
+        successor_of_successor = _successor_of(network, replace(network.deployment, registry=successor))
+        with reverts("RegistryNotYetActive", network.registry.address):
+            network.govern(successor.functions.retire(successor_of_successor.address))
+
     def test_a_successor_takes_over_from_its_predecessor_only(self, network: Network, successor: Any,
                                                              reverts) -> None:
         with reverts("RegistryNotPredecessor", network.keys["governor"]):
