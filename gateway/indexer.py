@@ -76,7 +76,8 @@ class EventIndex:
         self._names = {contract.address: name for name, contract in contracts}
         self._events = {contract.address: events_by_topic(contract) for _name, contract in contracts}
         #: Each successor registry (all but the first version): its predecessor's address and its deployment block.
-        blocks = [*(block for _registry, block in deployment.retired_registries), deployment.blocks["CertificateRegistry"]]
+        blocks = [*(block for _registry, block in deployment.retired_registries),
+                  deployment.blocks["CertificateRegistry"]]
         self._successors = [(registry.address, predecessor.address, block) for predecessor, registry, block
                             in zip(deployment.registries, deployment.registries[1:], blocks[1:])]
         #: Notified after each round that changed what the index holds, for the queries in `wait_for`.

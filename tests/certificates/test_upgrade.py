@@ -79,3 +79,18 @@ def test_the_command_line_cannot_supersede_an_old_certificate(desk: CertificateD
         supersede(issuing, old, sign(desk.new(), desk.network.signer("issuer"), issuing.domain))
     assert (refused.value.error, refused.value.args_) == ("RegistryIsRetired", (upgraded.registry.address,))
 
+
+
+def test_a_document_anchored_before_cannot_be_anchored_again_in_the_successor(desk: CertificateDesk) -> None:
+    """The same content signed again for the successor has the same certificate hash: the chain refuses it."""
+    unsigned = desk.new()
+    signer = desk.network.signer("issuer")
+    anchor_certificate(desk.issuing, sign(unsigned, signer, desk.issuing.domain))
+    upgraded = _upgrade(desk)
+    issuing = _issuing(desk, upgraded)
+    again = sign(unsigned, signer, issuing.domain)
+    with pytest.raises(ContractReverted) as refused:
+        anchor_certificate(issuing, again)
+    certificate_hash = bytes.fromhex(again["proof"]["certificateHash"][2:])
+    assert (refused.value.error, refused.value.args_) == ("RegistryAnchoredInPredecessor",
+                                                          (certificate_hash, desk.network.registry.address))
