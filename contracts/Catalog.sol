@@ -41,12 +41,7 @@ contract Catalog is ICatalog, ConsortiumMember {
     mapping(uint32 departmentId => CatalogSnapshot[]) private _snapshots;
     uint32 private _typeCount;
 
-    /// @inheritdoc ICatalog
-    address public immutable issuancePermits;
-
-    constructor(IConsortium consortium_) ConsortiumMember(consortium_) {
-        issuancePermits = consortium_.issuancePermits();
-    }
+    constructor(IConsortium consortium_) ConsortiumMember(consortium_) {}
 
     // ----- certificate types -----
 
@@ -254,10 +249,12 @@ contract Catalog is ICatalog, ConsortiumMember {
         emit IssuerAuthorisationChanged(code, department, allowed);
     }
 
-    /// @dev The registry forgets what it remembered of the permission to issue this type. A
-    /// registry not deployed (yet) at that address has nothing to forget.
+    /// @dev The registry the consortium names now (it changes when a registry retires) forgets what
+    /// it remembered of the permission to issue this type. A registry not deployed (yet) at that
+    /// address has nothing to forget.
     function _forgetPermits(uint32 typeId) private {
-        if (issuancePermits.code.length != 0) IIssuancePermits(issuancePermits).forgetTypePermits(typeId);
+        address permits = consortium.issuancePermits();
+        if (permits.code.length != 0) IIssuancePermits(permits).forgetTypePermits(typeId);
     }
 
     function _requireServiceItem(bytes32 code) private view returns (ServiceItemRecord storage record) {

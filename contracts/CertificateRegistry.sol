@@ -49,7 +49,19 @@ contract CertificateRegistry is ICertificateRegistry, IssuancePermits {
     mapping(bytes32 certificateHash => Revocation) private _revocations;
     mapping(bytes32 certificateHash => bytes32 successor) private _successors;
 
-    constructor(IConsortium consortium_, ICatalog catalog_) IssuancePermits(consortium_, catalog_) {}
+    /// @inheritdoc ICertificateRegistry
+    ICertificateRegistry public immutable predecessor;
+    /// @dev The registry that replaced this one; zero while it is not retired.
+    address private _successor;
+
+    /// @param predecessor_ the registry this one replaces (zero for a consortium's first): it
+    /// anchors nothing the predecessors anchored, and only once the predecessor has retired in its
+    /// favour (until then the consortium does not name it, see {_requireActive}).
+    constructor(IConsortium consortium_, ICatalog catalog_, ICertificateRegistry predecessor_)
+        IssuancePermits(consortium_, catalog_)
+    {
+        predecessor = predecessor_;
+    }
 
     /// @inheritdoc ICertificateRegistry
     function issue(bytes32 certificateHash, bytes32 certificateType, uint40 validUntil) external {
@@ -93,6 +105,44 @@ contract CertificateRegistry is ICertificateRegistry, IssuancePermits {
         _anchor(successor, validUntil, _issuancePermit(catalog.typeCode(typeId)), 0);
         emit CertificateIssued(successor);
         emit CertificateSuperseded(certificateHash, successor, callerCode);
+    }
+
+    /// @inheritdoc ICertificateRegistry
+    function retire(ICertificateRegistry successor_) external {
+        if (!_isGovernance()) revert RegistryOnlyGovernance(msg.sender);
+        _requireActive();
+        if (address(successor_) == address(0) || address(successor_) == address(this)) {
+            revert RegistryInvalidSuccessor(address(successor_));
+        }
+        _successor = address(successor_);
+        // No permit may outlive the hand-over: the hooks reach only the successor from now on.
+        _forgetEveryPermit();
+        emit RegistryRetired(address(successor_));
+        consortium.handOverIssuancePermits(address(successor_));
+        successor_.takeOver(); // reverts unless this registry is the successor's predecessor
+    }
+
+    /// @inheritdoc ICertificateRegistry
+    function takeOver() external {
+        if (address(predecessor) == address(0) || msg.sender != address(predecessor)) {
+            revert RegistryNotPredecessor(msg.sender);
+        }
+        emit RegistryTookOver(msg.sender);
+    }
+
+    /// @inheritdoc ICertificateRegistry
+    function successor() external view returns (address) {
+        return _successor;
+    }
+
+    /// @inheritdoc ICertificateRegistry
+    function isActive() external view returns (bool) {
+        return _successor == address(0) && consortium.issuancePermits() == address(this);
+    }
+
+    /// @inheritdoc ICertificateRegistry
+    function isAnchored(bytes32 hash) public view returns (bool) {
+        return _anchors[hash].issuerId != 0 || (address(predecessor) != address(0) && predecessor.isAnchored(hash));
     }
 
     /// @inheritdoc ICertificateRegistry
@@ -168,6 +218,10 @@ contract CertificateRegistry is ICertificateRegistry, IssuancePermits {
         if (validUntil != NO_EXPIRATION && validUntil <= now_) revert RegistryInvalidValidity(validUntil, now_);
         AnchorRecord storage record = _anchors[hash];
         if (record.issuerId != 0) revert RegistryAlreadyAnchored(hash);
+        // An immutable compare: free in a consortium's first registry; a successor pays the call.
+        if (address(predecessor) != address(0) && predecessor.isAnchored(hash)) {
+            revert RegistryAnchoredInPredecessor(hash, address(predecessor));
+        }
         // The whole slot in one SSTORE, laid out as AnchorRecord (first field in the low bytes; the
         // permit is its first 12 bytes): assigning the struct costs one SSTORE per field here.
         uint256 packed = permit | uint256(now_) << 96 | uint256(uint40(block.number)) << 136
@@ -175,6 +229,16 @@ contract CertificateRegistry is ICertificateRegistry, IssuancePermits {
         assembly ("memory-safe") {
             sstore(record.slot, packed)
         }
+    }
+
+    /// @dev Anchoring happens in the registry the consortium names only (a successor before its
+    /// predecessor retires is not named: the two would not see each other's new anchors), and
+    /// never after retirement. Asked only when a permit is filled: a registry that may not issue
+    /// holds none ({retire} forgets them all), so the warm path needs no check of its own.
+    function _requireActive() internal view override {
+        address successor_ = _successor;
+        if (successor_ != address(0)) revert RegistryIsRetired(successor_);
+        if (consortium.issuancePermits() != address(this)) revert RegistryNotYetActive(address(predecessor));
     }
 
     /// @dev Records (and announces) the revocation after checking that the caller's department

@@ -55,7 +55,7 @@ contract Consortium is IConsortium {
     uint256 private _proposalCount;
 
     /// @inheritdoc IConsortium
-    address public immutable issuancePermits;
+    address public issuancePermits;
 
     modifier onlyGovernance() {
         if (msg.sender != address(this)) revert ConsortiumOnlyGovernance(msg.sender);
@@ -297,6 +297,13 @@ contract Consortium is IConsortium {
         });
     }
 
+    /// @inheritdoc IConsortium
+    function handOverIssuancePermits(address successor) external {
+        if (msg.sender != issuancePermits) revert ConsortiumNotIssuancePermits(msg.sender);
+        issuancePermits = successor;
+        emit IssuancePermitsHandedOver(msg.sender, successor);
+    }
+
     // ----- internals -----
 
     function _admit(bytes32 code, string memory name, uint8 roles, address[] memory keys) private {
@@ -354,7 +361,8 @@ contract Consortium is IConsortium {
     /// @dev The registry forgets what it remembered of this department's permission to issue. A
     /// registry not deployed (yet) at that address has nothing to forget.
     function _forgetPermits(uint32 id) private {
-        if (issuancePermits.code.length != 0) IIssuancePermits(issuancePermits).forgetDepartmentPermits(id);
+        address permits = issuancePermits;
+        if (permits.code.length != 0) IIssuancePermits(permits).forgetDepartmentPermits(id);
     }
 
     function _approve(uint256 proposalId, bytes32 governor) private {

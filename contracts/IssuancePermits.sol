@@ -24,9 +24,6 @@ abstract contract IssuancePermits is IIssuancePermits, ConsortiumMember {
     /// @notice The catalog that says who may issue which certificate type.
     ICatalog public immutable catalog;
 
-    /// @dev Fixed at deployment: see {permitsEnabled}.
-    bool private immutable _permitsEnabled;
-
     /// @dev What the full check found for one (key, type), packed in one slot as the first 12 bytes
     /// of an anchor are: issuerId | typeId << 32 | typeVersion << 64 (see {issuerIdOf}, {typeVersionOf}); zero: none.
     mapping(bytes32 permitId => uint256 permit) private _permits;
@@ -35,8 +32,6 @@ abstract contract IssuancePermits is IIssuancePermits, ConsortiumMember {
 
     constructor(IConsortium consortium_, ICatalog catalog_) ConsortiumMember(consortium_) {
         catalog = catalog_;
-        _permitsEnabled =
-            consortium_.issuancePermits() == address(this) && catalog_.issuancePermits() == address(this);
     }
 
     /// @inheritdoc IIssuancePermits
@@ -49,11 +44,6 @@ abstract contract IssuancePermits is IIssuancePermits, ConsortiumMember {
     function forgetTypePermits(uint32 typeId) external {
         if (msg.sender != address(catalog)) revert PermitsUnauthorised(msg.sender);
         _forgetAll(_typePermits[typeId]);
-    }
-
-    /// @inheritdoc IIssuancePermits
-    function permitsEnabled() external view returns (bool) {
-        return _permitsEnabled;
     }
 
     /// @inheritdoc IIssuancePermits
@@ -80,15 +70,29 @@ abstract contract IssuancePermits is IIssuancePermits, ConsortiumMember {
         if (permit == 0) permit = _checkAndRemember(permitId, certificateType);
     }
 
+    /// @dev Reverts unless this registry may issue now: the one the consortium names (so the hooks
+    /// reach it), not retired. Only the slow path asks: a registry that may not issue holds no permit.
+    function _requireActive() internal view virtual;
+
     function _checkAndRemember(bytes32 permitId, bytes32 certificateType) private returns (uint256 permit) {
+        _requireActive();
         // slither-disable-next-line unused-return (a permit records the department's id; its code is not needed)
         (uint32 issuerId,) = _callerDepartment(ROLE_ISSUER);
         (uint32 typeId, uint32 typeVersion) = catalog.issuanceTerms(certificateType, issuerId);
         permit = uint256(issuerId) | uint256(typeId) << 32 | uint256(typeVersion) << 64;
-        if (!_permitsEnabled) return permit;
         _list(_departmentPermits[issuerId], permitId);
         _list(_typePermits[typeId], permitId);
         _permits[permitId] = permit;
+    }
+
+    /// @dev Forgets every permit (the registry retires): each department's list, so at most
+    /// departmentCount x PERMIT_LIST_LIMIT slots. The type lists keep ids of forgotten permits,
+    /// which is safe (see above) and never read again, as a retired registry fills no permit.
+    function _forgetEveryPermit() internal {
+        uint32 departments = consortium.departmentCount();
+        for (uint32 id = 1; id <= departments; ++id) {
+            _forgetAll(_departmentPermits[id]);
+        }
     }
 
     function _list(bytes32[] storage permitIds, bytes32 permitId) private {

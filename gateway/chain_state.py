@@ -211,13 +211,24 @@ def differences(deployment: Deployment, sessions: sessionmaker) -> list[str]:
     """Every way the derived state differs from the chain's storage at the chain's head: each
     anchor, revocation, successor, key and schema hash the index holds is read back from the
     contracts, and each department's keys on chain are compared with the index's. Meant for the
-    index's height at the head (a quiet chain); what the head added since shows as missing."""
-    registry, consortium, catalog = (deployment.registry.functions, deployment.consortium.functions,
-                                     deployment.catalog.functions)
+    index's height at the head (a quiet chain); what the head added since shows as missing. Each fact
+    is read from the registry version that holds it (the newest one for what none holds)."""
+    consortium, catalog = deployment.consortium.functions, deployment.catalog.functions
+
+    def anchor_of(hash_text: str) -> Any:
+        answers = [registry.functions.anchorOf(bytes.fromhex(hash_text[2:])).call()
+                   for registry in reversed(deployment.registries)]
+        return next((answer for answer in answers if answer[0] != 0), answers[0])
+
+    def single_state(hash_text: str) -> Any:
+        answers = [registry.functions.certificateState(bytes.fromhex(hash_text[2:]), bytes(32), []).call()
+                   for registry in reversed(deployment.registries)]
+        return next((answer for answer in answers if answer[0] != 0), answers[0])
+
     found: list[str] = []
     with sessions() as session:
         for anchor in session.scalars(select(AnchorRecord)):
-            stored = registry.anchorOf(bytes.fromhex(anchor.hash[2:])).call()
+            stored = anchor_of(anchor.hash)
             issuer_id, _type_id, version, issued_at, issued_block, valid_until, members = stored
             on_chain = (code_text(consortium.departmentCode(issuer_id).call()) if issuer_id else None, version,
                         issued_at, issued_block, valid_until, members)
@@ -226,13 +237,12 @@ def differences(deployment: Deployment, sessions: sessionmaker) -> list[str]:
                 found.append(f"anchor {anchor.hash}: index {anchor.issuer} v{anchor.type_version} at {anchor.issued_at}, "
                              f"chain {on_chain}")
         for revocation in session.scalars(select(RevocationRecord)):
-            single = registry.certificateState(bytes.fromhex(revocation.certificate_hash[2:]), bytes(32), []).call()
+            single = single_state(revocation.certificate_hash)
             if single[0] != 0 and (single[8], single[9]) != (revocation.revoked_at, revocation.reason):
                 found.append(f"revocation of {revocation.certificate_hash}: index at {revocation.revoked_at} "
                              f"reason {revocation.reason}, chain at {single[8]} reason {single[9]}")
         for successor in session.scalars(select(SupersessionRecord)):
-            chain_successor = "0x" + registry.certificateState(bytes.fromhex(successor.certificate_hash[2:]), bytes(32),
-                                                               []).call()[10].hex()
+            chain_successor = "0x" + single_state(successor.certificate_hash)[10].hex()
             if chain_successor != successor.successor and chain_successor != "0x" + "00" * 32:
                 found.append(f"successor of {successor.certificate_hash}: index {successor.successor}, "
                              f"chain {chain_successor}")

@@ -32,6 +32,7 @@ ACTIONS = {
                    "KeyRemoved", "QuorumChanged"),
     "governance": ("ProposalCreated", "ProposalApproved", "ProposalExecuted", "ProposalCancelled"),
     "checkpoint": ("LogOperatorAssigned", "CheckpointAppended"),
+    "upgrade": ("RegistryRetired", "RegistryTookOver"),
 }
 MAX_PAGE = 1_000
 DEFAULT_PAGE = 100

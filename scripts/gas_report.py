@@ -43,7 +43,8 @@ from gateway.certificates.merkle import MerkleBatch  # noqa: E402
 from ledger_node.compiler import BUILD_INFO, SETTINGS, check_artifacts, pinned_versions  # noqa: E402
 from ledger_node.accounts import dev_account  # noqa: E402
 from ledger_node.artifacts import load_artifact  # noqa: E402
-from ledger_node.deploy import Deployment, Founder, deploy_contracts  # noqa: E402
+from ledger_node.deploy import (Deployment, Founder, deploy_contracts, deploy_successor_registry,  # noqa: E402
+                                retire_call)
 from ledger_node.engines import embedded_web3  # noqa: E402
 from ledger_node.sender import Sender  # noqa: E402
 from ledger_node.errors import ArtifactsStale  # noqa: E402
@@ -178,7 +179,8 @@ def deploy(w3: Web3, keys: dict[str, str], store_artifact: dict[str, Any]) -> tu
     return net, store
 
 
-def measure(bench: Bench) -> None:
+def measure(bench: Bench) -> tuple[Row, bytes, int]:
+    """Every row but the upgrade's; returns what `measure_upgrade` needs."""
     net = bench.net
     registry, catalog, consortium, checkpoints = net.registry, net.catalog, net.consortium, net.checkpoints
     civil = code32("CIVIL-AFFAIRS")
@@ -374,6 +376,45 @@ def measure(bench: Bench) -> None:
     bench.add("appendCheckpoint (first of a registered log)", bench.repeat(lambda i: checkpoint(log_ids[i + 1], 1000)))
     checkpoint(log_ids[0], 1)
     bench.add("appendCheckpoint (next of a log)", bench.repeat(lambda i: checkpoint(log_ids[0], 1000 * (i + 2))))
+
+    return issue_row, cert_type, valid_until
+
+
+def measure_upgrade(bench: Bench, issue_row: Row, cert_type: bytes, valid_until: int) -> None:
+    """Retiring the registry in favour of a successor (by a proposal), and issuance in the successor,
+    which also asks its predecessor whether the hash is anchored there."""
+    consortium, deployer = bench.net.consortium, bench.keys["deployer"]
+    successor, _block = deploy_successor_registry(bench.w3, Sender(bench.w3, [dev_account(0)]), deployer, bench.net)
+    retire = retire_call(bench.net, successor.address)
+    calls = [(retire.address, retire._encode_transaction_data())]
+    proposed = transact(consortium.functions.propose(calls, "upgrade the registry", PROPOSAL_LIFETIME),
+                        bench.keys["gov1"])
+    proposal_id = consortium.events.ProposalCreated().process_receipt(proposed, errors=DISCARD)[0]["args"]["proposalId"]
+    approved = bench.gas(consortium.functions.approve(proposal_id), "gov2")
+    executed = bench.gas(consortium.functions.execute(proposal_id, calls), "gov1")
+    if not successor.functions.isActive().call():
+        raise SystemExit("the successor did not take over")
+    bench.add("governance: retire the registry (total)", [proposed["gasUsed"] + approved + executed],
+              "propose + approve + execute of retire(successor): it forgets every permit, the consortium names "
+              "the successor, successor.takeOver()")
+    bench.add("  execute", [executed], f"{bench.net.consortium.functions.departmentCount().call()} departments' "
+              "lists of permits read, the issuer's few permits forgotten; three events")
+    full_list = next(row for row in bench.rows if row.operation.endswith(f"forgetting {PERMIT_LIST_LIMIT} permits"))
+    empty_list = next(row for row in bench.rows if row.operation.endswith("forgetting 1 permit"))
+    bench.rows.append(Row("  worst case: per department with a full list", [],
+                          f"forgetting {PERMIT_LIST_LIMIT} permits, as removeKey does (its rows above: the difference "
+                          "of the full list's and one permit's); retire's worst case is execute + this x departments",
+                          value=f"+{fmt(full_list.typical - empty_list.typical)} gas"))
+    def issue_in_successor() -> int:
+        return bench.gas(successor.functions.issue(os.urandom(32), cert_type, valid_until), "issuer")
+
+    first = issue_in_successor()
+    successor_issue = bench.add(
+        "CertificateRegistry.issue in a successor", bench.repeat(lambda i: issue_in_successor()),
+        "also asks the predecessor (1 cold account, 1 cold slot) whether it anchored the hash",
+        first=first, why_first="the key's first issuance there: full check, permit remembered")
+    bench.rows.append(Row("  predecessor check", [], "cost of issuing in an upgraded registry; none in the first",
+                          value=f"{successor_issue.typical - issue_row.typical:+} gas"))
 
 
 # ----- output -----
@@ -711,13 +752,15 @@ def main() -> None:
     w3, keys = setup_chain()
     net, store = deploy(w3, keys, store_artifact)
     bench = Bench(w3=w3, net=net, keys=keys, store=store, repeats=args.repeats)
-    measure(bench)
+    issue_row, cert_type, valid_until = measure(bench)
+    lines, traces = breakdown(bench) if args.breakdown else ([], {})
+    # The upgrade comes last of all: it retires the registry every row above (and the trace) issued in.
+    measure_upgrade(bench, issue_row, cert_type, valid_until)
     env = environment(store_artifact, w3)
     for key, value in env.items():
         print(f"{key}: {value}")
     print()
     print("\n".join(table_lines(bench.rows, markdown=False)))
-    lines, traces = breakdown(bench) if args.breakdown else ([], {})
     if lines:
         print()
         print("\n".join(lines))

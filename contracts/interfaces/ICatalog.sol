@@ -145,11 +145,6 @@ interface ICatalog {
 
     // ----- views -----
 
-    /// @notice The registry whose issuance permits this catalog keeps exact (the consortium's, read
-    /// at deployment): publishing a version, changing a type's status or withdrawing an issuer makes
-    /// it forget that type's permits (zero: none).
-    function issuancePermits() external view returns (address);
-
     /// @notice What the registry needs to issue: the type's id and current version, if `issuerId`
     /// may issue it now. Reverts with the reason otherwise.
     function issuanceTerms(bytes32 code, uint32 issuerId) external view returns (uint32 typeId, uint32 version);

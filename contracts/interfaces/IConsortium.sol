@@ -47,6 +47,9 @@ interface IConsortium {
         bool cancelled;
     }
 
+    /// @notice The registry `previous`, retiring, handed issuance over to `successor`: the hooks
+    /// reach the successor from now on, and only it issues.
+    event IssuancePermitsHandedOver(address indexed previous, address indexed successor);
     /// @notice A department was admitted with its first roles and keys.
     event DepartmentAdmitted(bytes32 indexed department, uint32 indexed id, string name, uint8 roles);
     /// @notice A department's roles changed.
@@ -91,6 +94,8 @@ interface IConsortium {
     error ConsortiumOnlyGovernance(address caller);
     /// @notice The caller is neither governance nor a key of the department concerned.
     error ConsortiumUnauthorised(address caller, bytes32 department);
+    /// @notice Only the registry the consortium names now may hand that role over (when it retires).
+    error ConsortiumNotIssuancePermits(address caller);
     /// @notice Roles outside the known role bits, or an empty role set.
     error ConsortiumInvalidRoles(uint8 roles);
     /// @notice The status change is not allowed (e.g. from Removed).
@@ -172,10 +177,16 @@ interface IConsortium {
     /// @dev Caller: a current key of that active department, or governance.
     function rotateKey(bytes32 department, address oldKey, address newKey) external;
 
+    /// @notice Names `successor` as the registry that issues and whose permits the hooks keep exact.
+    /// @dev Caller: the registry named now, inside its {ICertificateRegistry-retire} (governance), after
+    /// it forgot all its permits: so no registry ever holds a permit the hooks no longer reach.
+    function handOverIssuancePermits(address successor) external;
+
     // ----- views -----
 
-    /// @notice The registry whose issuance permits this consortium keeps exact: every change of a
-    /// department's roles, status or keys makes it forget that department's permits (zero: none).
+    /// @notice The registry whose issuance permits this consortium (and its catalog) keeps exact:
+    /// every change of a department's roles, status or keys makes it forget that department's
+    /// permits (zero: none). Only this registry issues; it changes when the registry retires.
     function issuancePermits() external view returns (address);
 
     /// @notice Resolves a caller to its active department, requiring every bit of `role`.

@@ -17,7 +17,8 @@ interface IIssuancePermits {
     function forgetDepartmentPermits(uint32 departmentId) external;
 
     /// @notice Forgets every permit for type `typeId` (status changed, version published, an issuer withdrawn).
-    /// @dev Caller: the Catalog the registry was deployed with.
+    /// @dev Caller: the Catalog the registry was deployed with (which reaches the registry the
+    /// Consortium names at the time).
     function forgetTypePermits(uint32 typeId) external;
 
     /// @notice What the registry remembers of `key`'s permission to issue `certificateType` (all
@@ -27,8 +28,4 @@ interface IIssuancePermits {
         external
         view
         returns (uint32 issuerId, uint32 typeId, uint32 typeVersion);
-
-    /// @notice Whether the registry keeps permits at all: only when both the Consortium and the
-    /// Catalog it trusts name it as their `issuancePermits`, so that every change reaches it.
-    function permitsEnabled() external view returns (bool);
 }

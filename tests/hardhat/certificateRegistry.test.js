@@ -276,8 +276,8 @@ describe("CertificateRegistry", function () {
     const permitOf = async (registry, key) => [...(await registry.issuancePermit(key.address, MARRIAGE))];
 
     it("remembers the first issuance's full check for the key and type", async function () {
-      const { registry, accounts } = await loadFixture(withPermit);
-      expect(await registry.permitsEnabled()).to.equal(true);
+      const { registry, consortium, accounts } = await loadFixture(withPermit);
+      expect(await consortium.issuancePermits()).to.equal(registry.target);
       expect(await permitOf(registry, accounts.issuer)).to.deep.equal([4n, 1n, 1n]);
     });
 

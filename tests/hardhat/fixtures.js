@@ -60,7 +60,8 @@ async function deployConsortium() {
   const registryAddress = ethers.getCreateAddress({ from: deployer.address, nonce: (await deployer.getNonce()) + 2 });
   const consortium = await ethers.deployContract("Consortium", [founders, 2, registryAddress], deployer);
   const catalog = await ethers.deployContract("Catalog", [consortium.target], deployer);
-  const registry = await ethers.deployContract("CertificateRegistry", [consortium.target, catalog.target], deployer);
+  const registry = await ethers.deployContract("CertificateRegistry", [consortium.target, catalog.target, ethers.ZeroAddress],
+    deployer);
   const checkpoints = await ethers.deployContract("AuditCheckpoints", [consortium.target], deployer);
   const governors = [governor, governor2];
   const admit = (code, name, roles, key) => consortium.admitDepartment.populateTransaction(code, name, roles, [key.address]);
