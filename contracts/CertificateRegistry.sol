@@ -14,7 +14,8 @@ import {ANY_ROLE, NO_EXPIRATION, REASON_MAX_REVOKE, REASON_SUPERSEDED, ROLE_ISSU
 /// per (key, type) as described in {IssuancePermits}.
 contract CertificateRegistry is ICertificateRegistry, IssuancePermits {
     /// @dev A batch member's revocation (and a single certificate's revoked more than 2^32 s after
-    /// issuance): revokedAt | reason | revokerId (10 bytes).
+    /// issuance): revokedAt | reason | revokerId (10 bytes). Kept per anchor ({_anchoredAs}), not
+    /// per hash: see `_revocations`.
     struct Revocation {
         uint40 revokedAt;
         uint8 reason;
@@ -45,9 +46,13 @@ contract CertificateRegistry is ICertificateRegistry, IssuancePermits {
     uint32 private constant REVOKED_AFTER_OVERFLOW = type(uint32).max;
 
     mapping(bytes32 hash => AnchorRecord) private _anchors;
+    /// @dev Revocations and successors are keyed by the certificate as anchored, (batch root, hash)
+    /// ({_anchoredAs}), not by its hash alone: anchors are unique per hash or root, so one hash can be
+    /// a member of another department's batch, or of a batch and a single anchor at once, and a
+    /// revocation by one anchor's issuer must not reach the others' certificates.
     // slither-disable-next-line uninitialized-state (written by _recordRevocation's one SSTORE, in assembly)
-    mapping(bytes32 certificateHash => Revocation) private _revocations;
-    mapping(bytes32 certificateHash => bytes32 successor) private _successors;
+    mapping(bytes32 anchoredAs => Revocation) private _revocations;
+    mapping(bytes32 anchoredAs => bytes32 successor) private _successors;
 
     /// @inheritdoc ICertificateRegistry
     ICertificateRegistry public immutable predecessor;
@@ -101,7 +106,7 @@ contract CertificateRegistry is ICertificateRegistry, IssuancePermits {
     ) external {
         (uint32 callerId, bytes32 callerCode) = _callerDepartment(ROLE_ISSUER);
         uint32 typeId = _revokeAsIssuer(certificateHash, batchRoot, proof, REASON_SUPERSEDED, callerId, callerCode);
-        _successors[certificateHash] = successor;
+        _successors[_anchoredAs(batchRoot, certificateHash)] = successor;
         _anchor(successor, validUntil, _issuancePermit(catalog.typeCode(typeId)), 0);
         emit CertificateIssued(successor);
         emit CertificateSuperseded(certificateHash, successor, callerCode);
@@ -161,8 +166,9 @@ contract CertificateRegistry is ICertificateRegistry, IssuancePermits {
         state.issuedBlock = anchor.issuedBlock;
         state.validUntil = anchor.validUntil;
         state.batchRoot = batchRoot;
-        (state.revokedAt, state.revocationReason) = _revocationOf(anchor, certificateHash);
-        state.supersededBy = _successors[certificateHash];
+        bytes32 anchoredAs = _anchoredAs(batchRoot, certificateHash);
+        (state.revokedAt, state.revocationReason) = _revocationOf(anchor, anchoredAs);
+        state.supersededBy = _successors[anchoredAs];
         if (state.supersededBy != bytes32(0)) state.status = CertificateStatus.Superseded;
         else if (state.revokedAt != 0) state.status = CertificateStatus.Revoked;
         else if (anchor.validUntil != NO_EXPIRATION && anchor.validUntil <= _time()) state.status = CertificateStatus.Expired;
@@ -263,14 +269,15 @@ contract CertificateRegistry is ICertificateRegistry, IssuancePermits {
             if (anchor.flags & ANCHOR_REVOKED != 0) revert RegistryAlreadyRevoked(certificateHash);
             uint40 revokedAfter = now_ - anchor.issuedAt;
             if (revokedAfter >= REVOKED_AFTER_OVERFLOW) {
-                _recordRevocation(certificateHash, now_, reason, callerId);
+                _recordRevocation(_anchoredAs(batchRoot, certificateHash), now_, reason, callerId);
                 revokedAfter = REVOKED_AFTER_OVERFLOW;
             }
             stored.membersOrRevokedAfter = uint32(revokedAfter);
             stored.flags = ANCHOR_REVOKED | reason;
         } else {
-            if (_revocations[certificateHash].revokedAt != 0) revert RegistryAlreadyRevoked(certificateHash);
-            _recordRevocation(certificateHash, now_, reason, callerId);
+            bytes32 anchoredAs = _anchoredAs(batchRoot, certificateHash);
+            if (_revocations[anchoredAs].revokedAt != 0) revert RegistryAlreadyRevoked(certificateHash);
+            _recordRevocation(anchoredAs, now_, reason, callerId);
         }
         emit CertificateRevoked(certificateHash, callerCode, batchRoot, reason);
         return anchor.typeId;
@@ -278,8 +285,8 @@ contract CertificateRegistry is ICertificateRegistry, IssuancePermits {
 
     /// @dev Writes a Revocation in one SSTORE, laid out as the struct (first field in the low bytes):
     /// assigning the struct costs one SSTORE per field here.
-    function _recordRevocation(bytes32 certificateHash, uint40 revokedAt, uint8 reason, uint32 revokerId) private {
-        Revocation storage revocation = _revocations[certificateHash];
+    function _recordRevocation(bytes32 anchoredAs, uint40 revokedAt, uint8 reason, uint32 revokerId) private {
+        Revocation storage revocation = _revocations[anchoredAs];
         uint256 packed = uint256(revokedAt) | uint256(reason) << 40 | uint256(revokerId) << 48;
         assembly ("memory-safe") {
             sstore(revocation.slot, packed)
@@ -288,17 +295,28 @@ contract CertificateRegistry is ICertificateRegistry, IssuancePermits {
 
     /// @dev When and why the certificate was revoked (zeros if it is not). A batch member's
     /// revocation has its own slot; a single certificate's is in its anchor.
-    function _revocationOf(AnchorRecord memory anchor, bytes32 certificateHash)
+    function _revocationOf(AnchorRecord memory anchor, bytes32 anchoredAs)
         private
         view
         returns (uint40 revokedAt, uint8 reason)
     {
         if (anchor.flags & ANCHOR_BATCH != 0 || anchor.membersOrRevokedAfter == REVOKED_AFTER_OVERFLOW) {
-            Revocation memory revocation = _revocations[certificateHash];
+            Revocation memory revocation = _revocations[anchoredAs];
             return (revocation.revokedAt, revocation.reason);
         }
         if (anchor.flags & ANCHOR_REVOKED == 0) return (0, 0);
         return (anchor.issuedAt + anchor.membersOrRevokedAfter, anchor.flags & ANCHOR_REASON);
+    }
+
+    /// @dev The key of a certificate as anchored: its batch root (zero for a single certificate)
+    /// and its hash.
+    function _anchoredAs(bytes32 batchRoot, bytes32 certificateHash) private pure returns (bytes32 key) {
+        assembly ("memory-safe") {
+            // keccak256(abi.encode(batchRoot, certificateHash)) in scratch space: no memory allocated.
+            mstore(0x00, batchRoot)
+            mstore(0x20, certificateHash)
+            key := keccak256(0x00, 0x40)
+        }
     }
 
     /// @dev A single certificate is its own anchor (not a batch); a batch member needs a root
