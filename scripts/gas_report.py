@@ -414,7 +414,7 @@ def measure_upgrade(bench: Bench, issue_row: Row, cert_type: bytes, valid_until:
         "also asks the predecessor (1 cold account, 1 cold slot) whether it anchored the hash",
         first=first, why_first="the key's first issuance there: full check, permit remembered")
     bench.rows.append(Row("  predecessor check", [], "cost of issuing in an upgraded registry; none in the first",
-                          value=f"{successor_issue.typical - issue_row.typical:+} gas"))
+                          value=f"+{fmt(successor_issue.typical - issue_row.typical)} gas"))
 
 
 # ----- output -----
