@@ -88,7 +88,7 @@ soak: setup
 
 ## Gas table of every contract operation beside OpenAttestation's DocumentStore (docs/gas.md).
 gas: setup
-	$(BIN)/python scripts/gas_report.py --markdown docs/gas.md
+	$(BIN)/python scripts/gas_report.py --markdown docs/gas.md --breakdown
 
 ## Static analysis of the contracts (own virtualenv: slither needs web3 < 8).
 slither: setup

@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {BitMaps} from "@openzeppelin/contracts/utils/structs/BitMaps.sol";
 import {ICatalog} from "./interfaces/ICatalog.sol";
+import {IIssuancePermits} from "./interfaces/IIssuancePermits.sol";
 import {IConsortium} from "./interfaces/IConsortium.sol";
 import {ConsortiumMember} from "./ConsortiumMember.sol";
 import {ANY_ROLE, ROLE_ISSUER, ROLE_RELYING_PARTY, DepartmentStatus} from "./Common.sol";
@@ -74,6 +75,7 @@ contract Catalog is ICatalog, ConsortiumMember {
         uint32 version = ++record.version;
         _schemas[code][version] = schemaHash_;
         emit TypeVersionPublished(code, version, schemaHash_);
+        _forgetPermits(record.id);
     }
 
     /// @inheritdoc ICatalog
@@ -82,12 +84,14 @@ contract Catalog is ICatalog, ConsortiumMember {
         if (status == TypeStatus.None) revert CatalogInvalidStatus(code, status);
         record.status = status;
         emit TypeStatusChanged(code, status);
+        _forgetPermits(record.id);
     }
 
     /// @inheritdoc ICatalog
     function setIssuer(bytes32 code, bytes32 department, bool allowed) external {
-        _managedType(code);
+        TypeRecord storage record = _managedType(code);
         _setIssuer(code, department, allowed);
+        if (!allowed) _forgetPermits(record.id);
     }
 
     /// @inheritdoc ICatalog
@@ -243,6 +247,14 @@ contract Catalog is ICatalog, ConsortiumMember {
     function _setIssuer(bytes32 code, bytes32 department, bool allowed) private {
         _issuers[code].setTo(consortium.departmentId(department), allowed);
         emit IssuerAuthorisationChanged(code, department, allowed);
+    }
+
+    /// @dev The registry the consortium names now (it changes when a registry retires) forgets what
+    /// it remembered of the permission to issue this type. A registry not deployed (yet) at that
+    /// address has nothing to forget.
+    function _forgetPermits(uint32 typeId) private {
+        address permits = consortium.issuancePermits();
+        if (permits.code.length != 0) IIssuancePermits(permits).forgetTypePermits(typeId);
     }
 
     function _requireServiceItem(bytes32 code) private view returns (ServiceItemRecord storage record) {

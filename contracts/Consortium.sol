@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {IConsortium} from "./interfaces/IConsortium.sol";
+import {IIssuancePermits} from "./interfaces/IIssuancePermits.sol";
 import {
     ALL_ROLES,
     ANY_ROLE,
@@ -68,6 +69,9 @@ contract Consortium is IConsortium {
     /// @inheritdoc IConsortium
     uint8 public immutable cryptoSuite;
 
+    /// @inheritdoc IConsortium
+    address public issuancePermits;
+
     modifier onlyGovernance() {
         if (msg.sender != address(this)) revert ConsortiumOnlyGovernance(msg.sender);
         _;
@@ -76,9 +80,12 @@ contract Consortium is IConsortium {
     /// @param founders the first departments; those with the governor role are the first governors.
     /// @param initialQuorum approvals a proposal needs (e.g. 2 of 3 founding governors).
     /// @param suite the crypto suite certificates use (SUITE_SECP256K1_KECCAK or SUITE_SM2_SM3), for good.
-    constructor(Founder[] memory founders, uint8 initialQuorum, uint8 suite) {
+    /// @param issuancePermits_ the registry to keep exact (its address is known before it is
+    /// deployed: the deployer's next-but-one contract); zero for none.
+    constructor(Founder[] memory founders, uint8 initialQuorum, uint8 suite, address issuancePermits_) {
         if (suite > SUITE_SM2_SM3) revert ConsortiumUnknownCryptoSuite(suite);
         cryptoSuite = suite;
+        issuancePermits = issuancePermits_;
         for (uint256 i = 0; i < founders.length; ++i) {
             _admit(founders[i].code, founders[i].name, founders[i].roles, founders[i].keys);
         }
@@ -172,6 +179,7 @@ contract Consortium is IConsortium {
         if (record.status == DepartmentStatus.Active) _recountGovernor(previousRoles, roles);
         _requireQuorumReachable();
         emit DepartmentRolesChanged(code, previousRoles, roles);
+        _forgetPermits(record.id);
     }
 
     /// @inheritdoc IConsortium
@@ -189,6 +197,7 @@ contract Consortium is IConsortium {
         }
         _requireQuorumReachable();
         emit DepartmentStatusChanged(code, previous, status);
+        _forgetPermits(record.id);
     }
 
     /// @inheritdoc IConsortium
@@ -341,6 +350,13 @@ contract Consortium is IConsortium {
         });
     }
 
+    /// @inheritdoc IConsortium
+    function handOverIssuancePermits(address successor) external {
+        if (msg.sender != issuancePermits) revert ConsortiumNotIssuancePermits(msg.sender);
+        issuancePermits = successor;
+        emit IssuancePermitsHandedOver(msg.sender, successor);
+    }
+
     // ----- internals -----
 
     function _admit(bytes32 code, string memory name, uint8 roles, address[] memory keys) private {
@@ -383,6 +399,7 @@ contract Consortium is IConsortium {
         delete _currentKeys[key];
         --dept.keyCount;
         emit KeyRemoved(code, key);
+        _forgetPermits(dept.id);
     }
 
     /// @dev The id is derived here from the key, so that it always names the key it was registered with.
@@ -421,6 +438,13 @@ contract Consortium is IConsortium {
         if (msg.sender == address(this)) return record;
         (, bytes32 callerCode) = memberOf(msg.sender, ANY_ROLE);
         if (callerCode != code) revert ConsortiumUnauthorised(msg.sender, code);
+    }
+
+    /// @dev The registry forgets what it remembered of this department's permission to issue. A
+    /// registry not deployed (yet) at that address has nothing to forget.
+    function _forgetPermits(uint32 id) private {
+        address permits = issuancePermits;
+        if (permits.code.length != 0) IIssuancePermits(permits).forgetDepartmentPermits(id);
     }
 
     function _approve(uint256 proposalId, bytes32 governor) private {

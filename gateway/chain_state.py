@@ -1,6 +1,7 @@
 """The chain state the gateway verifies from, derived by the event index from the contracts' events.
 
-Per certificate or batch root its anchor, per certificate its revocation and successor, per key its
+Per certificate or batch root its anchor, per certificate as anchored (hash and batch root, as the
+registry keys them) its revocation and successor, per key its
 department and life, per type version its schema hash (and per type its name, for readers): what `CertificateRegistry.verificationOf`
 reads from storage, kept in tables the index writes in the same transaction as the events it
 read, so that they always hold the state at the index's height (and a rewind after a
@@ -26,6 +27,8 @@ from ledger_node.types import checksum_address, code32
 
 #: Hashes per `IN (...)` query.
 CHUNK = 500
+#: The batch root of a single certificate (its own anchor) in the revocation and successor tables.
+NO_BATCH = "0x" + "00" * 32
 
 
 def _anchored(session: Session, row: ChainEvent) -> None:
@@ -35,14 +38,17 @@ def _anchored(session: Session, row: ChainEvent) -> None:
                              valid_until=args["validUntil"], member_count=args.get("memberCount", 0)))
 
 
-def _revoked(session: Session, row: ChainEvent) -> None:
-    session.add(RevocationRecord(certificate_hash=row.subject, revoked_at=row.timestamp, reason=row.args["reason"],
-                                 block_number=row.block_number))
+def _revoked(session: Session, row: ChainEvent, revoked_in: dict[tuple[str, str], str]) -> None:
+    revoked_in[(row.tx_hash, row.subject)] = row.related
+    session.add(RevocationRecord(certificate_hash=row.subject, batch_root=row.related, revoked_at=row.timestamp,
+                                 reason=row.args["reason"], block_number=row.block_number))
 
 
-def _superseded(session: Session, row: ChainEvent) -> None:
-    # The revocation (reason superseded) comes from the CertificateRevoked event the same call emitted first.
-    session.add(SupersessionRecord(certificate_hash=row.subject, successor=row.related, block_number=row.block_number))
+def _superseded(session: Session, row: ChainEvent, revoked_in: dict[tuple[str, str], str]) -> None:
+    # The revocation (reason superseded) comes from the CertificateRevoked event the same call emitted first,
+    # which also names the batch root (CertificateSuperseded does not): same transaction, so same rows.
+    session.add(SupersessionRecord(certificate_hash=row.subject, batch_root=revoked_in[(row.tx_hash, row.subject)],
+                                   successor=row.related, block_number=row.block_number))
 
 
 def _key_added(session: Session, row: ChainEvent) -> None:
@@ -71,8 +77,6 @@ def _type_version_published(session: Session, row: ChainEvent) -> None:
 PROJECTIONS: dict[str, Callable[[Session, ChainEvent], None]] = {
     "CertificateIssued": _anchored,
     "BatchAnchored": _anchored,
-    "CertificateRevoked": _revoked,
-    "CertificateSuperseded": _superseded,
     "KeyAdded": _key_added,
     "KeyRemoved": _key_removed,
     # SM2 keys (sm2-sm3 suite) share the table, under their 0x-hex id: a lookup's signer finds either kind
@@ -83,13 +87,25 @@ PROJECTIONS: dict[str, Callable[[Session, ChainEvent], None]] = {
 }
 
 
+#: The registry's revocation events, which also need the batch root each revocation named in its transaction.
+REVOCATIONS: dict[str, Callable[[Session, ChainEvent, dict[tuple[str, str], str]], None]] = {
+    "CertificateRevoked": _revoked,
+    "CertificateSuperseded": _superseded,
+}
+
+
 def apply(session: Session, rows: Iterable[ChainEvent]) -> None:
-    """Changes the state by `rows`, in chain order, in the caller's transaction."""
+    """Changes the state by `rows`, in chain order, in the caller's transaction. The rows of one
+    transaction are always in one call (the index reads whole blocks)."""
+    revoked_in: dict[tuple[str, str], str] = {}  # (transaction, certificate) -> the batch root revoked in it
     for row in rows:
-        projection = PROJECTIONS.get(row.event)
-        if projection is not None:
-            projection(session, row)
-            session.flush()  # a key removed in the same range as it was added finds its row
+        if row.event in REVOCATIONS:
+            REVOCATIONS[row.event](session, row, revoked_in)
+        elif row.event in PROJECTIONS:
+            PROJECTIONS[row.event](session, row)
+        else:
+            continue
+        session.flush()  # a key removed in the same range as it was added finds its row
 
 
 def forget_above(session: Session, block: int) -> None:
@@ -108,7 +124,7 @@ def rebuild_if_missing(session: Session) -> bool:
     if session.scalar(select(KeyRecord.key).limit(1)) is not None or session.scalar(
             select(ChainEvent.id).where(ChainEvent.event == "KeyAdded").limit(1)) is None:
         return False  # (found, not counted: a count would read the whole event table at every start)
-    apply(session, session.scalars(select(ChainEvent).where(ChainEvent.event.in_(PROJECTIONS))
+    apply(session, session.scalars(select(ChainEvent).where(ChainEvent.event.in_([*PROJECTIONS, *REVOCATIONS]))
                                    .order_by(ChainEvent.block_number, ChainEvent.log_index)))
     return True
 
@@ -156,8 +172,8 @@ class IndexedState:
             changed = {row.subject for row in _read(connection, _CHANGED, certificates | anchor_hashes,
                                                     block=height.block)}
             anchors = _by_key(connection, AnchorRecord, anchor_hashes - changed)
-            revocations = _by_key(connection, RevocationRecord, certificates)
-            successors = _by_key(connection, SupersessionRecord, certificates)
+            revocations = _by_anchoring(connection, RevocationRecord, certificates)
+            successors = _by_anchoring(connection, SupersessionRecord, certificates)
             keys = _by_key(connection, KeyRecord, {lookup.signer for lookup in lookups})
             versions = {(row.certificate_type, row.version): row.schema_hash for row in _read(
                 connection, _VERSIONS, {anchor.certificate_type for anchor in anchors.values()})}
@@ -185,8 +201,13 @@ def _by_key(connection: Connection, table: Any, keys: set[str]) -> dict[str, Any
     return {getattr(row, name): row for row in _read(connection, _BY_KEY[table], keys)}
 
 
-def _facts(lookup: Lookup, changed: set[str], anchors: dict[str, Any], revocations: dict[str, Any],
-           successors: dict[str, Any], keys: dict[str, Any], versions: dict[tuple[str, int], str],
+def _by_anchoring(connection: Connection, table: Any, certificates: set[str]) -> dict[tuple[str, str], Any]:
+    """The rows of `table` (revocations or successors) about one of `certificates`, by (hash, batch root)."""
+    return {(row.certificate_hash, row.batch_root): row for row in _read(connection, _BY_KEY[table], certificates)}
+
+
+def _facts(lookup: Lookup, changed: set[str], anchors: dict[str, Any], revocations: dict[tuple[str, str], Any],
+           successors: dict[tuple[str, str], Any], keys: dict[str, Any], versions: dict[tuple[str, int], str],
            height: CheckedAt) -> ChainFacts | None:
     """`verificationOf`'s answer from the rows read (`CertificateRegistry.certificateState`,
     `Consortium.wasKeyOf`, `Catalog.schemaHash`)."""
@@ -194,7 +215,9 @@ def _facts(lookup: Lookup, changed: set[str], anchors: dict[str, Any], revocatio
     certificate = "0x" + lookup.certificate_hash.hex()
     if anchor is None or certificate in changed or (anchor.member_count == 0) != (not any(lookup.batch_root)):
         return None  # unknown here, or a single certificate named as a batch root (or the reverse)
-    revocation, successor, key = revocations.get(certificate), successors.get(certificate), keys.get(lookup.signer)
+    anchored_as = (certificate, "0x" + lookup.batch_root.hex())
+    revocation, successor = revocations.get(anchored_as), successors.get(anchored_as)
+    key = keys.get(lookup.signer)
     signer_was_key = key is not None and key.department == anchor.issuer and key.added_at <= anchor.issued_at and (
         key.removed_block is None or anchor.issued_at < (key.removed_at or 0))
     schema_hash = versions.get((anchor.certificate_type, anchor.type_version))
@@ -214,13 +237,24 @@ def differences(deployment: Deployment, sessions: sessionmaker) -> list[str]:
     """Every way the derived state differs from the chain's storage at the chain's head: each
     anchor, revocation, successor, key and schema hash the index holds is read back from the
     contracts, and each department's keys on chain are compared with the index's. Meant for the
-    index's height at the head (a quiet chain); what the head added since shows as missing."""
-    registry, consortium, catalog = (deployment.registry.functions, deployment.consortium.functions,
-                                     deployment.catalog.functions)
+    index's height at the head (a quiet chain); what the head added since shows as missing. Each fact
+    is read from the registry version that holds it (the newest one for what none holds)."""
+    consortium, catalog = deployment.consortium.functions, deployment.catalog.functions
+
+    def anchor_of(hash_text: str) -> Any:
+        answers = [registry.functions.anchorOf(bytes.fromhex(hash_text[2:])).call()
+                   for registry in reversed(deployment.registries)]
+        return next((answer for answer in answers if answer[0] != 0), answers[0])
+
+    def single_state(hash_text: str) -> Any:
+        answers = [registry.functions.certificateState(bytes.fromhex(hash_text[2:]), bytes(32), []).call()
+                   for registry in reversed(deployment.registries)]
+        return next((answer for answer in answers if answer[0] != 0), answers[0])
+
     found: list[str] = []
     with sessions() as session:
         for anchor in session.scalars(select(AnchorRecord)):
-            stored = registry.anchorOf(bytes.fromhex(anchor.hash[2:])).call()
+            stored = anchor_of(anchor.hash)
             issuer_id, _type_id, version, issued_at, issued_block, valid_until, members = stored
             on_chain = (code_text(consortium.departmentCode(issuer_id).call()) if issuer_id else None, version,
                         issued_at, issued_block, valid_until, members)
@@ -228,14 +262,14 @@ def differences(deployment: Deployment, sessions: sessionmaker) -> list[str]:
                             anchor.valid_until, anchor.member_count):
                 found.append(f"anchor {anchor.hash}: index {anchor.issuer} v{anchor.type_version} at {anchor.issued_at}, "
                              f"chain {on_chain}")
-        for revocation in session.scalars(select(RevocationRecord)):
-            single = registry.certificateState(bytes.fromhex(revocation.certificate_hash[2:]), bytes(32), []).call()
+        # Members' revocations and successors are not checked: their proofs are not in the index.
+        for revocation in session.scalars(select(RevocationRecord).where(RevocationRecord.batch_root == NO_BATCH)):
+            single = single_state(revocation.certificate_hash)
             if single[0] != 0 and (single[8], single[9]) != (revocation.revoked_at, revocation.reason):
                 found.append(f"revocation of {revocation.certificate_hash}: index at {revocation.revoked_at} "
                              f"reason {revocation.reason}, chain at {single[8]} reason {single[9]}")
-        for successor in session.scalars(select(SupersessionRecord)):
-            chain_successor = "0x" + registry.certificateState(bytes.fromhex(successor.certificate_hash[2:]), bytes(32),
-                                                               []).call()[10].hex()
+        for successor in session.scalars(select(SupersessionRecord).where(SupersessionRecord.batch_root == NO_BATCH)):
+            chain_successor = "0x" + single_state(successor.certificate_hash)[10].hex()
             if chain_successor != successor.successor and chain_successor != "0x" + "00" * 32:
                 found.append(f"successor of {successor.certificate_hash}: index {successor.successor}, "
                              f"chain {chain_successor}")

@@ -218,20 +218,26 @@ class AnchorRecord(Base):
 
 
 class RevocationRecord(Base):
-    """A certificate's revocation (supersession revokes too, with reason 4)."""
+    """A certificate's revocation (supersession revokes too, with reason 4), per anchor as the registry
+    keeps it: one hash may be a member of several batches (or also a single certificate), and a
+    revocation by one anchor's issuer does not reach the others."""
 
     __tablename__ = "revocations"
 
     certificate_hash: Mapped[str] = mapped_column(String(66), primary_key=True)
+    batch_root: Mapped[str] = mapped_column(String(66), primary_key=True)  # zeros: a single certificate
     revoked_at: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[int] = mapped_column(Integer)
     block_number: Mapped[int] = mapped_column(BigInteger, index=True)
 
 
 class SupersessionRecord(Base):
+    """A certificate's successor, per anchor as `RevocationRecord`."""
+
     __tablename__ = "supersessions"
 
     certificate_hash: Mapped[str] = mapped_column(String(66), primary_key=True)
+    batch_root: Mapped[str] = mapped_column(String(66), primary_key=True)  # zeros: a single certificate
     successor: Mapped[str] = mapped_column(String(66))
     block_number: Mapped[int] = mapped_column(BigInteger, index=True)
 

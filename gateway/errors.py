@@ -114,6 +114,12 @@ class Conflict(GatewayError):
     code = "conflict"
 
 
+class RegistryRetired(Conflict):
+    """The certificate is anchored in a retired registry version, which anchors nothing new (no successor)."""
+
+    code = "registry_retired"
+
+
 class TooManyRequests(GatewayError):
     """The gateway's outbox is full; retry after the hinted delay."""
 

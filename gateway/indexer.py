@@ -7,6 +7,12 @@ operations in those blocks go back to be sent again), and reads forward again. I
 stopped after a restart. `verify` re-reads the chain and lists what differs. Of several gateway
 processes on one database, the one holding the `event-index` lease follows the chain (its rounds
 are fenced by it); the others read what it wrote.
+
+It follows every registry version of the deployment (a retired registry still records revocations).
+A successor registry that joined the manifest after the index had passed its takeover (the gateway
+was restarted after `certnet contracts upgrade`) is read back from its deployment block once: it
+emits nothing before its RegistryTookOver event, so an index without that event has none of its
+events.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from hexbytes import HexBytes
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
+from web3.contract import Contract
 
 from gateway import chain_state
 from gateway.chain import OUTAGES
@@ -64,10 +71,20 @@ class EventIndex:
         self.first_block = deployment.first_block
         self._state_checked = False  # whether an older gateway's index lacks the derived state (once)
         self._rpc = JsonRpc.of(self.w3)
-        contracts = {"Consortium": deployment.consortium, "Catalog": deployment.catalog,
-                     "CertificateRegistry": deployment.registry, "AuditCheckpoints": deployment.checkpoints}
-        self._names = {contract.address: name for name, contract in contracts.items()}
-        self._events = {contract.address: events_by_topic(contract) for contract in contracts.values()}
+        contracts = [("Consortium", deployment.consortium), ("Catalog", deployment.catalog),
+                     ("AuditCheckpoints", deployment.checkpoints),
+                     *(("CertificateRegistry", registry) for registry in deployment.registries)]
+        self._names = {contract.address: name for name, contract in contracts}
+        self._events = {contract.address: events_by_topic(contract) for _name, contract in contracts}
+        #: Each successor registry (all but the first version): its predecessor's address and its deployment block.
+        blocks = [*(block for _registry, block in deployment.retired_registries),
+                  deployment.blocks["CertificateRegistry"]]
+        self._successors = [(registry.address, predecessor.address, block) for predecessor, registry, block
+                            in zip(deployment.registries, deployment.registries[1:], blocks[1:])]
+        self._registries = {registry.address: registry for registry in deployment.registries}
+        self._consortium, self._catalog = deployment.consortium, deployment.catalog
+        self._department_codes: dict[int, bytes] = {}  # department id -> code (an id is never reused)
+        self._type_codes: dict[int, bytes] = {}  # type id -> code
         #: Notified after each round that changed what the index holds, for the queries in `wait_for`.
         self._advanced = threading.Condition()
 
@@ -124,6 +141,7 @@ class EventIndex:
             if not self._state_checked:
                 if chain_state.rebuild_if_missing(session):
                     log.warning("derived the chain state from the events indexed before it was kept")
+                self._read_late_successors(session)
                 session.commit()
                 self._state_checked = True
             stored = session.execute(chain_state.HEIGHT).first()
@@ -142,6 +160,21 @@ class EventIndex:
             session.commit()
         self._notify_waiters()
         return end == target
+
+    def _read_late_successors(self, session: Session) -> None:
+        """Reads the events of each successor registry whose takeover the index passed without following it."""
+        indexed = self.indexed_block(session)
+        took_over = {row.args["predecessor"] for row in session.scalars(
+            select(ChainEvent).where(ChainEvent.event == "RegistryTookOver"))}
+        for address, predecessor, block in self._successors:
+            if block > indexed or predecessor in took_over:
+                continue
+            log.warning("reading the events of registry %s, blocks %s to %s: it joined the manifest after the index "
+                        "had passed them", address, block, indexed)
+            for start in range(block, indexed + 1, RANGE):
+                rows, _blocks = self._read(start, min(indexed, start + RANGE - 1), addresses=[address])
+                session.add_all(rows)
+                chain_state.apply(session, rows)
 
     def _head_and_hash(self, number: int | None) -> tuple[int, str | None]:
         """The chain's head and the hash of its block `number` (None: no such block any more), in one
@@ -176,20 +209,41 @@ class EventIndex:
     def _on_chain(self, block: IndexedBlock) -> bool:
         return block_hash(self.w3, block.number) == block.hash
 
-    def _read(self, start: int, end: int, *, also_block: int | None = None) -> tuple[list[ChainEvent], list[IndexedBlock]]:
-        """The contracts' events in blocks start..end as rows, and the blocks they are in (and
-        `also_block`) with their hashes and times; each block header is read once."""
-        logs = self.w3.eth.get_logs({"fromBlock": start, "toBlock": end, "address": list(self._names)})
+    def _read(self, start: int, end: int, *, also_block: int | None = None,
+              addresses: list[str] | None = None) -> tuple[list[ChainEvent], list[IndexedBlock]]:
+        """The contracts' events (of `addresses` only, when given) in blocks start..end as rows, and the
+        blocks they are in (and `also_block`) with their hashes and times; each block header is read once."""
+        logs = self.w3.eth.get_logs({"fromBlock": start, "toBlock": end, "address": addresses or list(self._names)})
         numbers = {entry["blockNumber"] for entry in logs} | ({also_block} if also_block is not None else set())
         headers = {number: self.w3.eth.get_block(number) for number in numbers}
         rows = []
         for entry in logs:
             event = self._events[entry["address"]].get(HexBytes(entry["topics"][0]).to_0x_hex())
             if event is not None:
-                rows.append(event_row(self._names[entry["address"]], event.process_log(entry),
+                decoded = event.process_log(entry)
+                if decoded["event"] == "CertificateIssued":
+                    decoded = self._with_anchor(self._registries[entry["address"]], decoded)
+                rows.append(event_row(self._names[entry["address"]], decoded,
                                       headers[entry["blockNumber"]]["timestamp"]))
         return rows, [IndexedBlock(number=number, hash=HexBytes(header["hash"]).to_0x_hex(), timestamp=header["timestamp"])
                       for number, header in sorted(headers.items())]
+
+    def _with_anchor(self, registry: Contract, decoded: Any) -> dict[str, Any]:
+        """A CertificateIssued event with what its anchor in `registry` holds: the event carries only
+        the hash (it costs what DocumentStore's does), the anchor slot the issuer, type, version and
+        validity, by id; ids name the same department or type forever, so their codes are read once.
+        Those four fields are written once, with the anchor (a revocation changes only the slot's
+        other fields), so they are read at the latest block, not the event's: nodes that keep no
+        old state (Besu's Bonsai storage) serve it, and an index rebuilt from genesis can read them."""
+        anchor = registry.functions.anchorOf(decoded["args"]["certificateHash"]).call()
+        issuer_id, type_id, type_version, valid_until = anchor[0], anchor[1], anchor[2], anchor[5]
+        if issuer_id not in self._department_codes:
+            self._department_codes[issuer_id] = self._consortium.functions.departmentCode(issuer_id).call()
+        if type_id not in self._type_codes:
+            self._type_codes[type_id] = self._catalog.functions.typeCode(type_id).call()
+        args = {**decoded["args"], "issuer": self._department_codes[issuer_id],
+                "certificateType": self._type_codes[type_id], "typeVersion": type_version, "validUntil": valid_until}
+        return {**decoded, "args": args}
 
     # ----- checking -----
 

@@ -20,6 +20,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
+from web3.contract import Contract
 
 from gateway.certificates.anchoring import REVOKE_REASONS, anchor_location, with_evidence
 from gateway.certificates.catalog import catalog_type
@@ -29,10 +30,11 @@ from gateway.certificates.identifier import (MAX_SERIAL, CertificateIdentifier, 
                                              type_segment)
 from gateway.certificates.identity import HolderId, pseudonym
 from gateway.certificates.merkle import MerkleBatch
-from gateway.certificates.signing import sign
+from gateway.certificates.signing import SigningDomain, sign, signature_domain
 from gateway.chain import Chain, Custody
 from gateway.db import IdentifierSerial, IssuedCertificate, Operation, OperationState
-from gateway.errors import Conflict, InvalidDocument, InvalidHolderId, InvalidInput, NotFound
+from gateway.errors import (Conflict, InvalidDocument, InvalidHolderId, InvalidInput, NotFound,
+                            RegistryRetired)
 from gateway.models import (BatchRequest, CertificateContent, IssueRequest, RevokeRequest, SnapshotRequest,
                             SupersedeRequest)
 from gateway.outbox import Outbox
@@ -105,15 +107,16 @@ class Issuance:
         self.context = context  # the `@context` of the documents it composes
         self._trees: OrderedDict[int, MerkleBatch] = OrderedDict()
         self._trees_lock = threading.Lock()
-        registry, catalog = chain.deployment.registry.functions, chain.deployment.catalog.functions
+        catalog = chain.deployment.catalog.functions
+        registry = self._functions_of
         outbox.builders.update({
-            "issue": lambda op: registry.issue(_bytes(op.request["certificateHash"]), code32(op.request["type"]),
-                                               op.request["validUntil"]),
-            "batch": lambda op: registry.anchorBatch(_bytes(op.request["root"]), code32(op.request["type"]),
-                                                     op.total, op.request["validUntil"]),
-            "revoke": lambda op: registry.revoke(_bytes(op.request["certificateHash"]), _bytes(op.request["root"]),
-                                                 [_bytes(p) for p in op.request["proof"]], op.request["reason"]),
-            "supersede": lambda op: registry.supersede(
+            "issue": lambda op: registry(op).issue(_bytes(op.request["certificateHash"]), code32(op.request["type"]),
+                                                   op.request["validUntil"]),
+            "batch": lambda op: registry(op).anchorBatch(_bytes(op.request["root"]), code32(op.request["type"]),
+                                                         op.total, op.request["validUntil"]),
+            "revoke": lambda op: registry(op).revoke(_bytes(op.request["certificateHash"]), _bytes(op.request["root"]),
+                                                     [_bytes(p) for p in op.request["proof"]], op.request["reason"]),
+            "supersede": lambda op: registry(op).supersede(
                 _bytes(op.request["certificateHash"]), _bytes(op.request["root"]),
                 [_bytes(p) for p in op.request["proof"]], _bytes(op.request["successor"]), op.request["validUntil"]),
             "snapshot": lambda op: catalog.anchorCatalogSnapshot(_bytes(op.request["contentHash"]), op.request["uri"]),
@@ -124,19 +127,38 @@ class Issuance:
                               "supersede": lambda op: self._anchored_block(op, op.request["successor"]),
                               "revoke": self._revoked_block})
 
+    def _registry_of(self, operation: Operation) -> Contract:
+        """The registry `operation` is sent to: the one named when it was accepted (the registry that
+        anchored then; for a revocation, the one holding the certificate), the current one for an
+        operation that names none (accepted before registries were named)."""
+        named = operation.request.get("registry")
+        deployment = self.chain.deployment
+        return (deployment.registry_at(named) if named else None) or deployment.registry
+
+    def _functions_of(self, operation: Operation) -> Any:
+        return self._registry_of(operation).functions
+
+    def _holding_registry(self, anchor_hash: bytes) -> str:
+        """The address of the registry version that anchored `anchor_hash` (a certificate's or its batch
+        root): one of the retired ones, or else the current one (which also answers for a hash nowhere
+        anchored: its refusal says so). No hash is anchored in two versions: the registries refuse it."""
+        deployment = self.chain.deployment
+        retired = (registry for registry, _block in reversed(deployment.retired_registries))
+        return next((registry.address for registry in retired if registry.functions.anchorOf(anchor_hash).call()[0]),
+                    deployment.registry.address)
+
     def _anchored_block(self, operation: Operation, anchored_hash: str) -> int | None:
         """The block in which `operation`'s department anchored `anchored_hash`, if it did: a transaction
         of the operation sent before a rollback got there first. None when it is not anchored, or
         anchored by another department (someone copied a hash they saw before the rollback)."""
-        anchor = self.chain.deployment.registry.functions.anchorOf(_bytes(anchored_hash)).call()
+        anchor = self._functions_of(operation).anchorOf(_bytes(anchored_hash)).call()
         issuer_id, issued_block = anchor[0], anchor[4]
         department_id = self.chain.deployment.consortium.functions.departmentId(code32(operation.department)).call()
         return issued_block if issued_block and issuer_id == department_id else None
 
     def _revoked_block(self, operation: Operation) -> int | None:
         """The block in which `operation`'s department revoked its certificate, if it did."""
-        registry = self.chain.deployment.registry
-        revoked = registry.events.CertificateRevoked().get_logs(
+        revoked = self._registry_of(operation).events.CertificateRevoked().get_logs(
             from_block=self.chain.deployment.first_block,
             argument_filters={"certificateHash": _bytes(operation.request["certificateHash"]),
                               "issuer": code32(operation.department)})
@@ -154,7 +176,7 @@ class Issuance:
             document = self._compose(request, certificate_type, department, valid_until=request.valid_until,
                                      identifier=lambda: self._new_identifier(department.code, request.type))
             call = {"certificateHash": document["proof"]["certificateHash"], "type": request.type,
-                    "validUntil": valid_until(document)}
+                    "validUntil": valid_until(document), "registry": self.chain.domain.registry}
             operation = self.outbox.operation("issue", caller.department, key.address, idempotency_key, digest,
                                               call)
             return self.outbox.accept(session, operation, IssuedCertificate.of(document, position=0))
@@ -175,10 +197,12 @@ class Issuance:
             end = _seconds(request.valid_until)
             operation = self.outbox.operation("batch", caller.department, key.address, idempotency_key, digest,
                                               {"type": request.type, "version": certificate_type.version,
-                                               "validUntil": end, "members": members},
+                                               "validUntil": end, "members": members,
+                                               "registry": self.chain.domain.registry},
                                               state=OperationState.ACCEPTED, total=len(members))
             # The root is not known before the documents are composed: the dry run uses a stand-in.
-            stand_in = {"type": request.type, "validUntil": end, "root": _hex(os.urandom(32))}
+            stand_in = {"type": request.type, "validUntil": end, "root": _hex(os.urandom(32)),
+                        "registry": self.chain.domain.registry}
             operation.gas = self.outbox.dry_run("batch", key.address, stand_in, total=len(members))
             return self.outbox.accept(session, operation)
 
@@ -196,7 +220,8 @@ class Issuance:
                 return found
             root, proof, _old = self._location(certificate_hash, request.document)
             call = {"certificateHash": _hex(certificate_hash), "root": _hex(root), "proof": [_hex(p) for p in proof],
-                    "reason": request.reason}
+                    "reason": request.reason,
+                    "registry": self._holding_registry(root if any(root) else certificate_hash)}
             return self.outbox.accept(session, self.outbox.operation("revoke", caller.department, key.address,
                                                                      key_text, digest, call))
 
@@ -211,11 +236,18 @@ class Issuance:
                                              retry_failed=idempotency_key is None):
                 return found
             root, proof, old = self._location(certificate_hash, request.document)
+            holding = self._holding_registry(root if any(root) else certificate_hash)
+            if holding != self.chain.domain.registry:
+                raise RegistryRetired(f"certificate {_hex(certificate_hash)} is anchored in the retired registry "
+                                      f"{holding}, which anchors nothing since the upgrade to "
+                                      f"{self.chain.domain.registry}: revoke it and issue its replacement",
+                                      registry=holding, successor=self.chain.domain.registry)
             certificate_type = catalog_type(self.chain.deployment, type_code(old), self.schemas)
             successor = self._compose(request, certificate_type, department, valid_until=request.valid_until,
                                       identifier=lambda: self._successor_identifier(old, department.code))
             call = {"certificateHash": _hex(certificate_hash), "root": _hex(root), "proof": [_hex(p) for p in proof],
-                    "successor": successor["proof"]["certificateHash"], "validUntil": valid_until(successor)}
+                    "successor": successor["proof"]["certificateHash"], "validUntil": valid_until(successor),
+                    "registry": holding}
             operation = self.outbox.operation("supersede", caller.department, key.address, key_text, digest,
                                               call)
             try:
@@ -269,7 +301,9 @@ class Issuance:
 
     def _evidenced(self, row: IssuedCertificate, operation: Operation) -> dict[str, Any]:
         root, proof = self._anchor_of(operation, _bytes(row.certificate_hash))
-        return with_evidence(row.document, self.chain.domain, operation.tx_hash or "", operation.block_number or 0,
+        # Anchored in the registry it was signed for (`_registry_of`): before an upgrade, the retired one.
+        return with_evidence(row.document, signature_domain(row.document), operation.tx_hash or "",
+                             operation.block_number or 0,
                              batch_root=root if operation.kind == "batch" else None, proof=proof)
 
     def location_if_issued(self, certificate_hash: bytes) -> tuple[bytes, list[bytes]]:
@@ -323,7 +357,7 @@ class Issuance:
                     document = sign(new_certificate(member["subject"], member["holder"], certificate_type, issuer,
                                                     valid_from=start_at, valid_until=end, context=self.context,
                                                     identifier=identifier, suite=self.chain.suite),
-                                    key, self.chain.domain)
+                                    key, SigningDomain(self.chain.chain_id, self._registry_of(operation).address))
                     session.add(IssuedCertificate.of(document, operation_id=operation.id, position=position))
                 session.execute(update(Operation).where(Operation.id == operation.id)
                                 .values(progress=chunk.stop))
@@ -335,7 +369,7 @@ class Issuance:
             session.execute(update(IssuedCertificate).where(IssuedCertificate.operation_id == operation.id)
                             .values(batch_root=root))
             summary = {"type": request["type"], "version": request["version"], "validUntil": request["validUntil"],
-                       "root": root}  # the members now live in their documents
+                       "root": root, "registry": self._registry_of(operation).address}  # members: in their documents
             session.execute(update(Operation).where(Operation.id == operation.id)
                             .values(request=summary, state=OperationState.PREPARED.value, progress=len(members)))
             self.outbox.fence(session, operation)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.audit.access_log import entry_view
 from gateway.certificates.document import to_datetime_text
+from gateway.chain_state import NO_BATCH
 from gateway.db import IN_BLOCK_STATES, AccessedCertificate, AccessLogEntry, ChainEvent, IssuedCertificate, Operation
 from gateway.errors import InvalidInput, NotFound
 from gateway.indexer import EventIndex
@@ -32,6 +33,7 @@ ACTIONS = {
                    "KeyRemoved", "QuorumChanged"),
     "governance": ("ProposalCreated", "ProposalApproved", "ProposalExecuted", "ProposalCancelled"),
     "checkpoint": ("LogOperatorAssigned", "CheckpointAppended"),
+    "upgrade": ("RegistryRetired", "RegistryTookOver"),
 }
 MAX_PAGE = 1_000
 DEFAULT_PAGE = 100
@@ -175,11 +177,27 @@ class Provenance:
         """One query per way an event can be about the certificate, each read along its index in
         chain order, merged by the database without sorting (SQLite: `MERGE (UNION ALL)`). No event
         is about it two ways: a successor is never its own predecessor, and the batch's anchoring is
-        asked for apart only when the root is not the certificate's own hash (a batch of one)."""
-        batch_root = session.scalar(select(IssuedCertificate.batch_root)
-                                    .where(IssuedCertificate.certificate_hash == certificate_hash))
-        about = [ChainEvent.subject == certificate_hash,
-                 (ChainEvent.related == certificate_hash) & (ChainEvent.event == "CertificateSuperseded")]
+        asked for apart only when the root is not the certificate's own hash (a batch of one).
+        The registry keeps revocations and successors per anchor (one hash can also be anchored by
+        another department, in a batch of its own or alone): for a certificate the gateway issued,
+        only the events of its own anchoring are about it — its revocation naming its batch root
+        (zero: alone), its supersession in that revocation's transaction, and when it is a single
+        certificate its issuance and its being a successor."""
+        issued = session.execute(select(IssuedCertificate.batch_root)
+                                 .where(IssuedCertificate.certificate_hash == certificate_hash)).first()
+        batch_root = issued.batch_root if issued else None
+        if issued is None:  # not issued here: every event naming the hash
+            about = [ChainEvent.subject == certificate_hash,
+                     (ChainEvent.related == certificate_hash) & (ChainEvent.event == "CertificateSuperseded")]
+        else:
+            root = batch_root if batch_root and batch_root != certificate_hash else NO_BATCH
+            revoked = (ChainEvent.subject == certificate_hash) & (ChainEvent.event == "CertificateRevoked") \
+                & (ChainEvent.related == root)
+            about = [revoked, (ChainEvent.subject == certificate_hash) & (ChainEvent.event == "CertificateSuperseded")
+                     & ChainEvent.tx_hash.in_(select(ChainEvent.tx_hash).where(revoked))]
+            if root == NO_BATCH:
+                about += [(ChainEvent.subject == certificate_hash) & (ChainEvent.event == "CertificateIssued"),
+                          (ChainEvent.related == certificate_hash) & (ChainEvent.event == "CertificateSuperseded")]
         if batch_root and batch_root != certificate_hash:
             about.append((ChainEvent.subject == batch_root) & (ChainEvent.event == "BatchAnchored"))
         later = tuple_(ChainEvent.block_number, ChainEvent.log_index) > tuple_(*after)

@@ -212,7 +212,8 @@ def apply(plan_: Plan, spec: ConsortiumSpec, deployment: Deployment, sender: Sen
     governors = [accounts[code].address for code in spec.governors]
     for start in range(0, len(plan_.governance), PROPOSAL_CHUNK):
         chunk = plan_.governance[start:start + PROPOSAL_CHUNK]
-        mined += _run_proposal(deployment, sender, governors, spec.quorum, chunk, progress)
+        mined += run_proposal(deployment, sender, governors, spec.quorum, chunk, progress,
+                              description=f"bootstrap: {len(chunk)} governance changes")
     for phase in plan_.phases:
         submitted: list[Submitted] = [
             sender.submit(step.function, accounts[step.sender].address, label=step.label) for step in phase
@@ -222,12 +223,14 @@ def apply(plan_: Plan, spec: ConsortiumSpec, deployment: Deployment, sender: Sen
     return mined
 
 
-def _run_proposal(deployment: Deployment, sender: Sender, governors: list[str], quorum: int,
-                  functions: list[ContractFunction], progress: Callable[[str], None]) -> int:
+def run_proposal(deployment: Deployment, sender: Sender, governors: list[str], quorum: int,
+                 functions: list[ContractFunction], progress: Callable[[str], None] = lambda label: None, *,
+                 description: str) -> int:
+    """Proposes `functions` as one proposal of the first governor, approves it by the next ones up to
+    `quorum` and executes it; returns the number of transactions mined."""
     consortium = deployment.consortium
     calls = [(f.address, f._encode_transaction_data()) for f in functions]
-    receipt = sender.transact(consortium.functions.propose(calls, f"bootstrap: {len(calls)} governance changes",
-                                                           PROPOSAL_LIFETIME),
+    receipt = sender.transact(consortium.functions.propose(calls, description, PROPOSAL_LIFETIME),
                               governors[0], label="propose governance changes")
     progress("propose")
     proposal_id = consortium.events.ProposalCreated().process_receipt(receipt, errors=DISCARD)[0]["args"]["proposalId"]

@@ -115,6 +115,32 @@ def check_command() -> None:
     console.print("artifacts are up to date")
 
 
+@contracts_app.command("upgrade")
+def upgrade_command(
+    spec_path: Optional[Path] = SpecOption,
+    demo: Optional[str] = DemoOption,
+    rpc: Optional[str] = RpcUrl,
+    data_dir: Path = DataDir,
+    keystore: Optional[Path] = typer.Option(None, "--keystore", help="Encrypted key file of the deployer "
+                                            "(passphrase: CERTNET_KEY_PASSPHRASE[_FILE]); needed outside "
+                                            "development chains."),
+) -> None:
+    """Replace the certificate registry by a successor: deploy it, retire the current one in its favour
+    by a proposal of the spec's governors, and record both in the manifest (restart the gateways then)."""
+    from ledger_node.accounts import load_keystore, passphrase_from_env
+    from ledger_node.devnet import upgrade_registry
+
+    spec = _spec(spec_path, demo)
+    url, _engine = chain_endpoint(data_dir, rpc)
+    deployer = load_keystore(keystore, passphrase_from_env()) if keystore else None
+    manifest = upgrade_registry(connect(url), spec, data_dir / "manifest.json", deployer=deployer)
+    for retired in manifest.retired_registries:
+        console.print(f"retired registry     {retired['address']}  block {retired['block']}")
+    current = manifest.contracts["CertificateRegistry"]
+    console.print(f"CertificateRegistry  {current['address']}  block {current['block']} (anchors from now on)")
+    console.print(f"manifest written to {data_dir / 'manifest.json'}; restart the gateways to follow it")
+
+
 # ----- nodes -----
 
 
@@ -182,6 +208,9 @@ def node_status(data_dir: Path = DataDir, rpc: Optional[str] = RpcUrl) -> None:
         return
     for name, contract in manifest.contracts.items():
         console.print(f"  {name:<20} {contract['address']}  block {contract['block']}")
+    for retired in manifest.retired_registries:
+        console.print(f"  {'retired registry':<20} {retired['address']}  block {retired['block']}, "
+                      f"succeeded by {retired['successor']}")
     deployment = manifest.deployment(w3)
     state = read_chain_state(w3, deployment)
     console.print(f"consortium   {len(state.departments)} departments, {len(state.types)} certificate types, "

@@ -4,19 +4,25 @@ The manifest (`<data dir>/manifest.json`) is what every other component reads to
 contracts: chain id, engine, RPC URL, contract addresses and deployment blocks, and the hash of
 the sources the artifacts were compiled from. Deploying onto a chain that already has the
 manifest's contracts is refused unless forced.
+
+A registry is replaced by a successor deployment (docs/contracts.md, "Upgrading"): the manifest's
+`CertificateRegistry` is the one that anchors now, `retired_registries` the ones it replaced,
+oldest first, which still hold their certificates and revocations.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
 from eth_typing import ChecksumAddress
 from web3 import Web3
+from web3.constants import ADDRESS_ZERO
 from web3.contract import Contract
+from web3.utils.address import get_create_address
 
 from ledger_node.artifacts import load_artifact
 from ledger_node.compiler import BUILD_INFO
@@ -31,6 +37,12 @@ class AlreadyDeployed(LedgerError):
     """The manifest's contracts are already on this chain."""
 
     code = "already_deployed"
+
+
+class DeploymentError(LedgerError):
+    """The contracts were not deployed as they must be wired together."""
+
+    code = "deployment_error"
 
 
 class ManifestError(LedgerError):
@@ -58,9 +70,11 @@ class Deployment:
 
     consortium: Contract
     catalog: Contract
-    registry: Contract
+    registry: Contract  # the registry that anchors now
     checkpoints: Contract
     blocks: dict[str, int]
+    #: The registries `registry` replaced, oldest first, each with the block it was deployed in.
+    retired_registries: tuple[tuple[Contract, int], ...] = ()
 
     @property
     def addresses(self) -> dict[str, ChecksumAddress]:
@@ -73,7 +87,16 @@ class Deployment:
 
     @property
     def first_block(self) -> int:
-        return min(self.blocks.values())
+        return min([*self.blocks.values(), *(block for _registry, block in self.retired_registries)])
+
+    @property
+    def registries(self) -> tuple[Contract, ...]:
+        """Every registry version, oldest first: the retired ones, then the one that anchors now."""
+        return (*(registry for registry, _block in self.retired_registries), self.registry)
+
+    def registry_at(self, address: str) -> Contract | None:
+        """The deployment's registry (current or retired) at `address`, or None."""
+        return next((registry for registry in self.registries if registry.address == address), None)
 
 
 @dataclass
@@ -86,6 +109,8 @@ class Manifest:
     deployed_at: float = field(default_factory=time.time)
     #: The consortium's crypto suite (`Consortium.cryptoSuite`); manifests written before suites existed lack it.
     crypto_suite: str = CRYPTO_SUITES[0]
+    #: Registries replaced by a successor, oldest first: {"address", "block", "successor"}.
+    retired_registries: list[dict[str, Any]] = field(default_factory=list)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -101,7 +126,8 @@ class Manifest:
         """Whether this chain is the manifest's and still holds its contracts' code."""
         if w3.eth.chain_id != self.chain_id:
             return False
-        return all(w3.eth.get_code(c["address"]) not in (b"", None) for c in self.contracts.values())
+        return all(w3.eth.get_code(c["address"]) not in (b"", None)
+                   for c in [*self.contracts.values(), *self.retired_registries])
 
     def deployment(self, w3: Web3) -> Deployment:
         if not self.is_live_on(w3):
@@ -109,7 +135,16 @@ class Manifest:
         contracts = {name: contract_at(w3, name, self.contracts[name]["address"]) for name in CONTRACT_NAMES}
         return Deployment(consortium=contracts["Consortium"], catalog=contracts["Catalog"],
                           registry=contracts["CertificateRegistry"], checkpoints=contracts["AuditCheckpoints"],
-                          blocks={name: self.contracts[name]["block"] for name in CONTRACT_NAMES})
+                          blocks={name: self.contracts[name]["block"] for name in CONTRACT_NAMES},
+                          retired_registries=tuple((contract_at(w3, "CertificateRegistry", retired["address"]),
+                                                    retired["block"]) for retired in self.retired_registries))
+
+    def with_successor_registry(self, address: ChecksumAddress, block: int) -> Manifest:
+        """This manifest after the upgrade to the registry at `address`: the current one is kept
+        as retired, after those it replaced."""
+        current = self.contracts["CertificateRegistry"]
+        return replace(self, contracts={**self.contracts, "CertificateRegistry": {"address": address, "block": block}},
+                       retired_registries=[*self.retired_registries, {**current, "successor": address}])
 
     @classmethod
     def of(cls, w3: Web3, deployment: Deployment, *, engine: str, rpc_url: str) -> Manifest:
@@ -139,11 +174,20 @@ def _deploy_one(w3: Web3, sender: Sender, deployer: ChecksumAddress, name: str, 
 def deploy_contracts(w3: Web3, sender: Sender, deployer: ChecksumAddress, founders: Sequence[Founder],
                      quorum: int, crypto_suite: str = CRYPTO_SUITES[0]) -> Deployment:
     """Deploys Consortium (with its founders, quorum and crypto suite), Catalog, CertificateRegistry,
-    AuditCheckpoints."""
+    AuditCheckpoints.
+
+    The Consortium is told the registry's address before the registry exists, the deployer's third
+    contract from here, so that it and the Catalog (which asks it) can make the registry forget
+    issuance permits; the registry issues only while the consortium names it (checked below)."""
+    registry_address = get_create_address(deployer, w3.eth.get_transaction_count(deployer, "pending") + 2)
     consortium, b1 = _deploy_one(w3, sender, deployer, "Consortium", [f.as_abi() for f in founders], quorum,
-                                 CRYPTO_SUITES.index(crypto_suite))
+                                 CRYPTO_SUITES.index(crypto_suite), registry_address)
     catalog, b2 = _deploy_one(w3, sender, deployer, "Catalog", consortium.address)
-    registry, b3 = _deploy_one(w3, sender, deployer, "CertificateRegistry", consortium.address, catalog.address)
+    registry, b3 = _deploy_one(w3, sender, deployer, "CertificateRegistry", consortium.address, catalog.address,
+                               ADDRESS_ZERO)
+    if registry.address != registry_address or not registry.functions.isActive().call():
+        raise DeploymentError(f"the registry was deployed at {registry.address}, not at {registry_address} "
+                              "where the consortium expects it: another transaction of the deployer came between")
     checkpoints, b4 = _deploy_one(w3, sender, deployer, "AuditCheckpoints", consortium.address)
     return Deployment(
         consortium=consortium,
@@ -152,6 +196,20 @@ def deploy_contracts(w3: Web3, sender: Sender, deployer: ChecksumAddress, founde
         checkpoints=checkpoints,
         blocks={"Consortium": b1, "Catalog": b2, "CertificateRegistry": b3, "AuditCheckpoints": b4},
     )
+
+
+def deploy_successor_registry(w3: Web3, sender: Sender, deployer: ChecksumAddress,
+                              deployment: Deployment) -> tuple[Contract, int]:
+    """Deploys a registry that will replace the deployment's current one, on the same consortium and
+    catalog. It anchors nothing until governance retires its predecessor in its favour
+    (`retire_call`)."""
+    return _deploy_one(w3, sender, deployer, "CertificateRegistry", deployment.consortium.address,
+                       deployment.catalog.address, deployment.registry.address)
+
+
+def retire_call(deployment: Deployment, successor: ChecksumAddress) -> Any:
+    """The governance call that retires the current registry and hands over to `successor`."""
+    return deployment.registry.functions.retire(successor)
 
 
 def refuse_redeploy(w3: Web3, manifest_path: Path) -> None:

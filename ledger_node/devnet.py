@@ -25,9 +25,10 @@ from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 
 from ledger_node.accounts import dev_account, development_account
-from ledger_node.bootstrap import bootstrap, department_account, founders_of
+from ledger_node.bootstrap import bootstrap, department_account, founders_of, run_proposal
 from ledger_node.demo import DEPARTMENTS, demo_spec, department_code
-from ledger_node.deploy import Deployment, Manifest, deploy_contracts, refuse_redeploy
+from ledger_node.deploy import (Deployment, Manifest, deploy_contracts, deploy_successor_registry, refuse_redeploy,
+                                retire_call)
 from ledger_node.engines import ANVIL_STATE_FILE, LocalNode
 from ledger_node.errors import LedgerError
 from ledger_node.sender import Sender
@@ -54,6 +55,26 @@ def deploy(w3: Web3, spec: ConsortiumSpec, manifest_path: Path, *, engine: str, 
     manifest = Manifest.of(w3, deployment, engine=engine, rpc_url=rpc_url)
     manifest.save(manifest_path)
     return manifest
+
+
+def upgrade_registry(w3: Web3, spec: ConsortiumSpec, manifest_path: Path, *,
+                     deployer: LocalAccount | None = None) -> Manifest:
+    """Replaces the manifest's registry by a successor (docs/contracts.md, "Upgrading"): deploys it on the
+    same consortium and catalog, retires the current one in its favour by a proposal of the spec's
+    governors (the successor anchors from that block on), and records both in the manifest, the
+    retired one kept. The deployer pays for the deployment, as in `deploy`."""
+    manifest = Manifest.load(manifest_path)
+    deployment = manifest.deployment(w3)
+    chain_id = w3.eth.chain_id
+    deployer = deployer or development_account(chain_id, DEPLOYER_INDEX)
+    successor, block = deploy_successor_registry(w3, Sender(w3, [deployer]), deployer.address, deployment)
+    governors = {code: department_account(spec.department(code), chain_id) for code in spec.governors}
+    run_proposal(deployment, Sender(w3, governors.values()), [account.address for account in governors.values()],
+                 spec.quorum, [retire_call(deployment, successor.address)],
+                 description=f"retire registry {deployment.registry.address} in favour of {successor.address}")
+    upgraded = manifest.with_successor_registry(successor.address, block)
+    upgraded.save(manifest_path)
+    return upgraded
 
 
 def deploy_and_bootstrap(w3: Web3, spec: ConsortiumSpec, manifest_path: Path, *, engine: str, rpc_url: str,

@@ -42,14 +42,10 @@ interface ICertificateRegistry {
         uint32 memberCount;
     }
 
-    /// @notice A certificate was anchored on its own.
-    event CertificateIssued(
-        bytes32 indexed certificateHash,
-        bytes32 indexed issuer,
-        bytes32 indexed certificateType,
-        uint32 typeVersion,
-        uint40 validUntil
-    );
+    /// @notice A certificate was anchored on its own. Its issuer, type, version and validity are in
+    /// its anchor ({anchorOf}: ids that {IConsortium-departmentCode} and {ICatalog-typeCode} name),
+    /// not repeated here: the event costs what DocumentStore's does (two topics, no data).
+    event CertificateIssued(bytes32 indexed certificateHash);
     /// @notice A Merkle batch of certificates was anchored.
     event BatchAnchored(
         bytes32 indexed batchRoot,
@@ -64,6 +60,11 @@ interface ICertificateRegistry {
     event CertificateRevoked(bytes32 indexed certificateHash, bytes32 indexed issuer, bytes32 indexed batchRoot, uint8 reason);
     /// @notice A certificate was replaced by a newer one (correction or renewal).
     event CertificateSuperseded(bytes32 indexed certificateHash, bytes32 indexed successor, bytes32 indexed issuer);
+    /// @notice Governance retired this registry in favour of `successor`: it anchors nothing new
+    /// from now on; its certificates still verify here and their issuers can still revoke them.
+    event RegistryRetired(address indexed successor);
+    /// @notice This registry took over from its retired `predecessor` and anchors from now on.
+    event RegistryTookOver(address indexed predecessor);
 
     /// @notice The hash was already anchored on its own, or as a batch root.
     error RegistryAlreadyAnchored(bytes32 hash);
@@ -81,6 +82,19 @@ interface ICertificateRegistry {
     error RegistryAlreadyRevoked(bytes32 certificateHash);
     /// @notice Not a reason {revoke} takes: 0 to 3 (superseded, 4, only through {supersede}).
     error RegistryInvalidReason(uint8 reason);
+    /// @notice This registry is retired: anchor in `successor` instead.
+    error RegistryIsRetired(address successor);
+    /// @notice This registry has not taken over yet: `predecessor` still anchors until governance retires it.
+    error RegistryNotYetActive(address predecessor);
+    /// @notice The hash is anchored in an earlier registry (`predecessor` or one before it): a
+    /// certificate is anchored once across all registry versions.
+    error RegistryAnchoredInPredecessor(bytes32 hash, address predecessor);
+    /// @notice Only an executed consortium proposal may retire the registry.
+    error RegistryOnlyGovernance(address caller);
+    /// @notice Only this registry's predecessor, while it retires, hands over to it.
+    error RegistryNotPredecessor(address caller);
+    /// @notice A registry cannot be retired in favour of nothing or of itself.
+    error RegistryInvalidSuccessor(address successor);
 
     /// @notice Anchors one certificate of `certificateType`, valid until `validUntil` (0: no end).
     /// @dev Caller: a key of an active issuer department authorised for the active type.
@@ -134,4 +148,34 @@ interface ICertificateRegistry {
 
     /// @notice The Merkle leaf of a certificate hash, as the registry computes it.
     function leafOf(bytes32 certificateHash) external pure returns (bytes32);
+
+    // ----- upgrading: a successor registry takes over from a retired one -----
+
+    /// @notice Retires this registry in favour of `successor`, whose predecessor it must be, and
+    /// hands over to it in the same call: it forgets every issuance permit it holds, the consortium
+    /// names the successor ({IConsortium-handOverIssuancePermits}) and the successor confirms
+    /// ({takeOver}). From then on this registry refuses to anchor (issue, batches, supersession)
+    /// and the successor anchors. Revocation of the certificates anchored here keeps working, and
+    /// so does everything a verifier reads.
+    /// @dev Caller: governance (an executed Consortium proposal). Gas grows with the permits held:
+    /// at most departmentCount x PERMIT_LIST_LIMIT slots are forgotten.
+    function retire(ICertificateRegistry successor) external;
+
+    /// @notice Confirms that this registry succeeds the caller (and says so in {RegistryTookOver}).
+    /// Called by its predecessor's {retire}, after the consortium named this registry.
+    function takeOver() external;
+
+    /// @notice The registry this one replaced (zero for the first), fixed at deployment.
+    function predecessor() external view returns (ICertificateRegistry);
+
+    /// @notice The registry that replaced this one (zero while it is not retired).
+    function successor() external view returns (address);
+
+    /// @notice Whether this registry anchors now: while the consortium names it (the first from
+    /// deployment, a successor from its takeover) and it is not retired.
+    function isActive() external view returns (bool);
+
+    /// @notice Whether `hash` is anchored (as a single certificate or batch root) here or in any
+    /// predecessor.
+    function isAnchored(bytes32 hash) external view returns (bool);
 }

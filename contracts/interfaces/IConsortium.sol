@@ -53,6 +53,9 @@ interface IConsortium {
     /// @notice An SM2 key stopped signing for its department; its history is kept.
     event Sm2KeyRemoved(bytes32 indexed department, bytes32 indexed key);
 
+    /// @notice The registry `previous`, retiring, handed issuance over to `successor`: the hooks
+    /// reach the successor from now on, and only it issues.
+    event IssuancePermitsHandedOver(address indexed previous, address indexed successor);
     /// @notice A department was admitted with its first roles and keys.
     event DepartmentAdmitted(bytes32 indexed department, uint32 indexed id, string name, uint8 roles);
     /// @notice A department's roles changed.
@@ -105,6 +108,8 @@ interface IConsortium {
     error ConsortiumOnlyGovernance(address caller);
     /// @notice The caller is neither governance nor a key of the department concerned.
     error ConsortiumUnauthorised(address caller, bytes32 department);
+    /// @notice Only the registry the consortium names now may hand that role over (when it retires).
+    error ConsortiumNotIssuancePermits(address caller);
     /// @notice Roles outside the known role bits, or an empty role set.
     error ConsortiumInvalidRoles(uint8 roles);
     /// @notice The status change is not allowed (e.g. from Removed).
@@ -201,7 +206,17 @@ interface IConsortium {
         external
         returns (bytes32 key);
 
+    /// @notice Names `successor` as the registry that issues and whose permits the hooks keep exact.
+    /// @dev Caller: the registry named now, inside its {ICertificateRegistry-retire} (governance), after
+    /// it forgot all its permits: so no registry ever holds a permit the hooks no longer reach.
+    function handOverIssuancePermits(address successor) external;
+
     // ----- views -----
+
+    /// @notice The registry whose issuance permits this consortium (and its catalog) keeps exact:
+    /// every change of a department's roles, status or keys makes it forget that department's
+    /// permits (zero: none). Only this registry issues; it changes when the registry retires.
+    function issuancePermits() external view returns (address);
 
     /// @notice Resolves a caller to its active department, requiring every bit of `role`.
     /// Reverts with the reason the account may not act. Other CertNet contracts call this.

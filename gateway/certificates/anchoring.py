@@ -101,7 +101,7 @@ def revoke(issuing: Issuing, document: dict[str, Any], reason: int) -> TxReceipt
                               "(a certificate is superseded by supersede)")
     root, proof = anchor_location(document)
     return issuing.sender.transact(
-        issuing.deployment.registry.functions.revoke(stated_hash(document), root, proof, reason),
+        _anchoring_registry(issuing, document).functions.revoke(stated_hash(document), root, proof, reason),
         issuing.account, label=f"revoke {document['proof']['certificateHash']}")
 
 
@@ -113,10 +113,17 @@ def supersede(issuing: Issuing, old: dict[str, Any], successor: dict[str, Any]) 
         raise InvalidDocument("a successor must be of the same certificate type")
     root, proof = anchor_location(old)
     receipt = issuing.sender.transact(
-        issuing.deployment.registry.functions.supersede(stated_hash(old), root, proof, stated_hash(successor),
-                                                        valid_until(successor)),
+        _anchoring_registry(issuing, old).functions.supersede(stated_hash(old), root, proof, stated_hash(successor),
+                                                              valid_until(successor)),
         issuing.account, label=f"supersede {old['proof']['certificateHash']}")
     return _evidenced(successor, issuing, receipt, batch_root=None, proof=[])
+
+
+def _anchoring_registry(issuing: Issuing, document: dict[str, Any]) -> Any:
+    """The deployment's registry the anchored `document` names (after an upgrade, maybe a retired one: it
+    still revokes, and refuses a supersession naming its successor); the current one if it names none of them."""
+    named = issuing.deployment.registry_at(document["proof"]["anchor"].get("registry", ""))
+    return named or issuing.deployment.registry
 
 
 def _evidenced(document: dict[str, Any], issuing: Issuing, receipt: TxReceipt, *, batch_root: bytes | None,

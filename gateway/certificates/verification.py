@@ -150,12 +150,14 @@ class CheckedAt:
 @dataclass(frozen=True)
 class Lookup:
     """What a certificate's chain facts are read by: its hash, the batch root and proof it states (zero
-    and none for a single certificate), and the key that signed it."""
+    and none for a single certificate), the key that signed it, and the registry its document says it
+    is anchored in (None: whichever of the deployment's registries anchored it)."""
 
     certificate_hash: bytes
     batch_root: bytes
     proof: tuple[bytes, ...]
     signer: str
+    registry: str | None = None
 
     @property
     def anchor_hash(self) -> bytes:
@@ -172,22 +174,26 @@ class FactSource(Protocol):
 
 class LiveFacts:
     """`verificationOf` at the chain's head: over HTTP one JSON-RPC request (the head's header and the
-    pre-encoded call in one batch, `ViewCalls`) on a pooled connection, where web3.py's contract call
-    costs three round trips and ≈13 ms of CPU."""
+    pre-encoded calls in one batch, `ViewCalls`) on a pooled connection, where web3.py's contract call
+    costs three round trips and ≈13 ms of CPU. A lookup naming no registry asks every registry version
+    of the deployment in that one request (no hash is anchored in two: the registries refuse it)."""
 
     def __init__(self, deployment: Deployment) -> None:
-        self.registry = deployment.registry
+        self.deployment = deployment
         self.consortium = deployment.consortium
-        self._calls = ViewCalls(self.registry.w3)
+        self._calls = ViewCalls(deployment.registry.w3)
 
     def read(self, lookup: Lookup) -> tuple[ChainFacts, CheckedAt]:
         """An SM2 signer (a 32-byte key id) is not an address the registry can check: its history is read
         from the consortium (`wasSm2KeyOf`) at the issuing time the registry answered, in a second request."""
         sm2_key = len(lookup.signer) == 66
-        head, (answer,) = self._calls.read_with_head([self.registry.functions.verificationOf(
-            lookup.certificate_hash, lookup.batch_root, list(lookup.proof),
-            ADDRESS_ZERO if sm2_key else checksum_address(lookup.signer))])
-        facts = _decoded_facts(answer)
+        signer = ADDRESS_ZERO if sm2_key else checksum_address(lookup.signer)
+        named = self.deployment.registry_at(lookup.registry) if lookup.registry else None
+        registries = [named] if named is not None else reversed(self.deployment.registries)
+        head, answers = self._calls.read_with_head([registry.functions.verificationOf(
+            lookup.certificate_hash, lookup.batch_root, list(lookup.proof), signer) for registry in registries])
+        found = [_decoded_facts(answer) for answer in answers]
+        facts = next((facts for facts in found if facts.status is not CertificateStatus.UNKNOWN), found[0])
         if sm2_key and facts.status is not CertificateStatus.UNKNOWN:
             (held,) = self._calls.read([self.consortium.functions.wasSm2KeyOf(
                 bytes.fromhex(lookup.signer[2:]), facts.issuer, facts.issued_at)])
@@ -384,7 +390,7 @@ class Verifier:
             elsewhere = f"the chain could not be read: {error}"
         if elsewhere:
             return [Check(n, Outcome.ERROR, elsewhere) for n in CHAIN_CHECKS]
-        return Lookup(claimed, root, tuple(proof), signer)
+        return Lookup(claimed, root, tuple(proof), signer, document["proof"]["anchor"]["registry"])
 
     def _chain_checks(self, document: dict[str, Any], facts: ChainFacts, lookup: Prepared) -> list[Check]:
         assert isinstance(lookup, Lookup)
@@ -400,12 +406,14 @@ class Verifier:
         ]
 
     def _anchored_elsewhere(self, document: dict[str, Any]) -> str:
-        """Why the document cannot be checked against this deployment, or "" when it can."""
+        """Why the document cannot be checked against this deployment (any of its registry versions), or
+        "" when it can."""
         assert self.deployment is not None
-        anchor, registry = document["proof"]["anchor"], self.deployment.registry.address
-        if anchor.get("chainId") != self.chain_id or anchor.get("registry") != registry:
-            return (f"anchored on chain {anchor.get('chainId')} at {anchor.get('registry')}, not on this deployment "
-                    f"(chain {self.chain_id}, registry {registry})")
+        anchor, registries = document["proof"]["anchor"], [r.address for r in self.deployment.registries]
+        registry = anchor.get("registry")
+        if anchor.get("chainId") != self.chain_id or registry not in registries:
+            return (f"anchored on chain {anchor.get('chainId')} at {registry}, not on this deployment "
+                    f"(chain {self.chain_id}, registr{'ies' if len(registries) > 1 else 'y'} {', '.join(registries)})")
         if signature_domain(document) != SigningDomain(self.chain_id, registry):
             return "signed for another chain or registry than the one it is anchored in"
         if suite_of(document) is not self.suite:

@@ -60,6 +60,7 @@ class TestIssue:
         assert _state(network, random_hash())["status"] == CertificateStatus.UNKNOWN
 
     def test_expires_at_its_validity_end(self, network: Network) -> None:
+        network.w3.testing.mine()  # after a snapshot's revert the latest block can be minutes behind the clock
         certificate_hash = network.issue(valid_until=network.now() + 60)
         network.advance_time(61)
         assert _state(network, certificate_hash)["status"] == CertificateStatus.EXPIRED
@@ -148,6 +149,31 @@ class TestRevoke:
         network.govern(network.consortium.functions.setStatus(SUSPENDED, DepartmentStatus.SUSPENDED))
         with reverts("ConsortiumDepartmentNotActive", SUSPENDED, DepartmentStatus.SUSPENDED):
             network.send(network.registry.functions.revoke(certificate_hash, ZERO, [], 1), "suspended")
+
+    def test_a_revoked_single_certificate_keeps_its_anchor(self, network: Network) -> None:
+        certificate_hash = network.issue()
+        before = network.registry.functions.anchorOf(certificate_hash).call()
+        network.advance_time(100)
+        network.send(network.registry.functions.revoke(certificate_hash, ZERO, [], 2), "issuer")
+        assert network.registry.functions.anchorOf(certificate_hash).call() == before
+
+    def test_a_revocation_more_than_2_to_the_32_seconds_after_issuance_keeps_its_exact_time(
+        self, network: Network
+    ) -> None:
+        certificate_hash = network.issue()
+        network.advance_time(2**32 + 5)
+        receipt = network.send(network.registry.functions.revoke(certificate_hash, ZERO, [], 3), "issuer")
+        revoked_at = network.w3.eth.get_block(receipt["blockNumber"])["timestamp"]
+        state = _state(network, certificate_hash)
+        assert (state["status"], state["revokedAt"], state["revocationReason"]) == (
+            CertificateStatus.REVOKED, revoked_at, 3)
+
+    def test_revoking_twice_after_2_to_the_32_seconds_is_refused(self, network: Network, reverts) -> None:
+        certificate_hash = network.issue()
+        network.advance_time(2**32 + 5)
+        network.send(network.registry.functions.revoke(certificate_hash, ZERO, [], 3), "issuer")
+        with reverts("RegistryAlreadyRevoked", certificate_hash):
+            network.send(network.registry.functions.revoke(certificate_hash, ZERO, [], 1), "issuer")
 
     @pytest.mark.parametrize("reason", [0, 1, 2, 3])
     def test_each_defined_reason_is_recorded(self, network: Network, reason: int) -> None:

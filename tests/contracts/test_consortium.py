@@ -4,6 +4,7 @@ suite, and the history of signing keys (account keys and SM2 keys)."""
 from __future__ import annotations
 
 import pytest
+from web3.constants import ADDRESS_ZERO
 from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.logs import DISCARD
 
@@ -277,7 +278,7 @@ class TestCryptoSuite:
         factory = network.w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
         founder = (GOV1, "治理", int(Role.GOVERNOR), [network.new_key()])
         with pytest.raises((ContractCustomError, ContractLogicError, *EMBEDDED_REVERTS)) as info:
-            factory.constructor([founder], 1, 2).transact({"from": network.keys["governor"]})
+            factory.constructor([founder], 1, 2, ADDRESS_ZERO).transact({"from": network.keys["governor"]})
         reverted = revert_from(info.value)
         assert (reverted.error, reverted.args_) == ("ConsortiumUnknownCryptoSuite", (2,))
 

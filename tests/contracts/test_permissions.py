@@ -85,6 +85,11 @@ OPERATIONS: dict[str, Operation] = {
     "anchorBatch": lambda n, a: n.registry.functions.anchorBatch(random_hash(), MARRIAGE, 100, 0),
     "revoke": lambda n, a: n.registry.functions.revoke(_issued(n), b"\0" * 32, [], 1),
     "supersede": lambda n, a: n.registry.functions.supersede(_issued(n), b"\0" * 32, [], random_hash(), 0),
+    "forgetDepartmentPermits": lambda n, a: n.registry.functions.forgetDepartmentPermits(1),
+    "forgetTypePermits": lambda n, a: n.registry.functions.forgetTypePermits(1),
+    "retire": lambda n, a: n.registry.functions.retire(n.new_key()),
+    "takeOver": lambda n, a: n.registry.functions.takeOver(),
+    "handOverIssuancePermits": lambda n, a: n.consortium.functions.handOverIssuancePermits(n.new_key()),
     "setLogOperator": lambda n, a: n.checkpoints.functions.setLogOperator(random_hash(), OPERATOR),
     "appendCheckpoint": lambda n, a: n.checkpoints.functions.appendCheckpoint(ACCESS_LOG, 1, random_hash()),
 }
@@ -123,12 +128,20 @@ RULES: dict[str, tuple[set[str], str]] = {
     "anchorBatch": ({"issuer"}, "ConsortiumMissingRole"),
     "revoke": ({"issuer"}, "RegistryNotIssuer"),
     "supersede": ({"issuer"}, "ConsortiumMissingRole"),
+    "forgetDepartmentPermits": (set(), "PermitsUnauthorised"),
+    "forgetTypePermits": (set(), "PermitsUnauthorised"),
+    "retire": (set(), "RegistryOnlyGovernance"),
+    "takeOver": (set(), "RegistryNotPredecessor"),  # only the predecessor, while it retires
+    "handOverIssuancePermits": (set(), "ConsortiumNotIssuancePermits"),  # only the registry named, retiring
     "setLogOperator": (set(), "CheckpointOnlyGovernance"),
     "appendCheckpoint": ({"operator"}, "ConsortiumMissingRole"),
 }
 
-#: Errors of the functions only governance may call: every direct caller gets them, whatever its state.
-GOVERNANCE_ONLY = {"ConsortiumOnlyGovernance", "CheckpointOnlyGovernance"}
+#: Errors of the functions only governance (or, for the registry's permit hooks, the Consortium and the
+#: Catalog themselves; for takeOver, a retiring predecessor; for the hand-over, the registry named) may
+#: call: every direct caller gets them, whatever its state.
+GOVERNANCE_ONLY = {"ConsortiumOnlyGovernance", "CheckpointOnlyGovernance", "PermitsUnauthorised",
+                   "RegistryOnlyGovernance", "RegistryNotPredecessor", "ConsortiumNotIssuancePermits"}
 
 #: Where an active actor's error differs from the operation's general one.
 EXCEPTIONS: dict[tuple[str, str], str] = {

@@ -9,12 +9,12 @@ from typing import Any, Callable
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings, strategies as st
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 
 from gateway.certificates.merkle import MerkleBatch
 from gateway.certificates.verification import LiveFacts, Lookup, Outcome, Verdict
 from gateway.chain_state import IndexedState, differences
-from gateway.db import (AnchorRecord, KeyRecord, Operation, RevocationRecord, SupersessionRecord, TypeVersionRecord,
+from gateway.db import (AnchorRecord, ChainEvent, KeyRecord, Operation, RevocationRecord, SupersessionRecord, TypeVersionRecord,
                         make_engine, session_factory)
 from gateway.indexer import EventIndex
 from gateway.models import RevokeRequest
@@ -22,7 +22,7 @@ from gateway.service import Gateway
 from ledger_node.devnet import Devnet, demo_account
 from ledger_node.transactions import ContractReverted
 from ledger_node.types import CertificateStatus
-from tests.conftest import CIVIL, MARRIAGE, Network, department_caller, issued_by_hand, random_hash
+from tests.conftest import CIVIL, MARRIAGE, PROPERTY, Network, department_caller, issued_by_hand, random_hash
 
 DEPRECATED, ACTIVE = 2, 1
 ZERO = bytes(32)
@@ -133,6 +133,61 @@ def on_own_history(network: Network, test: Callable[[Path], None]) -> None:
     finally:
         network.w3.testing.revert(snapshot)
         network.keys = keys
+
+
+def test_an_issuance_is_indexed_with_the_issuer_type_version_and_validity_of_its_anchor(network: Network,
+                                                                                       tmp_path: Path) -> None:
+    valid_until = network.now() + 3600
+    certificate_hash = network.issue(valid_until=valid_until)  # its event carries the hash alone
+    with indexed(network, tmp_path).sessions() as session:
+        row = session.scalars(select(ChainEvent).where(ChainEvent.event == "CertificateIssued",
+                                                       ChainEvent.subject == "0x" + certificate_hash.hex())).one()
+    assert (row.department, row.certificate_type, row.args["typeVersion"], row.args["validUntil"]) == (
+        "CIVIL-AFFAIRS", "MARRIAGE-CERT", 1, valid_until)
+
+
+def _civil_member_in_a_housing_batch(network: Network) -> tuple[Lookup, MerkleBatch]:
+    """A certificate of civil affairs' batch, whose hash housing also puts in a batch of its own (anchors are
+    unique per root, not per member): the certificate as civil affairs' holder presents it, and housing's batch."""
+    certificate = random_hash()
+    civil_batch, housing_batch = MerkleBatch.build([certificate, random_hash()]), MerkleBatch.build([certificate])
+    network.send(network.registry.functions.anchorBatch(civil_batch.root, MARRIAGE, 2, 0), "issuer")
+    network.send(network.registry.functions.anchorBatch(housing_batch.root, PROPERTY, 1, 0), "other_issuer")
+    return Lookup(certificate, civil_batch.root, tuple(civil_batch.proof(certificate)), network.keys["issuer"]), housing_batch
+
+
+def test_a_revocation_in_another_departments_batch_leaves_the_certificate_valid(network: Network,
+                                                                               tmp_path: Path) -> None:
+    civil, housing_batch = _civil_member_in_a_housing_batch(network)
+    network.send(network.registry.functions.revoke(civil.certificate_hash, housing_batch.root,
+                                                   housing_batch.proof(civil.certificate_hash), 1), "other_issuer")
+    read = indexed(network, tmp_path).read([civil])
+    assert read is not None
+    assert read[0][0].status == CertificateStatus.VALID
+
+
+def test_a_supersession_in_another_departments_batch_leaves_the_certificate_valid(network: Network,
+                                                                                 tmp_path: Path) -> None:
+    civil, housing_batch = _civil_member_in_a_housing_batch(network)
+    network.send(network.registry.functions.supersede(civil.certificate_hash, housing_batch.root,
+                                                      housing_batch.proof(civil.certificate_hash), random_hash(), 0),
+                 "other_issuer")
+    read = indexed(network, tmp_path).read([civil])
+    assert read is not None
+    assert (read[0][0].status, read[0][0].superseded_by) == (CertificateStatus.VALID, ZERO)
+
+
+def test_both_departments_revocations_of_one_hash_are_indexed_apart(network: Network, tmp_path: Path) -> None:
+    civil, housing_batch = _civil_member_in_a_housing_batch(network)
+    housing = Lookup(civil.certificate_hash, housing_batch.root, tuple(housing_batch.proof(civil.certificate_hash)),
+                     network.keys["other_issuer"])
+    network.send(network.registry.functions.revoke(civil.certificate_hash, housing.batch_root, list(housing.proof), 1),
+                 "other_issuer")
+    network.send(network.registry.functions.revoke(civil.certificate_hash, civil.batch_root, list(civil.proof), 2),
+                 "issuer")
+    read = indexed(network, tmp_path).read([civil, housing])
+    assert read is not None
+    assert [facts.revocation_reason for facts in read[0]] == [2, 1]
 
 
 @pytest.mark.slow

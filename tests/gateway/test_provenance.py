@@ -30,8 +30,8 @@ class NothingAwaited:
         raise AssertionError(f"waited for block {block}")
 
 
-def _event(block: int, name: str, subject: str, related: str | None = None) -> ChainEvent:
-    return ChainEvent(block_number=block, log_index=0, block_hash="0x" + "00" * 32, tx_hash="0x" + "00" * 32,
+def _event(block: int, name: str, subject: str, related: str | None = None, tx: str = "0") -> ChainEvent:
+    return ChainEvent(block_number=block, log_index=0, block_hash="0x" + "00" * 32, tx_hash="0x" + tx * 64,
                       timestamp=block, contract="CertificateRegistry", event=name, department=MZ,
                       certificate_type=None, subject=subject, related=related, args={})
 
@@ -82,6 +82,19 @@ def test_pages_of_a_batch_members_events_hold_each_event_once_in_chain_order(pop
         if (cursor := page.next) is None:
             break
     assert events == [(1, "BatchAnchored"), (2, "CertificateRevoked"), (3, "CertificateSuperseded")]
+
+
+def test_another_departments_revocation_of_the_hash_under_its_own_batch_is_not_in_the_history(
+        populated: sessionmaker) -> None:
+    """The registry keeps revocations per anchor: housing revoking and superseding the hash under a batch of its
+    own (block 4 and 5, another transaction) does not touch this certificate, so its history does not show it."""
+    other_root = "0x" + "d" * 64
+    with populated.begin() as session:
+        session.add_all([_event(4, "CertificateRevoked", CERTIFICATE, other_root, tx="1"),
+                         _event(5, "CertificateSuperseded", CERTIFICATE, SUCCESSOR, tx="1")])
+    page = Provenance(populated, NothingAwaited()).certificate_events(GA, CERTIFICATE, limit=10)  # type: ignore[arg-type]
+    assert [(e["blockNumber"], e["event"]) for e in page.items] == [
+        (1, "BatchAnchored"), (2, "CertificateRevoked"), (3, "CertificateSuperseded")]
 
 
 def test_the_history_summarises_accesses_as_their_count_and_the_newest(populated: sessionmaker) -> None:

@@ -2,7 +2,7 @@ const { expect } = require("chai");
 const { loadFixture, time } = require("@nomicfoundation/hardhat-network-helpers");
 const { StandardMerkleTree } = require("@openzeppelin/merkle-tree");
 const { deployConsortium, govern, randomHash, ZERO, Status, CertificateStatus, CIVIL, HOUSING, SUSPENDED, MARRIAGE,
-  PROPERTY } = require("./fixtures");
+  PROPERTY, SCHEMA_V1 } = require("./fixtures");
 
 describe("CertificateRegistry", function () {
   async function withBatch() {
@@ -21,7 +21,9 @@ describe("CertificateRegistry", function () {
       const hash = randomHash();
       const until = (await time.latest()) + 3600;
       await expect(registry.connect(accounts.issuer).issue(hash, MARRIAGE, until))
-        .to.emit(registry, "CertificateIssued").withArgs(hash, CIVIL, MARRIAGE, 1, until);
+        .to.emit(registry, "CertificateIssued").withArgs(hash);
+      const anchor = await registry.anchorOf(hash);
+      expect([anchor.typeVersion, anchor.validUntil, anchor.memberCount]).to.deep.equal([1n, BigInt(until), 0n]);
       const state = await registry.certificateState(hash, ZERO, []);
       expect(state.status).to.equal(BigInt(CertificateStatus.VALID));
       expect([state.issuer, state.certificateType, state.typeVersion, state.validUntil])
@@ -261,6 +263,79 @@ describe("CertificateRegistry", function () {
       await registry.connect(accounts.otherIssuer).issue(hash, PROPERTY, 0);
       await expect(registry.connect(accounts.issuer).supersede(hash, ZERO, [], randomHash(), 0))
         .to.be.revertedWithCustomError(registry, "RegistryNotIssuer").withArgs(hash, CIVIL);
+    });
+  });
+
+  describe("issuance permits", function () {
+    async function withPermit() {
+      const network = await deployConsortium();
+      await network.registry.connect(network.accounts.issuer).issue(randomHash(), MARRIAGE, 0);
+      return network;
+    }
+
+    const permitOf = async (registry, key) => [...(await registry.issuancePermit(key.address, MARRIAGE))];
+
+    it("remembers the first issuance's full check for the key and type", async function () {
+      const { registry, consortium, accounts } = await loadFixture(withPermit);
+      expect(await consortium.issuancePermits()).to.equal(registry.target);
+      expect(await permitOf(registry, accounts.issuer)).to.deep.equal([4n, 1n, 1n]);
+    });
+
+    it("forgets it when the department is suspended, and refuses the next issuance", async function () {
+      const { registry, consortium, governors, accounts } = await loadFixture(withPermit);
+      await govern(consortium, governors, [await consortium.setStatus.populateTransaction(CIVIL, Status.SUSPENDED)]);
+      expect(await permitOf(registry, accounts.issuer)).to.deep.equal([0n, 0n, 0n]);
+      await expect(registry.connect(accounts.issuer).issue(randomHash(), MARRIAGE, 0))
+        .to.be.revertedWithCustomError(consortium, "ConsortiumDepartmentNotActive").withArgs(CIVIL, Status.SUSPENDED);
+    });
+
+    it("forgets it when the key is rotated away, and refuses the old key", async function () {
+      const { registry, consortium, accounts } = await loadFixture(withPermit);
+      const [newKey] = accounts.spare;
+      await consortium.connect(accounts.issuer).rotateKey(CIVIL, accounts.issuer.address, newKey.address);
+      await expect(registry.connect(accounts.issuer).issue(randomHash(), MARRIAGE, 0))
+        .to.be.revertedWithCustomError(consortium, "ConsortiumUnknownKey").withArgs(accounts.issuer.address);
+    });
+
+    it("forgets it when the issuer is withdrawn from the type, and refuses the next issuance", async function () {
+      const { registry, catalog, accounts } = await loadFixture(withPermit);
+      await catalog.connect(accounts.issuer).setIssuer(MARRIAGE, CIVIL, false);
+      await expect(registry.connect(accounts.issuer).issue(randomHash(), MARRIAGE, 0))
+        .to.be.revertedWithCustomError(catalog, "CatalogIssuerNotAuthorised").withArgs(MARRIAGE, CIVIL);
+    });
+
+    it("forgets it when a version is published, so the next issuance records the new version", async function () {
+      const { registry, catalog, accounts } = await loadFixture(withPermit);
+      await catalog.connect(accounts.issuer).publishTypeVersion(MARRIAGE, "0x" + "02".repeat(32));
+      const hash = randomHash();
+      await registry.connect(accounts.issuer).issue(hash, MARRIAGE, 0);
+      expect((await registry.anchorOf(hash)).typeVersion).to.equal(2n);
+    });
+
+    it("empties a full list and can still forget every permit it remembers", async function () {
+      const { registry, catalog, consortium, governors, accounts } = await loadFixture(deployConsortium);
+      const PERMIT_LIST_LIMIT = 128; // contracts/IssuancePermits.sol
+      const types = Array.from({ length: PERMIT_LIST_LIMIT + 1 }, () => randomHash());
+      for (const type of types) { // one key, one department: its list of permits fills up
+        await catalog.connect(accounts.issuer).registerType(type, SCHEMA_V1, "证照", [CIVIL]);
+        await registry.connect(accounts.issuer).issue(randomHash(), type, 0);
+      }
+      const [first, last] = [types[0], types[types.length - 1]];
+      expect([...(await registry.issuancePermit(accounts.issuer.address, first))]).to.deep.equal([0n, 0n, 0n]);
+      expect((await registry.issuancePermit(accounts.issuer.address, last))[0]).to.equal(4n);
+      await govern(consortium, governors, [await consortium.setStatus.populateTransaction(CIVIL, Status.SUSPENDED)]);
+      for (const type of [first, last]) {
+        await expect(registry.connect(accounts.issuer).issue(randomHash(), type, 0))
+          .to.be.revertedWithCustomError(consortium, "ConsortiumDepartmentNotActive");
+      }
+    });
+
+    it("lets only its consortium and its catalog make it forget", async function () {
+      const { registry, accounts } = await loadFixture(withPermit);
+      await expect(registry.connect(accounts.governor).forgetDepartmentPermits(4))
+        .to.be.revertedWithCustomError(registry, "PermitsUnauthorised").withArgs(accounts.governor.address);
+      await expect(registry.connect(accounts.issuer).forgetTypePermits(1))
+        .to.be.revertedWithCustomError(registry, "PermitsUnauthorised").withArgs(accounts.issuer.address);
     });
   });
 

@@ -56,9 +56,12 @@ async function deployConsortium() {
     { code: GOV2, name: "治理部门二", roles: Role.GOVERNOR, keys: [governor2.address] },
     { code: GOV3, name: "治理部门三", roles: Role.GOVERNOR, keys: [governor3.address] },
   ];
-  const consortium = await ethers.deployContract("Consortium", [founders, 2, 0], deployer);
+  // The consortium names the registry (the deployer's third contract from here) before it exists.
+  const registryAddress = ethers.getCreateAddress({ from: deployer.address, nonce: (await deployer.getNonce()) + 2 });
+  const consortium = await ethers.deployContract("Consortium", [founders, 2, 0, registryAddress], deployer);
   const catalog = await ethers.deployContract("Catalog", [consortium.target], deployer);
-  const registry = await ethers.deployContract("CertificateRegistry", [consortium.target, catalog.target], deployer);
+  const registry = await ethers.deployContract("CertificateRegistry", [consortium.target, catalog.target, ethers.ZeroAddress],
+    deployer);
   const checkpoints = await ethers.deployContract("AuditCheckpoints", [consortium.target], deployer);
   const governors = [governor, governor2];
   const admit = (code, name, roles, key) => consortium.admitDepartment.populateTransaction(code, name, roles, [key.address]);
