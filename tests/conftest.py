@@ -370,7 +370,7 @@ def sm2_desk(sm2_network: Network) -> CertificateDesk:
 
 #: The gateway suites run on an anvil devnet (ledger_node.devnet) served by a gateway process (gateway.process).
 from gateway.process import GatewayProcess  # noqa: E402
-from ledger_node.devnet import (DEMO_DEPARTMENTS, MZ_MARRIAGE, STATE_FILE, Devnet, build_devnet_template,  # noqa: E402
+from ledger_node.devnet import (DEMO_DEPARTMENTS, MZ_MARRIAGE, Devnet, build_devnet_template,  # noqa: E402
                                 citizen_id, demo_account, start_devnet, transactions_sent)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import rfc8785

@@ -19,7 +19,6 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, make_url, text
 
-from gateway.api.metrics import Metrics
 from gateway.db import OPEN_STATES
 from gateway.service import Gateway
 from gateway.settings import Settings

@@ -16,8 +16,7 @@ from stdnum.cn import uscc
 from gateway.sharing.consent import new_holder_key, new_withdrawal, sign_record
 from gateway.sharing.gbt36906 import MAX_USE_CAUSE, use_cause_hash
 from tests.conftest import DEMO_DEPARTMENTS, MZ_MARRIAGE, GatewayProcess, citizen_id
-from tests.gateway.test_sharing import (ITEM, ZJ, Holder, _consented, _issue, _log, _now, _refused, _register,
-                                        _signed_consent)
+from tests.gateway.test_sharing import (ITEM, ZJ, Holder, _consented, _issue, _log, _now, _refused, _register)
 
 pytestmark = pytest.mark.slow
 
