@@ -182,10 +182,12 @@ class Leases:
         self._drop(held)
 
     def _drop(self, duties: set[str]) -> None:
+        """Forgets the tokens of `duties`; says which of them this process was leading (whatever the cause:
+        a takeover seen by a fence, a database that did not answer, a release)."""
         with self._lock:
-            for duty in duties:
-                self._tokens.pop(duty, None)
-        if duties:
+            dropped = {duty for duty in duties if self._tokens.pop(duty, None) is not None}
+        if dropped:
+            log.warning("no longer leading %s", ", ".join(sorted(dropped)))
             self.changed.set()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Iterator
 
@@ -61,6 +62,18 @@ def test_a_write_fenced_by_a_lease_taken_over_fails_and_leaves_nothing(sessions:
         with pytest.raises(LeaseLost):
             paused.fence(session, [DUTY])
     assert not paused.holds(DUTY)
+
+
+def test_a_process_that_finds_its_lease_taken_over_says_it_no_longer_leads(
+        sessions: sessionmaker, caplog: pytest.LogCaptureFixture) -> None:
+    paused, successor = _leases(sessions, "paused"), _leases(sessions, "successor")
+    paused.renew()
+    _run_out(sessions)
+    successor.renew()
+    with sessions() as session, caplog.at_level(logging.WARNING, logger="gateway.leases"):
+        with pytest.raises(LeaseLost):
+            paused.fence(session, [DUTY])
+    assert caplog.messages == [f"no longer leading {DUTY}"]
 
 
 def test_a_holders_fenced_write_passes(sessions: sessionmaker) -> None:
