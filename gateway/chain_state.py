@@ -241,15 +241,22 @@ def differences(deployment: Deployment, sessions: sessionmaker) -> list[str]:
     is read from the registry version that holds it (the newest one for what none holds)."""
     consortium, catalog = deployment.consortium.functions, deployment.catalog.functions
 
+    def holding(read: Callable[[Any], Any]) -> Any:
+        """`read`'s answer from the newest registry whose answer is not empty (its first field is not 0),
+        asking the registries newest first and stopping there; the newest one's when none holds it."""
+        newest = None
+        for registry in reversed(deployment.registries):
+            answer = read(registry.functions)
+            if answer[0] != 0:
+                return answer
+            newest = answer if newest is None else newest
+        return newest
+
     def anchor_of(hash_text: str) -> Any:
-        answers = [registry.functions.anchorOf(bytes.fromhex(hash_text[2:])).call()
-                   for registry in reversed(deployment.registries)]
-        return next((answer for answer in answers if answer[0] != 0), answers[0])
+        return holding(lambda registry: registry.anchorOf(bytes.fromhex(hash_text[2:])).call())
 
     def single_state(hash_text: str) -> Any:
-        answers = [registry.functions.certificateState(bytes.fromhex(hash_text[2:]), bytes(32), []).call()
-                   for registry in reversed(deployment.registries)]
-        return next((answer for answer in answers if answer[0] != 0), answers[0])
+        return holding(lambda registry: registry.certificateState(bytes.fromhex(hash_text[2:]), bytes(32), []).call())
 
     found: list[str] = []
     with sessions() as session:
