@@ -24,7 +24,7 @@ subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async (args, hre, runSuper) => {
 module.exports = {
   solidity: {
     version: SOLC_VERSION,
-    settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: "paris" },
+    settings: { optimizer: { enabled: true, runs: 200 }, viaIR: true, evmVersion: "paris" },
   },
   networks: {
     // The same development accounts as ganache, anvil and the embedded engine (64: one per

@@ -161,11 +161,13 @@ contract Catalog is ICatalog, ConsortiumMember {
     // ----- views -----
 
     /// @inheritdoc ICatalog
-    function issuanceTerms(bytes32 code, uint32 issuerId) external view returns (uint32 typeId, uint32 version) {
-        TypeRecord storage record = _requireType(code);
+    function issuanceVersion(uint32 typeId, uint32 issuerId) external view returns (uint32 version) {
+        bytes32 code = _typeCodes[typeId];
+        if (code == bytes32(0)) revert CatalogUnknownTypeId(typeId);
+        TypeRecord storage record = _types[code];
         if (record.status != TypeStatus.Active) revert CatalogTypeDeprecated(code);
         if (!_issuers[code].get(issuerId)) revert CatalogIssuerNotAuthorised(code, consortium.departmentCode(issuerId));
-        return (record.id, record.version);
+        return record.version;
     }
 
     /// @inheritdoc ICatalog

@@ -5,7 +5,7 @@ import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProo
 import {ICertificateRegistry} from "./interfaces/ICertificateRegistry.sol";
 import {ICatalog} from "./interfaces/ICatalog.sol";
 import {IConsortium} from "./interfaces/IConsortium.sol";
-import {IssuancePermits, issuerIdOf, typeVersionOf} from "./IssuancePermits.sol";
+import {IssuancePermits} from "./IssuancePermits.sol";
 import {ANY_ROLE, NO_EXPIRATION, REASON_MAX_REVOKE, REASON_SUPERSEDED, ROLE_ISSUER} from "./Common.sol";
 
 /// @title CertificateRegistry
@@ -56,6 +56,8 @@ contract CertificateRegistry is ICertificateRegistry, IssuancePermits {
 
     /// @inheritdoc ICertificateRegistry
     ICertificateRegistry public immutable predecessor;
+    /// @dev Whether there is a predecessor: the warm path of issuance tests this, not the address.
+    bool private immutable _hasPredecessor;
     /// @dev The registry that replaced this one; zero while it is not retired.
     address private _successor;
 
@@ -66,27 +68,21 @@ contract CertificateRegistry is ICertificateRegistry, IssuancePermits {
         IssuancePermits(consortium_, catalog_)
     {
         predecessor = predecessor_;
+        _hasPredecessor = address(predecessor_) != address(0);
     }
 
     /// @inheritdoc ICertificateRegistry
-    function issue(bytes32 certificateHash, bytes32 certificateType, uint40 validUntil) external {
-        _anchor(certificateHash, validUntil, _issuancePermit(certificateType), 0);
+    function issue(bytes32 certificateHash, uint72 terms) external {
+        _anchor(certificateHash, _anchorFields(_issuancePermit(uint32(terms)), uint40(terms >> 32)));
         emit CertificateIssued(certificateHash);
     }
 
     /// @inheritdoc ICertificateRegistry
-    function anchorBatch(bytes32 batchRoot, bytes32 certificateType, uint32 memberCount, uint40 validUntil) external {
-        uint256 permit = _issuancePermit(certificateType);
+    function anchorBatch(bytes32 batchRoot, uint72 terms, uint32 memberCount) external {
+        uint256 fields = _anchorFields(_issuancePermit(uint32(terms)), uint40(terms >> 32));
         if (memberCount == 0) revert RegistryInvalidAnchor(batchRoot);
-        _anchor(batchRoot, validUntil, permit, memberCount);
-        emit BatchAnchored(
-            batchRoot,
-            consortium.departmentCode(issuerIdOf(permit)),
-            certificateType,
-            typeVersionOf(permit),
-            memberCount,
-            validUntil
-        );
+        _anchor(batchRoot, fields | uint256(memberCount) << 216 | uint256(ANCHOR_BATCH) << 248);
+        emit BatchAnchored(batchRoot);
     }
 
     /// @inheritdoc ICertificateRegistry
@@ -107,7 +103,7 @@ contract CertificateRegistry is ICertificateRegistry, IssuancePermits {
         (uint32 callerId, bytes32 callerCode) = _callerDepartment(ROLE_ISSUER);
         uint32 typeId = _revokeAsIssuer(certificateHash, batchRoot, proof, REASON_SUPERSEDED, callerId, callerCode);
         _successors[_anchoredAs(batchRoot, certificateHash)] = successor;
-        _anchor(successor, validUntil, _issuancePermit(catalog.typeCode(typeId)), 0);
+        _anchor(successor, _anchorFields(_issuancePermit(typeId), validUntil));
         emit CertificateIssued(successor);
         emit CertificateSuperseded(certificateHash, successor, callerCode);
     }
@@ -217,23 +213,30 @@ contract CertificateRegistry is ICertificateRegistry, IssuancePermits {
 
     // ----- internals -----
 
-    /// @dev Writes the anchor's single slot for a permitted caller (single certificate: no members).
-    function _anchor(bytes32 hash, uint40 validUntil, uint256 permit, uint32 memberCount) private {
-        if (hash == bytes32(0)) revert RegistryInvalidAnchor(hash);
+    /// @dev The anchor slot's fields but a batch's members and flag, laid out as AnchorRecord (first
+    /// field in the low bytes; the permit is its first 12 bytes), for a permitted caller.
+    function _anchorFields(uint256 permit, uint40 validUntil) private view returns (uint256) {
         uint40 now_ = _time();
-        if (validUntil != NO_EXPIRATION && validUntil <= now_) revert RegistryInvalidValidity(validUntil, now_);
-        AnchorRecord storage record = _anchors[hash];
-        if (record.issuerId != 0) revert RegistryAlreadyAnchored(hash);
-        // An immutable compare: free in a consortium's first registry; a successor pays the call.
-        if (address(predecessor) != address(0) && predecessor.isAnchored(hash)) {
+        // validUntil <= now_ unless it is NO_EXPIRATION (0), in one comparison: 0 - 1 wraps to the
+        // largest uint40, later than any now.
+        unchecked {
+            if (validUntil - 1 < now_) revert RegistryInvalidValidity(validUntil, now_);
+        }
+        return permit | uint256(now_) << 96 | uint256(uint40(block.number)) << 136 | uint256(validUntil) << 176;
+    }
+
+    /// @dev Writes the anchor's single slot, `record` as laid out by {_anchorFields}, in one SSTORE
+    /// (assigning the struct costs one SSTORE per field here).
+    function _anchor(bytes32 hash, uint256 record) private {
+        if (hash == bytes32(0)) revert RegistryInvalidAnchor(hash);
+        AnchorRecord storage slot = _anchors[hash];
+        if (slot.issuerId != 0) revert RegistryAlreadyAnchored(hash);
+        // An immutable flag: free in a consortium's first registry; a successor pays the call.
+        if (_hasPredecessor && predecessor.isAnchored(hash)) {
             revert RegistryAnchoredInPredecessor(hash, address(predecessor));
         }
-        // The whole slot in one SSTORE, laid out as AnchorRecord (first field in the low bytes; the
-        // permit is its first 12 bytes): assigning the struct costs one SSTORE per field here.
-        uint256 packed = permit | uint256(now_) << 96 | uint256(uint40(block.number)) << 136
-            | uint256(validUntil) << 176 | uint256(memberCount) << 216 | uint256(memberCount == 0 ? 0 : ANCHOR_BATCH) << 248;
         assembly ("memory-safe") {
-            sstore(record.slot, packed)
+            sstore(slot.slot, record)
         }
     }
 

@@ -25,7 +25,8 @@ abstract contract IssuancePermits is IIssuancePermits, ConsortiumMember {
     ICatalog public immutable catalog;
 
     /// @dev What the full check found for one (key, type), packed in one slot as the first 12 bytes
-    /// of an anchor are: issuerId | typeId << 32 | typeVersion << 64 (see {issuerIdOf}, {typeVersionOf}); zero: none.
+    /// of an anchor are: issuerId | typeId << 32 | typeVersion << 64; zero: none. The id is the key and
+    /// the type id side by side ({_permitId}): unique without hashing.
     mapping(bytes32 permitId => uint256 permit) private _permits;
     mapping(uint32 departmentId => bytes32[] permitIds) private _departmentPermits;
     mapping(uint32 typeId => bytes32[] permitIds) private _typePermits;
@@ -47,38 +48,33 @@ abstract contract IssuancePermits is IIssuancePermits, ConsortiumMember {
     }
 
     /// @inheritdoc IIssuancePermits
-    function issuancePermit(address key, bytes32 certificateType)
+    function issuancePermit(address key, uint32 typeId)
         external
         view
-        returns (uint32 issuerId, uint32 typeId, uint32 typeVersion)
+        returns (uint32 issuerId, uint32 permittedTypeId, uint32 typeVersion)
     {
-        uint256 permit = _permits[keccak256(abi.encode(key, certificateType))];
-        return (issuerIdOf(permit), uint32(permit >> 32), typeVersionOf(permit));
+        uint256 permit = _permits[_permitId(key, typeId)];
+        return (uint32(permit), uint32(permit >> 32), uint32(permit >> 64));
     }
 
-    /// @dev The caller's permit to issue `certificateType`: the remembered one, or else the full
-    /// check's (which reverts with the Consortium's or the Catalog's reason), remembered.
-    function _issuancePermit(bytes32 certificateType) internal returns (uint256 permit) {
-        bytes32 permitId;
-        assembly ("memory-safe") {
-            // keccak256(abi.encode(msg.sender, certificateType)) in scratch space: no memory allocated.
-            mstore(0x00, caller())
-            mstore(0x20, certificateType)
-            permitId := keccak256(0x00, 0x40)
-        }
+    /// @dev The caller's permit to issue type `typeId`: the remembered one, or else the full check's
+    /// (which reverts with the Consortium's or the Catalog's reason), remembered.
+    function _issuancePermit(uint32 typeId) internal returns (uint256 permit) {
+        // _permitId(msg.sender, typeId), written out: the compiler does not clean msg.sender (18 gas).
+        bytes32 permitId = bytes32(uint256(uint160(msg.sender)) << 32 | typeId);
         permit = _permits[permitId];
-        if (permit == 0) permit = _checkAndRemember(permitId, certificateType);
+        if (permit == 0) permit = _checkAndRemember(permitId, typeId);
     }
 
     /// @dev Reverts unless this registry may issue now: the one the consortium names (so the hooks
     /// reach it), not retired. Only the slow path asks: a registry that may not issue holds no permit.
     function _requireActive() internal view virtual;
 
-    function _checkAndRemember(bytes32 permitId, bytes32 certificateType) private returns (uint256 permit) {
+    function _checkAndRemember(bytes32 permitId, uint32 typeId) private returns (uint256 permit) {
         _requireActive();
         // slither-disable-next-line unused-return (a permit records the department's id; its code is not needed)
         (uint32 issuerId,) = _callerDepartment(ROLE_ISSUER);
-        (uint32 typeId, uint32 typeVersion) = catalog.issuanceTerms(certificateType, issuerId);
+        uint32 typeVersion = catalog.issuanceVersion(typeId, issuerId);
         permit = uint256(issuerId) | uint256(typeId) << 32 | uint256(typeVersion) << 64;
         _list(_departmentPermits[issuerId], permitId);
         _list(_typePermits[typeId], permitId);
@@ -95,6 +91,10 @@ abstract contract IssuancePermits is IIssuancePermits, ConsortiumMember {
         }
     }
 
+    function _permitId(address key, uint32 typeId) private pure returns (bytes32) {
+        return bytes32(uint256(uint160(key)) << 32 | typeId);
+    }
+
     function _list(bytes32[] storage permitIds, bytes32 permitId) private {
         if (permitIds.length == PERMIT_LIST_LIMIT) _forgetAll(permitIds);
         permitIds.push(permitId);
@@ -106,13 +106,4 @@ abstract contract IssuancePermits is IIssuancePermits, ConsortiumMember {
             permitIds.pop();
         }
     }
-}
-
-/// @dev The fields of a packed permit.
-function issuerIdOf(uint256 permit) pure returns (uint32) {
-    return uint32(permit);
-}
-
-function typeVersionOf(uint256 permit) pure returns (uint32) {
-    return uint32(permit >> 64);
 }

@@ -77,6 +77,14 @@ def code32(text: str) -> bytes:
     return raw.ljust(32, b"\0")
 
 
+def issuance_terms(type_id: int, valid_until: int) -> int:
+    """The `terms` word of `CertificateRegistry.issue` and `anchorBatch`: the type's id (`Catalog.certificateType`)
+    in the low 32 bits and the end of validity (unix seconds, 0: no end) in the next 40."""
+    if not 0 <= type_id < 2**32 or not 0 <= valid_until < 2**40:
+        raise ValueError(f"type id {type_id} or validUntil {valid_until} out of range (uint32, uint40)")
+    return type_id | valid_until << 32
+
+
 @lru_cache(maxsize=4096)
 def checksum_address(address: str | bytes) -> ChecksumAddress:
     """`address` in its EIP-55 form (ValueError when it is not an address), remembered: a certificate's

@@ -69,6 +69,8 @@ interface ICatalog {
 
     /// @notice No type has this code.
     error CatalogUnknownType(bytes32 certificateType);
+    /// @notice No type has this id.
+    error CatalogUnknownTypeId(uint32 typeId);
     /// @notice A type with this code exists.
     error CatalogTypeExists(bytes32 certificateType);
     /// @notice The type is deprecated: nothing new may be issued under it.
@@ -145,9 +147,9 @@ interface ICatalog {
 
     // ----- views -----
 
-    /// @notice What the registry needs to issue: the type's id and current version, if `issuerId`
+    /// @notice What the registry needs to issue: the current version of type `typeId`, if `issuerId`
     /// may issue it now. Reverts with the reason otherwise.
-    function issuanceTerms(bytes32 code, uint32 issuerId) external view returns (uint32 typeId, uint32 version);
+    function issuanceVersion(uint32 typeId, uint32 issuerId) external view returns (uint32 version);
 
     /// @notice A type, with the schema hash of its current version.
     function certificateType(bytes32 code) external view returns (CertificateType memory);

@@ -46,15 +46,9 @@ interface ICertificateRegistry {
     /// its anchor ({anchorOf}: ids that {IConsortium-departmentCode} and {ICatalog-typeCode} name),
     /// not repeated here: the event costs what DocumentStore's does (two topics, no data).
     event CertificateIssued(bytes32 indexed certificateHash);
-    /// @notice A Merkle batch of certificates was anchored.
-    event BatchAnchored(
-        bytes32 indexed batchRoot,
-        bytes32 indexed issuer,
-        bytes32 indexed certificateType,
-        uint32 typeVersion,
-        uint32 memberCount,
-        uint40 validUntil
-    );
+    /// @notice A Merkle batch of certificates was anchored. Its issuer, type, version, validity and
+    /// member count are in its anchor ({anchorOf}), as for {CertificateIssued}.
+    event BatchAnchored(bytes32 indexed batchRoot);
     /// @notice A certificate (single or batch member) was revoked; a supersession emits it too,
     /// with reason superseded (4), so that a reader of revocations alone sees every one.
     event CertificateRevoked(bytes32 indexed certificateHash, bytes32 indexed issuer, bytes32 indexed batchRoot, uint8 reason);
@@ -96,13 +90,17 @@ interface ICertificateRegistry {
     /// @notice A registry cannot be retired in favour of nothing or of itself.
     error RegistryInvalidSuccessor(address successor);
 
-    /// @notice Anchors one certificate of `certificateType`, valid until `validUntil` (0: no end).
+    /// @notice Anchors one certificate. `terms` packs its type and validity, `typeId | validUntil << 32`:
+    /// the type's id ({ICatalog-certificateType}) in the low 32 bits, the end of validity in the next 40
+    /// (0: no end).
     /// @dev Caller: a key of an active issuer department authorised for the active type.
-    function issue(bytes32 certificateHash, bytes32 certificateType, uint40 validUntil) external;
+    /// One word, not a type code and a time: a calldata word of mostly zero bytes costs 130 to 250 gas,
+    /// and `issue` is what the network runs most (docs/gas.md).
+    function issue(bytes32 certificateHash, uint72 terms) external;
 
-    /// @notice Anchors a batch of `memberCount` certificates by its Merkle root.
+    /// @notice Anchors a batch of `memberCount` certificates by its Merkle root; `terms` as for {issue}.
     /// @dev Caller: as for {issue}. Gas does not depend on the batch size.
-    function anchorBatch(bytes32 batchRoot, bytes32 certificateType, uint32 memberCount, uint40 validUntil) external;
+    function anchorBatch(bytes32 batchRoot, uint72 terms, uint32 memberCount) external;
 
     /// @notice Revokes a certificate. For a batch member pass its batch root and proof; for a
     /// single certificate pass a zero root and an empty proof. `reason`: 0 unspecified, 1 issued

@@ -21,11 +21,10 @@ interface IIssuancePermits {
     /// Consortium names at the time).
     function forgetTypePermits(uint32 typeId) external;
 
-    /// @notice What the registry remembers of `key`'s permission to issue `certificateType` (all
-    /// zero: nothing; the next issuance checks in full). For operators and tests: issuance never
-    /// needs it.
-    function issuancePermit(address key, bytes32 certificateType)
+    /// @notice What the registry remembers of `key`'s permission to issue type `typeId` (all zero:
+    /// nothing; the next issuance checks in full). For operators and tests: issuance never needs it.
+    function issuancePermit(address key, uint32 typeId)
         external
         view
-        returns (uint32 issuerId, uint32 typeId, uint32 typeVersion);
+        returns (uint32 issuerId, uint32 permittedTypeId, uint32 typeVersion);
 }
