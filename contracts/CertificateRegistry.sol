@@ -143,7 +143,7 @@ contract CertificateRegistry is ICertificateRegistry, IssuancePermits {
 
     /// @inheritdoc ICertificateRegistry
     function isAnchored(bytes32 hash) public view returns (bool) {
-        return _anchors[hash].issuerId != 0 || (address(predecessor) != address(0) && predecessor.isAnchored(hash));
+        return _anchors[hash].issuerId != 0 || (_hasPredecessor && predecessor.isAnchored(hash));
     }
 
     /// @inheritdoc ICertificateRegistry

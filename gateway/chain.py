@@ -26,7 +26,7 @@ from ledger_node.chainstate import code_text
 from ledger_node.deploy import Deployment
 from ledger_node.rpc import ViewCalls
 from ledger_node.sm2 import department_sm2_key
-from ledger_node.types import DepartmentStatus, Role, code32
+from ledger_node.types import DepartmentStatus, Role, code32, issuance_terms
 
 #: How the chain's client libraries say "no answer" (an answer cut off midway included): these become
 #: `ChainUnavailable` (HTTP 503).
@@ -65,6 +65,7 @@ class Chain:
         self._ttl = role_cache_seconds
         self._clock = clock
         self._departments: dict[str, tuple[float, DepartmentInfo]] = {}
+        self._type_ids: dict[str, int] = {}  # a type's id never changes: read once
         self._lock = threading.Lock()
 
     def department(self, code: str) -> DepartmentInfo:
@@ -83,6 +84,17 @@ class Chain:
         with self._lock:
             self._departments[code] = (self._clock(), info)
         return info
+
+    def issuance_terms(self, type_code: str, valid_until: int) -> int:
+        """The `terms` word of `issue` and `anchorBatch` for a certificate of type `type_code` valid until `valid_until`."""
+        with self._lock:
+            type_id = self._type_ids.get(type_code)
+        if type_id is None:
+            type_id = lookup(self.deployment.catalog.functions.certificateType(code32(type_code)),
+                             f"no certificate type {type_code!r} in the catalog")[1]
+            with self._lock:
+                self._type_ids[type_code] = type_id
+        return issuance_terms(type_id, valid_until)
 
     def _current_sm2_keys(self, code: str) -> tuple[str, ...]:
         consortium = self.deployment.consortium.functions

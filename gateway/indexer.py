@@ -47,6 +47,8 @@ REWIND_PAGE = 64
 #: Which argument of an event names its department, type, subject and related hash.
 DEPARTMENT_ARGS = ("issuer", "department", "owner", "proposer", "governor", "executor", "operator")
 TYPE_ARGS = ("certificateType",)
+#: The events that name only the anchor (the hash or batch root argument): the rest is read from the anchor.
+ANCHORED = {"CertificateIssued": "certificateHash", "BatchAnchored": "batchRoot"}
 SUBJECT_ARGS = ("certificateHash", "batchRoot", "serviceItem", "logId")
 RELATED_ARGS = {"CertificateSuperseded": "successor", "CertificateRevoked": "batchRoot"}
 CODE_ARGS = set(DEPARTMENT_ARGS) | set(TYPE_ARGS) | {"serviceItem", "logId", "requiredTypes", "previousOwner",
@@ -221,7 +223,7 @@ class EventIndex:
             event = self._events[entry["address"]].get(HexBytes(entry["topics"][0]).to_0x_hex())
             if event is not None:
                 decoded = event.process_log(entry)
-                if decoded["event"] == "CertificateIssued":
+                if decoded["event"] in ANCHORED:
                     decoded = self._with_anchor(self._registries[entry["address"]], decoded)
                 rows.append(event_row(self._names[entry["address"]], decoded,
                                       headers[entry["blockNumber"]]["timestamp"]))
@@ -229,20 +231,23 @@ class EventIndex:
                       for number, header in sorted(headers.items())]
 
     def _with_anchor(self, registry: Contract, decoded: Any) -> dict[str, Any]:
-        """A CertificateIssued event with what its anchor in `registry` holds: the event carries only
-        the hash (it costs what DocumentStore's does), the anchor slot the issuer, type, version and
-        validity, by id; ids name the same department or type forever, so their codes are read once.
+        """A CertificateIssued or BatchAnchored event with what its anchor in `registry` holds: the event
+        carries only the hash or root (CertificateIssued costs what DocumentStore's does), the anchor slot the
+        issuer, type, version, validity and a batch's member count, by id; ids name the same department or
+        type forever, so their codes are read once.
         Those four fields are written once, with the anchor (a revocation changes only the slot's
         other fields), so they are read at the latest block, not the event's: nodes that keep no
         old state (Besu's Bonsai storage) serve it, and an index rebuilt from genesis can read them."""
-        anchor = registry.functions.anchorOf(decoded["args"]["certificateHash"]).call()
-        issuer_id, type_id, type_version, valid_until = anchor[0], anchor[1], anchor[2], anchor[5]
+        anchored = ANCHORED[decoded["event"]]
+        anchor = registry.functions.anchorOf(decoded["args"][anchored]).call()
+        issuer_id, type_id, type_version, valid_until, member_count = anchor[0], anchor[1], anchor[2], anchor[5], anchor[6]
         if issuer_id not in self._department_codes:
             self._department_codes[issuer_id] = self._consortium.functions.departmentCode(issuer_id).call()
         if type_id not in self._type_codes:
             self._type_codes[type_id] = self._catalog.functions.typeCode(type_id).call()
         args = {**decoded["args"], "issuer": self._department_codes[issuer_id],
-                "certificateType": self._type_codes[type_id], "typeVersion": type_version, "validUntil": valid_until}
+                "certificateType": self._type_codes[type_id], "typeVersion": type_version, "validUntil": valid_until,
+                **({"memberCount": member_count} if decoded["event"] == "BatchAnchored" else {})}
         return {**decoded, "args": args}
 
     # ----- checking -----

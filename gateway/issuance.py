@@ -110,10 +110,8 @@ class Issuance:
         catalog = chain.deployment.catalog.functions
         registry = self._functions_of
         outbox.builders.update({
-            "issue": lambda op: registry(op).issue(_bytes(op.request["certificateHash"]), code32(op.request["type"]),
-                                                   op.request["validUntil"]),
-            "batch": lambda op: registry(op).anchorBatch(_bytes(op.request["root"]), code32(op.request["type"]),
-                                                         op.total, op.request["validUntil"]),
+            "issue": lambda op: registry(op).issue(_bytes(op.request["certificateHash"]), self._terms(op)),
+            "batch": lambda op: registry(op).anchorBatch(_bytes(op.request["root"]), self._terms(op), op.total),
             "revoke": lambda op: registry(op).revoke(_bytes(op.request["certificateHash"]), _bytes(op.request["root"]),
                                                      [_bytes(p) for p in op.request["proof"]], op.request["reason"]),
             "supersede": lambda op: registry(op).supersede(
@@ -134,6 +132,9 @@ class Issuance:
         named = operation.request.get("registry")
         deployment = self.chain.deployment
         return (deployment.registry_at(named) if named else None) or deployment.registry
+
+    def _terms(self, operation: Operation) -> int:
+        return self.chain.issuance_terms(operation.request["type"], operation.request["validUntil"])
 
     def _functions_of(self, operation: Operation) -> Any:
         return self._registry_of(operation).functions

@@ -28,6 +28,7 @@ from ledger_node.artifacts import load_artifact
 from ledger_node.compiler import BUILD_INFO
 from ledger_node.errors import LedgerError
 from ledger_node.sender import Sender
+from ledger_node.transactions import read
 from ledger_node.types import CRYPTO_SUITES, DepartmentCode, issuance_terms
 
 CONTRACT_NAMES = ("Consortium", "Catalog", "CertificateRegistry", "AuditCheckpoints")
@@ -96,8 +97,9 @@ class Deployment:
 
     def issuance_terms(self, certificate_type: bytes, valid_until: int) -> int:
         """The `terms` word of `issue` and `anchorBatch` for the type whose code is `certificate_type` (asks the
-        catalog for its id: a chain call; the gateway keeps the ids, which never change)."""
-        return issuance_terms(self.catalog.functions.certificateType(certificate_type).call()[1], valid_until)
+        catalog for its id: a chain call; the gateway keeps the ids, which never change). `ContractReverted`
+        (CatalogUnknownType) when no type has that code."""
+        return issuance_terms(read(self.catalog.functions.certificateType(certificate_type))[1], valid_until)
 
     def registry_at(self, address: str) -> Contract | None:
         """The deployment's registry (current or retired) at `address`, or None."""

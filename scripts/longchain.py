@@ -132,10 +132,12 @@ def _build(directory: Path, blocks: int, events: int) -> dict[str, int]:
 
 
 def _send_events(w3: Web3, manifest: Manifest, spec: ConsortiumSpec, total: int) -> dict[str, int]:
-    registry = manifest.deployment(w3).registry
+    deployment = manifest.deployment(w3)
+    registry = deployment.registry
     first_block = w3.eth.block_number + 1
     rng = random.Random(15)
     types = {abbr: [code32(t.code) for t in spec.types if DEMO_DEPARTMENTS[abbr] in t.issuers] for abbr in ISSUERS}
+    terms = {code: deployment.issuance_terms(code, 0) for codes in types.values() for code in codes}
     accounts = {abbr: demo_account(abbr) for abbr in ISSUERS}
     nonces = {abbr: w3.eth.get_transaction_count(accounts[abbr].address, "pending") for abbr in ISSUERS}
     issued: dict[str, list[bytes]] = {abbr: [] for abbr in ISSUERS}
@@ -152,10 +154,10 @@ def _send_events(w3: Web3, manifest: Manifest, spec: ConsortiumSpec, total: int)
                                              rng.randint(1, 3))
         certificate_type = rng.choice(types[abbr])
         if kind == "batch":
-            return registry.functions.anchorBatch(rng.randbytes(32), certificate_type, BATCH_MEMBERS, 0)
+            return registry.functions.anchorBatch(rng.randbytes(32), terms[certificate_type], BATCH_MEMBERS)
         certificate_hash = rng.randbytes(32)
         issued[abbr].append(certificate_hash)
-        return registry.functions.issue(certificate_hash, certificate_type, 0)
+        return registry.functions.issue(certificate_hash, terms[certificate_type])
 
     def mine() -> None:
         nonlocal block_gas

@@ -128,9 +128,13 @@ class Network:
         transact(self.consortium.functions.approve(proposal_id), self.keys["governor2"])
         return transact(self.consortium.functions.execute(proposal_id, calls), self.keys["governor"])
 
+    def terms(self, certificate_type: bytes = MARRIAGE, valid_until: int = 0) -> int:
+        """The `terms` word of issue and anchorBatch (the type by its code: its id is read from the catalog)."""
+        return self.deployment.issuance_terms(certificate_type, valid_until)
+
     def issue(self, actor: str = "issuer", certificate_type: bytes = MARRIAGE, valid_until: int = 0) -> bytes:
         certificate_hash = random_hash()
-        self.send(self.registry.functions.issue(certificate_hash, certificate_type, valid_until), actor)
+        self.send(self.registry.functions.issue(certificate_hash, self.terms(certificate_type, valid_until)), actor)
         return certificate_hash
 
     def now(self) -> int:

@@ -39,8 +39,7 @@ def anchor_certificate(issuing: Issuing, document: dict[str, Any]) -> dict[str, 
     """Anchors one signed certificate; returns it with its anchoring evidence."""
     _check_ready(issuing, document)
     receipt = issuing.sender.transact(
-        issuing.deployment.registry.functions.issue(stated_hash(document), code32(type_code(document)),
-                                                    valid_until(document)),
+        issuing.deployment.registry.functions.issue(stated_hash(document), _terms(issuing, document)),
         issuing.account, label=f"issue {document['proof']['certificateHash']}")
     return _evidenced(document, issuing, receipt, batch_root=None, proof=[])
 
@@ -57,11 +56,14 @@ def anchor_batch(issuing: Issuing, documents: Sequence[dict[str, Any]]) -> list[
         raise InvalidDocument("a batch holds certificates of one type, one issuer and one validUntil")
     batch = MerkleBatch.build([stated_hash(d) for d in documents])
     receipt = issuing.sender.transact(
-        issuing.deployment.registry.functions.anchorBatch(batch.root, code32(type_code(documents[0])), len(batch),
-                                                          valid_until(documents[0])),
+        issuing.deployment.registry.functions.anchorBatch(batch.root, _terms(issuing, documents[0]), len(batch)),
         issuing.account, label=f"anchor batch 0x{batch.root.hex()}")
     return [_evidenced(d, issuing, receipt, batch_root=batch.root, proof=batch.proof(stated_hash(d)))
             for d in documents]
+
+
+def _terms(issuing: Issuing, document: dict[str, Any]) -> int:
+    return issuing.deployment.issuance_terms(code32(type_code(document)), valid_until(document))
 
 
 def with_evidence(document: dict[str, Any], domain: SigningDomain, transaction_hash: str, block_number: int, *,

@@ -3,6 +3,7 @@ ownership transfers and governance acting in a removed owner's place."""
 
 from __future__ import annotations
 
+import pytest
 from web3.logs import DISCARD
 
 from ledger_node.transactions import read
@@ -58,6 +59,44 @@ class TestTypes:
         unknown = random_hash()
         with reverts("CatalogUnknownType", unknown):
             network.send(network.catalog.functions.publishTypeVersion(unknown, SCHEMA_V1), "issuer")
+
+
+class TestIssuanceVersion:
+    """What the registry asks before it remembers a permit: the type's current version, if the issuer may issue
+    it now."""
+
+    def test_is_the_current_version_for_an_authorised_issuer(self, network: Network) -> None:
+        network.send(network.catalog.functions.publishTypeVersion(MARRIAGE, b"\x02" * 32), "issuer")
+        assert network.catalog.functions.issuanceVersion(_type_id(network, MARRIAGE), _department_id(network, CIVIL)
+                                                         ).call() == 2
+
+    @pytest.mark.parametrize("type_id", [0, "next", 2**32 - 1], ids=["zero", "not-yet-registered", "largest"])
+    def test_an_unknown_type_id_is_refused(self, network: Network, reverts, type_id: int | str) -> None:
+        if type_id == "next":
+            type_id = network.catalog.functions.typeCount().call() + 1
+        with reverts("CatalogUnknownTypeId", type_id):
+            read(network.catalog.functions.issuanceVersion(type_id, _department_id(network, CIVIL)))
+
+    def test_a_deprecated_type_is_refused(self, network: Network, reverts) -> None:
+        network.send(network.catalog.functions.setTypeStatus(MARRIAGE, TypeStatus.DEPRECATED), "issuer")
+        with reverts("CatalogTypeDeprecated", MARRIAGE):
+            read(network.catalog.functions.issuanceVersion(_type_id(network, MARRIAGE), _department_id(network, CIVIL)))
+
+    def test_a_department_not_authorised_for_the_type_is_refused(self, network: Network, reverts) -> None:
+        with reverts("CatalogIssuerNotAuthorised", MARRIAGE, HOUSING):
+            read(network.catalog.functions.issuanceVersion(_type_id(network, MARRIAGE),
+                                                           _department_id(network, HOUSING)))
+
+    def test_an_issuer_withdrawn_from_the_type_is_refused(self, network: Network, reverts) -> None:
+        network.send(network.catalog.functions.setIssuer(MARRIAGE, CIVIL, False), "issuer")
+        with reverts("CatalogIssuerNotAuthorised", MARRIAGE, CIVIL):
+            read(network.catalog.functions.issuanceVersion(_type_id(network, MARRIAGE), _department_id(network, CIVIL)))
+
+    def test_an_unknown_department_id_is_refused_as_unauthorised(self, network: Network, reverts) -> None:
+        """No department has the id: none is authorised under it (the error names the zero code)."""
+        unknown = network.consortium.functions.departmentCount().call() + 1
+        with reverts("CatalogIssuerNotAuthorised", MARRIAGE, b"\0" * 32):
+            read(network.catalog.functions.issuanceVersion(_type_id(network, MARRIAGE), unknown))
 
 
 class TestUsage:
@@ -219,6 +258,14 @@ class TestSnapshots:
     def test_a_missing_version_is_reported(self, network: Network, reverts) -> None:
         with reverts("CatalogUnknownSnapshot", CIVIL, 1):
             read(network.catalog.functions.snapshot(CIVIL, 1))
+
+
+def _type_id(network: Network, code: bytes) -> int:
+    return network.catalog.functions.certificateType(code).call()[1]
+
+
+def _department_id(network: Network, code: bytes) -> int:
+    return network.consortium.functions.departmentId(code).call()
 
 
 def _type(network: Network, code: bytes) -> tuple:

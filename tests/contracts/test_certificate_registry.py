@@ -2,14 +2,41 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from eth_tester.exceptions import TransactionFailed
+from web3.exceptions import ContractLogicError
 from web3.logs import DISCARD
 
 from gateway.certificates.merkle import MerkleBatch, leaf_hash
-from ledger_node.types import CertificateStatus, DepartmentStatus, TypeStatus
+from ledger_node.transactions import revert_from
+from ledger_node.types import CertificateStatus, DepartmentStatus, TypeStatus, issuance_terms
 from tests.conftest import CIVIL, MARRIAGE, SUSPENDED, Network, random_hash
 
 ZERO = b"\0" * 32
+#: The latest end of validity `terms` can carry: its 40 bits all set.
+LATEST_VALID_UNTIL = 2**40 - 1
+
+
+def _type_id(network: Network, code: bytes = MARRIAGE) -> int:
+    return network.catalog.functions.certificateType(code).call()[1]
+
+
+def _with_terms_word(function: Any, word: int) -> bytes:
+    """`function`'s calldata with its second argument (`terms`) replaced by the 256-bit `word`: web3 refuses
+    to encode a uint72 argument of more than 72 bits, the chain's ABI decoder is what the test is about."""
+    data = bytes.fromhex(function._encode_transaction_data()[2:])
+    return data[:36] + word.to_bytes(32, "big") + data[68:]
+
+
+def _raw_revert(network: Network, data: bytes, actor: str = "issuer") -> bytes:
+    """The revert data of a transaction of raw calldata to the registry (it must revert)."""
+    try:
+        network.w3.eth.send_transaction({"from": network.keys[actor], "to": network.registry.address, "data": data})
+    except (ContractLogicError, TransactionFailed) as reverted:
+        return revert_from(reverted).raw
+    raise AssertionError("the transaction did not revert")
 
 
 def _state(network: Network, certificate_hash: bytes, root: bytes = ZERO, proof: list[bytes] | None = None) -> dict:
@@ -22,7 +49,7 @@ def _state(network: Network, certificate_hash: bytes, root: bytes = ZERO, proof:
 @pytest.fixture
 def batch(network: Network) -> MerkleBatch:
     batch = MerkleBatch.build([random_hash() for _ in range(9)])
-    network.send(network.registry.functions.anchorBatch(batch.root, MARRIAGE, len(batch), 0), "issuer")
+    network.send(network.registry.functions.anchorBatch(batch.root, network.terms(), len(batch)), "issuer")
     return batch
 
 
@@ -39,11 +66,12 @@ class TestIssue:
     def test_refuses_a_second_anchor_of_the_same_hash(self, network: Network, reverts) -> None:
         certificate_hash = network.issue()
         with reverts("RegistryAlreadyAnchored", certificate_hash):
-            network.send(network.registry.functions.issue(certificate_hash, MARRIAGE, 0), "issuer")
+            network.send(network.registry.functions.issue(certificate_hash, network.terms()), "issuer")
 
     def test_refuses_a_validity_end_in_the_past(self, network: Network, reverts) -> None:
         with reverts("RegistryInvalidValidity"):
-            network.send(network.registry.functions.issue(random_hash(), MARRIAGE, network.now() - 1), "issuer")
+            network.send(network.registry.functions.issue(random_hash(), network.terms(valid_until=network.now() - 1)),
+                         "issuer")
 
     def test_refuses_a_deprecated_type(self, network: Network, reverts) -> None:
         network.send(network.catalog.functions.setTypeStatus(MARRIAGE, TypeStatus.DEPRECATED), "issuer")
@@ -58,6 +86,37 @@ class TestIssue:
 
     def test_unknown_hash_has_status_unknown(self, network: Network) -> None:
         assert _state(network, random_hash())["status"] == CertificateStatus.UNKNOWN
+
+    def test_records_the_latest_validity_end_terms_can_carry(self, network: Network) -> None:
+        certificate_hash = random_hash()
+        terms = network.terms(valid_until=LATEST_VALID_UNTIL)
+        network.send(network.registry.functions.issue(certificate_hash, terms), "issuer")
+        anchor = network.registry.functions.anchorOf(certificate_hash).call()
+        assert (anchor[1], anchor[5]) == (_type_id(network), LATEST_VALID_UNTIL)
+
+    @pytest.mark.parametrize("type_id", [0, "next", 2**32 - 1], ids=["zero", "not-yet-registered", "largest"])
+    def test_refuses_an_unknown_type_id(self, network: Network, reverts, type_id: int | str) -> None:
+        if type_id == "next":
+            type_id = network.catalog.functions.typeCount().call() + 1
+        with reverts("CatalogUnknownTypeId", type_id):
+            network.send(network.registry.functions.issue(random_hash(), issuance_terms(type_id, 0)), "issuer")
+
+    def test_issues_from_hand_encoded_terms(self, network: Network) -> None:
+        """The calldata the next test corrupts, uncorrupted: it issues."""
+        certificate_hash = random_hash()
+        function = network.registry.functions.issue(certificate_hash, network.terms())
+        network.w3.eth.send_transaction({"from": network.keys["issuer"], "to": network.registry.address,
+                                         "data": _with_terms_word(function, network.terms())})
+        assert _state(network, certificate_hash)["status"] == CertificateStatus.VALID
+
+    @pytest.mark.parametrize("bit", [72, 255])
+    def test_refuses_terms_of_more_than_72_bits(self, network: Network, bit: int) -> None:
+        """A `terms` word with a bit set above the 72 of uint72 is refused by the ABI decoder (an empty
+        revert), not truncated into some other type or validity."""
+        certificate_hash = random_hash()
+        function = network.registry.functions.issue(certificate_hash, network.terms())
+        assert _raw_revert(network, _with_terms_word(function, network.terms() | 1 << bit)) == b""
+        assert not network.registry.functions.isAnchored(certificate_hash).call()
 
     def test_expires_at_its_validity_end(self, network: Network) -> None:
         network.w3.testing.mine()  # after a snapshot's revert the latest block can be minutes behind the clock
@@ -78,7 +137,7 @@ class TestBatch:
 
     def test_a_proof_against_another_root_is_rejected(self, network: Network, batch: MerkleBatch) -> None:
         other = MerkleBatch.build([random_hash() for _ in range(9)])
-        network.send(network.registry.functions.anchorBatch(other.root, MARRIAGE, len(other), 0), "issuer")
+        network.send(network.registry.functions.anchorBatch(other.root, network.terms(), len(other)), "issuer")
         member = next(iter(batch.positions))
         assert not network.registry.functions.isBatchMember(other.root, member, batch.proof(member)).call()
 
@@ -106,7 +165,35 @@ class TestBatch:
     def test_an_empty_batch_is_refused(self, network: Network, reverts) -> None:
         root = random_hash()
         with reverts("RegistryInvalidAnchor", root):
-            network.send(network.registry.functions.anchorBatch(root, MARRIAGE, 0, 0), "issuer")
+            network.send(network.registry.functions.anchorBatch(root, network.terms(), 0), "issuer")
+
+    def test_the_event_names_the_root_alone(self, network: Network) -> None:
+        root = random_hash()
+        receipt = network.send(network.registry.functions.anchorBatch(root, network.terms(), 5), "issuer")
+        events = network.registry.events.BatchAnchored().process_receipt(receipt, errors=DISCARD)
+        assert [dict(event["args"]) for event in events] == [{"batchRoot": root}]
+        (log,) = [log for log in receipt["logs"] if log["address"] == network.registry.address]
+        assert (len(log["topics"]), bytes(log["data"])) == (2, b"")  # the event's signature and the root; no data
+
+    def test_the_anchor_holds_what_the_event_leaves_out(self, network: Network) -> None:
+        root, valid_until = random_hash(), network.now() + 86_400
+        terms = network.terms(valid_until=valid_until)
+        receipt = network.send(network.registry.functions.anchorBatch(root, terms, 5), "issuer")
+        issued_at = network.w3.eth.get_block(receipt["blockNumber"])["timestamp"]
+        civil = network.consortium.functions.departmentId(CIVIL).call()
+        assert network.registry.functions.anchorOf(root).call() == (
+            civil, _type_id(network), 1, issued_at, receipt["blockNumber"], valid_until, 5)
+
+    def test_an_unknown_type_id_is_refused(self, network: Network, reverts) -> None:
+        unknown = network.catalog.functions.typeCount().call() + 1
+        with reverts("CatalogUnknownTypeId", unknown):
+            network.send(network.registry.functions.anchorBatch(random_hash(), issuance_terms(unknown, 0), 3), "issuer")
+
+    def test_terms_of_more_than_72_bits_are_refused(self, network: Network) -> None:
+        root = random_hash()
+        function = network.registry.functions.anchorBatch(root, network.terms(), 3)
+        assert _raw_revert(network, _with_terms_word(function, network.terms() | 1 << 72)) == b""
+        assert not network.registry.functions.isAnchored(root).call()
 
     def test_the_leaf_hash_matches_the_contract(self, network: Network) -> None:
         certificate_hash = random_hash()

@@ -9,7 +9,8 @@ on the embedded chain, and after every call compares the chain's answer with the
 
 - an issuance (issue, anchorBatch, the successor of supersede) succeeds exactly when the model says
   the caller's department is, at that moment, active, an issuer, and an authorised issuer of the
-  type, the type active — and it is anchored at the type's current version;
+  type, the type (named by its catalog id in `terms`; sometimes an id no type has) active — and it is
+  anchored at the type's current version, with the validity and member count it was issued with;
 - no hash (certificate or batch root) is anchored twice;
 - only the issuing department revokes or supersedes;
 - a call that fails fails for a reason the model knows applies (any of them: the order in which a
@@ -48,7 +49,7 @@ from web3.types import TxReceipt
 
 from gateway.certificates.merkle import MerkleBatch
 from ledger_node.transactions import ContractReverted, revert_from, transact
-from ledger_node.types import PROPOSAL_LIFETIME, CertificateStatus, DepartmentStatus, Role, TypeStatus
+from ledger_node.types import PROPOSAL_LIFETIME, CertificateStatus, DepartmentStatus, Role, TypeStatus, issuance_terms
 from tests.conftest import CIVIL, HOUSING, MARRIAGE, PROPERTY, RELYING, SCHEMA_V1, SUSPENDED, Network
 
 #: Events compared with the model; others (a contract's own bookkeeping) are ignored.
@@ -66,6 +67,8 @@ MAX_REVOKE_REASON = 3
 ROLE_SETS = tuple(int(r) for r in (Role.ISSUER, Role.ISSUER | Role.RELYING_PARTY, Role.RELYING_PARTY, Role.AUDITOR))
 SHORT_LIFETIME = 60  # seconds: a proposal left to expire
 NO_ROOT = bytes(32)
+#: A type id no type will have in a sequence (ids are given from 1 up, one per registration).
+NO_SUCH_TYPE_ID = 2**32 - 1
 
 Event = tuple[str, dict[str, Any]]
 
@@ -186,11 +189,11 @@ class Contracts:
 
     # ----- registry -----
 
-    def issue(self, certificate_hash: bytes, certificate_type: bytes, valid_until: int) -> ContractFunction:
-        return self.registry.issue(certificate_hash, certificate_type, valid_until)
+    def issue(self, certificate_hash: bytes, type_id: int, valid_until: int) -> ContractFunction:
+        return self.registry.issue(certificate_hash, issuance_terms(type_id, valid_until))
 
-    def anchor_batch(self, root: bytes, certificate_type: bytes, members: int, valid_until: int) -> ContractFunction:
-        return self.registry.anchorBatch(root, certificate_type, members, valid_until)
+    def anchor_batch(self, root: bytes, type_id: int, members: int, valid_until: int) -> ContractFunction:
+        return self.registry.anchorBatch(root, issuance_terms(type_id, valid_until), members)
 
     def revoke(self, certificate_hash: bytes, root: bytes, proof: list[bytes], reason: int) -> ContractFunction:
         return self.registry.revoke(certificate_hash, root, proof, reason)
@@ -199,10 +202,11 @@ class Contracts:
                   valid_until: int) -> ContractFunction:
         return self.registry.supersede(certificate_hash, root, proof, successor, valid_until)
 
-    def anchor_of(self, anchored_hash: bytes) -> tuple[int, int, int]:
-        """(issuer id, type id, type version) of an anchor; zeros when nothing is anchored under the hash."""
+    def anchor_of(self, anchored_hash: bytes) -> tuple[int, int, int, int, int]:
+        """(issuer id, type id, type version, valid until, member count) of an anchor; zeros when nothing is
+        anchored under the hash."""
         anchor = self.registry.anchorOf(anchored_hash).call()
-        return anchor[0], anchor[1], anchor[2]
+        return anchor[0], anchor[1], anchor[2], anchor[5], anchor[6]
 
 
 # ----- the model -----
@@ -230,10 +234,15 @@ class CertificateType:
 @dataclass
 class Anchor:
     issuer: bytes
-    certificate_type: bytes
+    type_id: int
     version: int
-    is_batch: bool
+    valid_until: int
+    members: int  # a batch's member count; 0: a single certificate
     batch: MerkleBatch | None = None  # a batch's members, when the machine built its root
+
+    @property
+    def is_batch(self) -> bool:
+        return self.members > 0
 
 
 @dataclass
@@ -247,6 +256,9 @@ class Model:
     #: the anchor its issuer revoked under, as the registry keeps it (see the tests at the end of this file).
     revoked: set[tuple[bytes, bytes]] = field(default_factory=set)
     retired_keys: list[ChecksumAddress] = field(default_factory=list)
+
+    def type_with_id(self, type_id: int) -> CertificateType | None:
+        return next((t for t in self.types.values() if t.id == type_id), None)
 
     def department_of(self, key: ChecksumAddress) -> Department | None:
         return next((d for d in self.departments.values() if key in d.keys), None)
@@ -262,13 +274,12 @@ class Model:
             return {"ConsortiumMissingRole"}, department
         return set(), department
 
-    def issuance_errors(self, department: Department | None, certificate_type: bytes,
-                        anchored_hash: bytes) -> set[str]:
-        """Why anchoring `anchored_hash` of the type by the department would be refused (besides the caller)."""
+    def issuance_errors(self, department: Department | None, type_id: int, anchored_hash: bytes) -> set[str]:
+        """Why anchoring `anchored_hash` of type `type_id` by the department would be refused (besides the caller)."""
         errors = set()
-        known = self.types.get(certificate_type)
+        known = self.type_with_id(type_id)
         if known is None:
-            errors.add("CatalogUnknownType")
+            errors.add("CatalogUnknownTypeId")
         elif known.status is not TypeStatus.ACTIVE:
             errors.add("CatalogTypeDeprecated")
         elif department is not None and department.code not in known.issuers:
@@ -356,18 +367,25 @@ class ContractMachine(RuleBasedStateMachine):
             return data.draw(st.sampled_from(issuing), label="key")
         return data.draw(st.sampled_from(self._keys()), label="key")
 
-    def _pick_issuer_and_type(self, data: st.DataObject) -> tuple[ChecksumAddress, bytes]:
-        """Mostly a key and type the model says may issue now (so that issuance gets past the permission
-        checks and meets the anchored-once rule), else any key and any type."""
-        allowed = [(key, t.code) for t in self.model.types.values() if t.status is TypeStatus.ACTIVE
+    def _pick_issuer_and_type(self, data: st.DataObject) -> tuple[ChecksumAddress, int]:
+        """Mostly a key and type id the model says may issue now (so that issuance gets past the permission
+        checks and meets the anchored-once rule), else any key and any type id."""
+        allowed = [(key, t.id) for t in self.model.types.values() if t.status is TypeStatus.ACTIVE
                    for d in self.model.departments.values() if d.code in t.issuers and
                    d.status is DepartmentStatus.ACTIVE and d.roles & Role.ISSUER for key in d.keys]
         if allowed and data.draw(st.integers(0, 2), label="authorised pair"):
-            return data.draw(st.sampled_from(allowed), label="key and type")
-        return self._pick_key(data), self._pick_type(data)
+            return data.draw(st.sampled_from(allowed), label="key and type id")
+        return self._pick_key(data), self._pick_type_id(data)
 
     def _pick_type(self, data: st.DataObject) -> bytes:
         return data.draw(st.sampled_from([*self.model.types, b"NO-SUCH-TYPE".ljust(32, b"\0")]), label="type")
+
+    def _pick_type_id(self, data: st.DataObject) -> int:
+        """A registered type's id (the model keeps them: no chain call), or one no type has: zero, the id the
+        next registration will take, or one no sequence reaches."""
+        next_id = len(self.model.types) + 1
+        return data.draw(st.sampled_from([*(t.id for t in self.model.types.values()), 0, next_id, NO_SUCH_TYPE_ID]),
+                         label="type id")
 
     def _pick_department(self, data: st.DataObject) -> Department:
         return self.model.departments[data.draw(st.sampled_from(sorted(self.model.departments)), label="department")]
@@ -399,54 +417,59 @@ class ContractMachine(RuleBasedStateMachine):
 
     # ----- issuance -----
 
-    def _issue(self, key: ChecksumAddress, certificate_hash: bytes, certificate_type: bytes, valid_until: int,
+    def _version(self, type_id: int) -> int:
+        known = self.model.type_with_id(type_id)
+        return known.version if known else 0
+
+    def _issue(self, key: ChecksumAddress, certificate_hash: bytes, type_id: int, valid_until: int,
                valid_time: bool) -> bool:
         errors, department = self.model.caller_errors(key, Role.ISSUER)
-        errors |= self.model.issuance_errors(department, certificate_type, certificate_hash)
+        errors |= self.model.issuance_errors(department, type_id, certificate_hash)
         if not valid_time:
             errors.add("RegistryInvalidValidity")
-        version = self.model.types[certificate_type].version if certificate_type in self.model.types else 0
-        # The event carries the hash alone; issuer, type and version are checked in the anchor below.
+        version = self._version(type_id)
+        # The event carries the hash alone; issuer, type, version and validity are checked in the anchor below.
         expected = [("CertificateIssued", {"certificateHash": certificate_hash})]
-        outcome = self.contracts.send(self.contracts.issue(certificate_hash, certificate_type, valid_until), key)
+        outcome = self.contracts.send(self.contracts.issue(certificate_hash, type_id, valid_until), key)
         if self._expect(outcome, errors, expected, "issue"):
             assert department is not None
-            self.model.anchors[certificate_hash] = Anchor(department.code, certificate_type, version, False)
-            assert self.contracts.anchor_of(certificate_hash) == (
-                department.id, self.model.types[certificate_type].id, version)
+            self.model.anchors[certificate_hash] = Anchor(department.code, type_id, version, valid_until, 0)
+            assert self.contracts.anchor_of(certificate_hash) == (department.id, type_id, version, valid_until, 0)
             return True
         return False
 
     @rule(data=st.data())
     def issue(self, data: st.DataObject) -> None:
-        key, certificate_type = self._pick_issuer_and_type(data)
-        self._issue(key, self._fresh_or_anchored(data), certificate_type, *self._valid_until(data))
+        key, type_id = self._pick_issuer_and_type(data)
+        self._issue(key, self._fresh_or_anchored(data), type_id, *self._valid_until(data))
 
     @rule(data=st.data(), size=st.integers(1, 3))
     def anchor_batch(self, data: st.DataObject, size: int) -> None:
-        key, certificate_type = self._pick_issuer_and_type(data)
+        key, type_id = self._pick_issuer_and_type(data)
         members = data.draw(st.lists(_hashes(), min_size=size, max_size=size, unique=True), label="members")
         batch = MerkleBatch.build(members)
         root = batch.root if data.draw(st.integers(0, 4), label="reuse root") else self._fresh_or_anchored(data)
-        self._anchor_batch(key, root, certificate_type, batch, *self._valid_until(data))
+        self._anchor_batch(key, root, type_id, batch, *self._valid_until(data))
 
-    def _anchor_batch(self, key: ChecksumAddress, root: bytes, certificate_type: bytes, batch: MerkleBatch,
+    def _anchor_batch(self, key: ChecksumAddress, root: bytes, type_id: int, batch: MerkleBatch,
                       valid_until: int, valid_time: bool) -> None:
         size, members = len(batch), list(batch.positions)
         errors, department = self.model.caller_errors(key, Role.ISSUER)
-        errors |= self.model.issuance_errors(department, certificate_type, root)
+        errors |= self.model.issuance_errors(department, type_id, root)
         if not valid_time:
             errors.add("RegistryInvalidValidity")
-        version = self.model.types[certificate_type].version if certificate_type in self.model.types else 0
-        expected = [("BatchAnchored", {"batchRoot": root, "issuer": department.code if department else b"",
-                                       "certificateType": certificate_type, "typeVersion": version,
-                                       "memberCount": size, "validUntil": valid_until})]
-        outcome = self.contracts.send(self.contracts.anchor_batch(root, certificate_type, size, valid_until), key)
-        if self._expect(outcome, errors, expected, "anchorBatch") and department is not None:
+        version = self._version(type_id)
+        # The event carries the root alone; issuer, type, version, validity and size are checked in the anchor.
+        expected = [("BatchAnchored", {"batchRoot": root})]
+        outcome = self.contracts.send(self.contracts.anchor_batch(root, type_id, size, valid_until), key)
+        if self._expect(outcome, errors, expected, "anchorBatch"):
+            assert department is not None
             real = root == batch.root
-            self.model.anchors[root] = Anchor(department.code, certificate_type, version, True, batch if real else None)
+            self.model.anchors[root] = Anchor(department.code, type_id, version, valid_until, size,
+                                              batch if real else None)
             if real:
                 self.model.members.update({member: root for member in members})
+            assert self.contracts.anchor_of(root) == (department.id, type_id, version, valid_until, size)
 
     @precondition(lambda machine: machine.model.anchors)
     @rule(data=st.data(), batch=st.booleans())
@@ -457,9 +480,9 @@ class ContractMachine(RuleBasedStateMachine):
         key = self.model.departments[anchor.issuer].keys[0]
         if batch:
             members = MerkleBatch.build([data.draw(_hashes(), label="member")])
-            self._anchor_batch(key, anchored, anchor.certificate_type, members, 0, True)
+            self._anchor_batch(key, anchored, anchor.type_id, members, 0, True)
         else:
-            self._issue(key, anchored, anchor.certificate_type, 0, True)
+            self._issue(key, anchored, anchor.type_id, 0, True)
 
     def _target(self, data: st.DataObject) -> tuple[bytes, bytes, list[bytes]]:
         """A certificate to revoke or supersede, with its batch root and proof: mostly an anchored one."""
@@ -511,13 +534,13 @@ class ContractMachine(RuleBasedStateMachine):
         errors, department = self.model.caller_errors(key, Role.ISSUER)
         errors |= self.model.revocation_errors(department, certificate_hash, root)
         anchor = self.model.anchors.get(anchor_key(certificate_hash, root))
-        certificate_type = anchor.certificate_type if anchor else b""
+        type_id = anchor.type_id if anchor else 0
         if anchor is not None:
-            errors |= self.model.issuance_errors(department, certificate_type, successor)
+            errors |= self.model.issuance_errors(department, type_id, successor)
         if not valid_time:
             errors.add("RegistryInvalidValidity")
         issuer = department.code if department else b""
-        version = self.model.types[certificate_type].version if certificate_type in self.model.types else 0
+        version = self._version(type_id)
         expected = [
             ("CertificateRevoked", {"certificateHash": certificate_hash, "issuer": issuer, "batchRoot": root,
                                     "reason": SUPERSEDED}),
@@ -529,7 +552,7 @@ class ContractMachine(RuleBasedStateMachine):
         if self._expect(outcome, errors, expected, "supersede"):
             assert department is not None
             self.model.revoked.add((certificate_hash, root))
-            self.model.anchors[successor] = Anchor(department.code, certificate_type, version, False)
+            self.model.anchors[successor] = Anchor(department.code, type_id, version, valid_until, 0)
 
     # ----- catalog -----
 
@@ -784,7 +807,7 @@ class ContractMachine(RuleBasedStateMachine):
         key = data.draw(st.sampled_from(department.keys), label="key")
         code = data.draw(st.sampled_from(sorted(self.model.types)), label="type")
         known = self.model.types[code]
-        self._issue(key, data.draw(_hashes(), label="first hash"), code, 0, True)
+        self._issue(key, data.draw(_hashes(), label="first hash"), known.id, 0, True)
         if change == "issuer":
             self._set_issuer(data, code, department, department.code not in known.issuers)
         elif change == "type-status":
@@ -801,9 +824,9 @@ class ContractMachine(RuleBasedStateMachine):
             self._rotate_key(data, department)
         else:
             self._transfer_to(code, self.model.departments[HOUSING if known.owner == CIVIL else CIVIL])
-        self._issue(key, data.draw(_hashes(), label="second hash"), code, 0, True)
+        self._issue(key, data.draw(_hashes(), label="second hash"), known.id, 0, True)
         if key not in department.keys:  # rotated away: the new key issues for the type
-            self._issue(department.keys[-1], data.draw(_hashes(), label="new key's hash"), code, 0, True)
+            self._issue(department.keys[-1], data.draw(_hashes(), label="new key's hash"), known.id, 0, True)
 
     def _set_status_of(self, department: Department, status: DepartmentStatus) -> None:
         previous = department.status
@@ -827,11 +850,12 @@ class ContractMachine(RuleBasedStateMachine):
 
     @invariant()
     def every_anchor_the_model_knows_is_on_chain_as_modelled(self) -> None:
-        """The newest anchor's issuer, type and version on chain are the model's (one read per step)."""
+        """The newest anchor's issuer, type, version, validity and size on chain are the model's (one read per
+        step)."""
         if self.model.anchors:
             newest, anchor = next(reversed(self.model.anchors.items()))
-            assert self.contracts.anchor_of(newest) == (self.model.departments[anchor.issuer].id,
-                                                        self.model.types[anchor.certificate_type].id, anchor.version)
+            assert self.contracts.anchor_of(newest) == (self.model.departments[anchor.issuer].id, anchor.type_id,
+                                                        anchor.version, anchor.valid_until, anchor.members)
 
 
 @pytest.mark.parametrize("_network", ["embedded"], indirect=True)
@@ -859,7 +883,8 @@ def _status(network: Network, certificate_hash: bytes, root: bytes = NO_ROOT, pr
 def test_another_department_cannot_revoke_a_certificate_by_batching_its_hash(network: Network) -> None:
     certificate = network.issue("issuer", MARRIAGE)  # civil affairs' certificate, anchored on its own
     batch = MerkleBatch.build([certificate, os.urandom(32)])
-    network.send(network.registry.functions.anchorBatch(batch.root, PROPERTY, len(batch), 0), "other_issuer")
+    network.send(network.registry.functions.anchorBatch(batch.root, network.terms(PROPERTY), len(batch)),
+                 "other_issuer")
     network.send(network.registry.functions.revoke(certificate, batch.root, batch.proof(certificate), 1),
                  "other_issuer")  # housing revokes "its" batch member
     assert _status(network, certificate) == CertificateStatus.VALID
@@ -868,7 +893,8 @@ def test_another_department_cannot_revoke_a_certificate_by_batching_its_hash(net
 def test_another_department_cannot_supersede_a_certificate_by_batching_its_hash(network: Network) -> None:
     certificate = network.issue("issuer", MARRIAGE)
     batch = MerkleBatch.build([certificate, os.urandom(32)])
-    network.send(network.registry.functions.anchorBatch(batch.root, PROPERTY, len(batch), 0), "other_issuer")
+    network.send(network.registry.functions.anchorBatch(batch.root, network.terms(PROPERTY), len(batch)),
+                 "other_issuer")
     network.send(network.registry.functions.supersede(certificate, batch.root, batch.proof(certificate),
                                                       os.urandom(32), 0), "other_issuer")
     assert _status(network, certificate) == CertificateStatus.VALID
@@ -877,8 +903,8 @@ def test_another_department_cannot_supersede_a_certificate_by_batching_its_hash(
 def test_another_department_cannot_revoke_a_batch_member_by_issuing_its_hash_alone(network: Network) -> None:
     member = os.urandom(32)
     batch = MerkleBatch.build([member, os.urandom(32)])
-    network.send(network.registry.functions.anchorBatch(batch.root, MARRIAGE, len(batch), 0), "issuer")
-    network.send(network.registry.functions.issue(member, PROPERTY, 0), "other_issuer")
+    network.send(network.registry.functions.anchorBatch(batch.root, network.terms(MARRIAGE), len(batch)), "issuer")
+    network.send(network.registry.functions.issue(member, network.terms(PROPERTY)), "other_issuer")
     network.send(network.registry.functions.revoke(member, NO_ROOT, [], 1), "other_issuer")
     assert _status(network, member, batch.root, batch.proof(member)) == CertificateStatus.VALID
 

@@ -11,8 +11,8 @@ from web3.contract.contract import ContractFunction
 from ledger_node.accounts import dev_account
 from ledger_node.artifacts import load_artifact
 from ledger_node.sender import Sender
-from ledger_node.types import DepartmentStatus, Role, TypeStatus
-from tests.conftest import CIVIL, HOUSING, MARRIAGE, PROPERTY, Network, random_hash
+from ledger_node.types import DepartmentStatus, Role, TypeStatus, issuance_terms
+from tests.conftest import CIVIL, HOUSING, MARRIAGE, PROPERTY, SCHEMA_V1, Network, random_hash
 
 ZERO = b"\0" * 32
 NOTHING = [0, 0, 0]
@@ -21,11 +21,17 @@ PERMIT_LIST_LIMIT = 128
 
 
 def _permit(network: Network, actor: str = "issuer", certificate_type: bytes = MARRIAGE) -> list[int]:
-    return list(network.registry.functions.issuancePermit(network.keys[actor], certificate_type).call())
+    """(issuer id, type id, type version) the registry remembers for the actor's key and the type."""
+    type_id = _type_id(network, certificate_type)
+    return list(network.registry.functions.issuancePermit(network.keys[actor], type_id).call())
 
 
 def _department_id(network: Network, code: bytes) -> int:
     return network.consortium.functions.departmentId(code).call()
+
+
+def _type_id(network: Network, code: bytes) -> int:
+    return network.catalog.functions.certificateType(code).call()[1]
 
 
 @pytest.fixture
@@ -43,13 +49,13 @@ def test_the_consortium_names_the_deployed_registry(network: Network) -> None:
 def test_the_first_issuance_remembers_department_type_and_version(network: Network) -> None:
     assert _permit(network) == NOTHING
     network.issue()
-    assert _permit(network) == [_department_id(network, CIVIL), 1, 1]
+    assert _permit(network) == [_department_id(network, CIVIL), _type_id(network, MARRIAGE), 1]
 
 
 def test_a_remembered_permit_issues_as_the_full_check_did(remembered: Network) -> None:
     certificate_hash = remembered.issue()
     anchor = remembered.registry.functions.anchorOf(certificate_hash).call()
-    assert anchor[:3] == (_department_id(remembered, CIVIL), 1, 1)
+    assert anchor[:3] == (_department_id(remembered, CIVIL), _type_id(remembered, MARRIAGE), 1)
 
 
 def test_a_refused_issuance_remembers_nothing(network: Network, reverts) -> None:
@@ -59,9 +65,54 @@ def test_a_refused_issuance_remembers_nothing(network: Network, reverts) -> None
 
 
 def test_a_batch_is_anchored_with_the_remembered_permit(remembered: Network) -> None:
-    root = random_hash()
-    remembered.send(remembered.registry.functions.anchorBatch(root, MARRIAGE, 3, 0), "issuer")
+    root, terms = random_hash(), remembered.terms()
+    remembered.send(remembered.registry.functions.anchorBatch(root, terms, 3), "issuer")
     assert remembered.registry.functions.anchorOf(root).call()[6] == 3
+
+
+def test_a_permit_is_remembered_whatever_the_validity_issued_with(network: Network) -> None:
+    """`terms` carries the validity above the type id; the permit is the key's and the type's alone."""
+    network.issue(valid_until=network.now() + 86_400)
+    assert _permit(network) == [_department_id(network, CIVIL), _type_id(network, MARRIAGE), 1]
+
+
+@pytest.fixture
+def two_types(remembered: Network) -> Network:
+    """The issuer's key has issued marriage certificates (version 1) and, once authorised, property
+    certificates (version 2): two permits of one key."""
+    remembered.send(remembered.catalog.functions.setIssuer(PROPERTY, CIVIL, True), "other_issuer")
+    remembered.send(remembered.catalog.functions.publishTypeVersion(PROPERTY, b"\x02" * 32), "other_issuer")
+    remembered.issue("issuer", PROPERTY)
+    return remembered
+
+
+def test_two_types_of_one_key_have_permits_of_their_own(two_types: Network) -> None:
+    civil = _department_id(two_types, CIVIL)
+    assert (_permit(two_types, certificate_type=MARRIAGE), _permit(two_types, certificate_type=PROPERTY)) == (
+        [civil, _type_id(two_types, MARRIAGE), 1], [civil, _type_id(two_types, PROPERTY), 2])
+
+
+def test_forgetting_one_types_permits_leaves_the_keys_other_type(two_types: Network) -> None:
+    two_types.send(two_types.catalog.functions.setIssuer(PROPERTY, CIVIL, False), "other_issuer")
+    assert _permit(two_types, certificate_type=PROPERTY) == NOTHING
+    assert _permit(two_types, certificate_type=MARRIAGE) == [_department_id(two_types, CIVIL),
+                                                             _type_id(two_types, MARRIAGE), 1]
+
+
+def test_a_permit_is_stored_under_the_key_and_the_type_id_side_by_side(two_types: Network) -> None:
+    """The permit id is `key << 32 | typeId` (no hash): each permit's word is in the permits mapping under
+    its id. (The mapping's slot is the registry's storage layout; it is found, not assumed.)"""
+    w3, registry, key = two_types.w3, two_types.registry.address, int(two_types.keys["issuer"], 16)
+
+    def stored(mapping_slot: int, type_id: int) -> int:
+        location = w3.keccak((key << 32 | type_id).to_bytes(32, "big") + mapping_slot.to_bytes(32, "big"))
+        return int.from_bytes(w3.eth.get_storage_at(registry, int.from_bytes(location, "big")), "big")
+
+    permits = {code: _permit(two_types, certificate_type=code) for code in (MARRIAGE, PROPERTY)}
+    words = {code: issuer | type_id << 32 | version << 64 for code, (issuer, type_id, version) in permits.items()}
+    slots = [slot for slot in range(64)
+             if all(stored(slot, permits[code][1]) == words[code] for code in (MARRIAGE, PROPERTY))]
+    assert len(slots) == 1, slots
 
 
 # ----- every change that can withdraw a permission: forgotten, and the next issuance refused -----
@@ -111,7 +162,8 @@ def test_after_a_withdrawal_a_batch_is_refused_with_its_reason(remembered: Netwo
     withdraw, error = WITHDRAWALS[change]
     withdraw(remembered)
     with reverts(error):
-        remembered.send(remembered.registry.functions.anchorBatch(random_hash(), MARRIAGE, 3, 0), "issuer")
+        remembered.send(remembered.registry.functions.anchorBatch(
+            random_hash(), remembered.terms(), 3), "issuer")
 
 
 def test_a_new_version_is_recorded_by_the_next_issuance(remembered: Network) -> None:
@@ -132,13 +184,13 @@ def test_a_reinstated_department_issues_again(remembered: Network) -> None:
     remembered.govern(remembered.consortium.functions.setStatus(CIVIL, DepartmentStatus.SUSPENDED))
     remembered.govern(remembered.consortium.functions.setStatus(CIVIL, DepartmentStatus.ACTIVE))
     remembered.issue()
-    assert _permit(remembered) == [_department_id(remembered, CIVIL), 1, 1]
+    assert _permit(remembered) == [_department_id(remembered, CIVIL), _type_id(remembered, MARRIAGE), 1]
 
 
 def test_another_departments_change_leaves_the_permit(remembered: Network) -> None:
     remembered.issue("other_issuer", PROPERTY)
     remembered.govern(remembered.consortium.functions.setStatus(HOUSING, DepartmentStatus.SUSPENDED))
-    assert _permit(remembered) == [_department_id(remembered, CIVIL), 1, 1]
+    assert _permit(remembered) == [_department_id(remembered, CIVIL), _type_id(remembered, MARRIAGE), 1]
     assert _permit(remembered, "other_issuer", PROPERTY) == NOTHING
 
 
@@ -156,17 +208,26 @@ def test_a_new_key_has_a_permit_of_its_own(remembered: Network, reverts) -> None
 
 @pytest.mark.slow  # 258 transactions: about a minute on the embedded chain (Hardhat checks the same in seconds)
 def test_a_full_list_is_emptied_and_every_permit_stays_forgettable(network: Network, reverts) -> None:
-    types = [random_hash() for _ in range(PERMIT_LIST_LIMIT + 1)]
-    for certificate_type in types:  # one department, one key: its list of permits fills up
-        network.send(network.catalog.functions.registerType(certificate_type, b"\x01" * 32, "证照", [CIVIL]), "issuer")
-        network.issue(certificate_type=certificate_type)
-    first, last = types[0], types[-1]
-    assert _permit(network, certificate_type=first) == NOTHING  # forgotten when the list was full
-    assert _permit(network, certificate_type=last) != NOTHING
+    first_id = network.catalog.functions.typeCount().call() + 1
+    type_ids = range(first_id, first_id + PERMIT_LIST_LIMIT + 1)  # the ids the types below are registered under
+    key = network.keys["issuer"]
+
+    def issue(type_id: int) -> None:
+        network.send(network.registry.functions.issue(random_hash(), issuance_terms(type_id, 0)), "issuer")
+
+    def permit(type_id: int) -> list[int]:
+        return list(network.registry.functions.issuancePermit(key, type_id).call())
+
+    for type_id in type_ids:  # one department, one key: its list of permits fills up
+        network.send(network.catalog.functions.registerType(random_hash(), SCHEMA_V1, "证照", [CIVIL]), "issuer")
+        issue(type_id)
+    first, last = type_ids[0], type_ids[-1]
+    assert permit(first) == NOTHING  # forgotten when the list was full
+    assert permit(last) != NOTHING
     network.govern(network.consortium.functions.setStatus(CIVIL, DepartmentStatus.SUSPENDED))
-    for certificate_type in (first, last):
+    for type_id in (first, last):
         with reverts("ConsortiumDepartmentNotActive"):
-            network.issue(certificate_type=certificate_type)
+            issue(type_id)
 
 
 # ----- who may make the registry forget -----
@@ -198,4 +259,4 @@ def test_a_registry_the_consortium_does_not_name_refuses_to_issue(network: Netwo
         deployer.address, label="deploy")
     second = network.w3.eth.contract(address=receipt["contractAddress"], abi=artifact["abi"])
     with reverts("RegistryNotYetActive", "0x" + "00" * 20):
-        network.send(second.functions.issue(random_hash(), MARRIAGE, 0), "issuer")
+        network.send(second.functions.issue(random_hash(), network.terms()), "issuer")

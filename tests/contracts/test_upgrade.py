@@ -41,6 +41,12 @@ def upgraded(network: Network, successor: Any) -> Any:
     return successor
 
 
+def _marriage_permit(network: Network, registry: Any) -> list[int]:
+    """What `registry` remembers of the issuer's key's permit to issue marriage certificates."""
+    type_id = network.catalog.functions.certificateType(MARRIAGE).call()[1]
+    return list(registry.functions.issuancePermit(network.keys["issuer"], type_id).call())
+
+
 def _status(registry: Any, certificate_hash: bytes) -> CertificateStatus:
     return CertificateStatus(registry.functions.certificateState(certificate_hash, ZERO, []).call()[0])
 
@@ -52,7 +58,7 @@ class TestSuccessorBeforeTakeover:
     def test_refuses_to_anchor_while_the_predecessor_anchors(self, network: Network, successor: Any,
                                                             reverts) -> None:
         with reverts("RegistryNotYetActive", network.registry.address):
-            network.send(successor.functions.issue(random_hash(), MARRIAGE, 0), "issuer")
+            network.send(successor.functions.issue(random_hash(), network.terms()), "issuer")
 
     def test_the_first_registry_anchors_from_deployment(self, network: Network) -> None:
         assert network.registry.functions.isActive().call()
@@ -112,7 +118,7 @@ class TestPermitsAcrossTheUpgrade:
     def test_retiring_forgets_every_permit(self, network: Network, successor: Any) -> None:
         network.issue()
         network.govern(retire_call(network.deployment, successor.address))
-        assert list(network.registry.functions.issuancePermit(network.keys["issuer"], MARRIAGE).call()) == [0, 0, 0]
+        assert _marriage_permit(network, network.registry) == [0, 0, 0]
 
     def test_a_key_that_issued_before_is_refused_after_retirement(self, network: Network, successor: Any,
                                                                   reverts) -> None:
@@ -130,14 +136,14 @@ class TestPermitsAcrossTheUpgrade:
             network.govern(network.consortium.functions.handOverIssuancePermits(successor.address))
 
     def test_catalog_changes_reach_the_successor(self, network: Network, upgraded: Any) -> None:
-        network.send(upgraded.functions.issue(random_hash(), MARRIAGE, 0), "issuer")
+        network.send(upgraded.functions.issue(random_hash(), network.terms()), "issuer")
         network.send(network.catalog.functions.setIssuer(MARRIAGE, CIVIL, False), "issuer")
-        assert list(upgraded.functions.issuancePermit(network.keys["issuer"], MARRIAGE).call()) == [0, 0, 0]
+        assert _marriage_permit(network, upgraded) == [0, 0, 0]
 
     def test_consortium_changes_reach_the_successor(self, network: Network, upgraded: Any) -> None:
-        network.send(upgraded.functions.issue(random_hash(), MARRIAGE, 0), "issuer")
+        network.send(upgraded.functions.issue(random_hash(), network.terms()), "issuer")
         network.govern(network.consortium.functions.setStatus(CIVIL, DepartmentStatus.SUSPENDED))
-        assert list(upgraded.functions.issuancePermit(network.keys["issuer"], MARRIAGE).call()) == [0, 0, 0]
+        assert _marriage_permit(network, upgraded) == [0, 0, 0]
 
 
 class TestRetiredRegistry:
@@ -147,7 +153,7 @@ class TestRetiredRegistry:
 
     def test_refuses_a_batch(self, network: Network, upgraded: Any, reverts) -> None:
         with reverts("RegistryIsRetired", upgraded.address):
-            network.send(network.registry.functions.anchorBatch(random_hash(), MARRIAGE, 3, 0), "issuer")
+            network.send(network.registry.functions.anchorBatch(random_hash(), network.terms(), 3), "issuer")
 
     def test_refuses_to_supersede(self, network: Network, successor: Any, reverts) -> None:
         old = network.issue()
@@ -163,7 +169,7 @@ class TestRetiredRegistry:
 
     def test_still_revokes_a_batch_member(self, network: Network, successor: Any) -> None:
         batch = MerkleBatch.build([random_hash() for _ in range(5)])
-        network.send(network.registry.functions.anchorBatch(batch.root, MARRIAGE, len(batch), 0), "issuer")
+        network.send(network.registry.functions.anchorBatch(batch.root, network.terms(), len(batch)), "issuer")
         network.govern(retire_call(network.deployment, successor.address))
         member = next(iter(batch.positions))
         network.send(network.registry.functions.revoke(member, batch.root, batch.proof(member), 1), "issuer")
@@ -179,29 +185,29 @@ class TestRetiredRegistry:
 class TestSuccessorAnchoring:
     def test_issues_after_the_takeover(self, network: Network, upgraded: Any) -> None:
         certificate_hash = random_hash()
-        network.send(upgraded.functions.issue(certificate_hash, MARRIAGE, 0), "issuer")
+        network.send(upgraded.functions.issue(certificate_hash, network.terms()), "issuer")
         assert _status(upgraded, certificate_hash) is CertificateStatus.VALID
 
     def test_refuses_a_hash_the_predecessor_anchored(self, network: Network, successor: Any, reverts) -> None:
         old = network.issue()
         network.govern(retire_call(network.deployment, successor.address))
         with reverts("RegistryAnchoredInPredecessor", old, network.registry.address):
-            network.send(successor.functions.issue(old, MARRIAGE, 0), "issuer")
+            network.send(successor.functions.issue(old, network.terms()), "issuer")
 
     def test_refuses_a_batch_root_the_predecessor_anchored(self, network: Network, successor: Any,
                                                           reverts) -> None:
         root = random_hash()
-        network.send(network.registry.functions.anchorBatch(root, MARRIAGE, 4, 0), "issuer")
+        network.send(network.registry.functions.anchorBatch(root, network.terms(), 4), "issuer")
         network.govern(retire_call(network.deployment, successor.address))
         with reverts("RegistryAnchoredInPredecessor", root, network.registry.address):
-            network.send(successor.functions.anchorBatch(root, MARRIAGE, 4, 0), "issuer")
+            network.send(successor.functions.anchorBatch(root, network.terms(), 4), "issuer")
 
     def test_refuses_a_predecessor_hash_as_a_successor_certificate(self, network: Network, successor: Any,
                                                                   reverts) -> None:
         old = network.issue()
         network.govern(retire_call(network.deployment, successor.address))
         renewed = random_hash()
-        network.send(successor.functions.issue(renewed, MARRIAGE, 0), "issuer")
+        network.send(successor.functions.issue(renewed, network.terms()), "issuer")
         with reverts("RegistryAnchoredInPredecessor", old, network.registry.address):
             network.send(successor.functions.supersede(renewed, ZERO, [], old, 0), "issuer")
 
@@ -213,12 +219,12 @@ class TestSuccessorAnchoring:
         third = _successor_of(network, upgraded_once)
         network.govern(retire_call(upgraded_once, third.address))
         with reverts("RegistryAnchoredInPredecessor", first_version, successor.address):
-            network.send(third.functions.issue(first_version, MARRIAGE, 0), "issuer")
+            network.send(third.functions.issue(first_version, network.terms()), "issuer")
 
     def test_knows_what_every_version_anchored(self, network: Network, successor: Any) -> None:
         old = network.issue()
         network.govern(retire_call(network.deployment, successor.address))
         new = random_hash()
-        network.send(successor.functions.issue(new, MARRIAGE, 0), "issuer")
+        network.send(successor.functions.issue(new, network.terms()), "issuer")
         assert [successor.functions.isAnchored(h).call() for h in (old, new, random_hash())] == [True, True, False]
         assert not network.registry.functions.isAnchored(new).call()

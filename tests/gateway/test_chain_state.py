@@ -53,13 +53,14 @@ class History:
 
     def issue(self, valid_for: int) -> None:
         certificate = random_hash()
-        if self.send(self.network.registry.functions.issue(certificate, MARRIAGE, self.valid_until(valid_for))):
+        terms = self.network.terms(MARRIAGE, self.valid_until(valid_for))
+        if self.send(self.network.registry.functions.issue(certificate, terms)):
             self.anchored.append((certificate, ZERO, ()))
 
     def batch(self, size: int) -> None:
         members = [random_hash() for _ in range(size)]
         batch = MerkleBatch.build(members)
-        if self.send(self.network.registry.functions.anchorBatch(batch.root, MARRIAGE, len(batch), 0)):
+        if self.send(self.network.registry.functions.anchorBatch(batch.root, self.network.terms(MARRIAGE), len(batch))):
             self.roots.append(batch.root)
             self.anchored += [(member, batch.root, tuple(batch.proof(member))) for member in members]
 
@@ -151,8 +152,8 @@ def _civil_member_in_a_housing_batch(network: Network) -> tuple[Lookup, MerkleBa
     unique per root, not per member): the certificate as civil affairs' holder presents it, and housing's batch."""
     certificate = random_hash()
     civil_batch, housing_batch = MerkleBatch.build([certificate, random_hash()]), MerkleBatch.build([certificate])
-    network.send(network.registry.functions.anchorBatch(civil_batch.root, MARRIAGE, 2, 0), "issuer")
-    network.send(network.registry.functions.anchorBatch(housing_batch.root, PROPERTY, 1, 0), "other_issuer")
+    network.send(network.registry.functions.anchorBatch(civil_batch.root, network.terms(MARRIAGE), 2), "issuer")
+    network.send(network.registry.functions.anchorBatch(housing_batch.root, network.terms(PROPERTY), 1), "other_issuer")
     return Lookup(certificate, civil_batch.root, tuple(civil_batch.proof(certificate)), network.keys["issuer"]), housing_batch
 
 

@@ -145,10 +145,14 @@ def test_the_audit_trail_holds_issuance_in_both_registries(upgraded: Upgraded) -
     assert {_hash(upgraded.before["single"]), _hash(upgraded.after["single"])} <= subjects
 
 
+def _terms(upgraded: Upgraded) -> int:
+    return upgraded.devnet.deployment.issuance_terms(code32(MZ_MARRIAGE), 0)
+
+
 def test_the_retired_registry_refuses_new_issuance(upgraded: Upgraded) -> None:
     old = contract_at(upgraded.devnet.w3, "CertificateRegistry", upgraded.old_registry)
     with pytest.raises(ContractReverted) as refused:
-        transact(old.functions.issue(HexBytes("0x" + "5a" * 32), code32(MZ_MARRIAGE), 0), demo_account("MZ").address)
+        transact(old.functions.issue(HexBytes("0x" + "5a" * 32), _terms(upgraded)), demo_account("MZ").address)
     assert (refused.value.error, refused.value.args_) == ("RegistryIsRetired", (upgraded.new_registry,))
 
 
@@ -156,7 +160,7 @@ def test_an_old_certificate_cannot_be_anchored_in_the_new_registry(upgraded: Upg
     new = upgraded.devnet.deployment.registry
     old_hash = HexBytes(_hash(upgraded.before["single"]))
     with pytest.raises(ContractReverted) as refused:
-        transact(new.functions.issue(old_hash, code32(MZ_MARRIAGE), 0), demo_account("MZ").address)
+        transact(new.functions.issue(old_hash, _terms(upgraded)), demo_account("MZ").address)
     assert (refused.value.error, refused.value.args_) == ("RegistryAnchoredInPredecessor",
                                                           (bytes(old_hash), upgraded.old_registry))
 

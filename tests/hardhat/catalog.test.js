@@ -1,7 +1,7 @@
 const { expect } = require("chai");
 const { loadFixture } = require("@nomicfoundation/hardhat-network-helpers");
 const { deployConsortium, govern, code32, randomHash, Role, Status, CIVIL, HOUSING, RELYING, SUSPENDED, MARRIAGE,
-  SERVICE_ITEM, SCHEMA_V1 } = require("./fixtures");
+  PROPERTY, SERVICE_ITEM, SCHEMA_V1 } = require("./fixtures");
 
 const TypeStatus = { NONE: 0, ACTIVE: 1, DEPRECATED: 2 };
 
@@ -49,6 +49,14 @@ describe("Catalog", function () {
         .to.be.revertedWithCustomError(catalog, "CatalogZeroValue");
     });
 
+    it("are numbered 1, 2, ... in registration order, each id naming its code", async function () {
+      const { catalog } = await loadFixture(deployConsortium);
+      const ids = [(await catalog.certificateType(MARRIAGE)).id, (await catalog.certificateType(PROPERTY)).id];
+      expect(ids).to.deep.equal([1n, 2n]);
+      expect([await catalog.typeCode(1), await catalog.typeCode(2), await catalog.typeCount()])
+        .to.deep.equal([MARRIAGE, PROPERTY, 2n]);
+    });
+
     it("report an unknown code", async function () {
       const { catalog } = await loadFixture(deployConsortium);
       await expect(catalog.certificateType(code32("NOPE")))
@@ -63,12 +71,42 @@ describe("Catalog", function () {
     });
 
     it("let the owner withdraw an issuer's authorisation", async function () {
-      const { consortium, catalog, accounts } = await loadFixture(deployConsortium);
+      const { consortium, catalog, accounts, typeIds } = await loadFixture(deployConsortium);
       await catalog.connect(accounts.issuer).setIssuer(MARRIAGE, CIVIL, false);
       const civilId = await consortium.departmentId(CIVIL);
-      await expect(catalog.issuanceTerms(MARRIAGE, civilId))
+      await expect(catalog.issuanceVersion(typeIds.marriage, civilId))
         .to.be.revertedWithCustomError(catalog, "CatalogIssuerNotAuthorised").withArgs(MARRIAGE, CIVIL);
     });
+  });
+
+  describe("issuanceVersion", function () {
+    it("gives an authorised issuer the type's current version", async function () {
+      const { consortium, catalog, accounts, typeIds } = await loadFixture(deployConsortium);
+      await catalog.connect(accounts.issuer).publishTypeVersion(MARRIAGE, randomHash());
+      expect(await catalog.issuanceVersion(typeIds.marriage, await consortium.departmentId(CIVIL))).to.equal(2n);
+    });
+
+    it("refuses a deprecated type", async function () {
+      const { consortium, catalog, accounts, typeIds } = await loadFixture(deployConsortium);
+      await catalog.connect(accounts.issuer).setTypeStatus(MARRIAGE, TypeStatus.DEPRECATED);
+      await expect(catalog.issuanceVersion(typeIds.marriage, await consortium.departmentId(CIVIL)))
+        .to.be.revertedWithCustomError(catalog, "CatalogTypeDeprecated").withArgs(MARRIAGE);
+    });
+
+    it("refuses a department the type does not authorise", async function () {
+      const { consortium, catalog, typeIds } = await loadFixture(deployConsortium);
+      await expect(catalog.issuanceVersion(typeIds.marriage, await consortium.departmentId(HOUSING)))
+        .to.be.revertedWithCustomError(catalog, "CatalogIssuerNotAuthorised").withArgs(MARRIAGE, HOUSING);
+    });
+
+    for (const [label, unknownId] of [["0", async () => 0n], ["beyond the last registered", async (c) => (await c.typeCount()) + 1n]]) {
+      it(`refuses type id ${label}, which no type has`, async function () {
+        const { consortium, catalog } = await loadFixture(deployConsortium);
+        const id = await unknownId(catalog);
+        await expect(catalog.issuanceVersion(id, await consortium.departmentId(CIVIL)))
+          .to.be.revertedWithCustomError(catalog, "CatalogUnknownTypeId").withArgs(id);
+      });
+    }
   });
 
   describe("service items", function () {

@@ -31,6 +31,12 @@ const ACCESS_LOG = code32("ACCESS-LOG");
 const PROPOSAL_LIFETIME = 7 * 24 * 3600;
 const MAX_PROPOSAL_LIFETIME = 30 * 24 * 3600;
 
+/** The registry's `terms` word (issue, anchorBatch): the type's catalog id in the low 32 bits, the
+ * end of validity (0: no end) in the next 40, `typeId | validUntil << 32`. */
+const terms = (typeId, validUntil = 0) => BigInt(typeId) | (BigInt(validUntil) << 32n);
+/** A type's numeric id, as the catalog gives it (1, 2, ... in registration order). */
+const typeIdOf = async (catalog, code) => (await catalog.certificateType(code)).id;
+
 /** Proposes `calls` (populated transactions) as `governor`; the proposal's id and its encoded calls. */
 async function propose(consortium, governor, calls, { description = "test proposal", lifetime = PROPOSAL_LIFETIME } = {}) {
   const encoded = calls.map((c) => ({ target: c.to, data: c.data }));
@@ -78,15 +84,16 @@ async function deployConsortium() {
   await catalog.connect(otherIssuer).registerType(PROPERTY, SCHEMA_V1, "不动产权证书", [HOUSING]);
   await catalog.connect(relying).registerServiceItem(SERVICE_ITEM, "不动产登记", [MARRIAGE, PROPERTY]);
   await govern(consortium, governors, [await consortium.setStatus.populateTransaction(SUSPENDED, Status.SUSPENDED)]);
+  const typeIds = { marriage: await typeIdOf(catalog, MARRIAGE), property: await typeIdOf(catalog, PROPERTY) };
   return {
-    consortium, catalog, registry, checkpoints, governors,
+    consortium, catalog, registry, checkpoints, governors, typeIds,
     accounts: { deployer, governor, governor2, governor3, issuer, otherIssuer, relying, auditor, operator, suspended,
       outsider, spare: signers.slice(11) },
   };
 }
 
 module.exports = {
-  code32, randomHash, propose, govern, deployConsortium, ZERO, Role, Status, CertificateStatus,
+  code32, randomHash, terms, typeIdOf, propose, govern, deployConsortium, ZERO, Role, Status, CertificateStatus,
   GOV1, GOV2, GOV3, CIVIL, HOUSING, RELYING, AUDITOR, OPERATOR, SUSPENDED, MARRIAGE, PROPERTY, SERVICE_ITEM, SCHEMA_V1,
   ACCESS_LOG, PROPOSAL_LIFETIME, MAX_PROPOSAL_LIFETIME,
 };

@@ -2,7 +2,7 @@ const { expect } = require("chai");
 const { loadFixture } = require("@nomicfoundation/hardhat-network-helpers");
 const stored = require("../vectors/merkle.json");
 const { vectors } = require("../../scripts/merkle_vectors");
-const { deployConsortium, MARRIAGE } = require("./fixtures");
+const { deployConsortium, terms } = require("./fixtures");
 
 describe("Merkle vectors (tests/vectors/merkle.json)", function () {
   it("are what StandardMerkleTree computes today", function () {
@@ -11,8 +11,8 @@ describe("Merkle vectors (tests/vectors/merkle.json)", function () {
 
   for (const batch of stored.filter((b) => [3, 33].includes(b.size))) {
     it(`are accepted by the registry for a batch of ${batch.size}`, async function () {
-      const { registry, accounts } = await loadFixture(deployConsortium);
-      await registry.connect(accounts.issuer).anchorBatch(batch.root, MARRIAGE, batch.size, 0);
+      const { registry, accounts, typeIds } = await loadFixture(deployConsortium);
+      await registry.connect(accounts.issuer).anchorBatch(batch.root, terms(typeIds.marriage, 0), batch.size);
       for (const member of batch.members) {
         expect(await registry.leafOf(member.value)).to.equal(member.leaf);
         expect(await registry.isBatchMember(batch.root, member.value, member.proof)).to.equal(true);

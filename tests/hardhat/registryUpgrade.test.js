@@ -4,16 +4,16 @@
 const { expect } = require("chai");
 const { ethers } = require("hardhat");
 const { loadFixture } = require("@nomicfoundation/hardhat-network-helpers");
-const { deployConsortium, govern, randomHash, ZERO, CertificateStatus, CIVIL, MARRIAGE } = require("./fixtures");
+const { deployConsortium, govern, randomHash, terms, ZERO, CertificateStatus, CIVIL } = require("./fixtures");
 
 describe("CertificateRegistry upgrade", function () {
   async function withSuccessor() {
     const network = await deployConsortium();
-    const { consortium, catalog, registry, accounts } = network;
+    const { consortium, catalog, registry, accounts, typeIds } = network;
     const successor = await ethers.deployContract("CertificateRegistry",
       [consortium.target, catalog.target, registry.target], accounts.deployer);
     const old = randomHash();
-    await registry.connect(accounts.issuer).issue(old, MARRIAGE, 0);
+    await registry.connect(accounts.issuer).issue(old, terms(typeIds.marriage, 0));
     return { ...network, successor, old };
   }
 
@@ -25,8 +25,8 @@ describe("CertificateRegistry upgrade", function () {
   }
 
   it("keeps the successor from anchoring until its predecessor retires", async function () {
-    const { registry, successor, accounts } = await loadFixture(withSuccessor);
-    await expect(successor.connect(accounts.issuer).issue(randomHash(), MARRIAGE, 0))
+    const { registry, successor, accounts, typeIds } = await loadFixture(withSuccessor);
+    await expect(successor.connect(accounts.issuer).issue(randomHash(), terms(typeIds.marriage, 0)))
       .to.be.revertedWithCustomError(successor, "RegistryNotYetActive").withArgs(registry.target);
   });
 
@@ -50,8 +50,8 @@ describe("CertificateRegistry upgrade", function () {
   });
 
   it("refuses new issuance in the retired registry, naming the successor", async function () {
-    const { registry, successor, accounts } = await loadFixture(upgraded);
-    await expect(registry.connect(accounts.issuer).issue(randomHash(), MARRIAGE, 0))
+    const { registry, successor, accounts, typeIds } = await loadFixture(upgraded);
+    await expect(registry.connect(accounts.issuer).issue(randomHash(), terms(typeIds.marriage, 0)))
       .to.be.revertedWithCustomError(registry, "RegistryIsRetired").withArgs(successor.target);
   });
 
@@ -63,22 +63,22 @@ describe("CertificateRegistry upgrade", function () {
   });
 
   it("refuses in the successor a hash the predecessor anchored", async function () {
-    const { registry, successor, accounts, old } = await loadFixture(upgraded);
-    await expect(successor.connect(accounts.issuer).issue(old, MARRIAGE, 0))
+    const { registry, successor, accounts, typeIds, old } = await loadFixture(upgraded);
+    await expect(successor.connect(accounts.issuer).issue(old, terms(typeIds.marriage, 0)))
       .to.be.revertedWithCustomError(successor, "RegistryAnchoredInPredecessor").withArgs(old, registry.target);
   });
 
   it("issues a new certificate in the successor", async function () {
-    const { successor, accounts } = await loadFixture(upgraded);
+    const { successor, accounts, typeIds } = await loadFixture(upgraded);
     const hash = randomHash();
-    await expect(successor.connect(accounts.issuer).issue(hash, MARRIAGE, 0))
+    await expect(successor.connect(accounts.issuer).issue(hash, terms(typeIds.marriage, 0)))
       .to.emit(successor, "CertificateIssued").withArgs(hash);
     expect((await successor.certificateState(hash, ZERO, [])).issuer).to.equal(CIVIL);
   });
 
   it("forgets the retired registry's permits and names the successor in the consortium", async function () {
-    const { registry, successor, consortium, accounts } = await loadFixture(upgraded);
-    expect([...(await registry.issuancePermit(accounts.issuer.address, MARRIAGE))]).to.deep.equal([0n, 0n, 0n]);
+    const { registry, successor, consortium, accounts, typeIds } = await loadFixture(upgraded);
+    expect([...(await registry.issuancePermit(accounts.issuer.address, typeIds.marriage))]).to.deep.equal([0n, 0n, 0n]);
     expect(await consortium.issuancePermits()).to.equal(successor.target);
   });
 });
