@@ -503,7 +503,8 @@ def target_note(traces: dict[str, "Trace"]) -> list[str]:
     return [
         "## The DocumentStore target",
         "",
-        f"`issue` by a key that has issued the type before costs {fmt(ours.gas_used)} against DocumentStore's "
+        f"The traced `issue`, by a key that has issued the type before, cost {fmt(ours.gas_used)} against "
+        f"DocumentStore's "
         f"{fmt(theirs.gas_used)} ({signed(difference)} gas, {ours.gas_used / theirs.gas_used:.4f}x). Storage and the "
         "event cost the same in both: the 21 000 base, one cold slot for the permission (DocumentStore: the caller's "
         "role; CertNet: the remembered permit of (key, type), which stands for all four checks: the key is a current "
