@@ -619,10 +619,12 @@ def issued_events(devnet: Devnet, certificate_hash: str) -> int:
         from_block=0, argument_filters={"certificateHash": HexBytes(certificate_hash)}))
 
 
-def batch_events(devnet: Devnet, root: str) -> list:
-    """The chain's BatchAnchored events of this batch root."""
-    return devnet.deployment.registry.events.BatchAnchored().get_logs(
-        from_block=0, argument_filters={"batchRoot": HexBytes(root)})
+def batch_anchorings(devnet: Devnet, root: str) -> list[int]:
+    """How many times the chain anchored this batch root (its BatchAnchored events), as the member count of
+    each: the event carries the root alone, the count is in the anchor."""
+    registry = devnet.deployment.registry
+    events = registry.events.BatchAnchored().get_logs(from_block=0, argument_filters={"batchRoot": HexBytes(root)})
+    return [registry.functions.anchorOf(HexBytes(root)).call()[6]] * len(events)
 
 
 def wait_done(gateway: GatewayProcess, path: str, timeout: float = 120) -> dict:

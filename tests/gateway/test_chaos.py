@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from gateway.db import IssuedCertificate, Operation, OPEN_STATES, OperationState, make_engine, session_factory
 from gateway.issuance import COMPOSE_CHUNK
-from tests.conftest import (CLIENT_TIMEOUT, MZ_MARRIAGE, Devnet, GatewayProcess, RpcProxy, Tally, TmpfsGatewayProcess, batch_events,
+from tests.conftest import (CLIENT_TIMEOUT, MZ_MARRIAGE, Devnet, GatewayProcess, RpcProxy, Tally, TmpfsGatewayProcess, batch_anchorings,
                             fill_disk, issued_events, marriage_request, wait_done)
 
 pytestmark = pytest.mark.slow
@@ -64,8 +64,7 @@ def _settle(gateway: GatewayProcess, devnet: Devnet, tally: Tally, keys: list[st
         assert response is not None and response.status_code == 202, response and response.text
         done = wait_done(gateway, f"{response.headers['Location']}?limit=1", timeout=300)
         assert done["state"] == "done", done
-        tally.count_anchoring(sum(e["args"]["memberCount"] == size for e in batch_events(devnet, done["batchRoot"])),
-                              size)
+        tally.count_anchoring(sum(count == size for count in batch_anchorings(devnet, done["batchRoot"])), size)
 
 
 def _open_operations(database_url: str) -> list[tuple[int, str]]:
