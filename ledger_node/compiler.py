@@ -117,10 +117,15 @@ def write_artifacts(artifacts: dict[str, dict[str, Any]]) -> None:
     BUILD_INFO.write_text(json.dumps(build_info, indent=1, sort_keys=True) + "\n")
 
 
+def artifacts_source_hash() -> str:
+    """The source hash the shipped artifacts were compiled from (what a manifest records of its deployment)."""
+    return json.loads(BUILD_INFO.read_text())["sourceHash"]
+
+
 def check_artifacts() -> None:
     """Raises `ArtifactsStale` unless the shipped artifacts match the current sources."""
     if not BUILD_INFO.exists():
         raise ArtifactsStale("no artifacts: run `certnet contracts compile`")
-    recorded = json.loads(BUILD_INFO.read_text())["sourceHash"]
+    recorded = artifacts_source_hash()
     if recorded != source_hash():
         raise ArtifactsStale("contracts changed since the artifacts were built: run `certnet contracts compile`")

@@ -25,7 +25,7 @@ from web3.contract import Contract
 from web3.utils.address import get_create_address
 
 from ledger_node.artifacts import load_artifact
-from ledger_node.compiler import BUILD_INFO
+from ledger_node.compiler import artifacts_source_hash
 from ledger_node.errors import LedgerError
 from ledger_node.sender import Sender
 from ledger_node.transactions import read
@@ -161,7 +161,7 @@ class Manifest:
             rpc_url=rpc_url,
             contracts={name: {"address": address, "block": deployment.blocks[name]}
                        for name, address in deployment.addresses.items()},
-            artifacts=json.loads(BUILD_INFO.read_text())["sourceHash"],
+            artifacts=artifacts_source_hash(),
             crypto_suite=CRYPTO_SUITES[deployment.consortium.functions.cryptoSuite().call()],
         )
 

@@ -26,6 +26,7 @@ from eth_typing import ChecksumAddress
 
 from ledger_node.accounts import dev_account, development_account
 from ledger_node.bootstrap import bootstrap, department_account, founders_of, run_proposal
+from ledger_node.compiler import artifacts_source_hash
 from ledger_node.demo import DEPARTMENTS, demo_spec, department_code
 from ledger_node.deploy import (Deployment, Manifest, deploy_contracts, deploy_successor_registry, refuse_redeploy,
                                 retire_call)
@@ -83,7 +84,8 @@ def deploy_and_bootstrap(w3: Web3, spec: ConsortiumSpec, manifest_path: Path, *,
     """Deploys unless the manifest's contracts are already live, then brings the chain to the spec.
 
     Returns the manifest, whether it deployed, and how many bootstrap transactions it sent. A deployment
-    under another crypto suite than the spec's is refused (the suite is fixed at deployment).
+    under another crypto suite than the spec's is refused (the suite is fixed at deployment), and so is one of
+    contracts compiled from other sources (an earlier version's data directory).
     """
     deployed = False
     if manifest_path.exists() and Manifest.load(manifest_path).is_live_on(w3):
@@ -92,6 +94,11 @@ def deploy_and_bootstrap(w3: Web3, spec: ConsortiumSpec, manifest_path: Path, *,
             raise LedgerError(f"this chain's consortium was deployed under the {manifest.crypto_suite} crypto suite, "
                               f"which is fixed: run with --crypto {manifest.crypto_suite}, or use a new data directory "
                               f"for {spec.crypto_suite}")
+        if manifest.artifacts != artifacts_source_hash():
+            # Another version's contracts: this version's calls and events would not match them.
+            raise LedgerError(f"this chain's contracts were deployed from other sources (artifacts "
+                              f"{manifest.artifacts[:12]}, now {artifacts_source_hash()[:12]}): use a new data directory, "
+                              f"or remove {manifest_path.parent}, to deploy this version's")
     else:
         manifest, deployed = deploy(w3, spec, manifest_path, engine=engine, rpc_url=rpc_url, force=True), True
     deployment: Deployment = manifest.deployment(w3)

@@ -141,6 +141,15 @@ def test_under_sm2_sm3_each_department_registers_its_derived_sm2_key_once(chain_
     assert bootstrap(chain_snapshot, national, deployment) == 0
 
 
+def test_a_deployment_of_other_contract_sources_is_not_reused(chain_snapshot: Web3, spec: ConsortiumSpec,
+                                                              tmp_path: Path) -> None:
+    manifest_path = tmp_path / "manifest.json"
+    deployed = deploy(chain_snapshot, spec, manifest_path, engine="ganache", rpc_url="test")
+    dataclasses.replace(deployed, artifacts="0" * 64).save(manifest_path)  # as an earlier version recorded it
+    with pytest.raises(LedgerError, match="deployed from other sources .artifacts 000000000000, now"):
+        deploy_and_bootstrap(chain_snapshot, spec, manifest_path, engine="ganache", rpc_url="test")
+
+
 def test_a_deployment_is_not_reused_under_another_suite(chain_snapshot: Web3, spec: ConsortiumSpec,
                                                         tmp_path: Path) -> None:
     deploy(chain_snapshot, spec, tmp_path / "manifest.json", engine="ganache", rpc_url="test")
